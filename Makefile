@@ -1,0 +1,61 @@
+# `make test` and `make demo` bootstrap .venv themselves: on a fresh machine they are all you need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+GEN_DIR := agentmesh/v1
+
+.PHONY: install protos check-protos lint typecheck test demo ci clean lock
+
+install: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $@
+
+# buf (protobuf lint) ships as a binary inside its npm package.
+$(NODE_STAMP): package.json package-lock.json
+	npm install --silent --no-audit --no-fund
+	touch $@
+
+# Regenerate the checked-in stubs from protos/ (protoc from grpcio-tools, typed stubs from mypy-protobuf).
+protos: $(STAMP)
+	rm -f $(GEN_DIR)/*_pb2*.py $(GEN_DIR)/*_pb2*.pyi
+	$(BIN)/python -m grpc_tools.protoc -Iprotos \
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
+		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+		--python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. \
+		protos/agentmesh/v1/*.proto
+
+# Fails when the checked-in stubs differ from what protos/ generates.
+check-protos: protos
+	@test -z "$$(git status --porcelain -- $(GEN_DIR))" || \
+		{ git status --porcelain -- $(GEN_DIR); echo "generated stubs drift from protos/: run 'make protos' and commit"; exit 1; }
+
+lint: $(STAMP) $(NODE_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	node_modules/.bin/buf lint
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+demo: $(STAMP)
+	$(BIN)/agentmesh demo
+
+ci: check-protos lint typecheck test
+
+# Re-pin every transitive dependency after changing pyproject.toml.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check '.[dev]'
+	.lock-venv/bin/pip freeze --exclude agentmesh > requirements.lock
+	rm -rf .lock-venv build *.egg-info
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache build *.egg-info

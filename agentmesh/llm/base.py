@@ -1,0 +1,63 @@
+"""The provider interface every LLM backend implements: generate, and stream, with token usage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from agentmesh.messages import TokenUsage
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier turn of a conversation."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What an agent asks a model.
+
+    `task` and `data` are the structured form of the request: real models read
+    `system` and `user`, while the offline provider composes its answer from
+    `data` with the composer registered for `task`. `json_schema`, when set,
+    asks for a JSON object of that shape.
+    """
+
+    user: str
+    system: str = ""
+    task: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    json_schema: Mapping[str, Any] | None = None
+    history: Sequence[Turn] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    usage: TokenUsage
+    provider: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationChunk:
+    """A piece of streamed output; the last chunk of a stream carries the usage."""
+
+    text: str
+    usage: TokenUsage | None = None
+
+
+class LLMProvider(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    async def generate(self, prompt: Prompt) -> Generation: ...
+
+    def stream(self, prompt: Prompt) -> AsyncIterator[GenerationChunk]: ...

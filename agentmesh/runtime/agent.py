@@ -1,0 +1,184 @@
+"""The agent SDK: declare an agent, its skills and their typed input; the runtime does the rest.
+
+agent = Agent("greeter", description="Greets people")
+
+class Greet(BaseModel):
+    name: str
+
+@agent.skill("greet", "Say hello", input=Greet)
+async def greet(data: Greet, ctx: Context) -> Reply:
+    return Reply(text=f"Hello, {data.name}!", data={"greeting": f"Hello, {data.name}!"})
+
+agent.run()  # a gRPC server with health, reflection and graceful shutdown
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agentmesh.errors import FieldViolation, InvalidInput
+from agentmesh.llm.offline import Composer
+
+if TYPE_CHECKING:
+    from agentmesh.runtime.context import Context
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class TextInput(BaseModel):
+    """The input of a skill that declares none: the request's text."""
+
+    text: str = Field(min_length=1, description="What to work on.")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a handler returns: readable text and structured data a later workflow step can reference."""
+
+    text: str = ""
+    data: Mapping[str, Any] | BaseModel | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def data_dict(self) -> dict[str, Any] | None:
+        if isinstance(self.data, BaseModel):
+            return self.data.model_dump(mode="json", by_alias=False)
+        return None if self.data is None else dict(self.data)
+
+
+Handler = Callable[[M, "Context"], Awaitable[Reply | str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Skill(Generic[M]):
+    id: str
+    name: str
+    description: str
+    input_model: type[M]
+    handler: Handler[M]
+    output_model: type[BaseModel] | None = None
+    tags: tuple[str, ...] = ()
+    streams: bool = False
+
+    def parse(self, payload: Mapping[str, Any]) -> M:
+        """Validate a request's input, naming every offending field on failure."""
+        try:
+            return self.input_model.model_validate(payload)
+        except ValidationError as exc:
+            violations = [
+                FieldViolation(".".join(str(p) for p in err["loc"]) or "input", err["msg"])
+                for err in exc.errors()
+            ]
+            summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+            raise InvalidInput(f"invalid input for skill {self.id!r}: {summary}", violations) from None
+
+
+class Agent:
+    """An agent: a name, a description, skills, and optional offline composers for its LLM tasks."""
+
+    def __init__(
+        self, name: str, *, description: str = "", version: str = "0.1.0", default_port: int = 0
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.version = version
+        self.default_port = default_port
+        self._skills: dict[str, Skill[Any]] = {}
+        self._composers: dict[str, Composer] = {}
+
+    @overload
+    def skill(
+        self,
+        id: str,
+        description: str = "",
+        *,
+        name: str | None = None,
+        output: type[BaseModel] | None = None,
+        tags: Sequence[str] = (),
+        streams: bool = False,
+    ) -> Callable[[Handler[TextInput]], Handler[TextInput]]: ...
+
+    @overload
+    def skill(
+        self,
+        id: str,
+        description: str = "",
+        *,
+        input: type[M],
+        name: str | None = None,
+        output: type[BaseModel] | None = None,
+        tags: Sequence[str] = (),
+        streams: bool = False,
+    ) -> Callable[[Handler[M]], Handler[M]]: ...
+
+    def skill(
+        self,
+        id: str,
+        description: str = "",
+        *,
+        input: type[Any] = TextInput,
+        name: str | None = None,
+        output: type[BaseModel] | None = None,
+        tags: Sequence[str] = (),
+        streams: bool = False,
+    ) -> Callable[[Handler[Any]], Handler[Any]]:
+        """Register a handler for a skill; `input` is the pydantic model its request data must satisfy."""
+        if id in self._skills:
+            raise ValueError(f"agent {self.name!r} already has a skill {id!r}")
+
+        def register(handler: Handler[Any]) -> Handler[Any]:
+            self._skills[id] = Skill(
+                id=id,
+                name=name or id.replace("_", " ").replace("-", " ").capitalize(),
+                description=description or (handler.__doc__ or "").strip(),
+                input_model=input,
+                handler=handler,
+                output_model=output,
+                tags=tuple(tags),
+                streams=streams,
+            )
+            return handler
+
+        return register
+
+    def offline(self, task: str) -> Callable[[Composer], Composer]:
+        """Register how the offline provider answers `task` (by default a skill's id)."""
+
+        def register(composer: Composer) -> Composer:
+            self._composers[task] = composer
+            return composer
+
+        return register
+
+    @property
+    def skills(self) -> Sequence[Skill[Any]]:
+        return tuple(self._skills.values())
+
+    @property
+    def composers(self) -> Mapping[str, Composer]:
+        return dict(self._composers)
+
+    def find_skill(self, skill_id: str) -> Skill[Any]:
+        """The skill a request names; an empty name picks the only (or first) skill."""
+        if not self._skills:
+            raise InvalidInput.field("skill", f"agent {self.name!r} has no skills", reason="UNKNOWN_SKILL")
+        if not skill_id:
+            return next(iter(self._skills.values()))
+        found = self._skills.get(skill_id)
+        if found is None:
+            known = ", ".join(self._skills)
+            raise InvalidInput.field(
+                "skill",
+                f"agent {self.name!r} has no skill {skill_id!r}; it has: {known}",
+                reason="UNKNOWN_SKILL",
+            )
+        return found
+
+    def run(self, argv: Sequence[str] | None = None) -> None:
+        """Serve this agent from the command line: --host, --port, --grace, --log-format."""
+        from agentmesh.runtime.main import run_agent_cli
+
+        run_agent_cli(self, argv)

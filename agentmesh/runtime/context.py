@@ -1,0 +1,100 @@
+"""What a handler gets besides its input: the request, the LLM, streaming output and the deadline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agentmesh.errors import ProviderUnavailable
+from agentmesh.llm.base import Generation, LLMProvider, Prompt
+from agentmesh.messages import Message, TokenUsage
+
+T = TypeVar("T", bound=BaseModel)
+
+Emit = Callable[[str], Awaitable[None]]
+
+
+class Context:
+    """Per-call state. Token usage of every model call made through it adds up into the reply."""
+
+    def __init__(
+        self,
+        *,
+        agent: str,
+        skill: str,
+        message: Message,
+        llm: LLMProvider,
+        deadline: float | None = None,
+        emit: Emit | None = None,
+    ) -> None:
+        self.agent = agent
+        self.skill = skill
+        self.message = message
+        self.llm = llm
+        self.usage = TokenUsage()
+        self._deadline = deadline
+        self._emit = emit
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the caller reads output as it is produced (InvokeStream)."""
+        return self._emit is not None
+
+    async def emit(self, text: str) -> None:
+        """Send a piece of output text now when the caller streams; a no-op for unary calls."""
+        if self._emit is not None and text:
+            await self._emit(text)
+
+    def time_remaining(self) -> float | None:
+        """Seconds until the caller's deadline, or None when the caller set none."""
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    async def generate(self, prompt: Prompt) -> Generation:
+        """Ask the model; when the caller streams, its output is emitted as it arrives."""
+        prompt = self._with_task(prompt)
+        if not self.streaming:
+            generation = await self.llm.generate(prompt)
+            self.usage += generation.usage
+            return generation
+        pieces: list[str] = []
+        usage = TokenUsage()
+        async for chunk in self.llm.stream(prompt):
+            if chunk.text:
+                pieces.append(chunk.text)
+                await self.emit(chunk.text)
+            if chunk.usage is not None:
+                usage = chunk.usage
+        self.usage += usage
+        return Generation("".join(pieces), usage, self.llm.name, self.llm.model)
+
+    async def generate_json(self, prompt: Prompt, model: type[T]) -> T:
+        """Ask the model for a JSON object of `model`'s shape and validate it."""
+        prompt = dataclasses.replace(self._with_task(prompt), json_schema=model.model_json_schema())
+        generation = await self.llm.generate(prompt)
+        self.usage += generation.usage
+        try:
+            return model.model_validate(json.loads(_strip_fences(generation.text)))
+        except (ValueError, ValidationError) as exc:
+            # A model that answers off-schema may well answer on-schema next time: retryable.
+            raise ProviderUnavailable(
+                f"{self.llm.name} answered with output that does not fit {model.__name__}: {exc}",
+                reason="LLM_BAD_OUTPUT",
+                metadata={"provider": self.llm.name, "model": self.llm.model},
+            ) from None
+
+    def _with_task(self, prompt: Prompt) -> Prompt:
+        return prompt if prompt.task else dataclasses.replace(prompt, task=self.skill)
+
+
+def _strip_fences(text: str) -> str:
+    """Models often wrap JSON in a markdown code fence even when asked not to."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0]
+    return stripped

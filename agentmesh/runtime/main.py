@@ -1,0 +1,76 @@
+"""Serving an agent: as a library call, or as a standalone process from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import typer
+
+from agentmesh.llm import LLMProvider, provider_from_env
+from agentmesh.logs import LogFormat, configure_logging
+from agentmesh.runtime.agent import Agent
+from agentmesh.runtime.servicer import AgentServicer
+from agentmesh.server import DEFAULT_GRACE_SECONDS, Service, ServiceHost, serve_until_signalled
+from agentmesh.telemetry import configure_tracing
+from agentmesh.v1 import agent_service_pb2, agent_service_pb2_grpc
+
+log = logging.getLogger("agentmesh.agent")
+
+AGENT_SERVICE = agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name
+DEFAULT_HOST = "[::]"
+
+
+def agent_host(agent: Agent, llm: LLMProvider | None = None) -> ServiceHost:
+    """A ServiceHost serving `agent`, not yet started; the LLM defaults to AGENTMESH_LLM's choice."""
+    servicer = AgentServicer(agent, llm or provider_from_env(agent.composers))
+    return ServiceHost(
+        [
+            Service(
+                AGENT_SERVICE,
+                lambda server: agent_service_pb2_grpc.add_AgentServiceServicer_to_server(servicer, server),
+            )
+        ]
+    )
+
+
+async def serve_agent(
+    agent: Agent, host: str = DEFAULT_HOST, port: int | None = None, grace: float = DEFAULT_GRACE_SECONDS
+) -> None:
+    """Serve until SIGTERM or Ctrl-C, then drain gracefully."""
+    llm = provider_from_env(agent.composers)
+    service_host = agent_host(agent, llm)
+    bound = await service_host.start(f"{host}:{agent.default_port if port is None else port}")
+    log.info(
+        "listening",
+        extra={"agent": agent.name, "address": f"{host}:{bound}", "port": bound, "llm_provider": llm.name},
+    )
+    await serve_until_signalled(service_host, grace)
+
+
+def run_agent_cli(agent: Agent, argv: Sequence[str] | None = None) -> None:
+    """`python -m` entry point of an agent module; takes the same options as `agentmesh agent`."""
+    app = typer.Typer(add_completion=False, help=agent.description or None)
+
+    @app.command()
+    def serve(
+        host: str = typer.Option(DEFAULT_HOST, help="Interface to bind."),
+        port: int = typer.Option(agent.default_port, help="Port to bind; 0 picks a free one."),
+        grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
+        log_format: str = typer.Option("json", help="json or text."),
+    ) -> None:
+        run_agent(agent, host=host, port=port, grace=grace, log_format=log_format)
+
+    app(args=list(argv) if argv is not None else None, prog_name=agent.name)
+
+
+def run_agent(agent: Agent, *, host: str, port: int, grace: float, log_format: str) -> None:
+    fmt: LogFormat = "text" if log_format == "text" else "json"
+    configure_logging(fmt)
+    configure_tracing(f"agentmesh-{agent.name}")
+    try:
+        asyncio.run(serve_agent(agent, host, port, grace))
+    except OSError as exc:
+        log.error("cannot serve", extra={"agent": agent.name, "error": str(exc)})
+        raise typer.Exit(1) from None

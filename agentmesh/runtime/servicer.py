@@ -1,0 +1,141 @@
+"""AgentService over gRPC: protobuf in, typed dataclasses to the handler, protobuf out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from pydantic import BaseModel
+
+from agentmesh.errors import InvalidInput
+from agentmesh.llm.base import LLMProvider
+from agentmesh.messages import Message, MessageType, Role, parts_of
+from agentmesh.runtime.agent import Agent, Reply, Skill
+from agentmesh.runtime.context import Context
+from agentmesh.status import rpc_errors
+from agentmesh.v1 import agent_service_pb2 as pb
+from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
+from agentmesh.v1 import message_pb2
+
+log = logging.getLogger("agentmesh.agent")
+
+ServicerContext = grpc.aio.ServicerContext[Any, Any]
+_DONE = object()
+
+
+class AgentServicer(pb_grpc.AgentServiceServicer):
+    def __init__(self, agent: Agent, llm: LLMProvider) -> None:
+        self._agent = agent
+        self._llm = llm
+
+    async def Invoke(self, request: pb.InvokeRequest, context: ServicerContext) -> pb.InvokeResponse:
+        async with rpc_errors(context, "Invoke"):
+            return await self._run(request.message, request.skill, context, emit=None)
+
+    async def InvokeStream(
+        self, request: pb.InvokeStreamRequest, context: ServicerContext
+    ) -> AsyncIterator[pb.InvokeStreamResponse]:
+        # An async generator, not context.write(): the tracing interceptor breaks the latter.
+        async with rpc_errors(context, "InvokeStream"):
+            queue: asyncio.Queue[object] = asyncio.Queue()
+
+            async def emit(text: str) -> None:
+                await queue.put(text)
+
+            async def produce() -> pb.InvokeResponse:
+                try:
+                    return await self._run(request.message, request.skill, context, emit=emit)
+                finally:
+                    queue.put_nowait(_DONE)
+
+            task = asyncio.create_task(produce())
+            try:
+                index = 0
+                while (item := await queue.get()) is not _DONE:
+                    yield pb.InvokeStreamResponse(chunk=pb.OutputChunk(index=index, text=str(item)))
+                    index += 1
+                yield pb.InvokeStreamResponse(result=await task)
+            finally:
+                # The caller left or the deadline passed while we were yielding: stop the handler too.
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def GetAgentCard(
+        self, request: pb.GetAgentCardRequest, context: ServicerContext
+    ) -> pb.GetAgentCardResponse:
+        async with rpc_errors(context, "GetAgentCard"):
+            return pb.GetAgentCardResponse(card=agent_card(self._agent, self._llm.name))
+
+    async def _run(
+        self, proto: message_pb2.AgentMessage, skill_id: str, context: ServicerContext, emit: Any
+    ) -> pb.InvokeResponse:
+        skill = self._agent.find_skill(skill_id)
+        if not proto.ByteSize():
+            raise InvalidInput.field("message", "a request message is required")
+        request = Message.from_proto(proto)
+        payload = request.data
+        if request.text and "text" not in payload:
+            payload["text"] = request.text
+        data = skill.parse(payload)
+        remaining = context.time_remaining()
+        ctx = Context(
+            agent=self._agent.name,
+            skill=skill.id,
+            message=request,
+            llm=self._llm,
+            deadline=None if remaining is None else time.monotonic() + remaining,
+            emit=emit,
+        )
+        started = time.perf_counter()
+        result = await skill.handler(data, ctx)
+        reply = Reply(text=result) if isinstance(result, str) else result
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.debug("invoked", extra={"skill": skill.id, "duration_ms": round(elapsed_ms, 2)})
+        message = self._reply_message(request, skill, reply)
+        return pb.InvokeResponse(message=message.to_proto(), usage=ctx.usage.to_proto())
+
+    def _reply_message(self, request: Message, skill: Skill[Any], reply: Reply) -> Message:
+        metadata = {
+            "agent": self._agent.name,
+            "skill": skill.id,
+            "llm_provider": self._llm.name,
+            "llm_model": self._llm.model,
+            **reply.metadata,
+        }
+        return Message(
+            parts=tuple(parts_of(reply.text, reply.data_dict())),
+            sender=self._agent.name,
+            receiver=request.sender,
+            role=Role.AGENT,
+            type=MessageType.RESPONSE,
+            context_id=request.context_id,
+            correlation_id=request.message_id,
+            metadata=metadata,
+        )
+
+
+def agent_card(agent: Agent, provider: str) -> pb.AgentCard:
+    card = pb.AgentCard(
+        name=agent.name,
+        description=agent.description,
+        version=agent.version,
+        streaming=any(s.streams for s in agent.skills),
+        llm_provider=provider,
+    )
+    for skill in agent.skills:
+        proto = card.skills.add(id=skill.id, name=skill.name, description=skill.description, tags=skill.tags)
+        proto.input_schema.update(_schema(skill.input_model))
+        if skill.output_model is not None:
+            proto.output_schema.update(_schema(skill.output_model))
+    return card
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()

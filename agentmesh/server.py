@@ -1,0 +1,115 @@
+"""A grpc.aio server as every agentmesh process runs it.
+
+Whatever it serves, it also gets grpc.health.v1 (Check and Watch, for "" and for
+each service), server reflection, OpenTelemetry spans, message size limits, and
+a graceful stop: health goes NOT_SERVING first, so load balancers and Kubernetes
+probes drain it, then in-flight calls get `grace` seconds to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
+
+from agentmesh.telemetry import server_interceptor
+
+log = logging.getLogger("agentmesh.server")
+
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DEFAULT_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A service to host: its full name and how to add its servicer to a server."""
+
+    name: str
+    register: Callable[[grpc.aio.Server], None]
+
+
+def server_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
+    return [
+        # Without this a second server binds a busy port silently and steals half its calls.
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]
+
+
+class ServiceHost:
+    """Hosts services on one port with health, reflection and tracing."""
+
+    def __init__(
+        self,
+        services: Sequence[Service],
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        self._services = tuple(services)
+        self._max_message_bytes = max_message_bytes
+        self._tracer_provider = tracer_provider
+        self._server: grpc.aio.Server | None = None
+        self.health = health.aio.HealthServicer()
+        self.port = 0
+
+    async def start(self, address: str) -> int:
+        """Bind `address` (port 0 picks a free port), start serving, and return the bound port."""
+        server = grpc.aio.server(
+            interceptors=[server_interceptor(self._tracer_provider)],
+            options=server_options(self._max_message_bytes),
+        )
+        for service in self._services:
+            service.register(server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = [s.name for s in self._services]
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen on {address}: {exc}") from None
+        if port == 0:
+            raise OSError(f"cannot listen on {address}")
+        await server.start()
+        for name in ("", *names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server, self.port = server, port
+        return port
+
+    async def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
+        """NOT_SERVING first, then refuse new calls and give in-flight ones `grace` seconds."""
+        if self._server is None:
+            return
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        self._server = None
+
+    async def wait(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+
+async def serve_until_signalled(host: ServiceHost, grace: float = DEFAULT_GRACE_SECONDS) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully. The host must already be started."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    # One registration per signal: a second add_signal_handler would replace the first (grpc#34873).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+        log.info("shutting down", extra={"grace_seconds": grace})
+        await host.stop(grace)
+        log.info("stopped")
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,38 @@
+"""OpenTelemetry server spans.
+
+Spans go to whatever tracer provider is installed. `configure_tracing` installs the
+SDK only when OTEL_TRACES_EXPORTER asks for an exporter, so an untraced agent pays
+nothing for it. Health and reflection are left out of tracing: the aio interceptor
+breaks their context.write-style streaming handlers (opentelemetry-python-contrib#3066).
+"""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+
+UNTRACED_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.")
+
+
+def server_interceptor(tracer_provider: trace.TracerProvider | None = None) -> grpc.aio.ServerInterceptor:
+    exclude = filters.negate(filters.any_of(*(filters.service_prefix(s) for s in UNTRACED_SERVICES)))
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
+        tracer_provider, filter_=exclude
+    )
+    return interceptor
+
+
+def configure_tracing(service_name: str) -> None:
+    """Install the SDK with a console exporter when OTEL_TRACES_EXPORTER=console."""
+    if os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower() != "console":
+        return
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)

@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs for package agentmesh.v1 (`make protos`); do not edit."""

@@ -1,0 +1,3 @@
+from services.analyst.agent import agent
+
+__all__ = ["agent"]

@@ -1,0 +1,3 @@
+from services.analyst import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from services.critic.agent import agent
+
+__all__ = ["agent"]

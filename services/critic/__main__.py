@@ -1,0 +1,3 @@
+from services.critic import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from services.post_scheduler.agent import agent
+
+__all__ = ["agent"]

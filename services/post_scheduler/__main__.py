@@ -1,0 +1,3 @@
+from services.post_scheduler import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from services.researcher.agent import agent
+
+__all__ = ["agent"]

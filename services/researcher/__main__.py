@@ -1,0 +1,3 @@
+from services.researcher import agent
+
+agent.run()

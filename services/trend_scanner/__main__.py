@@ -1,0 +1,3 @@
+from services.trend_scanner import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from services.video_scriptor import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from services.writer.agent import agent
+
+__all__ = ["agent"]

@@ -1,0 +1,3 @@
+from services.writer import agent
+
+agent.run()
