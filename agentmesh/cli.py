@@ -34,7 +34,13 @@ def agent_command(
         err.print(f"[red]error:[/] unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
         raise typer.Exit(2)
     agent = load_agent(name)
-    run_agent(agent, host=host, port=agent.default_port if port is None else port, grace=grace, log_format=log_format)
+    run_agent(
+        agent,
+        host=host,
+        port=agent.default_port if port is None else port,
+        grace=grace,
+        log_format=log_format,
+    )
 
 
 @app.command("demo")
@@ -42,7 +48,7 @@ def demo_command(
     topic: str = typer.Option("Benefits of open source software", help="What the researcher plans."),
 ) -> None:
     """Start the researcher agent, send it a real request, show the answer, and stop it."""
-    from agentmesh.demo import run_demo  # noqa: PLC0415
+    from agentmesh.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(topic)))
 

@@ -6,8 +6,9 @@ import grpc
 from rich.console import Console
 from rich.table import Table
 
+from agentmesh.health import wait_serving
 from agentmesh.messages import Message
-from agentmesh.process import ServerProcess, wait_serving
+from agentmesh.process import ServerProcess
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 
@@ -30,7 +31,7 @@ async def run_demo(topic: str) -> int:
     return 0 if code == 0 else 1
 
 
-async def _converse(stub: pb_grpc.AgentServiceStub, topic: str) -> None:
+async def _converse(stub: pb_grpc.AgentServiceAsyncStub, topic: str) -> None:
     card = (await stub.GetAgentCard(pb.GetAgentCardRequest())).card
     console.print(f"\n[bold]{card.name}[/] {card.version}: {card.description}")
     console.print(f"skills: {', '.join(s.id for s in card.skills)}; thinks with: {card.llm_provider}\n")

@@ -1,4 +1,4 @@
-"""Starting agentmesh servers as child processes and waiting until they serve.
+"""Starting agentmesh servers as child processes.
 
 Used by the demo, by `agentmesh up` and by the tests: a child started on port 0
 reports the port it bound in its "listening" log line, which is read from stderr.
@@ -7,15 +7,11 @@ reports the port it bound in its "listening" log line, which is read from stderr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 class ServerProcess:
@@ -31,8 +27,9 @@ class ServerProcess:
         self._reader: asyncio.Task[None] | None = None
 
     @classmethod
-    def agent(cls, name: str, *, host: str = "127.0.0.1", port: int = 0, env: Mapping[str, str] | None = None
-              ) -> ServerProcess:
+    def agent(
+        cls, name: str, *, host: str = "127.0.0.1", port: int = 0, env: Mapping[str, str] | None = None
+    ) -> ServerProcess:
         """`agentmesh agent NAME` as a child of this Python."""
         args = [sys.executable, "-m", "agentmesh", "agent", name, "--host", host, "--port", str(port)]
         return cls(args, env)
@@ -88,7 +85,8 @@ class ServerProcess:
         return [entry for entry in self.logs if entry.get("msg") == msg]
 
     async def _read_logs(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
+        assert self._proc is not None
+        assert self._proc.stderr is not None
         async for raw in self._proc.stderr:
             line = raw.decode(errors="replace").rstrip()
             try:
@@ -103,19 +101,3 @@ class ServerProcess:
         if self._listening is not None and not self._listening.done():
             tail = "\n".join(str(e.get("msg")) for e in self.logs[-5:])
             self._listening.set_exception(RuntimeError(f"{self.args[3:5]} exited before listening:\n{tail}"))
-
-
-async def wait_serving(target: str, service: str = "", timeout: float = 10.0) -> None:
-    """Block until `target` reports SERVING for `service`, following Health.Watch."""
-
-    async def watch() -> None:
-        while True:
-            async with grpc.aio.insecure_channel(target) as channel:
-                stub = health_pb2_grpc.HealthStub(channel)
-                with contextlib.suppress(grpc.aio.AioRpcError):
-                    async for update in stub.Watch(health_pb2.HealthCheckRequest(service=service)):
-                        if update.status == health_pb2.HealthCheckResponse.SERVING:
-                            return
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(watch(), timeout)

@@ -20,12 +20,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
-from agentmesh.telemetry import server_interceptor
+from agentmesh.drain import InFlight
+from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor
 
 log = logging.getLogger("agentmesh.server")
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 10.0
+# Time for open Watch streams to deliver NOT_SERVING before the server cuts them.
+_FAREWELL_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +62,15 @@ class ServiceHost:
         self._max_message_bytes = max_message_bytes
         self._tracer_provider = tracer_provider
         self._server: grpc.aio.Server | None = None
+        self._in_flight: InFlight | None = None
         self.health = health.aio.HealthServicer()
         self.port = 0
 
     async def start(self, address: str) -> int:
         """Bind `address` (port 0 picks a free port), start serving, and return the bound port."""
+        self._in_flight = InFlight(UNTRACED_SERVICES)
         server = grpc.aio.server(
-            interceptors=[server_interceptor(self._tracer_provider)],
+            interceptors=[self._in_flight, server_interceptor(self._tracer_provider)],
             options=server_options(self._max_message_bytes),
         )
         for service in self._services:
@@ -86,11 +91,16 @@ class ServiceHost:
         return port
 
     async def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
-        """NOT_SERVING first, then refuse new calls and give in-flight ones `grace` seconds."""
+        """NOT_SERVING first; in-flight calls get up to `grace` seconds to finish; then stop."""
         if self._server is None:
             return
         await self.health.enter_graceful_shutdown()
-        await self._server.stop(grace)
+        if self._in_flight is not None:
+            try:
+                await asyncio.wait_for(self._in_flight.wait_idle(), grace)
+            except TimeoutError:
+                log.warning("grace period over; cancelling calls", extra={"in_flight": self._in_flight.count})
+        await self._server.stop(_FAREWELL_SECONDS)
         self._server = None
 
     async def wait(self) -> None:

@@ -6,7 +6,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+import grpc
 import typer
+from opentelemetry import trace
 
 from agentmesh.llm import LLMProvider, provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
@@ -22,17 +24,16 @@ AGENT_SERVICE = agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].fu
 DEFAULT_HOST = "[::]"
 
 
-def agent_host(agent: Agent, llm: LLMProvider | None = None) -> ServiceHost:
+def agent_host(
+    agent: Agent, llm: LLMProvider | None = None, *, tracer_provider: trace.TracerProvider | None = None
+) -> ServiceHost:
     """A ServiceHost serving `agent`, not yet started; the LLM defaults to AGENTMESH_LLM's choice."""
     servicer = AgentServicer(agent, llm or provider_from_env(agent.composers))
-    return ServiceHost(
-        [
-            Service(
-                AGENT_SERVICE,
-                lambda server: agent_service_pb2_grpc.add_AgentServiceServicer_to_server(servicer, server),
-            )
-        ]
-    )
+
+    def register(server: grpc.aio.Server) -> None:
+        agent_service_pb2_grpc.add_AgentServiceServicer_to_server(servicer, server)
+
+    return ServiceHost([Service(AGENT_SERVICE, register)], tracer_provider=tracer_provider)
 
 
 async def serve_agent(

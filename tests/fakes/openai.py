@@ -21,7 +21,11 @@ class FakeOpenAI(FakeHTTPServer):
                     "created": 1_700_000_000,
                     "model": "fake-model",
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
                     ],
                     "usage": _usage(prompt_tokens, output_tokens),
                 }
@@ -32,7 +36,9 @@ class FakeOpenAI(FakeHTTPServer):
         events = [json.dumps(_chunk({"content": piece}, None)) for piece in self.chunks(text)]
         events.append(json.dumps({**_chunk({}, "stop")}))
         # With stream_options.include_usage the server ends with a chunk that has usage and no choices.
-        events.append(json.dumps({**_chunk(None, None), "choices": [], "usage": _usage(prompt_tokens, output_tokens)}))
+        events.append(
+            json.dumps({**_chunk(None, None), "choices": [], "usage": _usage(prompt_tokens, output_tokens)})
+        )
         events.append("[DONE]")
         self.queue(Canned(events=events))
 

@@ -1,0 +1,86 @@
+"""Standalone agent processes: deadlines, graceful shutdown, start-up paths and bad command lines."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import grpc
+import pytest
+
+from agentmesh import health
+from agentmesh.health import wait_serving
+from agentmesh.messages import Message
+from agentmesh.process import ServerProcess
+from agentmesh.v1 import agent_service_pb2 as pb
+from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
+from tests.conftest import logged_soon, running_agent
+
+PLAN = {"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}
+
+
+async def test_a_passed_deadline_cancels_the_handler() -> None:
+    # The offline model "thinks" for 5 s; the caller gives it 0.3 s.
+    async with running_agent("researcher", env={"AGENTMESH_OFFLINE_LATENCY_MS": "5000"}) as agent:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await agent.invoke("plan", PLAN, timeout=0.3)
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        cancelled = await logged_soon(agent.process, "rpc cancelled")
+        assert cancelled[0]["method"] == "Invoke"
+        assert cancelled[0]["cause"] == "deadline exceeded"
+
+
+async def test_sigterm_drains_in_flight_calls_then_exits_zero() -> None:
+    async with running_agent("researcher", env={"AGENTMESH_OFFLINE_LATENCY_MS": "1500"}) as agent:
+        statuses = health.watch(agent.channel)
+        assert await anext(statuses) == health.SERVING
+        in_flight = asyncio.create_task(agent.invoke("plan", PLAN))
+        await asyncio.sleep(0.5)
+        agent.process.signal(signal.SIGTERM)
+        # Health turns NOT_SERVING first, so balancers stop sending work…
+        assert await anext(statuses) == health.NOT_SERVING
+        # …and the call that was already running still completes.
+        reply = Message.from_proto((await in_flight).message)
+        assert len(reply.data["subtopics"]) == 2
+        assert await agent.process.wait(15) == 0
+        assert agent.process.logged("shutting down") and agent.process.logged("stopped")
+
+
+async def test_python_dash_m_serves_an_agent_standalone() -> None:
+    process = ServerProcess([sys.executable, "-m", "services.critic", "--host", "127.0.0.1", "--port", "0"])
+    port = await process.start()
+    try:
+        await wait_serving(f"127.0.0.1:{port}")
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            card = await pb_grpc.AgentServiceStub(channel).GetAgentCard(pb.GetAgentCardRequest(), timeout=5)
+        assert card.card.name == "critic"
+        assert process.logged("listening")[0]["address"] == f"127.0.0.1:{port}"
+    finally:
+        assert await process.stop() == 0
+
+
+async def test_a_busy_port_is_an_error_not_a_silent_second_server() -> None:
+    async with running_agent("analyst") as first:
+        second = ServerProcess.agent("writer", port=first.process.port)
+        with pytest.raises(RuntimeError, match="exited before listening"):
+            await second.start()
+        assert second.returncode == 1
+        assert second.logged("cannot serve")
+
+
+def test_an_unknown_agent_name_is_one_clear_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "agentmesh", "agent", "astrologer"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=os.environ,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown agent 'astrologer'" in result.stderr
+    assert "researcher" in result.stderr
+    assert "Traceback" not in result.stderr
