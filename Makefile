@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 GEN_DIR := agentmesh/v1
+TOOLS  := $(CURDIR)/.tools/bin
+GRPCURL := $(TOOLS)/grpcurl
 
 .PHONY: install protos check-protos lint typecheck test demo ci clean lock
 
@@ -19,6 +21,10 @@ $(STAMP): pyproject.toml requirements.lock
 $(NODE_STAMP): package.json package-lock.json
 	npm install --silent --no-audit --no-fund
 	touch $@
+
+# grpcurl, for the tests that run the README's grpcurl examples as written.
+$(GRPCURL):
+	GOBIN=$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
 
 # Regenerate the checked-in stubs from protos/ (protoc from grpcio-tools, typed stubs from mypy-protobuf).
 protos: $(STAMP)
@@ -42,8 +48,8 @@ lint: $(STAMP) $(NODE_STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP)
-	$(BIN)/pytest -q
+test: $(STAMP) $(GRPCURL)
+	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
 
 demo: $(STAMP)
 	$(BIN)/agentmesh demo

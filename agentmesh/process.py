@@ -7,7 +7,9 @@ reports the port it bound in its "listening" log line, which is read from stderr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -58,8 +60,11 @@ class ServerProcess:
         return self.port
 
     def signal(self, signum: int) -> None:
+        # os.kill, not Process.send_signal: Popen.send_signal polls first, and that poll can reap
+        # the child behind asyncio's child watcher, which then reports exit code 255.
         if self._proc is not None and self._proc.returncode is None:
-            self._proc.send_signal(signum)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._proc.pid, signum)
 
     async def wait(self, timeout: float | None = None) -> int:
         assert self._proc is not None, "not started"

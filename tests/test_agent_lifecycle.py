@@ -84,3 +84,34 @@ def test_an_unknown_agent_name_is_one_clear_line() -> None:
     assert "unknown agent 'astrologer'" in result.stderr
     assert "researcher" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_call_outliving_the_grace_period_is_cancelled_and_the_exit_is_still_clean(
+    signum: int,
+) -> None:
+    args = [sys.executable, "-m", "agentmesh", "agent", "researcher", "--host", "127.0.0.1", "--port", "0"]
+    process = ServerProcess(
+        [*args, "--grace", "0.5"], env={**os.environ, "AGENTMESH_OFFLINE_LATENCY_MS": "30000"}
+    )
+    port = await process.start()
+    await wait_serving(f"127.0.0.1:{port}")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        request = pb.InvokeRequest(skill="plan", message=Message.request(PLAN).to_proto())
+        call = pb_grpc.AgentServiceStub(channel).Invoke(request, timeout=60)
+        await asyncio.sleep(0.5)
+        process.signal(signum)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+    assert caught.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+    assert await process.wait(10) == 0
+    assert process.logged("grace period over; cancelling calls")[0]["in_flight"] == 1
+
+
+async def test_an_oversized_message_is_refused_and_the_agent_stays_healthy() -> None:
+    async with running_agent("critic") as agent:
+        huge = {"report": "# Big\n" + "word " * (4 * 1024 * 1024)}  # 20 MiB, over the 16 MiB limit
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await agent.invoke("review", huge)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert await health.check(agent.channel) == health.SERVING
