@@ -17,6 +17,7 @@ from agentmesh.messages import Message
 from agentmesh.process import ServerProcess
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
+from services import AGENTS
 from tests.conftest import logged_soon, running_agent
 
 PLAN = {"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}
@@ -49,14 +50,16 @@ async def test_sigterm_drains_in_flight_calls_then_exits_zero() -> None:
         assert agent.process.logged("shutting down") and agent.process.logged("stopped")
 
 
-async def test_python_dash_m_serves_an_agent_standalone() -> None:
-    process = ServerProcess([sys.executable, "-m", "services.critic", "--host", "127.0.0.1", "--port", "0"])
+@pytest.mark.parametrize("name", list(AGENTS))
+async def test_python_dash_m_serves_each_agent_standalone(name: str) -> None:
+    module = AGENTS[name].module
+    process = ServerProcess([sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"])
     port = await process.start()
     try:
         await wait_serving(f"127.0.0.1:{port}")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             card = await pb_grpc.AgentServiceStub(channel).GetAgentCard(pb.GetAgentCardRequest(), timeout=5)
-        assert card.card.name == "critic"
+        assert card.card.name == name
         assert process.logged("listening")[0]["address"] == f"127.0.0.1:{port}"
     finally:
         assert await process.stop() == 0
