@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from agentmesh.logs import LogFormat
 from agentmesh.runtime.main import DEFAULT_HOST, run_agent
 from agentmesh.server import DEFAULT_GRACE_SECONDS
 from services import AGENTS, load_agent
@@ -41,6 +43,44 @@ def agent_command(
         grace=grace,
         log_format=log_format,
     )
+
+
+@app.command("gateway")
+def gateway_command(
+    host: str | None = typer.Option(None, help="Interface to bind. Default: the mesh file's, else [::]."),
+    port: int | None = typer.Option(
+        None, help="Port to bind (0 picks one). Default: the mesh file's, else 50051."
+    ),
+    config: Path | None = typer.Option(None, help="Mesh file: agents, store, workflows."),
+    store: Path | None = typer.Option(
+        None, help="SQLite file for runs and events (its directory is created)."
+    ),
+    agent: list[str] = typer.Option(
+        [], help="NAME=ADDRESS[,ADDRESS...]; repeat per agent. Replaces the file's."
+    ),
+    workflows: list[Path] = typer.Option(
+        [], help="Workflow file or directory; repeatable. Adds to the file's."
+    ),
+    grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
+    log_format: str = typer.Option("json", help="json or text."),
+) -> None:
+    """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
+    from gateway.config import ConfigError, load_config, parse_agent_flag
+    from gateway.main import run_gateway
+
+    try:
+        settings = load_config(config)
+        if agent:
+            settings.agents = dict(parse_agent_flag(flag) for flag in agent)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    settings.host = host if host is not None else settings.host
+    settings.port = port if port is not None else settings.port
+    settings.store = store if store is not None else settings.store
+    settings.workflow_paths += workflows
+    fmt: LogFormat = "text" if log_format == "text" else "json"
+    raise typer.Exit(run_gateway(settings, grace=grace, log_format=fmt))
 
 
 @app.command("demo")

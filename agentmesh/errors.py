@@ -48,12 +48,19 @@ class AgentMeshError(Exception):
     reason: str = "INTERNAL"
 
     def __init__(
-        self, message: str, *, reason: str | None = None, metadata: Mapping[str, str] | None = None
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        code: grpc.StatusCode | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if reason is not None:
             self.reason = reason
+        if code is not None:
+            self.code = code
         self.metadata: dict[str, str] = dict(metadata or {})
 
     @property

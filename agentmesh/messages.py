@@ -171,6 +171,17 @@ def struct_to_dict(struct: struct_pb2.Struct) -> JsonObject:
     return _whole_numbers_as_int(json_format.MessageToDict(struct))  # type: ignore[no-any-return]
 
 
+def value_to_python(value: struct_pb2.Value) -> Any:
+    """A Value as plain Python, whole numbers as int."""
+    return _whole_numbers_as_int(json_format.MessageToDict(value))
+
+
+def python_to_value(data: Any) -> struct_pb2.Value:
+    value = struct_pb2.Value()
+    json_format.ParseDict(data, value)
+    return value
+
+
 def dict_to_struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(data)

@@ -57,8 +57,11 @@ class ServiceHost:
         *,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         tracer_provider: trace.TracerProvider | None = None,
+        undrained: Sequence[str] = (),
     ) -> None:
+        """`undrained`: method-path prefixes that shutdown does not wait for (subscriptions)."""
         self._services = tuple(services)
+        self._undrained = (*UNTRACED_SERVICES, *undrained)
         self._max_message_bytes = max_message_bytes
         self._tracer_provider = tracer_provider
         self._server: grpc.aio.Server | None = None
@@ -68,7 +71,7 @@ class ServiceHost:
 
     async def start(self, address: str) -> int:
         """Bind `address` (port 0 picks a free port), start serving, and return the bound port."""
-        self._in_flight = InFlight(UNTRACED_SERVICES)
+        self._in_flight = InFlight(self._undrained)
         server = grpc.aio.server(
             interceptors=[self._in_flight, server_interceptor(self._tracer_provider)],
             options=server_options(self._max_message_bytes),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -31,14 +31,22 @@ class Context:
         llm: LLMProvider,
         deadline: float | None = None,
         emit: Emit | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.agent = agent
         self.skill = skill
         self.message = message
         self.llm = llm
         self.usage = TokenUsage()
+        #: The call's gRPC metadata (lower-case keys), e.g. the gateway's idempotency key.
+        self.metadata: Mapping[str, str] = dict(metadata or {})
         self._deadline = deadline
         self._emit = emit
+
+    @property
+    def idempotency_key(self) -> str:
+        """Same for every delivery of one attempt of one workflow step: dedupe side effects on it."""
+        return self.metadata.get("agentmesh-idempotency-key", "")
 
     @property
     def streaming(self) -> bool:

@@ -92,6 +92,7 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
             llm=self._llm,
             deadline=None if remaining is None else time.monotonic() + remaining,
             emit=emit,
+            metadata={k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)},
         )
         started = time.perf_counter()
         result = await skill.handler(data, ctx)

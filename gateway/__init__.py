@@ -1,0 +1,1 @@
+"""The agentmesh gateway: durable DAG workflows over agents, with resumable event streams."""

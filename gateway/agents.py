@@ -1,0 +1,210 @@
+"""The agents the gateway calls: replicas, their health (followed with Health.Watch), load sharing.
+
+Each configured address gets one long-lived channel and a watcher task. A call
+goes to the next SERVING replica in round-robin order; when none is SERVING it
+waits for one, within the caller's deadline, instead of failing at once. A
+`dns:///` address is one channel that balances over everything the name resolves
+to (round_robin, with grpc's client-side health checking).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from agentmesh import health
+from agentmesh.errors import AgentMeshError
+from agentmesh.server import server_options
+from agentmesh.status import details_of
+from agentmesh.v1 import agent_service_pb2 as agent_pb
+from agentmesh.v1 import agent_service_pb2_grpc as agent_grpc
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+
+log = logging.getLogger("agentmesh.gateway.agents")
+
+_RECONNECT_MIN, _RECONNECT_MAX = 0.1, 2.0
+_DNS_SERVICE_CONFIG = json.dumps(
+    {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
+)
+
+OnChunk = Callable[[str], Awaitable[None]]
+
+
+class CallFailure(Exception):
+    """An agent call failed; `code` says whether it is worth retrying."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.code.name}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    response: agent_pb.InvokeResponse
+    address: str
+
+
+class Replica:
+    def __init__(self, agent: str, address: str) -> None:
+        self.agent = agent
+        self.address = address
+        options = server_options()[1:]  # the message size limits; so_reuseport is a server option
+        if address.startswith("dns:///"):
+            options.append(("grpc.service_config", _DNS_SERVICE_CONFIG))
+        self.channel = grpc.aio.insecure_channel(address, options=options)
+        self.stub = agent_grpc.AgentServiceStub(self.channel)
+        self.health: pb.ReplicaHealth.ValueType = pb.REPLICA_HEALTH_UNKNOWN
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+class AgentPool:
+    """The replicas of one agent."""
+
+    def __init__(self, name: str, addresses: Sequence[str]) -> None:
+        self.name = name
+        self.replicas = [Replica(name, address) for address in addresses]
+        self.card: agent_pb.AgentCard | None = None
+        self._next = 0
+        self._changed = asyncio.Condition()
+        self._watchers: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._watchers = [
+            asyncio.create_task(self._watch(r), name=f"health:{r.address}") for r in self.replicas
+        ]
+
+    async def stop(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+        await asyncio.gather(*(r.close() for r in self.replicas))
+
+    def serving(self) -> list[Replica]:
+        return [r for r in self.replicas if r.health == pb.REPLICA_HEALTH_SERVING]
+
+    async def pick(self, deadline: float | None) -> Replica:
+        """The next SERVING replica, round-robin, waiting for one until `deadline` (monotonic)."""
+        async with self._changed:
+            while not (ready := self.serving()):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise CallFailure(grpc.StatusCode.UNAVAILABLE, f"no replica of {self.name!r} is SERVING")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+            self._next += 1
+            return ready[self._next % len(ready)]
+
+    async def _set_health(self, replica: Replica, status: pb.ReplicaHealth.ValueType) -> None:
+        if replica.health == status:
+            return
+        log.info(
+            "replica health",
+            extra={"agent": self.name, "address": replica.address, "health": pb.ReplicaHealth.Name(status)},
+        )
+        replica.health = status
+        async with self._changed:
+            self._changed.notify_all()
+        if status == pb.REPLICA_HEALTH_SERVING and self.card is None:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                self.card = (await replica.stub.GetAgentCard(agent_pb.GetAgentCardRequest(), timeout=5)).card
+
+    async def _watch(self, replica: Replica) -> None:
+        """Follow Health.Watch for as long as the gateway runs, reconnecting with backoff."""
+        pause = _RECONNECT_MIN
+        while True:
+            try:
+                async for status in health.watch(replica.channel):
+                    pause = _RECONNECT_MIN
+                    serving = status == health.SERVING
+                    await self._set_health(
+                        replica, pb.REPLICA_HEALTH_SERVING if serving else pb.REPLICA_HEALTH_NOT_SERVING
+                    )
+            except grpc.aio.AioRpcError:
+                pass
+            await self._set_health(replica, pb.REPLICA_HEALTH_UNKNOWN)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _RECONNECT_MAX)
+
+
+class AgentDirectory:
+    """Every configured agent, by name."""
+
+    def __init__(self, agents: Mapping[str, Sequence[str]]) -> None:
+        self._pools = {name: AgentPool(name, addresses) for name, addresses in agents.items()}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._pools)
+
+    def start(self) -> None:
+        for pool in self._pools.values():
+            pool.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(pool.stop() for pool in self._pools.values()))
+
+    def statuses(self) -> list[pb.AgentStatus]:
+        return [
+            pb.AgentStatus(
+                name=pool.name,
+                replicas=[pb.Replica(address=r.address, health=r.health) for r in pool.replicas],
+                card=pool.card,
+            )
+            for pool in self._pools.values()
+        ]
+
+    async def invoke(
+        self,
+        agent: str,
+        request: agent_pb.InvokeRequest,
+        *,
+        deadline: float | None,
+        metadata: Sequence[tuple[str, str]],
+        on_chunk: OnChunk | None,
+    ) -> CallResult:
+        """Call `agent` on a SERVING replica; failures come back as CallFailure with the agent's code."""
+        pool = self._pools.get(agent)
+        if pool is None:
+            raise AgentMeshError(f"unknown agent {agent!r}", reason="UNKNOWN_AGENT")
+        replica = await pool.pick(deadline)
+        timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
+        try:
+            if on_chunk is not None and pool.card is not None and pool.card.streaming:
+                return CallResult(
+                    await _stream(replica, request, timeout, metadata, on_chunk), replica.address
+                )
+            response = await replica.stub.Invoke(request, timeout=timeout, metadata=metadata)
+            return CallResult(response, replica.address)
+        except grpc.aio.AioRpcError as exc:
+            details = details_of(exc)
+            raise CallFailure(details.code, details.message, details.reason) from None
+
+
+async def _stream(
+    replica: Replica,
+    request: agent_pb.InvokeRequest,
+    timeout: float | None,
+    metadata: Sequence[tuple[str, str]],
+    on_chunk: OnChunk,
+) -> agent_pb.InvokeResponse:
+    stream_request = agent_pb.InvokeStreamRequest(message=request.message, skill=request.skill)
+    async for event in replica.stub.InvokeStream(stream_request, timeout=timeout, metadata=metadata):
+        if event.WhichOneof("event") == "chunk":
+            await on_chunk(event.chunk.text)
+        else:
+            return event.result
+    raise CallFailure(grpc.StatusCode.INTERNAL, f"{replica.address} ended its stream without a result")

@@ -1,0 +1,109 @@
+"""The gateway's configuration: a mesh file, overridden by command-line flags.
+
+    gateway:
+      port: 50051
+      store: .agentmesh/gateway.db
+    agents:
+      researcher: 127.0.0.1:50061                  # one address
+      writer: [10.0.0.5:50063, 10.0.0.6:50063]     # replicas, shared round-robin
+      critic:
+        addresses: ["dns:///critic.agents.svc.cluster.local:50064"]
+    workflows: [workflows/, my-flows/special.yaml]
+
+Without a mesh file the gateway knows the seven shipped agents on their default
+ports on this machine, and the shipped workflows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.workflows import SHIPPED
+from services import AGENTS
+
+DEFAULT_PORT = 50051
+DEFAULT_STORE = Path(".agentmesh/gateway.db")
+
+
+class ConfigError(ValueError):
+    """The mesh file or a flag is wrong; the message says where."""
+
+
+def default_agents() -> dict[str, list[str]]:
+    return {name: [f"127.0.0.1:{entry.default_port}"] for name, entry in AGENTS.items()}
+
+
+@dataclass
+class GatewayConfig:
+    host: str = "[::]"
+    port: int = DEFAULT_PORT
+    store: Path = DEFAULT_STORE
+    agents: dict[str, list[str]] = field(default_factory=default_agents)
+    workflow_paths: list[Path] = field(default_factory=lambda: [SHIPPED])
+
+
+def load_config(path: Path | None) -> GatewayConfig:
+    config = GatewayConfig()
+    if path is None:
+        return config
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read mesh file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the mesh file must be a mapping")
+    gateway = _mapping(data.get("gateway", {}), f"{path}: gateway")
+    config.host = str(gateway.get("host", config.host))
+    config.port = _port(gateway.get("port", config.port), f"{path}: gateway.port")
+    if "store" in gateway:
+        config.store = _relative(path, str(gateway["store"]))
+    if "agents" in data:
+        agents = _mapping(data["agents"], f"{path}: agents")
+        config.agents = {
+            str(name): _addresses(value, f"{path}: agents.{name}") for name, value in agents.items()
+        }
+    if "workflows" in data:
+        entries = data["workflows"]
+        if not isinstance(entries, list):
+            raise ConfigError(f"{path}: workflows must be a list of files or directories")
+        config.workflow_paths = [_relative(path, str(entry)) for entry in entries]
+    return config
+
+
+def parse_agent_flag(flag: str) -> tuple[str, list[str]]:
+    """`researcher=127.0.0.1:50061,127.0.0.1:50071` → ("researcher", [both addresses])."""
+    name, sep, addresses = flag.partition("=")
+    if not sep or not name or not addresses:
+        raise ConfigError(f"--agent {flag!r}: expected NAME=ADDRESS[,ADDRESS...]")
+    return name, [a.strip() for a in addresses.split(",") if a.strip()]
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    return value
+
+
+def _addresses(value: Any, where: str) -> list[str]:
+    if isinstance(value, dict):
+        value = value.get("addresses")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
+        raise ConfigError(f"{where}: give an address, a list of addresses, or {{addresses: [...]}}")
+    return list(value)
+
+
+def _port(value: Any, where: str) -> int:
+    if not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(f"{where} must be a port number")
+    return value
+
+
+def _relative(mesh_file: Path, entry: str) -> Path:
+    candidate = Path(entry).expanduser()
+    return candidate if candidate.is_absolute() else mesh_file.parent / candidate

@@ -1,0 +1,147 @@
+"""The engine: starts, cancels and resumes runs, each executed by its own RunExecutor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+
+from agentmesh.errors import InvalidInput, NotFound
+from agentmesh.messages import dict_to_struct
+from agentmesh.v1 import run_pb2, workflow_pb2
+from gateway.agents import AgentDirectory
+from gateway.events import REPLAY_PAGE, EventLog
+from gateway.execution import RunExecutor, new_run_id
+from gateway.state import RunState
+from gateway.store.base import Page, RunStore
+from gateway.validation import apply_inputs, validate
+
+log = logging.getLogger("agentmesh.gateway")
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+class Engine:
+    def __init__(
+        self, store: RunStore, agents: AgentDirectory, workflows: Mapping[str, workflow_pb2.Workflow]
+    ) -> None:
+        self.store = store
+        self.agents = agents
+        self.events = EventLog(store)
+        self._workflows = dict(workflows)
+        self._executors: dict[str, RunExecutor] = {}
+
+    async def start(self) -> None:
+        """Open the store, follow agent health, and resume every run a previous gateway left unfinished."""
+        await self.store.open()
+        self.events.start()
+        self.agents.start()
+        for run_id in await self.store.unfinished_runs():
+            await self._resume(run_id)
+
+    async def stop(self) -> None:
+        """Interrupt runs without ending them (the next start resumes them), then close everything."""
+        await asyncio.gather(*(executor.interrupt() for executor in list(self._executors.values())))
+        await self.events.stop()
+        await self.agents.stop()
+        await self.store.close()
+
+    @property
+    def workflows(self) -> list[workflow_pb2.Workflow]:
+        return list(self._workflows.values())
+
+    @property
+    def workflows_by_name(self) -> dict[str, workflow_pb2.Workflow]:
+        return dict(self._workflows)
+
+    def workflow_named(self, name: str) -> workflow_pb2.Workflow:
+        try:
+            return self._workflows[name]
+        except KeyError:
+            known = ", ".join(sorted(self._workflows)) or "none"
+            raise NotFound(
+                f"no workflow named {name!r}; registered: {known}", reason="WORKFLOW_NOT_FOUND"
+            ) from None
+
+    def validate(self, workflow: workflow_pb2.Workflow) -> list[str]:
+        return validate(workflow, self.agents.names)
+
+    async def start_run(
+        self,
+        workflow: workflow_pb2.Workflow,
+        inputs: Mapping[str, Any],
+        context: run_pb2.RunContext,
+        request_id: str = "",
+    ) -> run_pb2.Run:
+        """Validate, store the run with its first event atomically, and start executing it."""
+        self.validate(workflow)
+        run_inputs = apply_inputs(workflow, inputs)
+        now = timestamp_pb2.Timestamp()
+        now.GetCurrentTime()
+        run = run_pb2.Run(
+            run_id=new_run_id(),
+            workflow=workflow,
+            state=run_pb2.RUN_STATE_RUNNING,
+            inputs=dict_to_struct(run_inputs),
+            context=context,
+            request_id=request_id,
+            create_time=now,
+            start_time=now,
+            steps=[run_pb2.StepRun(step_id=s.id, state=run_pb2.STEP_STATE_PENDING) for s in workflow.steps],
+            last_sequence=1,
+        )
+        first = run_pb2.RunEvent(run_id=run.run_id, sequence=1, event_time=now)
+        first.run_started.run.CopyFrom(run)
+        existing = await self.store.create_run(run, first)
+        if existing is not None:
+            return existing
+        log.info("run started", extra={"run_id": run.run_id, "workflow": workflow.name})
+        self._launch(RunExecutor(RunState(run), self.events, self.agents), resumed=False)
+        return run_pb2.Run.FromString(run.SerializeToString())
+
+    async def cancel_run(self, run_id: str, reason: str) -> run_pb2.Run:
+        executor = self._executors.get(run_id)
+        if executor is not None:
+            await executor.cancel(reason)
+        return await self.get_run(run_id)
+
+    async def get_run(self, run_id: str) -> run_pb2.Run:
+        run = await self.store.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r}", reason="RUN_NOT_FOUND")
+        return run
+
+    async def list_runs(self, state: int, page_size: int, page_token: str) -> Page:
+        if page_size < 0:
+            raise InvalidInput.field("page_size", "must not be negative")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        try:
+            return await self.store.list_runs(state=state, page_size=size, page_token=page_token)
+        except ValueError as exc:
+            raise InvalidInput.field("page_token", str(exc)) from None
+
+    def _launch(self, executor: RunExecutor, *, resumed: bool) -> None:
+        self._executors[executor.run_id] = executor
+        task = executor.start(resumed=resumed)
+        task.add_done_callback(lambda _: self._executors.pop(executor.run_id, None))
+
+    async def _resume(self, run_id: str) -> None:
+        events: list[run_pb2.RunEvent] = []
+        while page := await self.store.events_after(
+            run_id, events[-1].sequence if events else 0, REPLAY_PAGE
+        ):
+            events.extend(page)
+        if not events or events[0].WhichOneof("event") != "run_started":
+            log.error("cannot resume a run without its start event", extra={"run_id": run_id})
+            return
+        state = RunState(run_pb2.Run.FromString(events[0].run_started.run.SerializeToString()))
+        for event in events:
+            state.apply(event)
+        if state.finished:
+            return
+        log.info("resuming run", extra={"run_id": run_id, "in_flight": state.in_flight()})
+        self._launch(RunExecutor(state, self.events, self.agents), resumed=True)

@@ -1,0 +1,95 @@
+"""OrchestratorService over gRPC. Every RPC goes through `rpc_errors`, the one error-mapping path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from agentmesh.errors import InvalidInput
+from agentmesh.messages import struct_to_dict
+from agentmesh.status import rpc_errors
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh.v1 import run_pb2, workflow_pb2
+from gateway.engine import Engine
+
+Context = grpc.aio.ServicerContext[Any, Any]
+StartRequest = pb.StartRunRequest | pb.RunWorkflowRequest
+
+
+class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def ValidateWorkflow(
+        self, request: pb.ValidateWorkflowRequest, context: Context
+    ) -> pb.ValidateWorkflowResponse:
+        async with rpc_errors(context, "ValidateWorkflow"):
+            if not request.HasField("workflow"):
+                raise InvalidInput.field("workflow", "is required")
+            return pb.ValidateWorkflowResponse(execution_order=self._engine.validate(request.workflow))
+
+    async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
+        async with rpc_errors(context, "StartRun"):
+            return pb.StartRunResponse(run=await self._start(request))
+
+    async def RunWorkflow(
+        self, request: pb.RunWorkflowRequest, context: Context
+    ) -> AsyncIterator[pb.RunWorkflowResponse]:
+        async with rpc_errors(context, "RunWorkflow"):
+            run = await self._start(request)
+            async for event in self._engine.events.watch(run.run_id, 0):
+                yield pb.RunWorkflowResponse(event=event)
+
+    async def WatchRun(
+        self, request: pb.WatchRunRequest, context: Context
+    ) -> AsyncIterator[pb.WatchRunResponse]:
+        async with rpc_errors(context, "WatchRun"):
+            if request.after_sequence < 0:
+                raise InvalidInput.field("after_sequence", "must not be negative")
+            await self._engine.get_run(request.run_id)
+            async for event in self._engine.events.watch(request.run_id, request.after_sequence):
+                yield pb.WatchRunResponse(event=event)
+
+    async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
+        async with rpc_errors(context, "GetRun"):
+            return pb.GetRunResponse(run=await self._engine.get_run(request.run_id))
+
+    async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
+        async with rpc_errors(context, "ListRuns"):
+            page = await self._engine.list_runs(request.state, request.page_size, request.page_token)
+            for run in page.runs:
+                for step in run.steps:
+                    step.ClearField("output")
+            return pb.ListRunsResponse(runs=page.runs, next_page_token=page.next_page_token)
+
+    async def CancelRun(self, request: pb.CancelRunRequest, context: Context) -> pb.CancelRunResponse:
+        async with rpc_errors(context, "CancelRun"):
+            return pb.CancelRunResponse(run=await self._engine.cancel_run(request.run_id, request.reason))
+
+    async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
+        async with rpc_errors(context, "ListAgents"):
+            return pb.ListAgentsResponse(agents=self._engine.agents.statuses())
+
+    async def ListWorkflows(
+        self, request: pb.ListWorkflowsRequest, context: Context
+    ) -> pb.ListWorkflowsResponse:
+        async with rpc_errors(context, "ListWorkflows"):
+            return pb.ListWorkflowsResponse(workflows=self._engine.workflows)
+
+    async def _start(self, request: StartRequest) -> run_pb2.Run:
+        source = request.WhichOneof("source")
+        if source == "workflow":
+            workflow = request.workflow
+        elif source == "workflow_name":
+            workflow = self._engine.workflow_named(request.workflow_name)
+        else:
+            raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
+        return await self._engine.start_run(
+            workflow_pb2.Workflow.FromString(workflow.SerializeToString()),
+            struct_to_dict(request.inputs),
+            request.context,
+            request.request_id,
+        )

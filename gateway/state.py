@@ -1,0 +1,138 @@
+"""A run's state, derived from its events alone.
+
+The executor applies each event here as it records it, and a restarted gateway
+applies the recorded history the same way, so a resumed run knows exactly which
+steps and for_each items completed (never to be invoked again) and which were in
+flight (to be dispatched again with their original attempt number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agentmesh.messages import struct_to_dict, value_to_python
+from agentmesh.v1 import run_pb2
+
+TERMINAL_STEP_STATES = frozenset(
+    {
+        run_pb2.STEP_STATE_SUCCEEDED,
+        run_pb2.STEP_STATE_FAILED,
+        run_pb2.STEP_STATE_SKIPPED,
+        run_pb2.STEP_STATE_CANCELLED,
+    }
+)
+FINISHED_RUN_STATES = frozenset(
+    {run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED}
+)
+
+
+@dataclass
+class Invocation:
+    """One unit of agent work: a plain step, or one item of a for_each step."""
+
+    attempt: int = 0
+    done: bool = False
+    output: Any = None
+    text: str = ""
+
+
+class RunState:
+    def __init__(self, run: run_pb2.Run) -> None:
+        self.run = run
+        self.steps = {step.step_id: step for step in run.steps}
+        self.invocations: dict[tuple[str, int | None], Invocation] = {}
+        self.outputs: dict[str, Any] = {}
+        self.texts: dict[str, str] = {}
+        self.continued: set[str] = set()
+        self.inputs = struct_to_dict(run.inputs)
+        self.shared = struct_to_dict(run.context.shared)
+
+    @property
+    def finished(self) -> bool:
+        return self.run.state in FINISHED_RUN_STATES
+
+    def invocation(self, step_id: str, item: int | None) -> Invocation:
+        return self.invocations.setdefault((step_id, item), Invocation())
+
+    def in_flight(self) -> list[str]:
+        """Steps with an invocation started but not completed."""
+        return sorted(
+            {sid for (sid, _), inv in self.invocations.items() if inv.attempt and not inv.done}
+            - {sid for sid, step in self.steps.items() if step.state in TERMINAL_STEP_STATES}
+        )
+
+    def scope(self, **extra: Any) -> dict[str, Any]:
+        """What expressions see."""
+        steps = {
+            sid: {
+                "output": self.outputs.get(sid),
+                "text": self.texts.get(sid, ""),
+                "state": run_pb2.StepState.Name(step.state).removeprefix("STEP_STATE_").lower(),
+            }
+            for sid, step in self.steps.items()
+        }
+        run = {"id": self.run.run_id, "session_id": self.run.context.session_id}
+        return {"inputs": self.inputs, "shared": self.shared, "steps": steps, "run": run, **extra}
+
+    def apply(self, event: run_pb2.RunEvent) -> None:
+        self.run.last_sequence = event.sequence
+        kind = event.WhichOneof("event")
+        match kind:
+            case "step_started":
+                e = event.step_started
+                step = self.steps[e.step_id]
+                if step.state == run_pb2.STEP_STATE_PENDING:
+                    step.state = run_pb2.STEP_STATE_RUNNING
+                    step.start_time.CopyFrom(event.event_time)
+                step.attempts = max(step.attempts, e.attempt)
+                step.items_total = e.items_total
+                self.invocation(e.step_id, e.item if e.HasField("item") else None).attempt = e.attempt
+            case "step_completed":
+                done = event.step_completed
+                output = value_to_python(done.output) if done.HasField("output") else None
+                if done.HasField("item"):
+                    invocation = self.invocation(done.step_id, done.item)
+                    invocation.done, invocation.output, invocation.text = True, output, done.text
+                    self.steps[done.step_id].items_done += 1
+                    return
+                step = self.steps[done.step_id]
+                step.state = run_pb2.STEP_STATE_SUCCEEDED
+                step.text = done.text
+                step.output.CopyFrom(done.output)
+                step.end_time.CopyFrom(event.event_time)
+                self.outputs[done.step_id], self.texts[done.step_id] = output, done.text
+                invocation = self.invocation(done.step_id, None)
+                invocation.done, invocation.output, invocation.text = True, output, done.text
+            case "step_failed":
+                failed = event.step_failed
+                step = self.steps[failed.step_id]
+                step.state = run_pb2.STEP_STATE_FAILED
+                step.error.CopyFrom(failed.error)
+                if failed.continued:
+                    self.continued.add(failed.step_id)
+                step.end_time.CopyFrom(event.event_time)
+            case "step_skipped":
+                step = self.steps[event.step_skipped.step_id]
+                step.state = run_pb2.STEP_STATE_SKIPPED
+                step.end_time.CopyFrom(event.event_time)
+            case "run_completed":
+                self.run.state = run_pb2.RUN_STATE_SUCCEEDED
+                self.run.outputs.CopyFrom(event.run_completed.outputs)
+                self._end(event)
+            case "run_failed":
+                self.run.state = run_pb2.RUN_STATE_FAILED
+                self.run.error.CopyFrom(event.run_failed.error)
+                self._end(event)
+            case "run_cancelled":
+                self.run.state = run_pb2.RUN_STATE_CANCELLED
+                self._end(event)
+            case _:
+                pass  # run_started, chunks, retries and resumes change no state
+
+    def _end(self, event: run_pb2.RunEvent) -> None:
+        self.run.end_time.CopyFrom(event.event_time)
+        for step in self.steps.values():
+            if step.state not in TERMINAL_STEP_STATES:
+                step.state = run_pb2.STEP_STATE_CANCELLED
+                step.end_time.CopyFrom(event.event_time)

@@ -1,0 +1,177 @@
+"""The SQLite run store (the default).
+
+WAL mode with synchronous=NORMAL: a committed transaction survives the gateway
+being killed (kill -9, OOM); only an OS crash or power loss may take the last
+few commits. Events are the durable history; a run's row holds its latest
+snapshot so that GetRun and ListRuns never replay.
+
+Two connections: writes go through one, one transaction at a time (a lock keeps
+concurrent coroutines from interleaving statements of different transactions);
+reads use the other, so they only ever see committed data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from agentmesh.v1 import run_pb2
+from gateway.store.base import Page, Snapshot
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    request_id  TEXT UNIQUE,
+    state       INTEGER NOT NULL,
+    create_time INTEGER NOT NULL,
+    snapshot    BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_time ON runs (create_time DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, create_time DESC, run_id DESC);
+CREATE TABLE IF NOT EXISTS events (
+    run_id   TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    event    BLOB NOT NULL,
+    PRIMARY KEY (run_id, sequence)
+) WITHOUT ROWID;
+"""
+
+_FINISHED = (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED)
+
+
+class SqliteRunStore:
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The connection for reads."""
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        return self._reader
+
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await aiosqlite.connect(self._path, isolation_level=None)
+        await self._writer.execute("PRAGMA journal_mode=WAL")
+        await self._writer.execute("PRAGMA synchronous=NORMAL")
+        await self._writer.execute("PRAGMA busy_timeout=5000")
+        await self._writer.executescript(_SCHEMA)
+        self._reader = await aiosqlite.connect(self._path, isolation_level=None)
+        await self._reader.execute("PRAGMA busy_timeout=5000")
+
+    async def close(self) -> None:
+        for connection in (self._reader, self._writer):
+            if connection is not None:
+                await connection.close()
+        self._reader = self._writer = None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def create_run(self, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> run_pb2.Run | None:
+        async with self._transaction() as db:
+            if run.request_id:
+                async with db.execute(
+                    "SELECT snapshot FROM runs WHERE request_id = ?", (run.request_id,)
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is not None:
+                    return run_pb2.Run.FromString(row[0])
+            await db.execute(
+                "INSERT INTO runs (run_id, request_id, state, create_time, snapshot) VALUES (?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.request_id or None,
+                    run.state,
+                    run.create_time.ToNanoseconds(),
+                    run.SerializeToString(),
+                ),
+            )
+            await db.execute(
+                "INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)",
+                (first_event.run_id, first_event.sequence, first_event.SerializeToString()),
+            )
+        return None
+
+    async def record(self, events: Sequence[run_pb2.RunEvent], snapshots: Sequence[Snapshot]) -> None:
+        rows = [(e.run_id, e.sequence, e.SerializeToString()) for e in events]
+        async with self._transaction() as db:
+            await db.executemany("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", rows)
+            await db.executemany(
+                "UPDATE runs SET snapshot = ?, state = ? WHERE run_id = ?",
+                [(s.data, s.state, s.run_id) for s in snapshots],
+            )
+
+    async def get_run(self, run_id: str) -> run_pb2.Run | None:
+        async with self.db.execute("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else run_pb2.Run.FromString(row[0])
+
+    async def list_runs(self, *, state: int, page_size: int, page_token: str) -> Page:
+        clauses: list[str] = []
+        params: list[object] = []
+        if state:
+            clauses.append("state = ?")
+            params.append(state)
+        if page_token:
+            before_time, before_id = _decode_token(page_token)
+            clauses.append("(create_time < ? OR (create_time = ? AND run_id < ?))")
+            params += [before_time, before_time, before_id]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT snapshot FROM runs {where} ORDER BY create_time DESC, run_id DESC LIMIT ?"  # noqa: S608
+        async with self.db.execute(query, (*params, page_size + 1)) as cursor:
+            rows = list(await cursor.fetchall())
+        runs = [run_pb2.Run.FromString(row[0]) for row in rows[:page_size]]
+        token = ""
+        if len(rows) > page_size:
+            last = runs[-1]
+            token = _encode_token(last.create_time.ToNanoseconds(), last.run_id)
+        return Page(runs, token)
+
+    async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[run_pb2.RunEvent]:
+        async with self.db.execute(
+            "SELECT event FROM events WHERE run_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+            (run_id, after_sequence, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [run_pb2.RunEvent.FromString(row[0]) for row in rows]
+
+    async def unfinished_runs(self) -> list[str]:
+        marks = ",".join("?" * len(_FINISHED))
+        async with self.db.execute(
+            f"SELECT run_id FROM runs WHERE state NOT IN ({marks}) ORDER BY create_time",  # noqa: S608
+            _FINISHED,
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [row[0] for row in rows]
+
+
+def _encode_token(create_time: int, run_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{create_time}:{run_id}".encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[int, str]:
+    try:
+        created, run_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
+        return int(created), run_id
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"page_token {token!r} is not one this server issued") from None

@@ -1,0 +1,85 @@
+"""A test agent that records what it is asked to do, for the gateway tests.
+
+Every invocation appends JSON lines to $PROBE_LOG (started, finished, cancelled),
+with the gateway's idempotency key and this process's port, so a test can count
+invocations, see overlap and see cancellation from the agent's side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections import Counter
+from typing import Any
+
+import grpc
+from pydantic import BaseModel
+
+from agentmesh import Agent, AgentMeshError, Context, Reply
+
+agent = Agent("probe", description="Records its invocations for tests.")
+calls: Counter[str] = Counter()
+
+
+def record(ctx: Context, event: str, key: str, **fields: Any) -> None:
+    entry = {
+        "event": event,
+        "skill": ctx.skill,
+        "key": key,
+        "idempotency_key": ctx.idempotency_key,
+        "replica": os.environ.get("PROBE_LABEL", ""),
+        "time": time.monotonic(),
+        **fields,
+    }
+    with open(os.environ["PROBE_LOG"], "a") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+class Echo(BaseModel):
+    key: str = ""
+    value: Any = None
+    ms: int = 0
+
+
+class Flaky(BaseModel):
+    key: str
+    succeed_on: int = 3
+    code: str = "UNAVAILABLE"
+
+
+class Fail(BaseModel):
+    code: str
+    message: str = "told to fail"
+
+
+@agent.skill("echo", "Return the value, after `ms` milliseconds.", input=Echo)
+async def echo(data: Echo, ctx: Context) -> Reply:
+    record(ctx, "started", data.key)
+    try:
+        await asyncio.sleep(data.ms / 1000)
+    except asyncio.CancelledError:
+        record(ctx, "cancelled", data.key)
+        raise
+    record(ctx, "finished", data.key)
+    return Reply(text=f"echo {data.key}", data={"key": data.key, "value": data.value})
+
+
+@agent.skill("flaky", "Fail with `code` until the succeed_on-th call for `key`.", input=Flaky)
+async def flaky(data: Flaky, ctx: Context) -> Reply:
+    calls[data.key] += 1
+    record(ctx, "started", data.key, call=calls[data.key])
+    if calls[data.key] < data.succeed_on:
+        raise AgentMeshError(f"flaky call {calls[data.key]}", code=grpc.StatusCode[data.code], reason="FLAKY")
+    return Reply(text="finally", data={"calls": calls[data.key]})
+
+
+@agent.skill("fail", "Fail with the given gRPC code.", input=Fail)
+async def fail(data: Fail, ctx: Context) -> Reply:
+    record(ctx, "started", "fail")
+    raise AgentMeshError(data.message, code=grpc.StatusCode[data.code], reason="TOLD_TO_FAIL")
+
+
+if __name__ == "__main__":
+    agent.run()

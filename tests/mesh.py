@@ -1,0 +1,119 @@
+"""Test harness for the gateway: agents and the gateway as real subprocesses, and a client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from agentmesh.health import wait_serving
+from agentmesh.messages import dict_to_struct
+from agentmesh.process import ServerProcess
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh.v1 import run_pb2, workflow_pb2
+
+PROBE = Path(__file__).resolve().parent / "agents" / "probe.py"
+
+
+def workflow(data: Mapping[str, Any]) -> workflow_pb2.Workflow:
+    return json_format.ParseDict(dict(data), workflow_pb2.Workflow())
+
+
+async def start_probe(log: Path, port: int = 0, label: str = "a") -> ServerProcess:
+    """The probe agent as its own process; its records carry `label` to tell replicas apart."""
+    env = {**os.environ, "PROBE_LOG": str(log), "PROBE_LABEL": label}
+    probe = ServerProcess([sys.executable, str(PROBE), "--host", "127.0.0.1", "--port", str(port)], env)
+    await probe.start()
+    await wait_serving(f"127.0.0.1:{probe.port}")
+    return probe
+
+
+def probe_log(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def gateway_process(
+    store: Path, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
+) -> ServerProcess:
+    args = [
+        sys.executable,
+        "-m",
+        "agentmesh",
+        "gateway",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--store",
+        str(store),
+    ]
+    for name, ports in agents.items():
+        args += ["--agent", f"{name}=" + ",".join(f"127.0.0.1:{p}" for p in ports)]
+    return ServerProcess([*args, *extra])
+
+
+@dataclass
+class Gateway:
+    process: ServerProcess
+    channel: grpc.aio.Channel
+
+    @property
+    def stub(self) -> pb_grpc.OrchestratorServiceAsyncStub:
+        return pb_grpc.OrchestratorServiceStub(self.channel)
+
+    async def start_run(
+        self, flow: workflow_pb2.Workflow | str, inputs: Mapping[str, Any] | None = None, request_id: str = ""
+    ) -> run_pb2.Run:
+        request = pb.StartRunRequest(inputs=dict_to_struct(inputs or {}), request_id=request_id)
+        if isinstance(flow, str):
+            request.workflow_name = flow
+        else:
+            request.workflow.CopyFrom(flow)
+        return (await self.stub.StartRun(request, timeout=10)).run
+
+    async def events(self, run_id: str, after: int = 0, timeout: float = 60) -> list[run_pb2.RunEvent]:
+        request = pb.WatchRunRequest(run_id=run_id, after_sequence=after)
+        return [r.event async for r in self.stub.WatchRun(request, timeout=timeout)]
+
+    async def get_run(self, run_id: str) -> run_pb2.Run:
+        return (await self.stub.GetRun(pb.GetRunRequest(run_id=run_id), timeout=10)).run
+
+    async def wait_for(self, run_id: str, kind: str, timeout: float = 30) -> run_pb2.RunEvent:
+        """The first event of `kind`, following the run live."""
+        request = pb.WatchRunRequest(run_id=run_id)
+        async with asyncio.timeout(timeout):
+            async for response in self.stub.WatchRun(request):
+                if response.event.WhichOneof("event") == kind:
+                    return response.event
+        raise AssertionError(f"run {run_id} ended without a {kind} event")
+
+
+@asynccontextmanager
+async def running_gateway(
+    store: Path, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
+) -> AsyncIterator[Gateway]:
+    process = gateway_process(store, agents, extra)
+    await process.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{process.port}")
+    try:
+        await wait_serving(f"127.0.0.1:{process.port}")
+        yield Gateway(process, channel)
+    finally:
+        await channel.close()
+        await process.stop()
+
+
+def kinds(events: Sequence[run_pb2.RunEvent]) -> list[str]:
+    return [str(e.WhichOneof("event")) for e in events]

@@ -1,0 +1,313 @@
+"""Engine semantics, through a gateway process calling a probe agent process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import pytest_asyncio
+
+from agentmesh.messages import struct_to_dict, value_to_python
+from agentmesh.status import details_of
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.v1 import run_pb2
+from tests.mesh import Gateway, kinds, probe_log, running_gateway, start_probe, workflow
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gateway-runs")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gateway(workdir: Path) -> AsyncIterator[Gateway]:
+    probe = await start_probe(workdir / "probe.jsonl")
+    try:
+        async with running_gateway(workdir / "gateway.db", {"probe": [probe.port]}) as running:
+            yield running
+    finally:
+        await probe.stop()
+
+
+def records(workdir: Path, key: str) -> list[dict[str, Any]]:
+    return [r for r in probe_log(workdir / "probe.jsonl") if r["key"] == key]
+
+
+def step(id: str, skill: str, input: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"id": id, "agent": "probe", "skill": skill, "input": input, **extra}
+
+
+async def finished(gateway: Gateway, run: run_pb2.Run) -> tuple[run_pb2.Run, list[run_pb2.RunEvent]]:
+    events = await gateway.events(run.run_id)
+    return await gateway.get_run(run.run_id), events
+
+
+async def test_a_flaky_step_succeeds_on_its_third_attempt_and_every_attempt_is_an_event(
+    gateway: Gateway,
+) -> None:
+    retry = {"max_attempts": 4, "initial_delay": "0.05s", "backoff_multiplier": 3, "jitter": 0}
+    flow = workflow({"name": "flaky", "steps": [step("shaky", "flaky", {"key": "flaky-1"}, retry=retry)]})
+    run, events = await finished(gateway, await gateway.start_run(flow))
+    assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert [e.step_started.attempt for e in events if e.HasField("step_started")] == [1, 2, 3]
+    retries = [e.step_retrying for e in events if e.HasField("step_retrying")]
+    assert [r.attempt for r in retries] == [1, 2]
+    assert [r.error.code for r in retries] == ["UNAVAILABLE", "UNAVAILABLE"]
+    assert [r.delay.ToTimedelta().total_seconds() for r in retries] == [0.05, 0.15]  # times 3, no jitter
+    assert struct_to_dict(run.outputs) == {"shaky": {"calls": 3}}
+    assert run.steps[0].attempts == 3
+
+
+async def test_non_retryable_codes_fail_at_once(gateway: Gateway) -> None:
+    invalid = step("invalid", "flaky", {"key": "bad-1", "code": "INVALID_ARGUMENT"})
+    listed = step(
+        "listed",
+        "flaky",
+        {"key": "bad-2", "code": "RESOURCE_EXHAUSTED"},
+        retry={"non_retryable_codes": ["RESOURCE_EXHAUSTED"]},
+    )
+    for flaky_step in (invalid, listed):
+        run, events = await finished(
+            gateway, await gateway.start_run(workflow({"name": "f", "steps": [flaky_step]}))
+        )
+        assert run.state == run_pb2.RUN_STATE_FAILED
+        assert "step_retrying" not in kinds(events)
+        assert kinds(events)[-2:] == ["step_failed", "run_failed"]
+        assert run.error.step_id == flaky_step["id"]
+
+
+async def test_a_step_timeout_is_the_agent_call_deadline(gateway: Gateway, workdir: Path) -> None:
+    slow = step(
+        "slow",
+        "echo",
+        {"key": "timeout-1", "ms": 5000},
+        timeout="0.3s",
+        retry={"max_attempts": 2, "initial_delay": "0.01s"},
+    )
+    run, events = await finished(gateway, await gateway.start_run(workflow({"name": "t", "steps": [slow]})))
+    assert run.state == run_pb2.RUN_STATE_FAILED
+    assert run.error.code == "DEADLINE_EXCEEDED"
+    assert kinds(events).count("step_started") == 2  # DEADLINE_EXCEEDED is retried by default
+    await asyncio.sleep(0.3)
+    seen = [r["event"] for r in records(workdir, "timeout-1")]
+    assert seen == ["started", "cancelled", "started", "cancelled"]
+
+
+async def test_cancel_in_the_middle_of_a_step_reaches_the_agent(gateway: Gateway, workdir: Path) -> None:
+    flow = workflow({"name": "c", "steps": [step("long", "echo", {"key": "cancel-1", "ms": 30000})]})
+    run = await gateway.start_run(flow)
+    await gateway.wait_for(run.run_id, "step_started")
+    cancelled = (
+        await gateway.stub.CancelRun(pb.CancelRunRequest(run_id=run.run_id, reason="changed my mind"))
+    ).run
+    assert cancelled.state == run_pb2.RUN_STATE_CANCELLED
+    assert cancelled.steps[0].state == run_pb2.STEP_STATE_CANCELLED
+    events = await gateway.events(run.run_id)
+    assert events[-1].run_cancelled.reason == "changed my mind"
+    assert [r["event"] for r in records(workdir, "cancel-1")] == ["started", "cancelled"]
+    again = (await gateway.stub.CancelRun(pb.CancelRunRequest(run_id=run.run_id))).run
+    assert again == cancelled  # idempotent
+
+
+async def test_for_each_runs_every_item_at_once_and_joins_in_order(gateway: Gateway, workdir: Path) -> None:
+    flow = workflow(
+        {
+            "name": "fan",
+            "inputs": [{"name": "items", "required": True}],
+            "steps": [
+                step(
+                    "each",
+                    "echo",
+                    {"key": "fan-${index}", "value": "${item}", "ms": 300},
+                    for_each="${inputs.items}",
+                )
+            ],
+        }
+    )
+    run, events = await finished(
+        gateway, await gateway.start_run(flow, {"items": ["a", "b", "c", "d", "e", "f"]})
+    )
+    assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert [o["value"] for o in value_to_python(run.steps[0].output)] == ["a", "b", "c", "d", "e", "f"]
+    started = sorted(e.step_started.item for e in events if e.HasField("step_started"))
+    assert started == [0, 1, 2, 3, 4, 5]
+    # Overlap, counted from the agent's own records: all six were running at once.
+    log = [r for r in probe_log(workdir / "probe.jsonl") if r["key"].startswith("fan-")]
+    running, most = 0, 0
+    for entry in sorted(log, key=lambda r: r["time"]):
+        running += 1 if entry["event"] == "started" else -1
+        most = max(most, running)
+    assert most == 6
+
+
+async def test_a_false_condition_skips_the_step_and_dependents_still_run(gateway: Gateway) -> None:
+    flow = workflow(
+        {
+            "name": "cond",
+            "steps": [
+                step("first", "echo", {"key": "cond-1", "value": {"approved": True}}),
+                step(
+                    "fix",
+                    "echo",
+                    {"key": "cond-2"},
+                    dependencies=["first"],
+                    when="${not steps.first.output.value.approved}",
+                ),
+                step(
+                    "last",
+                    "echo",
+                    {"key": "cond-3", "value": "${steps.fix.output.key or 'skipped'}"},
+                    dependencies=["fix"],
+                ),
+            ],
+            "outputs": {"final": "${steps.last.output.value}", "fixed": "${steps.fix.state}"},
+        }
+    )
+    run, events = await finished(gateway, await gateway.start_run(flow))
+    assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert [s.state for s in run.steps] == [
+        run_pb2.STEP_STATE_SUCCEEDED,
+        run_pb2.STEP_STATE_SKIPPED,
+        run_pb2.STEP_STATE_SUCCEEDED,
+    ]
+    assert struct_to_dict(run.outputs) == {"final": "skipped", "fixed": "skipped"}
+    assert "when is false" in next(e.step_skipped.reason for e in events if e.HasField("step_skipped"))
+
+
+async def test_a_failed_step_fails_the_run_and_cancels_the_others(gateway: Gateway, workdir: Path) -> None:
+    flow = workflow(
+        {
+            "name": "failfast",
+            "steps": [
+                step("boom", "fail", {"code": "FAILED_PRECONDITION"}),
+                step("slow", "echo", {"key": "failfast-1", "ms": 30000}),
+                step("after", "echo", {"key": "failfast-2"}, dependencies=["boom"]),
+            ],
+        }
+    )
+    run, _ = await finished(gateway, await gateway.start_run(flow))
+    assert run.state == run_pb2.RUN_STATE_FAILED
+    assert (run.error.step_id, run.error.code, run.error.reason) == (
+        "boom",
+        "FAILED_PRECONDITION",
+        "TOLD_TO_FAIL",
+    )
+    states = {s.step_id: s.state for s in run.steps}
+    assert states == {
+        "boom": run_pb2.STEP_STATE_FAILED,
+        "slow": run_pb2.STEP_STATE_CANCELLED,
+        "after": run_pb2.STEP_STATE_CANCELLED,
+    }
+    await asyncio.sleep(0.3)
+    assert [r["event"] for r in records(workdir, "failfast-1")] == ["started", "cancelled"]
+    assert records(workdir, "failfast-2") == []
+
+
+async def test_continue_on_failure_lets_the_run_go_on(gateway: Gateway) -> None:
+    flow = workflow(
+        {
+            "name": "tolerant",
+            "steps": [
+                step("optional", "fail", {"code": "NOT_FOUND"}, continue_on_failure=True),
+                step(
+                    "next",
+                    "echo",
+                    {"key": "tolerant-1", "value": "${steps.optional.output}"},
+                    dependencies=["optional"],
+                ),
+            ],
+        }
+    )
+    run, events = await finished(gateway, await gateway.start_run(flow))
+    assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert next(e.step_failed.continued for e in events if e.HasField("step_failed"))
+    assert struct_to_dict(run.outputs) == {"next": {"key": "tolerant-1", "value": None}}
+
+
+async def test_a_run_timeout_fails_the_run(gateway: Gateway) -> None:
+    flow = workflow(
+        {"name": "late", "timeout": "0.5s", "steps": [step("long", "echo", {"key": "late-1", "ms": 30000})]}
+    )
+    run, _ = await finished(gateway, await gateway.start_run(flow))
+    assert run.state == run_pb2.RUN_STATE_FAILED
+    assert (run.error.code, run.error.reason) == ("DEADLINE_EXCEEDED", "RUN_TIMEOUT")
+
+
+async def test_watch_disconnect_and_resume_delivers_every_event_exactly_once(gateway: Gateway) -> None:
+    flow = workflow(
+        {
+            "name": "chain",
+            "steps": [
+                step(
+                    f"s{i}", "echo", {"key": f"chain-{i}", "ms": 100}, dependencies=[f"s{i - 1}"] if i else []
+                )
+                for i in range(5)
+            ],
+        }
+    )
+    run = await gateway.start_run(flow)
+    first: list[run_pb2.RunEvent] = []
+    call = gateway.stub.WatchRun(pb.WatchRunRequest(run_id=run.run_id))
+    async for response in call:
+        first.append(response.event)
+        if len(first) == 3:
+            break
+    call.cancel()  # the client goes away mid-run
+    rest = await gateway.events(run.run_id, after=3)
+    sequences = [e.sequence for e in first + rest]
+    assert sequences == list(range(1, len(sequences) + 1))
+    assert rest[0].sequence == 4
+    assert kinds(rest)[-1] == "run_completed"
+    replay = await gateway.events(run.run_id)  # a finished run replays and closes
+    assert replay == first + rest
+
+
+async def test_the_same_request_id_returns_the_same_run(gateway: Gateway) -> None:
+    flow = workflow({"name": "once", "steps": [step("only", "echo", {"key": "once-1"})]})
+    first = await gateway.start_run(flow, request_id="req-42")
+    second = await gateway.start_run(flow, request_id="req-42")
+    assert second.run_id == first.run_id
+    await gateway.events(first.run_id)
+    third = await gateway.start_run(flow, request_id="req-42")
+    assert third.run_id == first.run_id and third.state == run_pb2.RUN_STATE_SUCCEEDED
+
+
+async def test_list_runs_pages_newest_first_and_filters_by_state(gateway: Gateway) -> None:
+    flow = workflow({"name": "page", "steps": [step("only", "echo", {"key": "page"})]})
+    ids = [(await gateway.start_run(flow)).run_id for _ in range(3)]
+    for run_id in ids:
+        await gateway.events(run_id)
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = await gateway.stub.ListRuns(pb.ListRunsRequest(page_size=2, page_token=token))
+        seen += [r.run_id for r in page.runs]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen.index(ids[2]) < seen.index(ids[1]) < seen.index(ids[0])
+    assert len(seen) == len(set(seen))
+    failed = await gateway.stub.ListRuns(pb.ListRunsRequest(state=run_pb2.RUN_STATE_FAILED, page_size=500))
+    assert failed.runs and all(r.state == run_pb2.RUN_STATE_FAILED for r in failed.runs)
+
+
+async def test_unknown_runs_and_workflows_are_not_found(gateway: Gateway) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await gateway.get_run("no-such-run")
+    assert details_of(caught.value).reason == "RUN_NOT_FOUND"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await gateway.events("no-such-run")
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await gateway.start_run("no-such-workflow")
+    assert (caught.value.code(), details_of(caught.value).reason) == (
+        grpc.StatusCode.NOT_FOUND,
+        "WORKFLOW_NOT_FOUND",
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await gateway.stub.ListRuns(pb.ListRunsRequest(page_token="garbage"))
+    assert [v.field for v in details_of(caught.value).violations] == ["page_token"]
