@@ -68,6 +68,10 @@ def parse(expression: str) -> ast.expr:
             raise ExpressionError(
                 f"{expression!r} refers to {node.id!r}; expressions start from {sorted(ROOTS)}"
             )
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise ExpressionError(
+                f"{expression!r} reads {node.attr!r}; names starting with _ are not allowed"
+            )
         if isinstance(node, ast.Call) and not (
             isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
         ):

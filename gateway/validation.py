@@ -225,8 +225,10 @@ def _find_cycle(graph: Mapping[str, list[str]], stuck: set[str]) -> list[str]:
         path.append(current)
         current = next(dep for dep in graph[current] if dep in stuck)
     loop = path[seen[current] :]
-    # Present it in execution direction: a → b means b depends on a.
+    # Present it in execution direction (a → b: b depends on a), from its smallest id.
     loop.reverse()
+    first = loop.index(min(loop))
+    loop = loop[first:] + loop[:first]
     return [*loop, loop[0]]
 
 
@@ -238,7 +240,7 @@ def _ancestors(steps: Sequence[workflow_pb2.Step], ids: Mapping[str, int]) -> di
         if step_id not in memo:
             found: set[str] = set()
             for dep in by_id[step_id].dependencies:
-                if dep in by_id:
+                if dep in by_id and dep != step_id:
                     found |= {dep, *visit(dep)}
             memo[step_id] = found
         return memo[step_id]

@@ -90,13 +90,17 @@ class Gateway:
     async def get_run(self, run_id: str) -> run_pb2.Run:
         return (await self.stub.GetRun(pb.GetRunRequest(run_id=run_id), timeout=10)).run
 
-    async def wait_for(self, run_id: str, kind: str, timeout: float = 30) -> run_pb2.RunEvent:
-        """The first event of `kind`, following the run live."""
+    async def wait_for(
+        self, run_id: str, kind: str, step_id: str | None = None, timeout: float = 30
+    ) -> run_pb2.RunEvent:
+        """The first event of `kind` (and of `step_id`, if given), following the run live."""
         request = pb.WatchRunRequest(run_id=run_id)
         async with asyncio.timeout(timeout):
             async for response in self.stub.WatchRun(request):
-                if response.event.WhichOneof("event") == kind:
-                    return response.event
+                event = response.event
+                kind_now = event.WhichOneof("event")
+                if kind_now == kind and (step_id is None or getattr(event, kind).step_id == step_id):
+                    return event
         raise AssertionError(f"run {run_id} ended without a {kind} event")
 
 

@@ -1,0 +1,78 @@
+"""The event log against a real SQLite file: recorded before seen, and slow watchers lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from google.protobuf import timestamp_pb2
+
+from agentmesh.v1 import run_pb2
+from gateway.events import SUBSCRIBER_QUEUE, EventLog
+from gateway.store.sqlite import SqliteRunStore
+
+
+def new_run(run_id: str) -> tuple[run_pb2.Run, run_pb2.RunEvent]:
+    now = timestamp_pb2.Timestamp()
+    now.GetCurrentTime()
+    run = run_pb2.Run(run_id=run_id, state=run_pb2.RUN_STATE_RUNNING, create_time=now, last_sequence=1)
+    first = run_pb2.RunEvent(run_id=run_id, sequence=1)
+    first.run_started.run.CopyFrom(run)
+    return run, first
+
+
+async def append(log: EventLog, run: run_pb2.Run, **event: object) -> None:
+    run.last_sequence += 1
+    await log.append(run_pb2.RunEvent(run_id=run.run_id, sequence=run.last_sequence, **event), run)  # type: ignore[arg-type]
+
+
+async def test_a_slow_watcher_falls_back_to_the_log_and_still_gets_every_event_in_order(
+    tmp_path: Path,
+) -> None:
+    store = SqliteRunStore(tmp_path / "nested" / "events.db")
+    await store.open()
+    log = EventLog(store)
+    log.start()
+    run, first = new_run("r1")
+    assert await store.create_run(run, first) is None
+    total = SUBSCRIBER_QUEUE * 3
+    received: list[int] = []
+    watching = log.watch("r1", 0)
+    received.append((await anext(watching)).sequence)  # subscribed; now stop reading for a while
+    for i in range(total):
+        await append(log, run, step_output_chunk=run_pb2.StepOutputChunk(step_id="s", text=str(i)))
+    run.state = run_pb2.RUN_STATE_SUCCEEDED
+    await append(log, run, run_completed=run_pb2.RunCompleted())
+    async for event in watching:
+        received.append(event.sequence)
+    assert received == list(range(1, total + 3))
+    stored = await store.get_run("r1")
+    assert stored is not None and stored.state == run_pb2.RUN_STATE_SUCCEEDED
+    await log.stop()
+    await store.close()
+
+
+async def test_many_runs_share_commits_and_request_ids_are_unique(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "events.db")
+    await store.open()
+    log = EventLog(store)
+    log.start()
+    runs = [new_run(f"r{i}") for i in range(20)]
+    for run, first in runs:
+        await store.create_run(run, first)
+    await asyncio.gather(
+        *(append(log, run, run_resumed=run_pb2.RunResumed()) for run, _ in runs for _ in range(5))
+    )
+    for run, _ in runs:
+        assert [e.sequence for e in await store.events_after(run.run_id, 0, 100)] == [1, 2, 3, 4, 5, 6]
+    dup, dup_first = new_run("dup")
+    dup.request_id = "same"
+    dup_first.run_started.run.request_id = "same"
+    assert await store.create_run(dup, dup_first) is None
+    other, other_first = new_run("other")
+    other.request_id = "same"
+    existing = await store.create_run(other, other_first)
+    assert existing is not None and existing.run_id == "dup"
+    assert await store.get_run("other") is None  # nothing stored half-way
+    await log.stop()
+    await store.close()
