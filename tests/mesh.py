@@ -45,20 +45,12 @@ def probe_log(path: Path) -> list[dict[str, Any]]:
 
 
 def gateway_process(
-    store: Path, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
+    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
 ) -> ServerProcess:
-    args = [
-        sys.executable,
-        "-m",
-        "agentmesh",
-        "gateway",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--store",
-        str(store),
-    ]
+    """`agentmesh gateway` on a free port; `store` None leaves the store to the mesh file."""
+    args = [sys.executable, "-m", "agentmesh", "gateway", "--host", "127.0.0.1", "--port", "0"]
+    if store is not None:
+        args += ["--store", str(store)]
     for name, ports in agents.items():
         args += ["--agent", f"{name}=" + ",".join(f"127.0.0.1:{p}" for p in ports)]
     return ServerProcess([*args, *extra])
@@ -106,7 +98,7 @@ class Gateway:
 
 @asynccontextmanager
 async def running_gateway(
-    store: Path, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
+    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
 ) -> AsyncIterator[Gateway]:
     process = gateway_process(store, agents, extra)
     await process.start()

@@ -311,3 +311,41 @@ async def test_unknown_runs_and_workflows_are_not_found(gateway: Gateway) -> Non
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.stub.ListRuns(pb.ListRunsRequest(page_token="garbage"))
     assert [v.field for v in details_of(caught.value).violations] == ["page_token"]
+
+
+async def test_a_slow_branch_never_holds_up_an_unrelated_one(gateway: Gateway) -> None:
+    flow = workflow(
+        {
+            "name": "branches",
+            "steps": [
+                step("slow", "echo", {"key": "branch-slow", "ms": 1500}),
+                step("fast1", "echo", {"key": "branch-fast1"}),
+                step("fast2", "echo", {"key": "branch-fast2"}, dependencies=["fast1"]),
+            ],
+        }
+    )
+    run, events = await finished(gateway, await gateway.start_run(flow))
+    completed = [e.step_completed.step_id for e in events if e.HasField("step_completed")]
+    assert completed == ["fast1", "fast2", "slow"]
+    assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+
+
+async def test_many_watchers_of_one_run_each_get_the_whole_history(gateway: Gateway) -> None:
+    flow = workflow(
+        {
+            "name": "watched",
+            "steps": [
+                step(
+                    f"w{i}",
+                    "echo",
+                    {"key": f"watched-{i}", "ms": 50},
+                    dependencies=[f"w{i - 1}"] if i else [],
+                )
+                for i in range(4)
+            ],
+        }
+    )
+    run = await gateway.start_run(flow)
+    histories = await asyncio.gather(*(gateway.events(run.run_id) for _ in range(20)))
+    assert all(h == histories[0] for h in histories)
+    assert [e.sequence for e in histories[0]] == list(range(1, len(histories[0]) + 1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
 from services import AGENTS
 from tests.mesh import kinds, running_gateway
+from tests.test_grpcurl import grpcurl, readme_grpcurl_commands
 
 RESEARCH_INPUTS = {"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}
 
@@ -104,3 +107,25 @@ async def test_shipped_workflows_validate(
         listed = {w.name: w for w in (await gateway.stub.ListWorkflows(pb.ListWorkflowsRequest())).workflows}
         order = await gateway.stub.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=listed[name]))
     assert order.execution_order[0] in ("plan", "trend-discovery")
+
+
+@pytest.mark.skipif(
+    shutil.which("grpcurl") is None, reason="grpcurl is not installed; `make test` installs it"
+)
+async def test_the_readme_gateway_grpcurl_examples_work_as_written(
+    agent_ports: dict[str, list[int]], tmp_path: Path
+) -> None:
+    commands = readme_grpcurl_commands("### The gateway with grpcurl")
+    assert len(commands) == 8
+    async with running_gateway(tmp_path / "gateway.db", agent_ports) as gateway:
+        port = gateway.process.port
+        listed, agents, streamed, started = [await grpcurl(c, port) for c in commands[:4]]
+        run_id = json.loads(started[1])["run"]["runId" if "runId" in started[1] else "run_id"]
+        watched, got, runs, cancelled = [await grpcurl(c, port, run_id) for c in commands[4:]]
+    assert [r[0] for r in (listed, agents, streamed, started, watched, got, runs, cancelled)] == [0] * 8
+    assert "agentmesh.v1.OrchestratorService" in listed[1]
+    assert "REPLICA_HEALTH_SERVING" in agents[1]
+    assert '"runCompleted"' in streamed[1] or '"run_completed"' in streamed[1]
+    assert '"sequence": "4"' in watched[1]
+    assert run_id in got[1] and run_id in cancelled[1]
+    assert "RUN_STATE_SUCCEEDED" in runs[1]

@@ -16,15 +16,17 @@ from tests.conftest import running_agent
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def readme_grpcurl_commands() -> list[str]:
-    section = README.read_text().split("### With grpcurl", 1)[1]
+def readme_grpcurl_commands(heading: str = "### With grpcurl") -> list[str]:
+    section = README.read_text().split(heading, 1)[1]
     block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
     assert block, "README has no grpcurl block"
     return [c for c in block.group(1).replace("\\\n", " ").splitlines() if c.startswith("grpcurl ")]
 
 
-async def grpcurl(command: str, port: int) -> tuple[int, str]:
-    args = shlex.split(command.replace("localhost:50061", f"127.0.0.1:{port}"))
+async def grpcurl(command: str, port: int, run_id: str = "") -> tuple[int, str]:
+    for readme_address in ("localhost:50061", "localhost:50051"):
+        command = command.replace(readme_address, f"127.0.0.1:{port}")
+    args = shlex.split(command.replace("RUN_ID", run_id))
     process = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +149,16 @@ def test_workflow_files_are_protojson_in_yaml() -> None:
     assert set(shipped) == {"research", "trend-analysis"}
     with pytest.raises(InvalidInput, match="no field named"):
         parse_workflow("name: x\nstepz: []\n")
+
+
+def test_the_readme_workflow_example_is_valid() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Write a workflow", 1)[1]
+    match = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    assert match
+    flow = parse_workflow(match.group(1))
+    assert validate(flow, {"trend-scanner", "video-scriptor", "post-scheduler"}) == [
+        "scan",
+        "script",
+        "schedule",
+    ]
