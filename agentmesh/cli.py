@@ -85,9 +85,9 @@ def gateway_command(
 
 @app.command("demo")
 def demo_command(
-    topic: str = typer.Option("Benefits of open source software", help="What the researcher plans."),
+    topic: str = typer.Option("Benefits of open source software", help="What to research."),
 ) -> None:
-    """Start the researcher agent, send it a real request, show the answer, and stop it."""
+    """Run the research workflow on a local mesh of processes, with live progress and the report."""
     from agentmesh.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(topic)))

@@ -39,13 +39,17 @@ class Service:
     register: Callable[[grpc.aio.Server], None]
 
 
-def server_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
+def message_size_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
+    """Limits both ends of a channel set alike."""
     return [
-        # Without this a second server binds a busy port silently and steals half its calls.
-        ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
     ]
+
+
+def server_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
+    # Without so_reuseport=0 a second server binds a busy port silently and steals half its calls.
+    return [("grpc.so_reuseport", 0), *message_size_options(max_message_bytes)]
 
 
 class ServiceHost:

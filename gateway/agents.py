@@ -21,7 +21,7 @@ import grpc
 
 from agentmesh import health
 from agentmesh.errors import AgentMeshError
-from agentmesh.server import server_options
+from agentmesh.server import message_size_options
 from agentmesh.status import details_of
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import agent_service_pb2_grpc as agent_grpc
@@ -60,7 +60,7 @@ class Replica:
     def __init__(self, agent: str, address: str) -> None:
         self.agent = agent
         self.address = address
-        options = server_options()[1:]  # the message size limits; so_reuseport is a server option
+        options = message_size_options()
         if address.startswith("dns:///"):
             options.append(("grpc.service_config", _DNS_SERVICE_CONFIG))
         self.channel = grpc.aio.insecure_channel(address, options=options)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from agentmesh.messages import dict_to_struct
 from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway.agents import AgentDirectory
 from gateway.events import REPLAY_PAGE, EventLog
-from gateway.execution import RunExecutor, new_run_id
+from gateway.execution import RunExecutor
 from gateway.state import RunState
 from gateway.store.base import Page, RunStore
 from gateway.validation import apply_inputs, validate
@@ -83,7 +84,7 @@ class Engine:
         now = timestamp_pb2.Timestamp()
         now.GetCurrentTime()
         run = run_pb2.Run(
-            run_id=new_run_id(),
+            run_id=uuid.uuid4().hex,
             workflow=workflow,
             state=run_pb2.RUN_STATE_RUNNING,
             inputs=dict_to_struct(run_inputs),

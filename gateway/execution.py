@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -191,16 +190,14 @@ class RunExecutor:
                     step_skipped=run_pb2.StepSkipped(step_id=step.id, reason=f"when is false: {step.when}")
                 )
                 return
-            if step.for_each:
-                output, text = await self._fan_out(step)
-            else:
-                output, text = await self._invoke(step, None, None, 0)
+            if not step.for_each:
+                await self._invoke(step, None, None, 0)
                 return  # a plain step's completion was recorded by _invoke
-            await self.record(
-                step_completed=run_pb2.StepCompleted(
-                    step_id=step.id, output=python_to_value(output), text=text
-                )
-            )
+            begun = time.monotonic()
+            output, text = await self._fan_out(step)
+            completed = run_pb2.StepCompleted(step_id=step.id, output=python_to_value(output), text=text)
+            completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
+            await self.record(step_completed=completed)
         except StepError as failure:
             continued = step.continue_on_failure
             failed = run_pb2.StepFailed(
@@ -349,7 +346,3 @@ class RunExecutor:
                 ) from None
         leaves = [sid for sid, dependents in self._dependents.items() if not dependents]
         return dict_to_struct({sid: self.state.outputs.get(sid) for sid in leaves})
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex
