@@ -111,6 +111,11 @@ class AgentPool:
     async def _set_health(self, replica: Replica, status: pb.ReplicaHealth.ValueType) -> None:
         if replica.health == status:
             return
+        if status == pb.REPLICA_HEALTH_SERVING and self.card is None:
+            # The card first: it says whether the agent streams, and ListAgents should never
+            # show a SERVING agent without one.
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                self.card = (await replica.stub.GetAgentCard(agent_pb.GetAgentCardRequest(), timeout=5)).card
         log.info(
             "replica health",
             extra={"agent": self.name, "address": replica.address, "health": pb.ReplicaHealth.Name(status)},
@@ -118,9 +123,6 @@ class AgentPool:
         replica.health = status
         async with self._changed:
             self._changed.notify_all()
-        if status == pb.REPLICA_HEALTH_SERVING and self.card is None:
-            with contextlib.suppress(grpc.aio.AioRpcError):
-                self.card = (await replica.stub.GetAgentCard(agent_pb.GetAgentCardRequest(), timeout=5)).card
 
     async def _watch(self, replica: Replica) -> None:
         """Follow Health.Watch for as long as the gateway runs, reconnecting with backoff."""
