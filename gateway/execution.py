@@ -65,6 +65,15 @@ class RunExecutor:
         for step in self.run.workflow.steps:
             for dep in step.dependencies:
                 self._dependents[dep].append(step.id)
+        # Every step's span belongs to one trace whose id is the run id (both are 128 random
+        # bits), so a run is one trace across retries and gateway restarts.
+        parent = trace.SpanContext(
+            trace_id=int(self.run.run_id, 16),
+            span_id=int(self.run.run_id[:16], 16) or 1,
+            is_remote=True,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+        )
+        self._trace_context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: str | None = None
 
@@ -311,7 +320,9 @@ class RunExecutor:
                 await flush()
 
         begun = time.monotonic()
-        with tracer.start_as_current_span(f"step {step.id}", attributes={"agentmesh.run_id": self.run_id}):
+        with tracer.start_as_current_span(
+            f"step {step.id}", context=self._trace_context, attributes={"agentmesh.run_id": self.run_id}
+        ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
             metadata += list(carrier.items())

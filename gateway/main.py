@@ -82,7 +82,7 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
 
 def run_gateway(config: GatewayConfig, *, grace: float, log_format: LogFormat) -> int:
     configure_logging(log_format)
-    configure_tracing("agentmesh-gateway")
+    configure_tracing("agentmesh-gateway", always=True)
     try:
         asyncio.run(serve_gateway(config, grace))
     except (OSError, ConfigError) as exc:

@@ -66,9 +66,15 @@ class Gateway:
         return pb_grpc.OrchestratorServiceStub(self.channel)
 
     async def start_run(
-        self, flow: workflow_pb2.Workflow | str, inputs: Mapping[str, Any] | None = None, request_id: str = ""
+        self,
+        flow: workflow_pb2.Workflow | str,
+        inputs: Mapping[str, Any] | None = None,
+        request_id: str = "",
+        context: run_pb2.RunContext | None = None,
     ) -> run_pb2.Run:
-        request = pb.StartRunRequest(inputs=dict_to_struct(inputs or {}), request_id=request_id)
+        request = pb.StartRunRequest(
+            inputs=dict_to_struct(inputs or {}), request_id=request_id, context=context
+        )
         if isinstance(flow, str):
             request.workflow_name = flow
         else:

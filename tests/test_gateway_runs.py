@@ -11,7 +11,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from agentmesh.messages import struct_to_dict, value_to_python
+from agentmesh.messages import dict_to_struct, struct_to_dict, value_to_python
 from agentmesh.status import details_of
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
@@ -349,3 +349,30 @@ async def test_many_watchers_of_one_run_each_get_the_whole_history(gateway: Gate
     histories = await asyncio.gather(*(gateway.events(run.run_id) for _ in range(20)))
     assert all(h == histories[0] for h in histories)
     assert [e.sequence for e in histories[0]] == list(range(1, len(histories[0]) + 1))
+
+
+async def test_calls_carry_the_idempotency_key_trace_context_and_shared_data(
+    gateway: Gateway, workdir: Path
+) -> None:
+    flow = workflow(
+        {
+            "name": "ctx",
+            "steps": [
+                step("first", "echo", {"key": "ctx-1", "value": "${shared.user_id}"}),
+                step(
+                    "second", "echo", {"key": "ctx-2", "value": "${run.session_id}"}, dependencies=["first"]
+                ),
+            ],
+        }
+    )
+    context = run_pb2.RunContext(session_id="session-12345", shared=dict_to_struct({"user_id": "user-abcde"}))
+    run, _ = await finished(gateway, await gateway.start_run(flow, context=context))
+    assert struct_to_dict(run.outputs) == {"second": {"key": "ctx-2", "value": "session-12345"}}
+    assert value_to_python(run.steps[0].output) == {"key": "ctx-1", "value": "user-abcde"}
+    first, second = records(workdir, "ctx-1")[0], records(workdir, "ctx-2")[0]
+    assert first["idempotency_key"] == f"{run.run_id}/first/-/1"
+    # W3C trace context: one trace per run, whose id is the run id; a span per step.
+    version, trace_id, span_id, flags = first["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", run.run_id, "01")
+    assert second["traceparent"].split("-")[1] == run.run_id
+    assert second["traceparent"].split("-")[2] != span_id

@@ -30,6 +30,7 @@ def record(ctx: Context, event: str, key: str, **fields: Any) -> None:
         "key": key,
         "idempotency_key": ctx.idempotency_key,
         "replica": os.environ.get("PROBE_LABEL", ""),
+        "traceparent": ctx.metadata.get("traceparent", ""),
         "time": time.monotonic(),
         **fields,
     }
