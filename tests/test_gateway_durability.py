@@ -127,3 +127,31 @@ async def test_replicas_share_the_calls_round_robin(tmp_path: Path) -> None:
             await replica.stop()
     served = Counter(r["replica"] for r in probe_log(log) if r["event"] == "started")
     assert served == {"a": 3, "b": 3}
+
+
+async def test_a_dns_target_balances_over_what_the_name_resolves_to(tmp_path: Path) -> None:
+    probe = await start_probe(tmp_path / "probe.jsonl")
+    try:
+        target = f"probe=dns:///localhost:{probe.port}"
+        async with running_gateway(tmp_path / "gateway.db", {}, ["--agent", target]) as gateway:
+            flow = workflow(
+                {
+                    "name": "dns",
+                    "steps": [
+                        {
+                            "id": "via-dns",
+                            "agent": "probe",
+                            "skill": "echo",
+                            "input": {"key": "dns"},
+                            "timeout": "20s",
+                        }
+                    ],
+                }
+            )
+            run = await gateway.start_run(flow)
+            events = await gateway.events(run.run_id)
+            agents = (await gateway.stub.ListAgents(pb.ListAgentsRequest())).agents
+    finally:
+        await probe.stop()
+    assert kinds(events)[-1] == "run_completed"
+    assert agents[0].replicas[0].address == f"dns:///localhost:{probe.port}"
