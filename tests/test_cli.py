@@ -1,0 +1,149 @@
+"""The CLI as a person uses it: subprocesses against a mesh started by `agentmesh up`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services import AGENTS
+
+CLI = [sys.executable, "-m", "agentmesh"]
+# Agents started by `up` inherit this: a little simulated thinking time leaves runs to cancel.
+ENV = {**os.environ, "COLUMNS": "120", "AGENTMESH_LLM": "offline", "AGENTMESH_OFFLINE_LATENCY_MS": "150"}
+
+
+def agentmesh(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=ENV, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    workdir = tmp_path_factory.mktemp("cli")
+    config = workdir / "mesh.yaml"
+    agents = "\n".join(f"  {name}: 127.0.0.1:0" for name in AGENTS)
+    config.write_text(f"gateway: {{port: 0, store: {workdir / 'gw.db'}}}\nagents:\n{agents}\n")
+    up = subprocess.Popen(
+        [*CLI, "up", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
+    assert up.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = up.stdout.readline()
+        lines.append(line)
+        if match := re.search(r"gateway at (127\.0\.0\.1:\d+)", line):
+            yield match.group(1), up
+            break
+        if not line and up.poll() is not None:
+            raise AssertionError("agentmesh up exited:\n" + "".join(lines))
+    else:
+        raise AssertionError("agentmesh up did not come up:\n" + "".join(lines))
+    if up.poll() is None:
+        up.send_signal(signal.SIGINT)
+        up.wait(30)
+
+
+def test_agents_lists_seven_serving_agents(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    result = agentmesh("agents", "--gateway", mesh[0])
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "SERVING" in line]
+    assert len(rows) == 7
+    assert all(name in result.stdout for name in AGENTS)
+
+
+def test_research_prints_a_report_and_exits_0(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    result = agentmesh(
+        "research", "Urban gardening", "--depth", "quick", "--max-subtopics", "2", "--gateway", mesh[0]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Urban gardening" in result.stdout.split("report", 1)[1]
+    assert "succeeded" in result.stdout
+
+
+def test_json_lines_parse_and_are_numbered_without_a_gap(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    result = agentmesh("run", "trend-analysis", "--json", "-i", "topic=robots", "--gateway", mesh[0])
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [int(e["sequence"]) for e in events] == list(range(1, len(events) + 1))
+    assert "runCompleted" in events[-1]
+
+
+def test_a_failing_run_exits_non_zero_and_get_and_runs_show_it(
+    mesh: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    result = agentmesh("run", "research", "-i", "topic=x", "--gateway", mesh[0])  # too short a topic
+    assert result.returncode == 1
+    run_id = re.search(r"run ([0-9a-f]{32}) failed in step plan", result.stdout)
+    assert run_id, result.stdout
+    got = agentmesh("get", run_id.group(1), "--gateway", mesh[0])
+    assert '"RUN_STATE_FAILED"' in got.stdout
+    listed = agentmesh("runs", "--state", "failed", "--gateway", mesh[0])
+    assert run_id.group(1)[:8] in listed.stdout
+
+
+def test_a_workflow_file_runs_and_an_invalid_one_is_one_clear_line(
+    mesh: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    good = tmp_path / "scan.yaml"
+    good.write_text(
+        "name: scan\nsteps:\n  - {id: scan, agent: trend-scanner, input: {platform: x, topic: ai}}\n"
+    )
+    assert agentmesh("run", str(good), "--gateway", mesh[0]).returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  - {id: a, agent: nobody}\n")
+    result = agentmesh("run", str(bad), "--gateway", mesh[0])
+    assert result.returncode == 1
+    assert "unknown agent 'nobody'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_errors_a_person_can_act_on(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    unreachable = agentmesh("runs", "--gateway", "127.0.0.1:1")
+    assert unreachable.returncode == 1
+    assert "cannot reach the gateway at 127.0.0.1:1" in unreachable.stderr
+    unknown = agentmesh("run", "no-such-workflow", "--gateway", mesh[0])
+    assert unknown.returncode == 1 and "no workflow named 'no-such-workflow'" in unknown.stderr
+    for result in (unreachable, unknown):
+        assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_cancel_ends_a_running_run(mesh: tuple[str, subprocess.Popen[str]], tmp_path: Path) -> None:
+    started = subprocess.Popen(
+        [*CLI, "run", "research", "--json", "-i", "topic=Deep sea mining", "--gateway", mesh[0]],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert started.stdout is not None
+    run_id = json.loads(started.stdout.readline())["runId"]
+    cancelled = agentmesh("cancel", run_id, "--gateway", mesh[0])
+    assert cancelled.returncode == 0
+    assert f"run {run_id}: cancelled" in cancelled.stdout
+    assert started.wait(30) == 1  # a cancelled run is not a success
+
+
+def test_ctrl_c_on_up_leaves_no_process_behind(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    up = mesh[1]
+    children = subprocess.run(
+        ["pgrep", "-P", str(up.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert len(children) == 8  # seven agents and the gateway
+    up.send_signal(signal.SIGINT)
+    assert up.wait(30) == 0
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
