@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from rich.console import Console
 from rich.markdown import Markdown
 
+from agentmesh.cli.talk import dashboard
 from agentmesh.health import wait_serving
 from agentmesh.messages import dict_to_struct, struct_to_dict
 from agentmesh.process import ServerProcess
@@ -85,7 +86,12 @@ async def _research(target: str, topic: str) -> run_pb2.Run | None:
     console.rule("report")
     console.print(Markdown(outputs["report"]))
     console.rule()
-    console.print(f"critic score {outputs['score']}, revised: {outputs['revised']}; run {run_id}")
+    console.print(f"critic score {outputs['score']}, revised: {outputs['revised']}; run {run_id}\n")
+    async with grpc.aio.insecure_channel(target) as channel:
+        metrics = (
+            await pb_grpc.OrchestratorServiceStub(channel).GetMetrics(pb.GetMetricsRequest(), timeout=10)
+        ).metrics
+    console.print(dashboard(metrics))
     return run
 
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from agentmesh.v1 import run_pb2
-from gateway.store.base import RunStore, Snapshot
+from gateway.store.base import CallRecord, RunStore, Snapshot
 
 log = logging.getLogger("agentmesh.gateway.events")
 
@@ -55,6 +55,7 @@ class EventLog:
     def __init__(self, store: RunStore) -> None:
         self._store = store
         self._pending: list[_Pending] = []
+        self._calls: list[CallRecord] = []
         self._wake = asyncio.Event()
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._writer: asyncio.Task[None] | None = None
@@ -74,6 +75,11 @@ class EventLog:
         self._pending.append(_Pending(event, snapshot, done))
         self._wake.set()
         await done
+
+    def count_call(self, call: CallRecord) -> None:
+        """Count an agent call; it is written with the next batch of events, without waiting."""
+        self._calls.append(call)
+        self._wake.set()
 
     def subscribe(self, run_id: str) -> Subscriber:
         subscriber = Subscriber(run_id)
@@ -125,10 +131,11 @@ class EventLog:
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []
-            if batch:
-                await self._commit(batch)
+            calls, self._calls = self._calls, []
+            if batch or calls:
+                await self._commit(batch, calls)
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending], calls: list[CallRecord]) -> None:
         # A snapshot is written only when it matches the batch's last event of its run: a run
         # whose state is already ahead (events applied, still queued) waits for a later batch,
         # so a stored snapshot never claims more than the durable log holds.
@@ -137,7 +144,7 @@ class EventLog:
             Snapshot.of(p.snapshot) for p in last.values() if p.snapshot.last_sequence == p.event.sequence
         ]
         try:
-            await self._store.record([p.event for p in batch], snapshots)
+            await self._store.record([p.event for p in batch], snapshots, calls)
         except Exception as exc:
             log.exception("recording events failed", extra={"events": len(batch)})
             for pending in batch:

@@ -25,6 +25,7 @@ from gateway.agents import AgentDirectory, CallFailure
 from gateway.events import EventLog
 from gateway.retry import RetryPolicy
 from gateway.state import TERMINAL_STEP_STATES, RunState
+from gateway.store.base import CallRecord
 
 log = logging.getLogger("agentmesh.gateway.run")
 tracer = trace.get_tracer("agentmesh.gateway")
@@ -326,9 +327,14 @@ class RunExecutor:
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
             metadata += list(carrier.items())
-            result = await self._agents.invoke(
-                step.agent, request, deadline=deadline, metadata=metadata, on_chunk=on_chunk
-            )
+            try:
+                result = await self._agents.invoke(
+                    step.agent, request, deadline=deadline, metadata=metadata, on_chunk=on_chunk
+                )
+            except CallFailure:
+                self._count(step.agent, ok=False, begun=begun)
+                raise
+            self._count(step.agent, ok=True, begun=begun)
             await flush()
         reply = Message.from_proto(result.response.message)
         output: Any = reply.data if any(isinstance(p, DataPart) for p in reply.parts) else None
@@ -345,6 +351,9 @@ class RunExecutor:
             completed.item = index
         await self.record(step_completed=completed)
         return output, reply.text
+
+    def _count(self, agent: str, *, ok: bool, begun: float) -> None:
+        self._events.count_call(CallRecord(agent, ok, (time.monotonic() - begun) * 1000))
 
     def _outputs(self) -> Any:
         declared = struct_to_dict(self.run.workflow.outputs)

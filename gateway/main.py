@@ -9,11 +9,13 @@ from pathlib import Path
 import grpc
 
 from agentmesh.errors import AgentMeshError
+from agentmesh.llm import provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.server import Service, ServiceHost, serve_until_signalled
 from agentmesh.telemetry import configure_tracing
 from agentmesh.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc, workflow_pb2
 from gateway.agents import AgentDirectory
+from gateway.chat import Chat
 from gateway.config import ConfigError, GatewayConfig
 from gateway.engine import Engine
 from gateway.service import OrchestratorServicer
@@ -25,7 +27,7 @@ log = logging.getLogger("agentmesh.gateway")
 ORCHESTRATOR_SERVICE = orchestrator_service_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 # Streams that follow runs are subscriptions, not work: shutdown does not wait for them
 # (their clients resume with after_sequence).
-SUBSCRIPTIONS = (f"{ORCHESTRATOR_SERVICE}/WatchRun", f"{ORCHESTRATOR_SERVICE}/RunWorkflow")
+SUBSCRIPTIONS = tuple(f"{ORCHESTRATOR_SERVICE}/{rpc}" for rpc in ("WatchRun", "RunWorkflow", "WatchMetrics"))
 
 
 def load_workflows(paths: list[Path]) -> dict[str, workflow_pb2.Workflow]:
@@ -43,10 +45,9 @@ def load_workflows(paths: list[Path]) -> dict[str, workflow_pb2.Workflow]:
 
 
 def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
-    engine = Engine(
-        SqliteRunStore(config.store), AgentDirectory(config.agents), load_workflows(config.workflow_paths)
-    )
-    servicer = OrchestratorServicer(engine)
+    store = SqliteRunStore(config.store)
+    engine = Engine(store, AgentDirectory(config.agents), load_workflows(config.workflow_paths))
+    servicer = OrchestratorServicer(engine, Chat(store, provider_from_env()))
 
     def register(server: grpc.aio.Server) -> None:
         orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(servicer, server)
@@ -85,7 +86,7 @@ def run_gateway(config: GatewayConfig, *, grace: float, log_format: LogFormat) -
     configure_tracing("agentmesh-gateway", always=True)
     try:
         asyncio.run(serve_gateway(config, grace))
-    except (OSError, ConfigError) as exc:
+    except (OSError, ConfigError, AgentMeshError) as exc:
         log.error("cannot serve", extra={"error": str(exc)})
         return 1
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,15 +14,22 @@ from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2, workflow_pb2
+from gateway import metrics
+from gateway.chat import Chat
 from gateway.engine import Engine
 
 Context = grpc.aio.ServicerContext[Any, Any]
 StartRequest = pb.StartRunRequest | pb.RunWorkflowRequest
 
 
+DEFAULT_METRICS_INTERVAL = 5.0
+MIN_METRICS_INTERVAL = 0.1
+
+
 class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, chat: Chat) -> None:
         self._engine = engine
+        self._chat = chat
 
     async def ValidateWorkflow(
         self, request: pb.ValidateWorkflowRequest, context: Context
@@ -78,6 +86,54 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
     ) -> pb.ListWorkflowsResponse:
         async with rpc_errors(context, "ListWorkflows"):
             return pb.ListWorkflowsResponse(workflows=self._engine.workflows)
+
+    async def GetMetrics(self, request: pb.GetMetricsRequest, context: Context) -> pb.GetMetricsResponse:
+        async with rpc_errors(context, "GetMetrics"):
+            return pb.GetMetricsResponse(metrics=await metrics.collect(self._engine.store))
+
+    async def WatchMetrics(
+        self, request: pb.WatchMetricsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchMetricsResponse]:
+        async with rpc_errors(context, "WatchMetrics"):
+            interval = DEFAULT_METRICS_INTERVAL
+            if request.HasField("interval"):
+                interval = request.interval.ToTimedelta().total_seconds()
+                if interval < MIN_METRICS_INTERVAL:
+                    raise InvalidInput.field("interval", f"must be at least {MIN_METRICS_INTERVAL}s")
+            while True:
+                yield pb.WatchMetricsResponse(metrics=await metrics.collect(self._engine.store))
+                await asyncio.sleep(interval)
+
+    async def Chat(self, request: pb.ChatRequest, context: Context) -> pb.ChatResponse:
+        async with rpc_errors(context, "Chat"):
+            text, session, tokens = await self._chat.answer(request.message, request.session_id)
+            return pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
+
+    async def ChatStream(
+        self, request: pb.ChatStreamRequest, context: Context
+    ) -> AsyncIterator[pb.ChatStreamResponse]:
+        async with rpc_errors(context, "ChatStream"):
+            queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+            async def emit(text: str) -> None:
+                await queue.put(text)
+
+            async def produce() -> tuple[str, str, int]:
+                try:
+                    return await self._chat.answer(request.message, request.session_id, emit)
+                finally:
+                    queue.put_nowait(None)
+
+            task = asyncio.create_task(produce())
+            try:
+                while (piece := await queue.get()) is not None:
+                    yield pb.ChatStreamResponse(text=piece)
+                text, session, tokens = await task
+                yield pb.ChatStreamResponse(
+                    result=pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
+                )
+            finally:
+                task.cancel()
 
     async def _start(self, request: StartRequest) -> run_pb2.Run:
         source = request.WhichOneof("source")

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,6 +135,50 @@ def test_cancel_ends_a_running_run(mesh: tuple[str, subprocess.Popen[str]], tmp_
     assert cancelled.returncode == 0
     assert f"run {run_id}: cancelled" in cancelled.stdout
     assert started.wait(30) == 1  # a cancelled run is not a success
+
+
+def metrics(gateway: str) -> dict[str, Any]:
+    result = agentmesh("metrics", "--json", "--gateway", gateway)
+    assert result.returncode == 0, result.stderr
+    figures: dict[str, Any] = json.loads(result.stdout)
+    return figures
+
+
+def test_metrics_count_the_runs_just_made(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    before = metrics(mesh[0])
+    assert (
+        agentmesh(
+            "research", "Tidal energy", "--depth", "quick", "--max-subtopics", "2", "--gateway", mesh[0]
+        ).returncode
+        == 0
+    )
+    after = metrics(mesh[0])
+    assert int(after["workflowsExecuted"]) == int(before.get("workflowsExecuted", 0)) + 1
+    assert int(after["workflowsSucceeded"]) == int(before.get("workflowsSucceeded", 0)) + 1
+    calls = {a["agent"]: int(a["executions"]) for a in after["agents"]}
+    earlier = {a["agent"]: int(a["executions"]) for a in before.get("agents", [])}
+    # plan + two research items; draft + revise; one review; one analysis.
+    assert calls["researcher"] - earlier.get("researcher", 0) == 3
+    assert calls["writer"] - earlier.get("writer", 0) == 2
+    assert calls["critic"] - earlier.get("critic", 0) == 1
+    researcher = next(a for a in after["agents"] if a["agent"] == "researcher")
+    assert 0 < researcher["p50Ms"] <= researcher["p95Ms"]
+    table = agentmesh("metrics", "--gateway", mesh[0]).stdout
+    assert "workflows executed" in table and "p95 ms" in table
+
+
+def test_chat_remembers_within_a_session_and_not_across(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    first = agentmesh("chat", "What is agentmesh?", "--gateway", mesh[0])
+    assert first.returncode == 0, first.stderr
+    session = re.search(r"session ([0-9a-f]{32}) · (\d+) tokens", first.stdout)
+    assert session and int(session.group(2)) > 0
+    assert "Earlier in this conversation" not in first.stdout
+    again = agentmesh("chat", "And how do I run it?", "--session", session.group(1), "--gateway", mesh[0])
+    assert "Earlier in this conversation you sent 1 message(s)." in again.stdout
+    assert f"session {session.group(1)}" in again.stdout
+    other = agentmesh("chat", "Hello", "--gateway", mesh[0])
+    assert "Earlier in this conversation" not in other.stdout
+    assert session.group(1) not in other.stdout
 
 
 def test_ctrl_c_on_up_leaves_no_process_behind(mesh: tuple[str, subprocess.Popen[str]]) -> None:

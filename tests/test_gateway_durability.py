@@ -44,6 +44,7 @@ async def test_kill_9_mid_run_then_restart_completes_the_run_without_reinvoking_
         async with running_gateway(store, {"probe": [probe.port]}) as second:
             events = await second.events(run.run_id)
             finished = await second.get_run(run.run_id)
+            metrics = (await second.stub.GetMetrics(pb.GetMetricsRequest())).metrics
     finally:
         await probe.stop()
     assert finished.state == run_pb2.RUN_STATE_SUCCEEDED
@@ -58,6 +59,10 @@ async def test_kill_9_mid_run_then_restart_completes_the_run_without_reinvoking_
     keys = {r["idempotency_key"] for r in probe_log(log) if r["key"] == "s1" and r["event"] == "started"}
     assert keys == {f"{run.run_id}/s1/-/1"}
     assert struct_to_dict(finished.outputs) == {"s3": {"key": "s3", "value": None}}
+    # Metrics live in the store: the calls the first gateway made are still counted.
+    assert (metrics.workflows_executed, metrics.workflows_succeeded) == (1, 1)
+    assert metrics.agents[0].agent == "probe"
+    assert metrics.agents[0].successes >= 4
 
 
 async def test_a_step_waits_for_an_agent_that_went_away_and_runs_when_it_is_back(tmp_path: Path) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf import duration_pb2
 
 from agentmesh.messages import dict_to_struct, struct_to_dict, value_to_python
 from agentmesh.status import details_of
@@ -376,3 +378,28 @@ async def test_calls_carry_the_idempotency_key_trace_context_and_shared_data(
     assert (version, trace_id, flags) == ("00", run.run_id, "01")
     assert second["traceparent"].split("-")[1] == run.run_id
     assert second["traceparent"].split("-")[2] != span_id
+
+
+async def test_watch_metrics_streams_at_the_asked_interval(gateway: Gateway) -> None:
+    interval = duration_pb2.Duration()
+    interval.FromTimedelta(timedelta(seconds=0.2))
+    call = gateway.stub.WatchMetrics(pb.WatchMetricsRequest(interval=interval))
+    first, second = await call.read(), await call.read()
+    call.cancel()
+    assert isinstance(first, pb.WatchMetricsResponse) and isinstance(second, pb.WatchMetricsResponse)
+    assert second.metrics.time.ToDatetime() > first.metrics.time.ToDatetime()
+    assert first.metrics.workflows_executed > 0
+    interval.FromTimedelta(timedelta(seconds=0.01))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await gateway.stub.WatchMetrics(pb.WatchMetricsRequest(interval=interval)).read()
+    assert [v.field for v in details_of(caught.value).violations] == ["interval"]
+
+
+async def test_chat_keeps_session_history_and_rejects_empty_messages(gateway: Gateway) -> None:
+    first = await gateway.stub.Chat(pb.ChatRequest(message="Hello there"))
+    second = await gateway.stub.Chat(pb.ChatRequest(message="Again", session_id=first.session_id))
+    assert second.session_id == first.session_id and first.tokens_used > 0
+    assert "you sent 1 message(s)" in second.response
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await gateway.stub.Chat(pb.ChatRequest(message="  "))
+    assert [v.field for v in details_of(caught.value).violations] == ["message"]

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from agentmesh.cli import runs
+from agentmesh.cli import runs, talk
 from agentmesh.cli.client import DEFAULT_GATEWAY, CliError
 from agentmesh.logs import LogFormat
 from agentmesh.runtime.main import DEFAULT_HOST, run_agent
@@ -181,6 +181,27 @@ def cancel_command(run_id: str = typer.Argument(help="The run."), gateway: str =
 def agents_command(gateway: str = GatewayOption) -> None:
     """The gateway's agents: replicas, health and skills."""
     _run(runs.list_agents(gateway))
+
+
+@app.command("metrics")
+def metrics_command(
+    live: bool = typer.Option(False, "--live", help="Refresh from the gateway's metrics stream."),
+    interval: float = typer.Option(5.0, help="Seconds between live updates."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    gateway: str = GatewayOption,
+) -> None:
+    """The dashboard: workflows by outcome, top agents by executions with latency percentiles."""
+    _run(talk.show_metrics(gateway, live=live, interval=interval, as_json=json_out))
+
+
+@app.command("chat")
+def chat_command(
+    message: str = typer.Argument("", help="One message; without it, an interactive session."),
+    session: str = typer.Option("", help="Continue this session (its history is kept by the gateway)."),
+    gateway: str = GatewayOption,
+) -> None:
+    """Chat with the mesh's model; each answer streams and reports its session and tokens."""
+    _run(talk.chat(gateway, message, session))
 
 
 @app.command("demo")

@@ -83,6 +83,26 @@ class OrchestratorServiceStub:
                 request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListWorkflowsRequest.SerializeToString,
                 response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListWorkflowsResponse.FromString,
                 _registered_method=True)
+        self.GetMetrics = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/GetMetrics',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetMetricsRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetMetricsResponse.FromString,
+                _registered_method=True)
+        self.WatchMetrics = channel.unary_stream(
+                '/agentmesh.v1.OrchestratorService/WatchMetrics',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.WatchMetricsRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.WatchMetricsResponse.FromString,
+                _registered_method=True)
+        self.Chat = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/Chat',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatResponse.FromString,
+                _registered_method=True)
+        self.ChatStream = channel.unary_stream(
+                '/agentmesh.v1.OrchestratorService/ChatStream',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -155,6 +175,36 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMetrics(self, request, context):
+        """GetMetrics counts runs by outcome and agent calls by agent, from what
+        the engine recorded (kept across restarts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchMetrics(self, request, context):
+        """WatchMetrics sends the metrics now and then every `interval`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Chat(self, request, context):
+        """Chat answers a message with the gateway's LLM provider, remembering the
+        session's history in the store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChatStream(self, request, context):
+        """ChatStream is Chat with the answer streamed as it is generated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +252,26 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ListWorkflows,
                     request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListWorkflowsRequest.FromString,
                     response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListWorkflowsResponse.SerializeToString,
+            ),
+            'GetMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetrics,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetMetricsRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetMetricsResponse.SerializeToString,
+            ),
+            'WatchMetrics': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchMetrics,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.WatchMetricsRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.WatchMetricsResponse.SerializeToString,
+            ),
+            'Chat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Chat,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatResponse.SerializeToString,
+            ),
+            'ChatStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ChatStream,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -451,6 +521,114 @@ class OrchestratorService:
             '/agentmesh.v1.OrchestratorService/ListWorkflows',
             agentmesh_dot_v1_dot_orchestrator__service__pb2.ListWorkflowsRequest.SerializeToString,
             agentmesh_dot_v1_dot_orchestrator__service__pb2.ListWorkflowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/GetMetrics',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetMetricsRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/WatchMetrics',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.WatchMetricsRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.WatchMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Chat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/Chat',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChatStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/ChatStream',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

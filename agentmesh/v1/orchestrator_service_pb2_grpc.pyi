@@ -57,6 +57,18 @@ class OrchestratorServiceStub:
     """ListAgents reports each configured agent's replicas, health and card."""
     ListWorkflows: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ListWorkflowsRequest, _orchestrator_service_pb2.ListWorkflowsResponse]
     """ListWorkflows lists the workflows registered on the gateway."""
+    GetMetrics: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetMetricsRequest, _orchestrator_service_pb2.GetMetricsResponse]
+    """GetMetrics counts runs by outcome and agent calls by agent, from what
+    the engine recorded (kept across restarts).
+    """
+    WatchMetrics: _grpc.UnaryStreamMultiCallable[_orchestrator_service_pb2.WatchMetricsRequest, _orchestrator_service_pb2.WatchMetricsResponse]
+    """WatchMetrics sends the metrics now and then every `interval`."""
+    Chat: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ChatRequest, _orchestrator_service_pb2.ChatResponse]
+    """Chat answers a message with the gateway's LLM provider, remembering the
+    session's history in the store.
+    """
+    ChatStream: _grpc.UnaryStreamMultiCallable[_orchestrator_service_pb2.ChatStreamRequest, _orchestrator_service_pb2.ChatStreamResponse]
+    """ChatStream is Chat with the answer streamed as it is generated."""
 
 @_typing.type_check_only
 class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
@@ -87,6 +99,18 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     """ListAgents reports each configured agent's replicas, health and card."""
     ListWorkflows: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ListWorkflowsRequest, _orchestrator_service_pb2.ListWorkflowsResponse]  # type: ignore[assignment]
     """ListWorkflows lists the workflows registered on the gateway."""
+    GetMetrics: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetMetricsRequest, _orchestrator_service_pb2.GetMetricsResponse]  # type: ignore[assignment]
+    """GetMetrics counts runs by outcome and agent calls by agent, from what
+    the engine recorded (kept across restarts).
+    """
+    WatchMetrics: _aio.UnaryStreamMultiCallable[_orchestrator_service_pb2.WatchMetricsRequest, _orchestrator_service_pb2.WatchMetricsResponse]  # type: ignore[assignment]
+    """WatchMetrics sends the metrics now and then every `interval`."""
+    Chat: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ChatRequest, _orchestrator_service_pb2.ChatResponse]  # type: ignore[assignment]
+    """Chat answers a message with the gateway's LLM provider, remembering the
+    session's history in the store.
+    """
+    ChatStream: _aio.UnaryStreamMultiCallable[_orchestrator_service_pb2.ChatStreamRequest, _orchestrator_service_pb2.ChatStreamResponse]  # type: ignore[assignment]
+    """ChatStream is Chat with the answer streamed as it is generated."""
 
 class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     """OrchestratorService validates workflows, runs them durably over agents and
@@ -168,5 +192,41 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_orchestrator_service_pb2.ListWorkflowsResponse, _abc.Awaitable[_orchestrator_service_pb2.ListWorkflowsResponse]]:
         """ListWorkflows lists the workflows registered on the gateway."""
+
+    @_abc_1.abstractmethod
+    def GetMetrics(
+        self,
+        request: _orchestrator_service_pb2.GetMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.GetMetricsResponse, _abc.Awaitable[_orchestrator_service_pb2.GetMetricsResponse]]:
+        """GetMetrics counts runs by outcome and agent calls by agent, from what
+        the engine recorded (kept across restarts).
+        """
+
+    @_abc_1.abstractmethod
+    def WatchMetrics(
+        self,
+        request: _orchestrator_service_pb2.WatchMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_orchestrator_service_pb2.WatchMetricsResponse], _abc.AsyncIterator[_orchestrator_service_pb2.WatchMetricsResponse]]:
+        """WatchMetrics sends the metrics now and then every `interval`."""
+
+    @_abc_1.abstractmethod
+    def Chat(
+        self,
+        request: _orchestrator_service_pb2.ChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.ChatResponse, _abc.Awaitable[_orchestrator_service_pb2.ChatResponse]]:
+        """Chat answers a message with the gateway's LLM provider, remembering the
+        session's history in the store.
+        """
+
+    @_abc_1.abstractmethod
+    def ChatStream(
+        self,
+        request: _orchestrator_service_pb2.ChatStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_orchestrator_service_pb2.ChatStreamResponse], _abc.AsyncIterator[_orchestrator_service_pb2.ChatStreamResponse]]:
+        """ChatStream is Chat with the answer streamed as it is generated."""
 
 def add_OrchestratorServiceServicer_to_server(servicer: OrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

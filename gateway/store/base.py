@@ -23,6 +23,15 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One agent call (one attempt of a step or item): who, whether it succeeded, how long it took."""
+
+    agent: str
+    ok: bool
+    millis: float
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     runs: list[run_pb2.Run]
     next_page_token: str
@@ -43,8 +52,13 @@ class RunStore(Protocol):
         """Store a new run; if its request_id is taken, store nothing and return the existing run."""
         ...
 
-    async def record(self, events: Sequence[run_pb2.RunEvent], snapshots: Sequence[Snapshot]) -> None:
-        """Append events (in sequence order per run) and replace the snapshots of the runs they change."""
+    async def record(
+        self,
+        events: Sequence[run_pb2.RunEvent],
+        snapshots: Sequence[Snapshot],
+        calls: Sequence[CallRecord] = (),
+    ) -> None:
+        """Append events (in sequence order per run), replace the snapshots they change, count calls."""
         ...
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None: ...
@@ -58,3 +72,17 @@ class RunStore(Protocol):
     async def unfinished_runs(self) -> list[str]:
         """Ids of runs that are neither succeeded, failed nor cancelled, oldest first."""
         ...
+
+    async def run_counts(self) -> dict[int, int]:
+        """How many runs are in each state."""
+        ...
+
+    async def calls(self) -> list[CallRecord]:
+        """Every agent call counted so far."""
+        ...
+
+    async def chat_history(self, session_id: str) -> list[tuple[str, str]]:
+        """A chat session's turns, oldest first: (role, text) with role "user" or "assistant"."""
+        ...
+
+    async def append_chat(self, session_id: str, turns: Sequence[tuple[str, str]]) -> None: ...

@@ -21,7 +21,7 @@ from pathlib import Path
 import aiosqlite
 
 from agentmesh.v1 import run_pb2
-from gateway.store.base import Page, Snapshot
+from gateway.store.base import CallRecord, Page, Snapshot
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -38,6 +38,18 @@ CREATE TABLE IF NOT EXISTS events (
     sequence INTEGER NOT NULL,
     event    BLOB NOT NULL,
     PRIMARY KEY (run_id, sequence)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS calls (
+    agent  TEXT NOT NULL,
+    ok     INTEGER NOT NULL,
+    millis REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chat (
+    session_id TEXT NOT NULL,
+    turn       INTEGER NOT NULL,
+    role       TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    PRIMARY KEY (session_id, turn)
 ) WITHOUT ROWID;
 """
 
@@ -112,9 +124,19 @@ class SqliteRunStore:
             )
         return None
 
-    async def record(self, events: Sequence[run_pb2.RunEvent], snapshots: Sequence[Snapshot]) -> None:
+    async def record(
+        self,
+        events: Sequence[run_pb2.RunEvent],
+        snapshots: Sequence[Snapshot],
+        calls: Sequence[CallRecord] = (),
+    ) -> None:
         rows = [(e.run_id, e.sequence, e.SerializeToString()) for e in events]
         async with self._transaction() as db:
+            if calls:
+                await db.executemany(
+                    "INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)",
+                    [(c.agent, c.ok, c.millis) for c in calls],
+                )
             await db.executemany("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", rows)
             await db.executemany(
                 "UPDATE runs SET snapshot = ?, state = ? WHERE run_id = ?",
@@ -154,6 +176,34 @@ class SqliteRunStore:
         ) as cursor:
             rows = await cursor.fetchall()
         return [run_pb2.RunEvent.FromString(row[0]) for row in rows]
+
+    async def run_counts(self) -> dict[int, int]:
+        async with self.db.execute("SELECT state, COUNT(*) FROM runs GROUP BY state") as cursor:
+            return {int(state): int(count) for state, count in await cursor.fetchall()}
+
+    async def calls(self) -> list[CallRecord]:
+        async with self.db.execute("SELECT agent, ok, millis FROM calls") as cursor:
+            return [
+                CallRecord(agent, bool(ok), float(millis)) for agent, ok, millis in await cursor.fetchall()
+            ]
+
+    async def chat_history(self, session_id: str) -> list[tuple[str, str]]:
+        async with self.db.execute(
+            "SELECT role, text FROM chat WHERE session_id = ? ORDER BY turn", (session_id,)
+        ) as cursor:
+            return [(str(role), str(text)) for role, text in await cursor.fetchall()]
+
+    async def append_chat(self, session_id: str, turns: Sequence[tuple[str, str]]) -> None:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT COALESCE(MAX(turn), 0) FROM chat WHERE session_id = ?", (session_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            first = int(row[0]) + 1 if row else 1
+            await db.executemany(
+                "INSERT INTO chat (session_id, turn, role, text) VALUES (?, ?, ?, ?)",
+                [(session_id, first + i, role, text) for i, (role, text) in enumerate(turns)],
+            )
 
     async def unfinished_runs(self) -> list[str]:
         marks = ",".join("?" * len(_FINISHED))
