@@ -9,6 +9,7 @@
       critic:
         addresses: ["dns:///critic.agents.svc.cluster.local:50064"]
     workflows: [workflows/, my-flows/special.yaml]
+    llm: offline                                    # AGENTMESH_LLM for what `agentmesh up` starts
 
 Without a mesh file the gateway knows the seven shipped agents on their default
 ports on this machine, and the shipped workflows.
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from agentmesh.llm import PROVIDERS
 from gateway.workflows import SHIPPED
 from services import AGENTS
 
@@ -44,6 +46,7 @@ class GatewayConfig:
     store: Path = DEFAULT_STORE
     agents: dict[str, list[str]] = field(default_factory=default_agents)
     workflow_paths: list[Path] = field(default_factory=lambda: [SHIPPED])
+    llm: str | None = None
 
 
 def load_config(path: Path | None) -> GatewayConfig:
@@ -66,6 +69,10 @@ def load_config(path: Path | None) -> GatewayConfig:
         config.agents = {
             str(name): _addresses(value, f"{path}: agents.{name}") for name, value in agents.items()
         }
+    if "llm" in data:
+        if data["llm"] not in PROVIDERS:
+            raise ConfigError(f"{path}: llm must be one of {', '.join(PROVIDERS)}")
+        config.llm = str(data["llm"])
     if "workflows" in data:
         entries = data["workflows"]
         if not isinstance(entries, list):

@@ -33,7 +33,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpro
     workdir = tmp_path_factory.mktemp("cli")
     config = workdir / "mesh.yaml"
     agents = "\n".join(f"  {name}: 127.0.0.1:0" for name in AGENTS)
-    config.write_text(f"gateway: {{port: 0, store: {workdir / 'gw.db'}}}\nagents:\n{agents}\n")
+    config.write_text(f"gateway: {{port: 0, store: {workdir / 'gw.db'}}}\nllm: offline\nagents:\n{agents}\n")
     up = subprocess.Popen(
         [*CLI, "up", "--config", str(config)],
         stdout=subprocess.PIPE,
@@ -135,6 +135,29 @@ def test_cancel_ends_a_running_run(mesh: tuple[str, subprocess.Popen[str]], tmp_
     assert cancelled.returncode == 0
     assert f"run {run_id}: cancelled" in cancelled.stdout
     assert started.wait(30) == 1  # a cancelled run is not a success
+
+
+def test_ctrl_c_detaches_from_a_run_and_watch_reattaches(mesh: tuple[str, subprocess.Popen[str]]) -> None:
+    run = subprocess.Popen(
+        [*CLI, "run", "research", "-i", "topic=Coral reefs", "--gateway", mesh[0]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
+    time.sleep(2.0)
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode == 130, out
+    hint = re.search(r"Re-attach with: agentmesh watch ([0-9a-f]{32}) --after-sequence (\d+)", out)
+    assert hint, out
+    watched = agentmesh(
+        "watch", hint.group(1), "--after-sequence", hint.group(2), "--json", "--gateway", mesh[0]
+    )
+    assert watched.returncode == 0, watched.stderr
+    sequences = [int(json.loads(line)["sequence"]) for line in watched.stdout.splitlines()]
+    assert sequences[0] == int(hint.group(2)) + 1
+    assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
 
 
 def metrics(gateway: str) -> dict[str, Any]:

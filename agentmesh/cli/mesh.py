@@ -8,6 +8,7 @@ to reach. Port 0 picks a free port; the gateway is told the ports the agents got
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -34,8 +35,9 @@ async def up(config: GatewayConfig, *, until_signalled: bool = True) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    env = {**os.environ, **({"AGENTMESH_LLM": config.llm} if config.llm else {})}
     try:
-        agents = await _start_agents(config, processes)
+        agents = await _start_agents(config, processes, env)
         args = [
             sys.executable,
             "-m",
@@ -51,7 +53,7 @@ async def up(config: GatewayConfig, *, until_signalled: bool = True) -> int:
             args += ["--agent", f"{name}={','.join(addresses)}"]
         for path in config.workflow_paths:
             args += ["--workflows", str(path)]
-        gateway = ServerProcess(args)
+        gateway = ServerProcess(args, env)
         processes.append(("gateway", gateway))
         await gateway.start()
         await wait_serving(f"127.0.0.1:{gateway.port}")
@@ -76,7 +78,7 @@ async def up(config: GatewayConfig, *, until_signalled: bool = True) -> int:
 
 
 async def _start_agents(
-    config: GatewayConfig, processes: list[tuple[str, ServerProcess]]
+    config: GatewayConfig, processes: list[tuple[str, ServerProcess]], env: dict[str, str]
 ) -> dict[str, list[str]]:
     agents: dict[str, list[str]] = {}
     starting: list[tuple[str, ServerProcess]] = []
@@ -87,7 +89,7 @@ async def _start_agents(
             if port is None or name not in AGENTS:
                 agents[name].append(address)  # remote, or not ours to start: the gateway reaches it
                 continue
-            starting.append((name, ServerProcess.agent(name, port=port)))
+            starting.append((name, ServerProcess.agent(name, port=port, env=env)))
     processes.extend(starting)
     await asyncio.gather(*(process.start() for _, process in starting))
     for name, process in starting:
