@@ -52,10 +52,6 @@ class Engine:
         await self.store.close()
 
     @property
-    def workflows(self) -> list[workflow_pb2.Workflow]:
-        return list(self._workflows.values())
-
-    @property
     def workflows_by_name(self) -> dict[str, workflow_pb2.Workflow]:
         return dict(self._workflows)
 

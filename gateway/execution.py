@@ -231,10 +231,14 @@ class RunExecutor:
                 ),
                 attempt=0,
             )
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(self._invoke(step, i, item, len(items))) for i, item in enumerate(items)
-            ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._invoke(step, i, item, len(items))) for i, item in enumerate(items)
+                ]
+        except* StepError as failed:
+            # The first item to fail for good fails the step; the group has cancelled the others.
+            raise failed.exceptions[0] from None
         results = [task.result() for task in tasks]
         return [output for output, _ in results], "\n\n".join(text for _, text in results if text)
 

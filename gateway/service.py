@@ -85,7 +85,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.ListWorkflowsRequest, context: Context
     ) -> pb.ListWorkflowsResponse:
         async with rpc_errors(context, "ListWorkflows"):
-            return pb.ListWorkflowsResponse(workflows=self._engine.workflows)
+            return pb.ListWorkflowsResponse(workflows=self._engine.workflows_by_name.values())
 
     async def GetMetrics(self, request: pb.GetMetricsRequest, context: Context) -> pb.GetMetricsResponse:
         async with rpc_errors(context, "GetMetrics"):

@@ -403,3 +403,28 @@ async def test_chat_keeps_session_history_and_rejects_empty_messages(gateway: Ga
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await gateway.stub.Chat(pb.ChatRequest(message="  "))
     assert [v.field for v in details_of(caught.value).violations] == ["message"]
+
+
+async def test_a_fan_out_item_that_fails_for_good_fails_the_step_naming_the_item(gateway: Gateway) -> None:
+    flow = workflow(
+        {
+            "name": "fan-fail",
+            "steps": [
+                step(
+                    "each",
+                    "flaky",
+                    {
+                        "key": "fan-fail-${index}",
+                        "succeed_on": "${1 if index == 0 else 99}",
+                        "code": "FAILED_PRECONDITION",
+                    },
+                    for_each="${['ok', 'doomed']}",
+                )
+            ],
+        }
+    )
+    run, events = await finished(gateway, await gateway.start_run(flow))
+    assert run.state == run_pb2.RUN_STATE_FAILED
+    failed = next(e.step_failed for e in events if e.HasField("step_failed"))
+    assert (failed.item, failed.error.code, failed.error.reason) == (1, "FAILED_PRECONDITION", "FLAKY")
+    assert run.error.step_id == "each"

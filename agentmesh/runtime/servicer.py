@@ -16,7 +16,7 @@ from agentmesh.errors import InvalidInput
 from agentmesh.llm.base import LLMProvider
 from agentmesh.messages import Message, MessageType, Role, parts_of
 from agentmesh.runtime.agent import Agent, Reply, Skill
-from agentmesh.runtime.context import Context
+from agentmesh.runtime.context import Context, Emit
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
@@ -74,7 +74,7 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
             return pb.GetAgentCardResponse(card=agent_card(self._agent, self._llm.name))
 
     async def _run(
-        self, proto: message_pb2.AgentMessage, skill_id: str, context: ServicerContext, emit: Any
+        self, proto: message_pb2.AgentMessage, skill_id: str, context: ServicerContext, emit: Emit | None
     ) -> pb.InvokeResponse:
         skill = self._agent.find_skill(skill_id)
         if not proto.ByteSize():
