@@ -8,7 +8,7 @@ GEN_DIR := agentmesh/v1
 TOOLS  := $(CURDIR)/.tools/bin
 GRPCURL := $(TOOLS)/grpcurl
 
-.PHONY: install protos check-protos lint typecheck test demo ci clean lock
+.PHONY: install protos check-protos lint typecheck test demo bench ci clean lock
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -53,6 +53,10 @@ test: $(STAMP) $(GRPCURL)
 
 demo: $(STAMP)
 	$(BIN)/agentmesh demo
+
+# Benchmarks against the raw gRPC floor; QUICK=1 keeps a run under 5 minutes on 2 cores.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 ci: check-protos lint typecheck test
 
