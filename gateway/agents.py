@@ -93,6 +93,13 @@ class AgentPool:
         await asyncio.gather(*self._watchers, return_exceptions=True)
         await asyncio.gather(*(r.close() for r in self.replicas))
 
+    def streams(self, skill: str) -> bool:
+        """Whether `skill` (empty: the agent's first) streams its output, as the card says."""
+        if self.card is None:
+            return False
+        skills = [s for s in self.card.skills if s.id == skill] if skill else list(self.card.skills[:1])
+        return bool(skills) and skills[0].streaming
+
     def serving(self) -> list[Replica]:
         return [r for r in self.replicas if r.health == pb.REPLICA_HEALTH_SERVING]
 
@@ -185,7 +192,7 @@ class AgentDirectory:
         replica = await pool.pick(deadline)
         timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
         try:
-            if on_chunk is not None and pool.card is not None and pool.card.streaming:
+            if on_chunk is not None and pool.streams(request.skill):
                 return CallResult(
                     await _stream(replica, request, timeout, metadata, on_chunk), replica.address
                 )

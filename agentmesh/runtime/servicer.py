@@ -131,7 +131,13 @@ def agent_card(agent: Agent, provider: str) -> pb.AgentCard:
         llm_provider=provider,
     )
     for skill in agent.skills:
-        proto = card.skills.add(id=skill.id, name=skill.name, description=skill.description, tags=skill.tags)
+        proto = card.skills.add(
+            id=skill.id,
+            name=skill.name,
+            description=skill.description,
+            tags=skill.tags,
+            streaming=skill.streams,
+        )
         proto.input_schema.update(_schema(skill.input_model))
         if skill.output_model is not None:
             proto.output_schema.update(_schema(skill.output_model))

@@ -236,10 +236,15 @@ class Skill(_message.Message):
     INPUT_SCHEMA_FIELD_NUMBER: _builtins.int
     OUTPUT_SCHEMA_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
+    STREAMING_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Identifier passed as InvokeRequest.skill."""
     name: _builtins.str
     description: _builtins.str
+    streaming: _builtins.bool
+    """Whether InvokeStream yields incremental chunks for this skill; callers
+    use plain Invoke for skills that do not stream.
+    """
     @_builtins.property
     def input_schema(self) -> _struct_pb2.Struct:
         """JSON Schema of the input the skill expects in the request's data part."""
@@ -259,10 +264,11 @@ class Skill(_message.Message):
         input_schema: _struct_pb2.Struct | None = ...,
         output_schema: _struct_pb2.Struct | None = ...,
         tags: _abc.Iterable[_builtins.str] | None = ...,
+        streaming: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["input_schema", b"input_schema", "output_schema", b"output_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "id", b"id", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "id", b"id", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "streaming", b"streaming", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -5,18 +5,20 @@ being killed (kill -9, OOM); only an OS crash or power loss may take the last
 few commits. Events are the durable history; a run's row holds its latest
 snapshot so that GetRun and ListRuns never replay.
 
-Two connections: writes go through one, one transaction at a time (a lock keeps
-concurrent coroutines from interleaving statements of different transactions);
-reads use the other, so they only ever see committed data.
+Two connections: writes go through one, owned by a single thread, one whole
+transaction per call; reads use the other (aiosqlite), so they only ever see
+committed data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -53,15 +55,19 @@ CREATE TABLE IF NOT EXISTS chat (
 ) WITHOUT ROWID;
 """
 
+T = TypeVar("T")
+
 _FINISHED = (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED)
 
 
 class SqliteRunStore:
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
-        self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._writer: sqlite3.Connection | None = None
+        # One thread owns the write connection: each write transaction is one call into it,
+        # so a commit costs one hop off the event loop and transactions cannot interleave.
+        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -72,57 +78,70 @@ class SqliteRunStore:
 
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await aiosqlite.connect(self._path, isolation_level=None)
-        await self._writer.execute("PRAGMA journal_mode=WAL")
-        await self._writer.execute("PRAGMA synchronous=NORMAL")
-        await self._writer.execute("PRAGMA busy_timeout=5000")
-        await self._writer.executescript(_SCHEMA)
+        self._writer = await self._write(self._connect_writer)
         self._reader = await aiosqlite.connect(self._path, isolation_level=None)
         await self._reader.execute("PRAGMA busy_timeout=5000")
 
+    def _connect_writer(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        connection.executescript(_SCHEMA)
+        return connection
+
     async def close(self) -> None:
-        for connection in (self._reader, self._writer):
-            if connection is not None:
-                await connection.close()
+        if self._reader is not None:
+            await self._reader.close()
+        if self._writer is not None:
+            await self._write(self._writer.close)
         self._reader = self._writer = None
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        if self._writer is None:
-            raise RuntimeError("the store is not open")
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+    async def _write(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, work)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> Callable[[], T]:
+        def run() -> T:
+            db = self._writer
+            if db is None:
+                raise RuntimeError("the store is not open")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._writer
+                result = work(db)
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            await self._writer.execute("COMMIT")
+            db.execute("COMMIT")
+            return result
+
+        return run
 
     async def create_run(self, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> run_pb2.Run | None:
-        async with self._transaction() as db:
+        row = (
+            run.run_id,
+            run.request_id or None,
+            run.state,
+            run.create_time.ToNanoseconds(),
+            run.SerializeToString(),
+        )
+        event = (first_event.run_id, first_event.sequence, first_event.SerializeToString())
+
+        def create(db: sqlite3.Connection) -> bytes | None:
             if run.request_id:
-                async with db.execute(
+                found = db.execute(
                     "SELECT snapshot FROM runs WHERE request_id = ?", (run.request_id,)
-                ) as cursor:
-                    row = await cursor.fetchone()
-                if row is not None:
-                    return run_pb2.Run.FromString(row[0])
-            await db.execute(
+                ).fetchone()
+                if found is not None:
+                    return bytes(found[0])
+            db.execute(
                 "INSERT INTO runs (run_id, request_id, state, create_time, snapshot) VALUES (?, ?, ?, ?, ?)",
-                (
-                    run.run_id,
-                    run.request_id or None,
-                    run.state,
-                    run.create_time.ToNanoseconds(),
-                    run.SerializeToString(),
-                ),
+                row,
             )
-            await db.execute(
-                "INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)",
-                (first_event.run_id, first_event.sequence, first_event.SerializeToString()),
-            )
-        return None
+            db.execute("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", event)
+            return None
+
+        existing = await self._write(self._transaction(create))
+        return None if existing is None else run_pb2.Run.FromString(existing)
 
     async def record(
         self,
@@ -131,17 +150,15 @@ class SqliteRunStore:
         calls: Sequence[CallRecord] = (),
     ) -> None:
         rows = [(e.run_id, e.sequence, e.SerializeToString()) for e in events]
-        async with self._transaction() as db:
-            if calls:
-                await db.executemany(
-                    "INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)",
-                    [(c.agent, c.ok, c.millis) for c in calls],
-                )
-            await db.executemany("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", rows)
-            await db.executemany(
-                "UPDATE runs SET snapshot = ?, state = ? WHERE run_id = ?",
-                [(s.data, s.state, s.run_id) for s in snapshots],
-            )
+        snapshot_rows = [(s.data, s.state, s.run_id) for s in snapshots]
+        call_rows = [(c.agent, c.ok, c.millis) for c in calls]
+
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", rows)
+            db.executemany("UPDATE runs SET snapshot = ?, state = ? WHERE run_id = ?", snapshot_rows)
+            db.executemany("INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)", call_rows)
+
+        await self._write(self._transaction(write))
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None:
         async with self.db.execute("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,)) as cursor:
@@ -194,16 +211,17 @@ class SqliteRunStore:
             return [(str(role), str(text)) for role, text in await cursor.fetchall()]
 
     async def append_chat(self, session_id: str, turns: Sequence[tuple[str, str]]) -> None:
-        async with self._transaction() as db:
-            async with db.execute(
+        def append(db: sqlite3.Connection) -> None:
+            found = db.execute(
                 "SELECT COALESCE(MAX(turn), 0) FROM chat WHERE session_id = ?", (session_id,)
-            ) as cur:
-                row = await cur.fetchone()
-            first = int(row[0]) + 1 if row else 1
-            await db.executemany(
+            ).fetchone()
+            first = int(found[0]) + 1
+            db.executemany(
                 "INSERT INTO chat (session_id, turn, role, text) VALUES (?, ?, ?, ?)",
                 [(session_id, first + i, role, text) for i, (role, text) in enumerate(turns)],
             )
+
+        await self._write(self._transaction(append))
 
     async def unfinished_runs(self) -> list[str]:
         marks = ",".join("?" * len(_FINISHED))
