@@ -1,4 +1,4 @@
-"""Shared fixtures: agents started as real subprocesses through the CLI, and gRPC helpers."""
+"""Shared fixtures: agents started as real subprocesses through the CLI; a probe agent behind a gateway."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
+import pytest_asyncio
 
 from agentmesh.health import wait_serving
 from agentmesh.messages import Message
 from agentmesh.process import ServerProcess
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
+from tests.mesh import Gateway, running_gateway, start_probe
 
 
 @dataclass
@@ -57,3 +61,18 @@ async def logged_soon(process: ServerProcess, msg: str, timeout: float = 10.0) -
         while not process.logged(msg):
             await asyncio.sleep(0.02)
     return process.logged(msg)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gateway")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gateway(workdir: Path) -> AsyncIterator[Gateway]:
+    probe = await start_probe(workdir / "probe.jsonl")
+    try:
+        async with running_gateway(workdir / "gateway.db", {"probe": [probe.port]}) as running:
+            yield running
+    finally:
+        await probe.stop()

@@ -119,3 +119,16 @@ async def running_gateway(
 
 def kinds(events: Sequence[run_pb2.RunEvent]) -> list[str]:
     return [str(e.WhichOneof("event")) for e in events]
+
+
+def records(workdir: Path, key: str) -> list[dict[str, Any]]:
+    return [r for r in probe_log(workdir / "probe.jsonl") if r["key"] == key]
+
+
+def step(id: str, skill: str, input: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"id": id, "agent": "probe", "skill": skill, "input": input, **extra}
+
+
+async def finished(gateway: Gateway, run: run_pb2.Run) -> tuple[run_pb2.Run, list[run_pb2.RunEvent]]:
+    events = await gateway.events(run.run_id)
+    return await gateway.get_run(run.run_id), events
