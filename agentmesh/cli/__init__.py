@@ -10,7 +10,6 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from agentmesh.cli import runs, talk
 from agentmesh.cli.client import DEFAULT_GATEWAY, CliError
 from agentmesh.logs import LogFormat
 from agentmesh.runtime.main import DEFAULT_HOST, run_agent
@@ -125,6 +124,8 @@ def run_command(
     json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
 ) -> None:
     """Start a run and follow it live; exits 0 when it succeeds."""
+    from agentmesh.cli import runs
+
     _run(runs.run_workflow(workflow, runs.parse_inputs(input), gateway, as_json=json_lines))
 
 
@@ -137,6 +138,8 @@ def research_command(
     json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
 ) -> None:
     """Run the research workflow and render its report."""
+    from agentmesh.cli import runs
+
     inputs = {"topic": topic, "depth": depth, "max_subtopics": max_subtopics}
     _run(runs.run_workflow("research", inputs, gateway, as_json=json_lines))
 
@@ -149,6 +152,8 @@ def watch_command(
     json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
 ) -> None:
     """Follow a run: its recorded events after --after-sequence, then live ones."""
+    from agentmesh.cli import runs
+
     _run(runs.watch_run(run_id, after_sequence, gateway, as_json=json_lines))
 
 
@@ -159,6 +164,8 @@ def runs_command(
     gateway: str = GatewayOption,
 ) -> None:
     """List runs, newest first."""
+    from agentmesh.cli import runs
+
     if state and f"RUN_STATE_{state.upper()}" not in run_pb2.RunState.keys():  # noqa: SIM118 - an enum wrapper, not a dict
         err.print(f"[red]error:[/] unknown state {state!r}")
         raise typer.Exit(2)
@@ -168,18 +175,24 @@ def runs_command(
 @app.command("get")
 def get_command(run_id: str = typer.Argument(help="The run."), gateway: str = GatewayOption) -> None:
     """Print a run: its state, steps and outputs."""
+    from agentmesh.cli import runs
+
     _run(runs.get_run(run_id, gateway))
 
 
 @app.command("cancel")
 def cancel_command(run_id: str = typer.Argument(help="The run."), gateway: str = GatewayOption) -> None:
     """Cancel a run; its in-flight agent calls are cancelled at once."""
+    from agentmesh.cli import runs
+
     _run(runs.cancel_run(run_id, gateway))
 
 
 @app.command("agents")
 def agents_command(gateway: str = GatewayOption) -> None:
     """The gateway's agents: replicas, health and skills."""
+    from agentmesh.cli import runs
+
     _run(runs.list_agents(gateway))
 
 
@@ -191,6 +204,8 @@ def metrics_command(
     gateway: str = GatewayOption,
 ) -> None:
     """The dashboard: workflows by outcome, top agents by executions with latency percentiles."""
+    from agentmesh.cli import talk
+
     _run(talk.show_metrics(gateway, live=live, interval=interval, as_json=json_out))
 
 
@@ -201,6 +216,8 @@ def chat_command(
     gateway: str = GatewayOption,
 ) -> None:
     """Chat with the mesh's model; each answer streams and reports its session and tokens."""
+    from agentmesh.cli import talk
+
     _run(talk.chat(gateway, message, session))
 
 
