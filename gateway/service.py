@@ -10,6 +10,7 @@ import grpc
 
 from agentmesh.errors import InvalidInput
 from agentmesh.messages import struct_to_dict
+from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
@@ -113,27 +114,15 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.ChatStreamRequest, context: Context
     ) -> AsyncIterator[pb.ChatStreamResponse]:
         async with rpc_errors(context, "ChatStream"):
-            queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-            async def emit(text: str) -> None:
-                await queue.put(text)
-
-            async def produce() -> tuple[str, str, int]:
-                try:
-                    return await self._chat.answer(request.message, request.session_id, emit)
-                finally:
-                    queue.put_nowait(None)
-
-            task = asyncio.create_task(produce())
-            try:
-                while (piece := await queue.get()) is not None:
-                    yield pb.ChatStreamResponse(text=piece)
-                text, session, tokens = await task
-                yield pb.ChatStreamResponse(
-                    result=pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
-                )
-            finally:
-                task.cancel()
+            async for item in relay(
+                lambda emit: self._chat.answer(request.message, request.session_id, emit)
+            ):
+                if isinstance(item, Finished):
+                    text, session, tokens = item.value
+                    result = pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
+                    yield pb.ChatStreamResponse(result=result)
+                else:
+                    yield pb.ChatStreamResponse(text=item)
 
     async def _start(self, request: StartRequest) -> run_pb2.Run:
         source = request.WhichOneof("source")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from grpc_reflection.v1alpha import reflection_pb2
 
 from agentmesh.health import wait_serving
 from agentmesh.messages import dict_to_struct
@@ -88,6 +90,15 @@ class Gateway:
     async def get_run(self, run_id: str) -> run_pb2.Run:
         return (await self.stub.GetRun(pb.GetRunRequest(run_id=run_id), timeout=10)).run
 
+    async def agents_when(
+        self, ready: Callable[[Sequence[pb.AgentStatus]], bool], timeout: float = 30
+    ) -> Sequence[pb.AgentStatus]:
+        """ListAgents, polled until `ready` holds for what it reports."""
+        async with asyncio.timeout(timeout):
+            while not ready(agents := (await self.stub.ListAgents(pb.ListAgentsRequest())).agents):
+                await asyncio.sleep(0.05)
+        return agents
+
     async def wait_for(
         self, run_id: str, kind: str, step_id: str | None = None, timeout: float = 30
     ) -> run_pb2.RunEvent:
@@ -132,3 +143,32 @@ def step(id: str, skill: str, input: dict[str, Any], **extra: Any) -> dict[str, 
 async def finished(gateway: Gateway, run: run_pb2.Run) -> tuple[run_pb2.Run, list[run_pb2.RunEvent]]:
     events = await gateway.events(run.run_id)
     return await gateway.get_run(run.run_id), events
+
+
+async def list_services(channel: grpc.aio.Channel) -> set[str]:
+    """The service names a server lists through reflection (grpc.reflection.v1alpha)."""
+    reflect = channel.stream_stream(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    call = reflect(timeout=5)
+    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+    response = await call.read()
+    await call.done_writing()
+    assert isinstance(response, reflection_pb2.ServerReflectionResponse)
+    return {service.name for service in response.list_services_response.service}
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`agentmesh ARGS` as a person runs it: a subprocess, output captured, never raising on exit codes."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentmesh", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(env or os.environ),
+        check=False,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 
 import grpc
@@ -19,6 +18,7 @@ from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 from services import AGENTS
 from tests.conftest import logged_soon, running_agent
+from tests.mesh import run_cli
 
 PLAN = {"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}
 
@@ -75,14 +75,7 @@ async def test_a_busy_port_is_an_error_not_a_silent_second_server() -> None:
 
 
 def test_an_unknown_agent_name_is_one_clear_line() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "agentmesh", "agent", "astrologer"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=os.environ,
-        check=False,
-    )
+    result = run_cli("agent", "astrologer", timeout=30)
     assert result.returncode == 2
     assert "unknown agent 'astrologer'" in result.stderr
     assert "researcher" in result.stderr

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from grpc_reflection.v1alpha import reflection_pb2
 
 from agentmesh import health
 from agentmesh.messages import DataPart, Message, TextPart, struct_to_dict
@@ -16,6 +15,7 @@ from agentmesh.status import details_of
 from agentmesh.v1 import agent_service_pb2 as pb
 from services import AGENTS
 from tests.conftest import RunningAgent, running_agent
+from tests.mesh import list_services
 from tests.samples import SAMPLES
 
 
@@ -35,18 +35,7 @@ async def test_health_check_and_watch_report_serving(agent: RunningAgent) -> Non
 
 
 async def test_reflection_lists_the_agent_service(agent: RunningAgent) -> None:
-    reflect = agent.channel.stream_stream(
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
-        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-    )
-    call = reflect(timeout=5)
-    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
-    response = await call.read()
-    assert isinstance(response, reflection_pb2.ServerReflectionResponse)
-    await call.done_writing()
-    names = {s.name for s in response.list_services_response.service}
-    assert {AGENT_SERVICE, "grpc.health.v1.Health"} <= names
+    assert {AGENT_SERVICE, "grpc.health.v1.Health"} <= await list_services(agent.channel)
 
 
 async def test_card_describes_each_skill_and_its_input(agent: RunningAgent) -> None:

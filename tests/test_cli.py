@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from services import AGENTS
+from tests.mesh import run_cli
 
 CLI = [sys.executable, "-m", "agentmesh"]
 # Agents started by `up` inherit this: a little simulated thinking time leaves runs to cancel.
@@ -23,9 +24,7 @@ ENV = {**os.environ, "COLUMNS": "120", "AGENTMESH_LLM": "offline", "AGENTMESH_OF
 
 
 def agentmesh(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=ENV, check=False
-    )
+    return run_cli(*args, env=ENV, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

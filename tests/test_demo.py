@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+
+from tests.mesh import run_cli
 
 
 def test_the_demo_runs_research_on_a_local_mesh_and_stops_it_cleanly() -> None:
     env = {**os.environ, "AGENTMESH_LLM": "offline", "COLUMNS": "100"}
-    result = subprocess.run(
-        [sys.executable, "-m", "agentmesh", "demo", "--topic", "Solar power in cities"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-        check=False,
-    )
+    result = run_cli("demo", "--topic", "Solar power in cities", env=env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for name in ("researcher", "analyst", "writer", "critic", "gateway"):

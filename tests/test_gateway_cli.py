@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
-
-from grpc_reflection.v1alpha import reflection_pb2
 
 from agentmesh import health
 from agentmesh.process import ServerProcess
 from agentmesh.v1 import orchestrator_service_pb2 as pb
-from tests.mesh import Gateway, kinds, running_gateway, start_probe
+from tests.mesh import Gateway, kinds, list_services, run_cli, running_gateway, start_probe
 
 
 async def test_a_mesh_file_configures_agents_store_and_workflows(tmp_path: Path) -> None:
@@ -38,17 +34,7 @@ async def test_a_mesh_file_configures_agents_store_and_workflows(tmp_path: Path)
 async def check_gateway(gateway: Gateway) -> None:
     assert await health.check(gateway.channel) == health.SERVING
     assert await health.check(gateway.channel, "agentmesh.v1.OrchestratorService") == health.SERVING
-    reflect = gateway.channel.stream_stream(
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
-        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
-    )
-    call = reflect(timeout=5)
-    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
-    listed = await call.read()
-    await call.done_writing()
-    assert isinstance(listed, reflection_pb2.ServerReflectionResponse)
-    assert "agentmesh.v1.OrchestratorService" in {s.name for s in listed.list_services_response.service}
+    assert "agentmesh.v1.OrchestratorService" in await list_services(gateway.channel)
     names = [w.name for w in (await gateway.stub.ListWorkflows(pb.ListWorkflowsRequest())).workflows]
     assert "hello" in names
     run = await gateway.start_run("hello")
@@ -58,14 +44,7 @@ async def check_gateway(gateway: Gateway) -> None:
 def test_a_bad_mesh_file_is_one_clear_line(tmp_path: Path) -> None:
     mesh = tmp_path / "mesh.yaml"
     mesh.write_text("agents:\n  probe: []\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "agentmesh", "gateway", "--config", str(mesh)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=os.environ,
-        check=False,
-    )
+    result = run_cli("gateway", "--config", str(mesh), timeout=30)
     assert result.returncode == 2
     assert "agents.probe" in result.stderr and "Traceback" not in result.stderr
 

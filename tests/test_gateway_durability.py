@@ -71,10 +71,7 @@ async def test_a_step_waits_for_an_agent_that_went_away_and_runs_when_it_is_back
     port = probe.port
     async with running_gateway(tmp_path / "gateway.db", {"probe": [port]}) as gateway:
         await probe.stop()  # NOT_SERVING, then gone
-        agents = (await gateway.stub.ListAgents(pb.ListAgentsRequest())).agents
-        while agents[0].replicas[0].health == pb.REPLICA_HEALTH_SERVING:
-            await asyncio.sleep(0.05)
-            agents = (await gateway.stub.ListAgents(pb.ListAgentsRequest())).agents
+        await gateway.agents_when(lambda agents: agents[0].replicas[0].health != pb.REPLICA_HEALTH_SERVING)
         flow = workflow(
             {
                 "name": "patient",
@@ -106,10 +103,9 @@ async def test_replicas_share_the_calls_round_robin(tmp_path: Path) -> None:
     replicas = [await start_probe(log, label="a"), await start_probe(log, label="b")]
     try:
         async with running_gateway(tmp_path / "gateway.db", {"probe": [p.port for p in replicas]}) as gateway:
-            agents = (await gateway.stub.ListAgents(pb.ListAgentsRequest())).agents
-            while sum(r.health == pb.REPLICA_HEALTH_SERVING for r in agents[0].replicas) < 2:
-                await asyncio.sleep(0.05)
-                agents = (await gateway.stub.ListAgents(pb.ListAgentsRequest())).agents
+            agents = await gateway.agents_when(
+                lambda agents: sum(r.health == pb.REPLICA_HEALTH_SERVING for r in agents[0].replicas) == 2
+            )
             flow = workflow(
                 {
                     "name": "spread",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -13,10 +13,9 @@ from pydantic import BaseModel, ValidationError
 from agentmesh.errors import ProviderUnavailable
 from agentmesh.llm.base import Generation, LLMProvider, Prompt
 from agentmesh.messages import Message, TokenUsage
+from agentmesh.relay import Emit
 
 T = TypeVar("T", bound=BaseModel)
-
-Emit = Callable[[str], Awaitable[None]]
 
 
 class Context:

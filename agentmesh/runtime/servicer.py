@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -15,8 +13,9 @@ from pydantic import BaseModel
 from agentmesh.errors import InvalidInput
 from agentmesh.llm.base import LLMProvider
 from agentmesh.messages import Message, MessageType, Role, parts_of
+from agentmesh.relay import Emit, Finished, relay
 from agentmesh.runtime.agent import Agent, Reply, Skill
-from agentmesh.runtime.context import Context, Emit
+from agentmesh.runtime.context import Context
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
@@ -25,7 +24,6 @@ from agentmesh.v1 import message_pb2
 log = logging.getLogger("agentmesh.agent")
 
 ServicerContext = grpc.aio.ServicerContext[Any, Any]
-_DONE = object()
 
 
 class AgentServicer(pb_grpc.AgentServiceServicer):
@@ -42,30 +40,15 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
     ) -> AsyncIterator[pb.InvokeStreamResponse]:
         # An async generator, not context.write(): the tracing interceptor breaks the latter.
         async with rpc_errors(context, "InvokeStream"):
-            queue: asyncio.Queue[object] = asyncio.Queue()
-
-            async def emit(text: str) -> None:
-                await queue.put(text)
-
-            async def produce() -> pb.InvokeResponse:
-                try:
-                    return await self._run(request.message, request.skill, context, emit=emit)
-                finally:
-                    queue.put_nowait(_DONE)
-
-            task = asyncio.create_task(produce())
-            try:
-                index = 0
-                while (item := await queue.get()) is not _DONE:
-                    yield pb.InvokeStreamResponse(chunk=pb.OutputChunk(index=index, text=str(item)))
+            index = 0
+            async for item in relay(
+                lambda emit: self._run(request.message, request.skill, context, emit=emit)
+            ):
+                if isinstance(item, Finished):
+                    yield pb.InvokeStreamResponse(result=item.value)
+                else:
+                    yield pb.InvokeStreamResponse(chunk=pb.OutputChunk(index=index, text=item))
                     index += 1
-                yield pb.InvokeStreamResponse(result=await task)
-            finally:
-                # The caller left or the deadline passed while we were yielding: stop the handler too.
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
 
     async def GetAgentCard(
         self, request: pb.GetAgentCardRequest, context: ServicerContext
