@@ -19,7 +19,7 @@ import grpc
 from agentmesh.health import wait_serving
 from agentmesh.process import ServerProcess
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from bench.run import chain, run_to_end
+from bench.workloads import chain, run_to_end
 
 STEPS = 50
 

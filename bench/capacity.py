@@ -1,0 +1,139 @@
+"""p4 (runs in flight at once, gateway memory) and p5 (event delivery to 1,000 watchers)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh.v1 import run_pb2, workflow_pb2
+from bench.workloads import workflow
+
+if TYPE_CHECKING:
+    Stub = pb_grpc.OrchestratorServiceAsyncStub
+
+START_CONCURRENCY = 256
+WATCH_CHANNELS = 10
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Restart the kernel's peak-RSS counter (VmHWM) of `pid`, so that it covers one phase."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def most_at_once(runs: list[run_pb2.Run]) -> int:
+    """The largest number of runs whose [start, end] intervals overlap at one instant."""
+    edges = [(r.start_time.ToNanoseconds(), 1) for r in runs]
+    edges += [(r.end_time.ToNanoseconds(), -1) for r in runs]
+    edges.sort(key=lambda edge: (edge[0], edge[1]))  # at a tie an end comes before a start
+    now = peak = 0
+    for _, change in edges:
+        now += change
+        peak = max(peak, now)
+    return peak
+
+
+async def inflight(stub: Stub, gateway_pid: int, runs: int, sleep_ms: int) -> tuple[int, float]:
+    """Start `runs` one-step runs whose step sleeps `sleep_ms`; wait for all, check all succeeded.
+
+    Returns the most runs in flight at one instant (from the runs' own start and end
+    times) and the gateway's peak RSS meanwhile.
+    """
+    flow = workflow(
+        {
+            "name": "inflight",
+            "steps": [{"id": "wait", "agent": "bench", "skill": "sleep", "input": {"ms": sleep_ms}}],
+        }
+    )
+    reset_peak_rss(gateway_pid)
+    gate = asyncio.Semaphore(START_CONCURRENCY)
+    started: set[str] = set()
+
+    async def start() -> None:
+        async with gate:
+            started.add((await stub.StartRun(pb.StartRunRequest(workflow=flow))).run.run_id)
+
+    await asyncio.gather(*(start() for _ in range(runs)))
+    # Polled rather than watched: 10,000 WatchRun streams would load the gateway being measured.
+    running = pb.ListRunsRequest(state=run_pb2.RUN_STATE_RUNNING, page_size=1)
+    while (await stub.ListRuns(running)).runs:  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
+    rss = peak_rss_mb(gateway_pid)
+    ours: list[run_pb2.Run] = []
+    token = ""
+    while len(ours) < runs:  # newest first: ours are the latest runs
+        page = await stub.ListRuns(pb.ListRunsRequest(page_size=500, page_token=token))
+        ours += [run for run in page.runs if run.run_id in started]
+        token = page.next_page_token
+        if not token:
+            break
+    failed = [run.run_id for run in ours if run.state != run_pb2.RUN_STATE_SUCCEEDED]
+    if len(ours) != runs or failed:
+        raise RuntimeError(f"p4: {len(ours)} of {runs} runs found, {len(failed)} did not succeed")
+    return most_at_once(ours), rss
+
+
+def watched_chain(settle_ms: int, steps: int, step_ms: int) -> workflow_pb2.Workflow:
+    """A first step long enough for every watcher to attach, then `steps` chained sleeps."""
+    chain: list[dict[str, Any]] = [
+        {"id": "settle", "agent": "bench", "skill": "sleep", "input": {"ms": settle_ms}}
+    ]
+    chain += [
+        {
+            "id": f"s{i}",
+            "agent": "bench",
+            "skill": "sleep",
+            "input": {"ms": step_ms},
+            "dependencies": ["settle" if i == 0 else f"s{i - 1}"],
+        }
+        for i in range(steps)
+    ]
+    return workflow({"name": "watched", "steps": chain})
+
+
+async def delivery(target: str, stub: Stub, subscribers: int, flow: workflow_pb2.Workflow) -> list[float]:
+    """Milliseconds from each event's recording to its arrival, for every watcher and event.
+
+    Only events recorded after the last watcher received its first event count: by then
+    every watcher is subscribed, so each of those events reaches all of them live.
+    """
+    run_id = (await stub.StartRun(pb.StartRunRequest(workflow=flow))).run.run_id
+    arrivals: list[list[tuple[int, int]]] = [[] for _ in range(subscribers)]
+    channels = [grpc.aio.insecure_channel(target) for _ in range(WATCH_CHANNELS)]
+
+    async def watch(index: int) -> None:
+        watcher = pb_grpc.OrchestratorServiceStub(channels[index % WATCH_CHANNELS])
+        mine = arrivals[index]
+        async for response in watcher.WatchRun(pb.WatchRunRequest(run_id=run_id)):
+            mine.append((response.event.event_time.ToNanoseconds(), time.time_ns()))
+
+    try:
+        await asyncio.gather(*(watch(i) for i in range(subscribers)))
+    finally:
+        await asyncio.gather(*(channel.close() for channel in channels))
+    attached = max(seen[0][1] for seen in arrivals)
+    latencies = [
+        (received - recorded) / 1e6 for seen in arrivals for recorded, received in seen if recorded > attached
+    ]
+    if not latencies:
+        raise RuntimeError("p5: no event was recorded after every watcher attached; lengthen the settle step")
+    return latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

@@ -1,0 +1,47 @@
+"""p6: `agentmesh up` until every server is SERVING, and an idle agent's memory."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def time_up(workdir: Path) -> tuple[float, float]:
+    """`agentmesh up` (ports picked by the OS) until it reports every server SERVING; an idle agent's RSS."""
+    from services import AGENTS
+
+    mesh = workdir / "up.yaml"
+    agents = "".join(f"  {name}: 127.0.0.1:0\n" for name in AGENTS)
+    mesh.write_text(f"gateway: {{port: 0, store: {workdir / 'up.db'}}}\nagents:\n{agents}")
+    started = time.perf_counter()
+    up = subprocess.Popen(
+        [sys.executable, "-m", "agentmesh", "up", "--config", str(mesh)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert up.stdout is not None
+    pids = []
+    for line in up.stdout:
+        if found := re.search(r"pid (\d+)", line):
+            pids.append(int(found.group(1)))
+        if "mesh is up" in line:
+            break
+    elapsed = time.perf_counter() - started
+    time.sleep(1.0)
+    rss = statistics.median(rss_mb(pid) for pid in pids[:-1])  # the agents; the gateway is last
+    up.send_signal(2)
+    up.wait(30)
+    return elapsed, rss
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
