@@ -157,7 +157,8 @@ class Bench:
             async for _ in stub.WatchRun(pb.WatchRunRequest(run_id=run_id)):
                 events += 1
 
-        return events / await timed(replay)
+        seconds = await timed(replay)
+        return events / seconds
 
     async def watchers(self, target: str, stub: Stub) -> None:
         flow = watched_chain(settle_ms=3000, steps=10, step_ms=200)

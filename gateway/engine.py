@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import Mapping
+import secrets
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from google.protobuf import timestamp_pb2
@@ -14,10 +14,10 @@ from agentmesh.errors import InvalidInput, NotFound
 from agentmesh.messages import dict_to_struct
 from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway.agents import AgentDirectory
-from gateway.events import REPLAY_PAGE, EventLog
+from gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from gateway.execution import RunExecutor
 from gateway.state import RunState
-from gateway.store.base import Page, RunStore
+from gateway.store.base import EventRecord, Page, RunStore
 from gateway.validation import apply_inputs, validate
 
 log = logging.getLogger("agentmesh.gateway")
@@ -75,12 +75,35 @@ class Engine:
         request_id: str = "",
     ) -> run_pb2.Run:
         """Validate, store the run with its first event atomically, and start executing it."""
+        run, _ = await self._start(workflow, inputs, context, request_id, watch=False)
+        return run
+
+    async def run_and_watch(
+        self,
+        workflow: workflow_pb2.Workflow,
+        inputs: Mapping[str, Any],
+        context: run_pb2.RunContext,
+        request_id: str = "",
+    ) -> AsyncIterator[EventRecord]:
+        """Start a run as `start_run` does, and follow its events from the first."""
+        run, subscriber = await self._start(workflow, inputs, context, request_id, watch=True)
+        return self.events.watch(run.run_id, 0, subscriber)
+
+    async def _start(
+        self,
+        workflow: workflow_pb2.Workflow,
+        inputs: Mapping[str, Any],
+        context: run_pb2.RunContext,
+        request_id: str,
+        *,
+        watch: bool,
+    ) -> tuple[run_pb2.Run, Subscriber | None]:
         self.validate(workflow)
         run_inputs = apply_inputs(workflow, inputs)
         now = timestamp_pb2.Timestamp()
         now.GetCurrentTime()
         run = run_pb2.Run(
-            run_id=uuid.uuid4().hex,
+            run_id=secrets.token_hex(16),
             workflow=workflow,
             state=run_pb2.RUN_STATE_RUNNING,
             inputs=dict_to_struct(run_inputs),
@@ -93,12 +116,21 @@ class Engine:
         )
         first = run_pb2.RunEvent(run_id=run.run_id, sequence=1, event_time=now)
         first.run_started.run.CopyFrom(run)
-        existing = await self.store.create_run(run, first)
+        # A watcher subscribed before the run exists misses nothing and needs no replay.
+        subscriber = self.events.subscribe(run.run_id) if watch else None
+        try:
+            existing = await self.events.create(run, first)
+        except BaseException:
+            if subscriber is not None:
+                self.events.unsubscribe(subscriber)
+            raise
         if existing is not None:
-            return existing
-        log.info("run started", extra={"run_id": run.run_id, "workflow": workflow.name})
+            if subscriber is not None:
+                self.events.unsubscribe(subscriber)
+            return existing, None
+        log.debug("run started", extra={"run_id": run.run_id, "workflow": workflow.name})
         self._launch(RunExecutor(RunState(run), self.events, self.agents), resumed=False)
-        return run_pb2.Run.FromString(run.SerializeToString())
+        return run_pb2.Run.FromString(run.SerializeToString()), subscriber
 
     async def cancel_run(self, run_id: str, reason: str) -> run_pb2.Run:
         executor = self._executors.get(run_id)
@@ -127,11 +159,12 @@ class Engine:
         task.add_done_callback(lambda _: self._executors.pop(executor.run_id, None))
 
     async def _resume(self, run_id: str) -> None:
-        events: list[run_pb2.RunEvent] = []
+        records: list[EventRecord] = []
         while page := await self.store.events_after(
-            run_id, events[-1].sequence if events else 0, REPLAY_PAGE
+            run_id, records[-1].sequence if records else 0, REPLAY_PAGE
         ):
-            events.extend(page)
+            records.extend(page)
+        events = [record.event() for record in records]
         if not events or events[0].WhichOneof("event") != "run_started":
             log.error("cannot resume a run without its start event", extra={"run_id": run_id})
             return

@@ -1,10 +1,11 @@
 """The event log: every run event is committed to the store before any watcher sees it.
 
 Appends from all runs are grouped: while one transaction commits, the next
-batch gathers, so many concurrent runs share one commit. After a commit the
-events go to live subscribers through bounded queues. A subscriber that falls
-behind is marked overflowed instead of slowing anyone down; its stream then
-continues from the store (see `watch`).
+batch gathers, so many concurrent runs (and new runs) share one commit. Each
+event is serialized once; the same bytes are stored and sent to every watcher.
+After a commit the events go to live subscribers through bounded queues. A
+subscriber that falls behind is marked overflowed instead of slowing anyone
+down; its stream then continues from the store (see `watch`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentmesh.v1 import run_pb2
-from gateway.store.base import CallRecord, RunStore, Snapshot
+from gateway.store.base import Batch, CallRecord, EventRecord, NewRun, RunStore, Snapshot
 
 log = logging.getLogger("agentmesh.gateway.events")
 
 SUBSCRIBER_QUEUE = 1024
 REPLAY_PAGE = 500
-TERMINAL = frozenset({"run_completed", "run_failed", "run_cancelled"})
-
-
-def is_terminal(event: run_pb2.RunEvent) -> bool:
-    return event.WhichOneof("event") in TERMINAL
 
 
 class Overflowed(Exception):
@@ -35,26 +32,33 @@ class Overflowed(Exception):
 @dataclass(eq=False)
 class Subscriber:
     run_id: str
-    queue: asyncio.Queue[run_pb2.RunEvent] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
+    queue: asyncio.Queue[EventRecord] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
     overflowed: bool = False
 
-    async def next(self) -> run_pb2.RunEvent:
+    async def next(self) -> EventRecord:
         if self.overflowed and self.queue.empty():
             raise Overflowed
         return await self.queue.get()
 
 
 @dataclass
-class _Pending:
-    event: run_pb2.RunEvent
+class _Append:
+    record: EventRecord
     snapshot: run_pb2.Run
     done: asyncio.Future[None]
+
+
+@dataclass
+class _Create:
+    run: NewRun
+    done: asyncio.Future[bytes | None]
 
 
 class EventLog:
     def __init__(self, store: RunStore) -> None:
         self._store = store
-        self._pending: list[_Pending] = []
+        self._appends: list[_Append] = []
+        self._creates: list[_Create] = []
         self._calls: list[CallRecord] = []
         self._wake = asyncio.Event()
         self._subscribers: dict[str, set[Subscriber]] = {}
@@ -69,12 +73,21 @@ class EventLog:
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
 
-    async def append(self, event: run_pb2.RunEvent, snapshot: run_pb2.Run) -> None:
-        """Return once the event (and the run's snapshot as it is at commit time) is durable."""
-        done = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(event, snapshot, done))
+    async def create(self, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> run_pb2.Run | None:
+        """Store a new run with its first event; if its request_id is taken, return that run instead."""
+        done: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._creates.append(_Create(NewRun.of(run, first_event), done))
         self._wake.set()
-        await done
+        existing = await done
+        return None if existing is None else run_pb2.Run.FromString(existing)
+
+    def append(self, event: run_pb2.RunEvent, snapshot: run_pb2.Run) -> asyncio.Future[None]:
+        """Queue the event for the next commit; the future resolves once it (and the run's
+        snapshot as it is at commit time) is durable. Events are committed in append order."""
+        done = asyncio.get_running_loop().create_future()
+        self._appends.append(_Append(EventRecord.of(event), snapshot, done))
+        self._wake.set()
+        return done
 
     def count_call(self, call: CallRecord) -> None:
         """Count an agent call; it is written with the next batch of events, without waiting."""
@@ -93,74 +106,88 @@ class EventLog:
             if not subscribers:
                 del self._subscribers[subscriber.run_id]
 
-    async def watch(self, run_id: str, after_sequence: int) -> AsyncIterator[run_pb2.RunEvent]:
+    async def watch(
+        self, run_id: str, after_sequence: int, subscriber: Subscriber | None = None
+    ) -> AsyncIterator[EventRecord]:
         """Events after `after_sequence`, in order, each once: recorded history first, then live.
 
         Subscribing before reading the store closes the gap between the two: any
         event committed after the read is in the queue, and duplicates are
-        skipped by sequence. Ends after the run's final event.
+        skipped by sequence. A caller that subscribed before the run's events
+        after `after_sequence` existed passes its `subscriber`, and no history is
+        read. Ends after the run's final event.
         """
         last = after_sequence
+        replay = subscriber is None
         while True:
-            subscriber = self.subscribe(run_id)
+            subscriber = subscriber or self.subscribe(run_id)
             try:
-                while True:
+                while replay:
                     page = await self._store.events_after(run_id, last, REPLAY_PAGE)
-                    for event in page:
-                        yield event
-                        last = event.sequence
-                        if is_terminal(event):
+                    for record in page:
+                        yield record
+                        last = record.sequence
+                        if record.terminal:
                             return
-                    if len(page) < REPLAY_PAGE:
-                        break
+                    replay = len(page) == REPLAY_PAGE
                 while True:
-                    event = await subscriber.next()
-                    if event.sequence <= last:
+                    record = await subscriber.next()
+                    if record.sequence <= last:
                         continue
-                    yield event
-                    last = event.sequence
-                    if is_terminal(event):
+                    yield record
+                    last = record.sequence
+                    if record.terminal:
                         return
             except Overflowed:
-                continue  # fell behind: read what was missed from the store, then follow again
+                replay = True  # fell behind: read what was missed from the store, then follow again
             finally:
                 self.unsubscribe(subscriber)
+            subscriber = None
 
     async def _write_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._pending = self._pending, []
+            appends, self._appends = self._appends, []
+            creates, self._creates = self._creates, []
             calls, self._calls = self._calls, []
-            if batch or calls:
-                await self._commit(batch, calls)
+            if appends or creates or calls:
+                await self._commit(appends, creates, calls)
 
-    async def _commit(self, batch: list[_Pending], calls: list[CallRecord]) -> None:
+    async def _commit(self, appends: list[_Append], creates: list[_Create], calls: list[CallRecord]) -> None:
         # A snapshot is written only when it matches the batch's last event of its run: a run
         # whose state is already ahead (events applied, still queued) waits for a later batch,
         # so a stored snapshot never claims more than the durable log holds.
-        last: dict[str, _Pending] = {p.event.run_id: p for p in batch}
+        last = {a.record.run_id: a for a in appends}
         snapshots = [
-            Snapshot.of(p.snapshot) for p in last.values() if p.snapshot.last_sequence == p.event.sequence
+            Snapshot.of(a.snapshot) for a in last.values() if a.snapshot.last_sequence == a.record.sequence
         ]
+        batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls)
         try:
-            await self._store.record([p.event for p in batch], snapshots, calls)
+            taken = await self._store.write(batch)
         except Exception as exc:
-            log.exception("recording events failed", extra={"events": len(batch)})
-            for pending in batch:
-                if not pending.done.done():
-                    pending.done.set_exception(exc)
+            log.exception("recording events failed", extra={"events": len(appends), "runs": len(creates)})
+            waiting: list[asyncio.Future[Any]] = [a.done for a in appends] + [c.done for c in creates]
+            for done in waiting:
+                if not done.done():
+                    done.set_exception(exc)
             return
-        for pending in batch:
-            if not pending.done.done():
-                pending.done.set_result(None)
-            self._publish(pending.event)
+        for create in creates:
+            existing = taken.get(create.run.snapshot.run_id)
+            if not create.done.done():
+                create.done.set_result(existing)
+            if existing is None:
+                self._publish(create.run.first_event)
+        for append in appends:
+            if not append.done.done():
+                append.done.set_result(None)
+            self._publish(append.record)
 
-    def _publish(self, event: run_pb2.RunEvent) -> None:
-        for subscriber in self._subscribers.get(event.run_id, ()):
+    def _publish(self, record: EventRecord) -> None:
+        for subscriber in self._subscribers.get(record.run_id, ()):
             if subscriber.overflowed:
                 continue
             try:
-                subscriber.queue.put_nowait(event)
+                subscriber.queue.put_nowait(record)
             except asyncio.QueueFull:
                 subscriber.overflowed = True

@@ -100,11 +100,12 @@ class RunExecutor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def record(self, **event: Any) -> run_pb2.RunEvent:
-        """Apply an event to the run's state and commit it; sequences rise by exactly one.
+    def record_nowait(self, **event: Any) -> asyncio.Future[None]:
+        """Apply an event to the run's state and queue it; the future resolves once it is durable.
 
         Numbering, applying and queueing happen with no await in between, so the log
-        receives each run's events in sequence order even from concurrent steps.
+        receives each run's events in sequence order even from concurrent steps, and
+        commits them in that order.
         """
         now = timestamp_pb2.Timestamp()
         now.GetCurrentTime()
@@ -112,8 +113,11 @@ class RunExecutor:
             run_id=self.run_id, sequence=self.run.last_sequence + 1, event_time=now, **event
         )
         self.state.apply(proto)
-        await self._events.append(proto, self.run)
-        return proto
+        return self._events.append(proto, self.run)
+
+    async def record(self, **event: Any) -> None:
+        """Record an event and wait until it is durable."""
+        await self.record_nowait(**event)
 
     async def _execute(self, resumed: bool) -> None:
         started = time.monotonic()
@@ -295,7 +299,13 @@ class RunExecutor:
         started = run_pb2.StepStarted(step_id=step.id, attempt=attempt, items_total=total)
         if index is not None:
             started.item = index
-        await self.record(step_started=started)
+        # A first attempt does not wait for its StepStarted to be durable: the log commits in
+        # order, so the start is on disk before the completion, and a first call whose start was
+        # lost in a crash goes out again as attempt 1, with the same idempotency key. A retry
+        # waits, so that a resumed run re-sends it with its own attempt number and key.
+        start_recorded = self.record_nowait(step_started=started)
+        if attempt > 1:
+            await start_recorded
         metadata = [
             (IDEMPOTENCY_KEY, f"{self.run_id}/{step.id}/{item_label}/{attempt}"),
             ("agentmesh-run-id", self.run_id),
@@ -338,6 +348,8 @@ class RunExecutor:
             except CallFailure:
                 self._count(step.agent, ok=False, begun=begun)
                 raise
+            finally:
+                await start_recorded
             self._count(step.agent, ok=True, begun=begun)
             await flush()
         reply = Message.from_proto(result.response.message)

@@ -13,12 +13,12 @@ from agentmesh.llm import provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.server import Service, ServiceHost, serve_until_signalled
 from agentmesh.telemetry import configure_tracing
-from agentmesh.v1 import orchestrator_service_pb2, orchestrator_service_pb2_grpc, workflow_pb2
+from agentmesh.v1 import orchestrator_service_pb2, workflow_pb2
 from gateway.agents import AgentDirectory
 from gateway.chat import Chat
 from gateway.config import ConfigError, GatewayConfig
 from gateway.engine import Engine
-from gateway.service import OrchestratorServicer
+from gateway.service import OrchestratorServicer, add_to_server
 from gateway.store.sqlite import SqliteRunStore
 from gateway.workflows import load_directory, load_workflow
 
@@ -50,7 +50,7 @@ def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
     servicer = OrchestratorServicer(engine, Chat(store, provider_from_env()))
 
     def register(server: grpc.aio.Server) -> None:
-        orchestrator_service_pb2_grpc.add_OrchestratorServiceServicer_to_server(servicer, server)
+        add_to_server(servicer, server)
 
     return engine, ServiceHost([Service(ORCHESTRATOR_SERVICE, register)], undrained=SUBSCRIPTIONS)
 

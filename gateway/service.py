@@ -18,6 +18,7 @@ from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway import metrics
 from gateway.chat import Chat
 from gateway.engine import Engine
+from gateway.store.base import EventRecord
 
 Context = grpc.aio.ServicerContext[Any, Any]
 StartRequest = pb.StartRunRequest | pb.RunWorkflowRequest
@@ -42,25 +43,28 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
         async with rpc_errors(context, "StartRun"):
-            return pb.StartRunResponse(run=await self._start(request))
+            return pb.StartRunResponse(run=await self._engine.start_run(*self._run_arguments(request)))
 
-    async def RunWorkflow(
+    # The two event streams answer with each response already encoded (see `add_to_server`):
+    # the event's bytes are the ones the store holds, serialized once for every watcher.
+
+    async def RunWorkflow(  # type: ignore[override]
         self, request: pb.RunWorkflowRequest, context: Context
-    ) -> AsyncIterator[pb.RunWorkflowResponse]:
+    ) -> AsyncIterator[bytes]:
         async with rpc_errors(context, "RunWorkflow"):
-            run = await self._start(request)
-            async for event in self._engine.events.watch(run.run_id, 0):
-                yield pb.RunWorkflowResponse(event=event)
+            events = await self._engine.run_and_watch(*self._run_arguments(request))
+            async for record in events:
+                yield encode_event_response(record)
 
-    async def WatchRun(
+    async def WatchRun(  # type: ignore[override]
         self, request: pb.WatchRunRequest, context: Context
-    ) -> AsyncIterator[pb.WatchRunResponse]:
+    ) -> AsyncIterator[bytes]:
         async with rpc_errors(context, "WatchRun"):
             if request.after_sequence < 0:
                 raise InvalidInput.field("after_sequence", "must not be negative")
             await self._engine.get_run(request.run_id)
-            async for event in self._engine.events.watch(request.run_id, request.after_sequence):
-                yield pb.WatchRunResponse(event=event)
+            async for record in self._engine.events.watch(request.run_id, request.after_sequence):
+                yield encode_event_response(record)
 
     async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
         async with rpc_errors(context, "GetRun"):
@@ -124,7 +128,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 else:
                     yield pb.ChatStreamResponse(text=item)
 
-    async def _start(self, request: StartRequest) -> run_pb2.Run:
+    def _run_arguments(
+        self, request: StartRequest
+    ) -> tuple[workflow_pb2.Workflow, dict[str, Any], run_pb2.RunContext, str]:
         source = request.WhichOneof("source")
         if source == "workflow":
             workflow = request.workflow
@@ -132,9 +138,58 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             workflow = self._engine.workflow_named(request.workflow_name)
         else:
             raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
-        return await self._engine.start_run(
+        return (
             workflow_pb2.Workflow.FromString(workflow.SerializeToString()),
             struct_to_dict(request.inputs),
             request.context,
             request.request_id,
         )
+
+
+def encode_event_response(record: EventRecord) -> bytes:
+    """RunWorkflowResponse and WatchRunResponse alike: field 1 (the event), length-delimited."""
+    return _EVENT_FIELD_TAG + _varint(len(record.data)) + record.data
+
+
+_EVENT_FIELD_TAG = bytes([1 << 3 | 2])
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+class _Handlers:
+    """Collects the handlers the generated registration function would give a server."""
+
+    def __init__(self) -> None:
+        self.by_method: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        pass  # the same handlers arrive below, by method
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        self.by_method.update(handlers)
+
+
+def add_to_server(servicer: OrchestratorServicer, server: grpc.aio.Server) -> None:
+    """Register the service as generated, except that its event streams send pre-encoded responses."""
+    collected = _Handlers()
+    pb_grpc.add_OrchestratorServiceServicer_to_server(servicer, collected)  # type: ignore[arg-type]
+    handlers = collected.by_method | {
+        "RunWorkflow": grpc.unary_stream_rpc_method_handler(
+            servicer.RunWorkflow, request_deserializer=pb.RunWorkflowRequest.FromString
+        ),
+        "WatchRun": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchRun, request_deserializer=pb.WatchRunRequest.FromString
+        ),
+    }
+    service = pb.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)

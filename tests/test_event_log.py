@@ -7,8 +7,11 @@ from pathlib import Path
 
 from google.protobuf import timestamp_pb2
 
+from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
 from gateway.events import SUBSCRIBER_QUEUE, EventLog
+from gateway.service import encode_event_response
+from gateway.store.base import EventRecord
 from gateway.store.sqlite import SqliteRunStore
 
 
@@ -34,7 +37,7 @@ async def test_a_slow_watcher_falls_back_to_the_log_and_still_gets_every_event_i
     log = EventLog(store)
     log.start()
     run, first = new_run("r1")
-    assert await store.create_run(run, first) is None
+    assert await log.create(run, first) is None
     total = SUBSCRIBER_QUEUE * 3
     received: list[int] = []
     watching = log.watch("r1", 0)
@@ -58,8 +61,7 @@ async def test_many_runs_share_commits_and_request_ids_are_unique(tmp_path: Path
     log = EventLog(store)
     log.start()
     runs = [new_run(f"r{i}") for i in range(20)]
-    for run, first in runs:
-        await store.create_run(run, first)
+    assert await asyncio.gather(*(log.create(run, first) for run, first in runs)) == [None] * len(runs)
     await asyncio.gather(
         *(append(log, run, run_resumed=run_pb2.RunResumed()) for run, _ in runs for _ in range(5))
     )
@@ -68,11 +70,28 @@ async def test_many_runs_share_commits_and_request_ids_are_unique(tmp_path: Path
     dup, dup_first = new_run("dup")
     dup.request_id = "same"
     dup_first.run_started.run.request_id = "same"
-    assert await store.create_run(dup, dup_first) is None
     other, other_first = new_run("other")
     other.request_id = "same"
-    existing = await store.create_run(other, other_first)
-    assert existing is not None and existing.run_id == "dup"
+    # In one batch: the second run with the same request_id gets the first, and nothing of its own.
+    first_result, second_result = await asyncio.gather(
+        log.create(dup, dup_first), log.create(other, other_first)
+    )
+    assert first_result is None
+    assert second_result is not None and second_result.run_id == "dup"
     assert await store.get_run("other") is None  # nothing stored half-way
+    assert await store.events_after("other", 0, 10) == []
+    third, third_first = new_run("third")
+    third.request_id = "same"
+    again = await log.create(third, third_first)  # a later batch: the same answer
+    assert again is not None and again.run_id == "dup"
     await log.stop()
     await store.close()
+
+
+def test_event_responses_encoded_from_stored_bytes_parse_as_the_generated_messages() -> None:
+    for size in (0, 1, 127, 128, 300, 16_384, 3_000_000):
+        event = run_pb2.RunEvent(run_id="r", sequence=7)
+        event.step_output_chunk.text = "x" * size
+        encoded = encode_event_response(EventRecord.of(event))
+        assert pb.WatchRunResponse.FromString(encoded).event == event
+        assert pb.RunWorkflowResponse.FromString(encoded).event == event

@@ -8,6 +8,31 @@ from typing import Protocol
 
 from agentmesh.v1 import run_pb2
 
+TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A run event serialized once: the same bytes are stored and sent to every watcher."""
+
+    run_id: str
+    sequence: int
+    data: bytes
+    terminal: bool
+
+    @classmethod
+    def of(cls, event: run_pb2.RunEvent) -> EventRecord:
+        terminal = event.WhichOneof("event") in TERMINAL_EVENTS
+        return cls(event.run_id, event.sequence, event.SerializeToString(), terminal)
+
+    @classmethod
+    def parse(cls, run_id: str, sequence: int, data: bytes) -> EventRecord:
+        terminal = run_pb2.RunEvent.FromString(data).WhichOneof("event") in TERMINAL_EVENTS
+        return cls(run_id, sequence, data, terminal)
+
+    def event(self) -> run_pb2.RunEvent:
+        return run_pb2.RunEvent.FromString(self.data)
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -23,6 +48,22 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run to create, together with its first event."""
+
+    snapshot: Snapshot
+    request_id: str
+    create_time_ns: int
+    first_event: EventRecord
+
+    @classmethod
+    def of(cls, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> NewRun:
+        return cls(
+            Snapshot.of(run), run.request_id, run.create_time.ToNanoseconds(), EventRecord.of(first_event)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     """One agent call (one attempt of a step or item): who, whether it succeeded, how long it took."""
 
@@ -32,33 +73,34 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """What one transaction writes. Events of one run are in sequence order."""
+
+    runs: Sequence[NewRun] = ()
+    events: Sequence[EventRecord] = ()
+    snapshots: Sequence[Snapshot] = ()
+    calls: Sequence[CallRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     runs: list[run_pb2.Run]
     next_page_token: str
 
 
 class RunStore(Protocol):
-    """Runs (as snapshots) and their append-only event logs.
-
-    Writes are atomic: a run is created together with its first event, and a
-    batch of events is recorded together with the snapshots it changes.
-    """
+    """Runs (as snapshots) and their append-only event logs."""
 
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    async def create_run(self, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> run_pb2.Run | None:
-        """Store a new run; if its request_id is taken, store nothing and return the existing run."""
-        ...
+    async def write(self, batch: Batch) -> dict[str, bytes]:
+        """Commit the batch atomically: create its runs, append its events, replace its snapshots.
 
-    async def record(
-        self,
-        events: Sequence[run_pb2.RunEvent],
-        snapshots: Sequence[Snapshot],
-        calls: Sequence[CallRecord] = (),
-    ) -> None:
-        """Append events (in sequence order per run), replace the snapshots they change, count calls."""
+        A new run whose request_id is already taken is not created: the result maps its
+        run_id to the existing run's snapshot.
+        """
         ...
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None: ...
@@ -67,7 +109,7 @@ class RunStore(Protocol):
         """Runs newest first, optionally of one state; raises ValueError for a bad page token."""
         ...
 
-    async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[run_pb2.RunEvent]: ...
+    async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...
 
     async def unfinished_runs(self) -> list[str]:
         """Ids of runs that are neither succeeded, failed nor cancelled, oldest first."""

@@ -5,9 +5,9 @@ being killed (kill -9, OOM); only an OS crash or power loss may take the last
 few commits. Events are the durable history; a run's row holds its latest
 snapshot so that GetRun and ListRuns never replay.
 
-Two connections: writes go through one, owned by a single thread, one whole
-transaction per call; reads use the other (aiosqlite), so they only ever see
-committed data.
+Two connections, each owned by one thread: every write transaction and every
+read is one call into its thread, so each costs one hop off the event loop,
+transactions cannot interleave, and reads only ever see committed data.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from agentmesh.v1 import run_pb2
-from gateway.store.base import CallRecord, Page, Snapshot
+from gateway.store.base import Batch, CallRecord, EventRecord, Page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -63,44 +61,39 @@ _FINISHED = (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_
 class SqliteRunStore:
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
-        self._reader: aiosqlite.Connection | None = None
         self._writer: sqlite3.Connection | None = None
-        # One thread owns the write connection: each write transaction is one call into it,
-        # so a commit costs one hop off the event loop and transactions cannot interleave.
+        self._reader: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        """The connection for reads."""
-        if self._reader is None:
-            raise RuntimeError("the store is not open")
-        return self._reader
+        self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
 
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._write(self._connect_writer)
-        self._reader = await aiosqlite.connect(self._path, isolation_level=None)
-        await self._reader.execute("PRAGMA busy_timeout=5000")
+        self._writer = await self._on(self._write_thread, self._connect_writer)
+        self._reader = await self._on(self._read_thread, self._connect)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout=5000")
+        return connection
 
     def _connect_writer(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection = self._connect()
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=5000")
         connection.executescript(_SCHEMA)
         return connection
 
     async def close(self) -> None:
-        if self._reader is not None:
-            await self._reader.close()
-        if self._writer is not None:
-            await self._write(self._writer.close)
+        for connection, thread in ((self._reader, self._read_thread), (self._writer, self._write_thread)):
+            if connection is not None:
+                await self._on(thread, connection.close)
         self._reader = self._writer = None
 
-    async def _write(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._write_thread, work)
+    @staticmethod
+    async def _on(thread: ThreadPoolExecutor, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(thread, work)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> Callable[[], T]:
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
             db = self._writer
             if db is None:
@@ -114,56 +107,51 @@ class SqliteRunStore:
             db.execute("COMMIT")
             return result
 
-        return run
+        return await self._on(self._write_thread, run)
 
-    async def create_run(self, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> run_pb2.Run | None:
-        row = (
-            run.run_id,
-            run.request_id or None,
-            run.state,
-            run.create_time.ToNanoseconds(),
-            run.SerializeToString(),
-        )
-        event = (first_event.run_id, first_event.sequence, first_event.SerializeToString())
+    async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        def run() -> list[Any]:
+            if self._reader is None:
+                raise RuntimeError("the store is not open")
+            return self._reader.execute(sql, params).fetchall()
 
-        def create(db: sqlite3.Connection) -> bytes | None:
-            if run.request_id:
-                found = db.execute(
-                    "SELECT snapshot FROM runs WHERE request_id = ?", (run.request_id,)
-                ).fetchone()
-                if found is not None:
-                    return bytes(found[0])
-            db.execute(
-                "INSERT INTO runs (run_id, request_id, state, create_time, snapshot) VALUES (?, ?, ?, ?, ?)",
-                row,
-            )
-            db.execute("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", event)
-            return None
+        return await self._on(self._read_thread, run)
 
-        existing = await self._write(self._transaction(create))
-        return None if existing is None else run_pb2.Run.FromString(existing)
+    async def write(self, batch: Batch) -> dict[str, bytes]:
+        events = [(e.run_id, e.sequence, e.data) for e in batch.events]
+        snapshots = [(s.data, s.state, s.run_id) for s in batch.snapshots]
+        calls = [(c.agent, c.ok, c.millis) for c in batch.calls]
 
-    async def record(
-        self,
-        events: Sequence[run_pb2.RunEvent],
-        snapshots: Sequence[Snapshot],
-        calls: Sequence[CallRecord] = (),
-    ) -> None:
-        rows = [(e.run_id, e.sequence, e.SerializeToString()) for e in events]
-        snapshot_rows = [(s.data, s.state, s.run_id) for s in snapshots]
-        call_rows = [(c.agent, c.ok, c.millis) for c in calls]
+        def write(db: sqlite3.Connection) -> dict[str, bytes]:
+            taken: dict[str, bytes] = {}
+            for new in batch.runs:
+                run = new.snapshot
+                inserted = db.execute(
+                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+                    (run.run_id, new.request_id or None, run.state, new.create_time_ns, run.data),
+                ).rowcount
+                if not inserted:
+                    found = db.execute(
+                        "SELECT snapshot FROM runs WHERE request_id = ?", (new.request_id,)
+                    ).fetchone()
+                    taken[run.run_id] = bytes(found[0])
+                    continue
+                first = new.first_event
+                db.execute(
+                    "INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)",
+                    (first.run_id, first.sequence, first.data),
+                )
+            db.executemany("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", events)
+            db.executemany("UPDATE runs SET snapshot = ?, state = ? WHERE run_id = ?", snapshots)
+            db.executemany("INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)", calls)
+            return taken
 
-        def write(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", rows)
-            db.executemany("UPDATE runs SET snapshot = ?, state = ? WHERE run_id = ?", snapshot_rows)
-            db.executemany("INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)", call_rows)
-
-        await self._write(self._transaction(write))
+        return await self._transaction(write)
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None:
-        async with self.db.execute("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,)) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else run_pb2.Run.FromString(row[0])
+        rows = await self._query("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,))
+        return run_pb2.Run.FromString(rows[0][0]) if rows else None
 
     async def list_runs(self, *, state: int, page_size: int, page_token: str) -> Page:
         clauses: list[str] = []
@@ -177,8 +165,7 @@ class SqliteRunStore:
             params += [before_time, before_time, before_id]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT snapshot FROM runs {where} ORDER BY create_time DESC, run_id DESC LIMIT ?"  # noqa: S608
-        async with self.db.execute(query, (*params, page_size + 1)) as cursor:
-            rows = list(await cursor.fetchall())
+        rows = await self._query(query, (*params, page_size + 1))
         runs = [run_pb2.Run.FromString(row[0]) for row in rows[:page_size]]
         token = ""
         if len(rows) > page_size:
@@ -186,29 +173,26 @@ class SqliteRunStore:
             token = _encode_token(last.create_time.ToNanoseconds(), last.run_id)
         return Page(runs, token)
 
-    async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[run_pb2.RunEvent]:
-        async with self.db.execute(
-            "SELECT event FROM events WHERE run_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+    async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[EventRecord]:
+        rows = await self._query(
+            "SELECT sequence, event FROM events WHERE run_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
             (run_id, after_sequence, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [run_pb2.RunEvent.FromString(row[0]) for row in rows]
+        )
+        return [EventRecord.parse(run_id, sequence, data) for sequence, data in rows]
 
     async def run_counts(self) -> dict[int, int]:
-        async with self.db.execute("SELECT state, COUNT(*) FROM runs GROUP BY state") as cursor:
-            return {int(state): int(count) for state, count in await cursor.fetchall()}
+        rows = await self._query("SELECT state, COUNT(*) FROM runs GROUP BY state")
+        return {int(state): int(count) for state, count in rows}
 
     async def calls(self) -> list[CallRecord]:
-        async with self.db.execute("SELECT agent, ok, millis FROM calls") as cursor:
-            return [
-                CallRecord(agent, bool(ok), float(millis)) for agent, ok, millis in await cursor.fetchall()
-            ]
+        rows = await self._query("SELECT agent, ok, millis FROM calls")
+        return [CallRecord(agent, bool(ok), float(millis)) for agent, ok, millis in rows]
 
     async def chat_history(self, session_id: str) -> list[tuple[str, str]]:
-        async with self.db.execute(
+        rows = await self._query(
             "SELECT role, text FROM chat WHERE session_id = ? ORDER BY turn", (session_id,)
-        ) as cursor:
-            return [(str(role), str(text)) for role, text in await cursor.fetchall()]
+        )
+        return [(str(role), str(text)) for role, text in rows]
 
     async def append_chat(self, session_id: str, turns: Sequence[tuple[str, str]]) -> None:
         def append(db: sqlite3.Connection) -> None:
@@ -221,15 +205,14 @@ class SqliteRunStore:
                 [(session_id, first + i, role, text) for i, (role, text) in enumerate(turns)],
             )
 
-        await self._write(self._transaction(append))
+        await self._transaction(append)
 
     async def unfinished_runs(self) -> list[str]:
         marks = ",".join("?" * len(_FINISHED))
-        async with self.db.execute(
+        rows = await self._query(
             f"SELECT run_id FROM runs WHERE state NOT IN ({marks}) ORDER BY create_time",  # noqa: S608
             _FINISHED,
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [row[0] for row in rows]
 
 
