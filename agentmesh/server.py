@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from agentmesh.drain import InFlight
-from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor
+from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor, tracing_configured
 
 log = logging.getLogger("agentmesh.server")
 
@@ -76,10 +76,11 @@ class ServiceHost:
     async def start(self, address: str) -> int:
         """Bind `address` (port 0 picks a free port), start serving, and return the bound port."""
         self._in_flight = InFlight(self._undrained)
-        server = grpc.aio.server(
-            interceptors=[self._in_flight, server_interceptor(self._tracer_provider)],
-            options=server_options(self._max_message_bytes),
-        )
+        interceptors: list[grpc.aio.ServerInterceptor] = [self._in_flight]
+        # Without a tracer there is no span to record or to hand on, only the interceptor's cost.
+        if self._tracer_provider is not None or tracing_configured():
+            interceptors.append(server_interceptor(self._tracer_provider))
+        server = grpc.aio.server(interceptors=interceptors, options=server_options(self._max_message_bytes))
         for service in self._services:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

@@ -1,9 +1,10 @@
 """OpenTelemetry server spans.
 
 Spans go to whatever tracer provider is installed. `configure_tracing` installs the
-SDK only when OTEL_TRACES_EXPORTER asks for an exporter, so an untraced agent pays
-nothing for it. Health and reflection are left out of tracing: the aio interceptor
-breaks their context.write-style streaming handlers (opentelemetry-python-contrib#3066).
+SDK only when OTEL_TRACES_EXPORTER asks for an exporter, and a server without a
+tracer installs no tracing interceptor, so an untraced agent pays nothing for it.
+Health and reflection are left out of tracing: the aio interceptor breaks their
+context.write-style streaming handlers (opentelemetry-python-contrib#3066).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ def server_interceptor(tracer_provider: trace.TracerProvider | None = None) -> g
         tracer_provider, filter_=exclude
     )
     return interceptor
+
+
+def tracing_configured() -> bool:
+    """Whether a real tracer provider has been installed (the API's default is a no-op proxy)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def configure_tracing(service_name: str, *, always: bool = False) -> None:

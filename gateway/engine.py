@@ -8,10 +8,8 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from google.protobuf import timestamp_pb2
-
 from agentmesh.errors import InvalidInput, NotFound
-from agentmesh.messages import dict_to_struct
+from agentmesh.messages import dict_to_struct, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway.agents import AgentDirectory
 from gateway.events import REPLAY_PAGE, EventLog, Subscriber
@@ -100,8 +98,7 @@ class Engine:
     ) -> tuple[run_pb2.Run, Subscriber | None]:
         self.validate(workflow)
         run_inputs = apply_inputs(workflow, inputs)
-        now = timestamp_pb2.Timestamp()
-        now.GetCurrentTime()
+        now = timestamp_now()
         run = run_pb2.Run(
             run_id=secrets.token_hex(16),
             workflow=workflow,

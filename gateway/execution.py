@@ -10,14 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2
 from opentelemetry import propagate, trace
 
-from agentmesh.messages import DataPart, Message, dict_to_struct, python_to_value, struct_to_dict
+from agentmesh.messages import (
+    DataPart,
+    Message,
+    dict_to_struct,
+    python_to_value,
+    struct_to_dict,
+    timestamp_now,
+)
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway import expressions
@@ -62,6 +69,11 @@ class RunExecutor:
         self._events = events
         self._agents = agents
         self._steps = {step.id: step for step in self.run.workflow.steps}
+        # Converted once per run; a step whose input holds no `${...}` needs no scope at all.
+        self._inputs = {sid: struct_to_dict(step.input) for sid, step in self._steps.items()}
+        self._templated = {
+            sid for sid, data in self._inputs.items() if next(expressions.expressions_in(data), None)
+        }
         self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
         for step in self.run.workflow.steps:
             for dep in step.dependencies:
@@ -107,10 +119,8 @@ class RunExecutor:
         receives each run's events in sequence order even from concurrent steps, and
         commits them in that order.
         """
-        now = timestamp_pb2.Timestamp()
-        now.GetCurrentTime()
         proto = run_pb2.RunEvent(
-            run_id=self.run_id, sequence=self.run.last_sequence + 1, event_time=now, **event
+            run_id=self.run_id, sequence=self.run.last_sequence + 1, event_time=timestamp_now(), **event
         )
         self.state.apply(proto)
         return self._events.append(proto, self.run)
@@ -165,11 +175,11 @@ class RunExecutor:
         elapsed = time.time() - self.run.start_time.ToDatetime().timestamp()
         return max(0.0, limit - elapsed)
 
-    def _ready(self, launched: set[str]) -> Iterator[str]:
-        for sid, step in self._steps.items():
+    def _ready(self, launched: set[str], candidates: Iterable[str]) -> Iterator[str]:
+        for sid in candidates:
             if sid in launched or self.state.steps[sid].state in TERMINAL_STEP_STATES:
                 continue
-            if all(self._done(dep) for dep in step.dependencies):
+            if all(self._done(dep) for dep in self._steps[sid].dependencies):
                 yield sid
 
     def _done(self, step_id: str) -> bool:
@@ -181,16 +191,19 @@ class RunExecutor:
     async def _schedule(self) -> None:
         running: dict[asyncio.Task[None], str] = {}
         launched: set[str] = set()
+        # Only a finished step's dependents can have become ready: no rescan of the whole DAG.
+        candidates: list[str] = list(self._steps)
         try:
             while True:
-                for sid in list(self._ready(launched)):
+                for sid in list(self._ready(launched, candidates)):
                     launched.add(sid)
                     running[asyncio.create_task(self._run_step(self._steps[sid]), name=f"step:{sid}")] = sid
                 if not running:
                     return
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                candidates = []
                 for task in done:
-                    running.pop(task)
+                    candidates += self._dependents[running.pop(task)]
                     task.result()  # a RunFailure ends the run; the finally cancels the other steps
         finally:
             for task in running:
@@ -262,8 +275,10 @@ class RunExecutor:
         invocation = self.state.invocation(step.id, index)
         if invocation.done:
             return invocation.output, invocation.text
+        data = self._inputs[step.id]
         try:
-            data = expressions.resolve(struct_to_dict(step.input), self.state.scope(item=item, index=index))
+            if step.id in self._templated:
+                data = expressions.resolve(data, self.state.scope(item=item, index=index))
         except expressions.ExpressionError as exc:
             raise StepError(
                 _error("INVALID_ARGUMENT", f"input: {exc}", reason="EXPRESSION_FAILED", step_id=step.id),

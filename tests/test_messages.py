@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agentmesh.messages import DataPart, Message, MessageType, RawPart, Role, TextPart, TokenUsage, UrlPart
+import pytest
+from google.protobuf import json_format
+
+from agentmesh.messages import (
+    DataPart,
+    Message,
+    MessageType,
+    RawPart,
+    Role,
+    TextPart,
+    TokenUsage,
+    UrlPart,
+    dict_to_struct,
+    python_to_value,
+    struct_to_dict,
+    value_to_python,
+)
 
 
 def test_every_part_kind_survives_the_protobuf_edge() -> None:
@@ -44,3 +60,24 @@ def test_token_usage_adds_up_and_reports_its_total() -> None:
     assert (total.input_tokens, total.output_tokens, total.total_tokens) == (13, 5, 18)
     assert total.to_proto().total_tokens == 18
     assert TokenUsage.from_proto(total.to_proto()) == total
+
+
+def test_json_shaped_values_convert_like_protojson_and_reject_anything_else() -> None:
+    data = {
+        "s": "x",
+        "i": 2,
+        "f": 2.5,
+        "big": 2.0**60,
+        "t": True,
+        "n": None,
+        "l": [1, [], {}],
+        "d": {"e": []},
+    }
+    value = python_to_value(data)
+    assert value_to_python(value) == data
+    assert json_format.MessageToDict(value) == {**data, "i": 2.0, "l": [1.0, [], {}]}
+    assert struct_to_dict(dict_to_struct(data)) == data
+    assert value_to_python(python_to_value([])) == []  # an empty list is still a list, not null
+    for bad in ({1: "key not a string"}, {"set": {1, 2}}, b"bytes"):
+        with pytest.raises(TypeError):
+            python_to_value(bad)
