@@ -13,12 +13,14 @@ import os
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 UNTRACED_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.")
 
 
 def server_interceptor(tracer_provider: trace.TracerProvider | None = None) -> grpc.aio.ServerInterceptor:
+    # Imported here: an untraced agent never needs the instrumentation (~60 ms of start-up).
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+
     exclude = filters.negate(filters.any_of(*(filters.service_prefix(s) for s in UNTRACED_SERVICES)))
     interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
         tracer_provider, filter_=exclude

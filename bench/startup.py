@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -11,13 +13,27 @@ import time
 from pathlib import Path
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1 (held together while picked, so all distinct)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
 def time_up(workdir: Path) -> tuple[float, float]:
-    """`agentmesh up` (ports picked by the OS) until it reports every server SERVING; an idle agent's RSS."""
+    """`agentmesh up` until it reports every server SERVING; an idle agent's RSS.
+
+    The mesh file gives fixed ports, as the default one does, so that the gateway starts
+    alongside its agents; they are picked free first, so the bench runs beside anything.
+    """
     from services import AGENTS
 
+    gateway_port, *ports = free_ports(len(AGENTS) + 1)
     mesh = workdir / "up.yaml"
-    agents = "".join(f"  {name}: 127.0.0.1:0\n" for name in AGENTS)
-    mesh.write_text(f"gateway: {{port: 0, store: {workdir / 'up.db'}}}\nagents:\n{agents}")
+    agents = "".join(f"  {name}: 127.0.0.1:{port}\n" for name, port in zip(AGENTS, ports, strict=True))
+    mesh.write_text(f"gateway: {{port: {gateway_port}, store: {workdir / 'up.db'}}}\nagents:\n{agents}")
     started = time.perf_counter()
     up = subprocess.Popen(
         [sys.executable, "-m", "agentmesh", "up", "--config", str(mesh)],

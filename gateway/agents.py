@@ -30,6 +30,11 @@ from agentmesh.v1 import orchestrator_service_pb2 as pb
 log = logging.getLogger("agentmesh.gateway.agents")
 
 _RECONNECT_MIN, _RECONNECT_MAX = 0.1, 2.0
+_RECONNECT_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
 _DNS_SERVICE_CONFIG = json.dumps(
     {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
 )
@@ -60,7 +65,9 @@ class Replica:
     def __init__(self, agent: str, address: str) -> None:
         self.agent = agent
         self.address = address
-        options = message_size_options()
+        # grpc's default reconnect backoff starts at 1 s: an agent that comes up just after the
+        # gateway (as under `agentmesh up`) or restarts would sit unused for that long.
+        options = [*message_size_options(), *_RECONNECT_OPTIONS]
         if address.startswith("dns:///"):
             options.append(("grpc.service_config", _DNS_SERVICE_CONFIG))
         self.channel = grpc.aio.insecure_channel(address, options=options)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.startup import free_ports
 from services import AGENTS
 from tests.mesh import run_cli
 
@@ -29,10 +30,22 @@ def agentmesh(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    # Fixed ports, as in the default mesh: the gateway starts alongside its agents.
     workdir = tmp_path_factory.mktemp("cli")
+    agents = "\n".join(
+        f"  {name}: 127.0.0.1:{port}" for name, port in zip(AGENTS, free_ports(7), strict=True)
+    )
+    up, gateway = start_up(workdir, f"gateway: {{port: 0, store: {workdir / 'gw.db'}}}\nagents:\n{agents}\n")
+    yield gateway, up
+    if up.poll() is None:
+        up.send_signal(signal.SIGINT)
+        up.wait(30)
+
+
+def start_up(workdir: Path, mesh_file: str) -> tuple[subprocess.Popen[str], str]:
+    """`agentmesh up` with this mesh file, once it says the mesh is up; and the gateway's address."""
     config = workdir / "mesh.yaml"
-    agents = "\n".join(f"  {name}: 127.0.0.1:0" for name in AGENTS)
-    config.write_text(f"gateway: {{port: 0, store: {workdir / 'gw.db'}}}\nllm: offline\nagents:\n{agents}\n")
+    config.write_text(mesh_file + "llm: offline\n")
     up = subprocess.Popen(
         [*CLI, "up", "--config", str(config)],
         stdout=subprocess.PIPE,
@@ -47,15 +60,28 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpro
         line = up.stdout.readline()
         lines.append(line)
         if match := re.search(r"gateway at (127\.0\.0\.1:\d+)", line):
-            yield match.group(1), up
-            break
+            return up, match.group(1)
         if not line and up.poll() is not None:
             raise AssertionError("agentmesh up exited:\n" + "".join(lines))
-    else:
-        raise AssertionError("agentmesh up did not come up:\n" + "".join(lines))
-    if up.poll() is None:
+    up.kill()
+    raise AssertionError("agentmesh up did not come up:\n" + "".join(lines))
+
+
+def test_up_tells_the_gateway_the_ports_the_os_picked_for_each_replica(tmp_path: Path) -> None:
+    mesh_file = (
+        f"gateway: {{port: 0, store: {tmp_path / 'gw.db'}}}\n"
+        "agents:\n  researcher: [127.0.0.1:0, 127.0.0.1:0]\n  writer: 127.0.0.1:0\n"
+    )
+    up, gateway = start_up(tmp_path, mesh_file)
+    try:
+        result = agentmesh("agents", "--gateway", gateway)
+        assert result.returncode == 0, result.stderr
+        ports = re.findall(r"127\.0\.0\.1:(\d+)", result.stdout)
+        assert len(set(ports)) == 3 and "0" not in ports
+        assert result.stdout.count("SERVING") == 3
+    finally:
         up.send_signal(signal.SIGINT)
-        up.wait(30)
+        assert up.wait(30) == 0
 
 
 def test_agents_lists_seven_serving_agents(mesh: tuple[str, subprocess.Popen[str]]) -> None:

@@ -12,11 +12,14 @@ import os
 import signal
 import sys
 
+import grpc
 from rich.console import Console
 
 from agentmesh.cli.client import CliError
 from agentmesh.health import wait_serving
 from agentmesh.process import ServerProcess
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from gateway.config import GatewayConfig
 from services import AGENTS
 
@@ -37,26 +40,18 @@ async def up(config: GatewayConfig, *, until_signalled: bool = True) -> int:
         loop.add_signal_handler(signum, stopping.set)
     env = {**os.environ, **({"AGENTMESH_LLM": config.llm} if config.llm else {})}
     try:
-        agents = await _start_agents(config, processes, env)
-        args = [
-            sys.executable,
-            "-m",
-            "agentmesh",
-            "gateway",
-            "--host",
-            config.host,
-            "--port",
-            str(config.port),
-        ]
-        args += ["--store", str(config.store)]
-        for name, addresses in agents.items():
-            args += ["--agent", f"{name}={','.join(addresses)}"]
-        for path in config.workflow_paths:
-            args += ["--workflows", str(path)]
-        gateway = ServerProcess(args, env)
+        starting, remote = _plan_agents(config, env)
+        processes.extend(starting)
+        spawning = asyncio.gather(*(process.start() for _, process in starting))
+        if any(process.port == 0 for _, process in starting):
+            await spawning  # the gateway must be told the ports the OS picks
+        # Otherwise the gateway starts alongside its agents: it follows their health and
+        # uses each as soon as it is SERVING.
+        gateway = ServerProcess(_gateway_args(config, starting, remote), env)
         processes.append(("gateway", gateway))
-        await gateway.start()
-        await wait_serving(f"127.0.0.1:{gateway.port}")
+        await asyncio.gather(spawning, gateway.start())
+        await asyncio.gather(*(wait_serving(f"127.0.0.1:{process.port}") for _, process in processes))
+        await _gateway_sees(f"127.0.0.1:{gateway.port}", {f"127.0.0.1:{p.port}" for _, p in starting})
         for name, process in processes:
             console.print(f"[green]✓[/] {name:<15} 127.0.0.1:{process.port:<6} pid {process.pid}")
         console.print(
@@ -77,22 +72,45 @@ async def up(config: GatewayConfig, *, until_signalled: bool = True) -> int:
             console.print(f"mesh stopped ({len(processes)} processes)")
 
 
-async def _start_agents(
-    config: GatewayConfig, processes: list[tuple[str, ServerProcess]], env: dict[str, str]
-) -> dict[str, list[str]]:
-    agents: dict[str, list[str]] = {}
+async def _gateway_sees(gateway: str, replicas: set[str], timeout: float = 30) -> None:
+    """Wait until the gateway reports every replica SERVING: "up" means runs can reach them all."""
+    async with grpc.aio.insecure_channel(gateway) as channel, asyncio.timeout(timeout):
+        stub = pb_grpc.OrchestratorServiceStub(channel)
+        while True:
+            agents = (await stub.ListAgents(pb.ListAgentsRequest())).agents
+            serving = {r.address for a in agents for r in a.replicas if r.health == pb.REPLICA_HEALTH_SERVING}
+            if replicas <= serving:
+                return
+            await asyncio.sleep(0.02)
+
+
+def _plan_agents(
+    config: GatewayConfig, env: dict[str, str]
+) -> tuple[list[tuple[str, ServerProcess]], dict[str, list[str]]]:
+    """The agent processes to start (port 0 until known), and the addresses left to the gateway."""
     starting: list[tuple[str, ServerProcess]] = []
+    remote: dict[str, list[str]] = {}
     for name, addresses in config.agents.items():
-        agents[name] = []
+        remote[name] = []
         for address in addresses:
             port = _local_port(address)
             if port is None or name not in AGENTS:
-                agents[name].append(address)  # remote, or not ours to start: the gateway reaches it
+                remote[name].append(address)  # remote, or not ours to start: the gateway reaches it
                 continue
-            starting.append((name, ServerProcess.agent(name, port=port, env=env)))
-    processes.extend(starting)
-    await asyncio.gather(*(process.start() for _, process in starting))
-    for name, process in starting:
-        await wait_serving(f"127.0.0.1:{process.port}")
-        agents[name].append(f"127.0.0.1:{process.port}")
-    return agents
+            process = ServerProcess.agent(name, port=port, env=env)
+            process.port = port
+            starting.append((name, process))
+    return starting, remote
+
+
+def _gateway_args(
+    config: GatewayConfig, starting: list[tuple[str, ServerProcess]], remote: dict[str, list[str]]
+) -> list[str]:
+    args = [sys.executable, "-m", "agentmesh", "gateway", "--host", config.host, "--port", str(config.port)]
+    args += ["--store", str(config.store)]
+    for name, addresses in remote.items():
+        local = [f"127.0.0.1:{process.port}" for agent, process in starting if agent == name]
+        args += ["--agent", f"{name}={','.join(local + addresses)}"]
+    for path in config.workflow_paths:
+        args += ["--workflows", str(path)]
+    return args
