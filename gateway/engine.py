@@ -22,6 +22,7 @@ log = logging.getLogger("agentmesh.gateway")
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
+VALIDATED_CACHE = 256
 
 
 class Engine:
@@ -33,6 +34,8 @@ class Engine:
         self.events = EventLog(store)
         self._workflows = dict(workflows)
         self._executors: dict[str, RunExecutor] = {}
+        # Clients tend to submit the same few workflows over and over.
+        self._valid: dict[bytes, list[str]] = {}
 
     async def start(self) -> None:
         """Open the store, follow agent health, and resume every run a previous gateway left unfinished."""
@@ -63,7 +66,15 @@ class Engine:
             ) from None
 
     def validate(self, workflow: workflow_pb2.Workflow) -> list[str]:
-        return validate(workflow, self.agents.names)
+        """The execution order, or InvalidInput with every problem; a valid workflow is checked once."""
+        key = workflow.SerializeToString(deterministic=True)
+        order = self._valid.get(key)
+        if order is None:
+            order = validate(workflow, self.agents.names)
+            if len(self._valid) >= VALIDATED_CACHE:
+                self._valid.pop(next(iter(self._valid)))
+            self._valid[key] = order
+        return list(order)
 
     async def start_run(
         self,
