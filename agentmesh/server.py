@@ -47,9 +47,20 @@ def message_size_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
     ]
 
 
+# grpc's server sheds calls that have arrived but that the application has not picked up
+# yet: some beyond 1,000, all beyond 3,000, as CANCELLED, which a caller cannot tell from a
+# real cancellation. A for_each over a few thousand items is a burst of exactly that kind.
+MAX_PENDING_CALLS = 20_000
+
+
 def server_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
     # Without so_reuseport=0 a second server binds a busy port silently and steals half its calls.
-    return [("grpc.so_reuseport", 0), *message_size_options(max_message_bytes)]
+    return [
+        ("grpc.so_reuseport", 0),
+        ("grpc.server.max_pending_requests", MAX_PENDING_CALLS // 2),
+        ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
+        *message_size_options(max_message_bytes),
+    ]
 
 
 class ServiceHost:

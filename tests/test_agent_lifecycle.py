@@ -111,3 +111,13 @@ async def test_an_oversized_message_is_refused_and_the_agent_stays_healthy() -> 
             await agent.invoke("review", huge)
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert await health.check(agent.channel) == health.SERVING
+
+
+async def test_a_burst_of_thousands_of_calls_is_served_not_shed() -> None:
+    # grpc's defaults cancel a burst beyond 1,000-3,000 calls not yet picked up (a big for_each).
+    async with running_agent("researcher") as agent:
+        replies = await asyncio.gather(
+            *(health.check(agent.channel, timeout=60) for _ in range(4000)), return_exceptions=True
+        )
+        failed = [reply for reply in replies if isinstance(reply, BaseException)]
+        assert not failed, f"{len(failed)} of 4000 failed, first: {failed[0]!r}"

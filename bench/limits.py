@@ -1,0 +1,126 @@
+"""What limits each figure, by process: `python -m bench.limits [step|runs|watchers] [SECONDS]`.
+
+Reads each process's CPU time from /proc/PID/stat before and after a workload, so that
+the "where the time goes" figures in BENCHMARKS.md can be reproduced:
+
+- step: back-to-back 50-step no-op chains (p1); CPU per step by process, and the step's
+  timeline from its own events (agent call, completion → next start, recorded → client).
+- runs: 10,000 one-step runs whose step sleeps 5 s, started by 256 concurrent clients (p4);
+  CPU per run by process.
+- watchers: 1,000 WatchRun subscribers on one run (p5); gateway CPU per delivered event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh.v1 import run_pb2
+from bench.capacity import delivery, inflight, percentile, watched_chain
+from bench.mesh import BenchMesh, bench_mesh
+from bench.workloads import chain, run_to_end
+
+STEPS = 50
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by the gateway, the agent and this process since it was made."""
+
+    def __init__(self, mesh: BenchMesh) -> None:
+        self._pids = {"gateway": mesh.gateway.pid, "agent": mesh.agent.pid}
+        self._start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) for name, pid in self._pids.items()} | {"client": time.process_time()}
+
+    def report(self, units: int, unit: str) -> None:
+        for name, value in self._now().items():
+            print(f"{name:<8} {(value - self._start[name]) / units * 1000:7.3f} ms CPU per {unit}")
+
+
+async def step(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, seconds: float) -> None:
+    await run_to_end(stub, chain(5))  # warm up
+    meter = CpuMeter(mesh)
+    calls: list[float] = []
+    gaps: list[float] = []
+    delivered: list[float] = []
+    started, steps = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        events: list[tuple[run_pb2.RunEvent, int]] = []
+        async for response in stub.RunWorkflow(pb.RunWorkflowRequest(workflow=chain(STEPS))):
+            events.append((response.event, time.time_ns()))
+        steps += STEPS
+        begun: dict[str, int] = {}
+        completed = 0
+        for event, received in events:
+            at = event.event_time.ToNanoseconds()
+            delivered.append((received - at) / 1e6)
+            if event.HasField("step_started"):
+                begun[event.step_started.step_id] = at
+                if completed:
+                    gaps.append((at - completed) / 1e6)
+            elif event.HasField("step_completed"):
+                calls.append((at - begun[event.step_completed.step_id]) / 1e6)
+                completed = at
+    wall = time.perf_counter() - started
+    meter.report(steps, "step")
+    print(f"wall     {wall / steps * 1000:7.3f} ms per step ({steps} steps)")
+    print(f"median   step started → completed (the agent call) {statistics.median(calls):.3f} ms")
+    print(f"median   step completed → next step started {statistics.median(gaps):.3f} ms")
+    print(f"median   event recorded → received by the client {statistics.median(delivered):.3f} ms")
+
+
+async def runs(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, count: int) -> None:
+    meter = CpuMeter(mesh)
+    started = time.perf_counter()
+    most, rss = await inflight(stub, mesh.gateway.pid, count, sleep_ms=5000)
+    wall = time.perf_counter() - started
+    meter.report(count, "run")
+    print(f"wall     {wall:.1f} s for {count} runs; most in flight at once {most}")
+    print(f"gateway peak RSS {rss:.0f} MB")
+
+
+async def watchers(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, count: int) -> None:
+    meter = CpuMeter(mesh)
+    latencies = await delivery(mesh.target, stub, count, watched_chain(settle_ms=3000, steps=10, step_ms=200))
+    # Every watcher receives every event; only those after all had attached are timed.
+    received = len(latencies)
+    meter.report(received, "timed delivery (upper bound: attach and replay are included)")
+    print(f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms")
+
+
+async def main(kind: str, seconds: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="agentmesh-limits-") as workdir:
+        async with (
+            bench_mesh(Path(workdir) / "limits.db") as mesh,
+            grpc.aio.insecure_channel(mesh.target) as channel,
+        ):
+            stub = pb_grpc.OrchestratorServiceStub(channel)
+            if kind == "step":
+                await step(mesh, stub, seconds)
+            elif kind == "runs":
+                await runs(mesh, stub, 10_000)
+            elif kind == "watchers":
+                await watchers(mesh, stub, 1000)
+            else:
+                raise SystemExit(f"unknown part {kind!r}: step, runs or watchers")
+
+
+if __name__ == "__main__":
+    asyncio.run(
+        main(sys.argv[1] if len(sys.argv) > 1 else "step", float(sys.argv[2]) if len(sys.argv) > 2 else 8.0)
+    )
