@@ -72,11 +72,12 @@ class ServiceHost:
         *,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         tracer_provider: trace.TracerProvider | None = None,
-        undrained: Sequence[str] = (),
+        subscriptions: Sequence[str] = (),
     ) -> None:
-        """`undrained`: method-path prefixes that shutdown does not wait for (subscriptions)."""
+        """`subscriptions`: method-path prefixes of streams that follow something for as long as
+        the client likes; shutdown does not wait for them, and they are not traced."""
         self._services = tuple(services)
-        self._undrained = (*UNTRACED_SERVICES, *undrained)
+        self._untraced = (*UNTRACED_SERVICES, *subscriptions)
         self._max_message_bytes = max_message_bytes
         self._tracer_provider = tracer_provider
         self._server: grpc.aio.Server | None = None
@@ -86,11 +87,11 @@ class ServiceHost:
 
     async def start(self, address: str) -> int:
         """Bind `address` (port 0 picks a free port), start serving, and return the bound port."""
-        self._in_flight = InFlight(self._undrained)
+        self._in_flight = InFlight(self._untraced)
         interceptors: list[grpc.aio.ServerInterceptor] = [self._in_flight]
         # Without a tracer there is no span to record or to hand on, only the interceptor's cost.
         if self._tracer_provider is not None or tracing_configured():
-            interceptors.append(server_interceptor(self._tracer_provider))
+            interceptors.append(server_interceptor(self._tracer_provider, self._untraced))
         server = grpc.aio.server(interceptors=interceptors, options=server_options(self._max_message_bytes))
         for service in self._services:
             service.register(server)

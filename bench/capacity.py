@@ -133,6 +133,27 @@ async def delivery(target: str, stub: Stub, subscribers: int, flow: workflow_pb2
     return latencies
 
 
+async def raw_delivery(
+    target: str, method: str, subscribers: int, ticks: int, interval_ms: int
+) -> list[float]:
+    """p5's floor: milliseconds from send to arrival of ticks broadcast by a raw server to every stream."""
+    start = time.time_ns() + 3_000_000_000  # time for every stream to open
+    request = f"{ticks},{interval_ms},{start}".encode()
+    channels = [grpc.aio.insecure_channel(target) for _ in range(WATCH_CHANNELS)]
+    latencies: list[float] = []
+
+    async def follow(index: int) -> None:
+        call: Any = channels[index % WATCH_CHANNELS].unary_stream(method)
+        async for sent in call(request):
+            latencies.append((time.time_ns() - int(sent)) / 1e6)
+
+    try:
+        await asyncio.gather(*(follow(i) for i in range(subscribers)))
+    finally:
+        await asyncio.gather(*(channel.close() for channel in channels))
+    return latencies
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)

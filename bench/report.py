@@ -20,7 +20,9 @@ TARGETS = {
 }
 FLOOR = {
     "p1_step_ratio": "raw_floor_unary_ms",
+    "p2_fanout_ms": "raw_floor_fanout_ms",
     "p3_throughput_ratio": "raw_floor_unary_calls_per_s",
+    "p5_delivery_p99_ms": "raw_floor_broadcast_p99_ms",
     "p7_event_ratio": "raw_floor_stream_msgs_per_s",
 }
 

@@ -24,8 +24,8 @@ from agentmesh.health import wait_serving
 from agentmesh.process import ServerProcess
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from bench.capacity import delivery, inflight, percentile, watched_chain
-from bench.echo_server import STREAM, UNARY
+from bench.capacity import delivery, inflight, percentile, raw_delivery, watched_chain
+from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
 from bench.report import write_report
 from bench.startup import time_up
 from bench.workloads import chain, concurrently, fan_out, repeat, run_to_end, timed
@@ -101,15 +101,17 @@ class Bench:
                 grpc.aio.insecure_channel(gateway_target) as gw,
             ):
                 unary: Any = raw.unary_unary(UNARY)
+                sleeper: Any = raw.unary_unary(SLEEP)
                 stream: Any = raw.unary_stream(STREAM)
                 stub = pb_grpc.OrchestratorServiceStub(gw)
                 await run_to_end(stub, chain(2))  # warm up channels and the store
                 for _ in range(self.reps):
                     if self.wanted("floor"):
-                        await self.floor(unary, stream)
+                        await self.floor(unary, sleeper, stream)
                     await self.mesh(stub)
                     if self.wanted("p5"):
                         await self.watchers(gateway_target, stub)
+                        await self.broadcast(echo_target)
                 if self.wanted("p4"):
                     for _ in range(self.capacity_reps):
                         await self.capacity(stub)
@@ -121,11 +123,14 @@ class Bench:
     def wanted(self, part: str) -> bool:
         return not self.only or part in self.only
 
-    async def floor(self, unary: Any, stream: Any) -> None:
+    async def floor(self, unary: Any, sleeper: Any, stream: Any) -> None:
         calls = 500 if self.quick else 2000
         seconds = await timed(lambda: repeat(calls, lambda: unary(b"ping")))
         self.add("floor_unary_ms", seconds / calls * 1000)
         self.add("floor_unary_calls_per_s", await concurrently(64, 2.0, lambda: unary(b"ping")))
+        # p2's floor: the same 100 calls of 100 ms at once, straight to a raw server.
+        fan = await timed(lambda: asyncio.gather(*(sleeper(b"100") for _ in range(100))))
+        self.add("floor_fanout_ms", fan * 1000)
         messages = 20000
 
         async def drain() -> None:
@@ -165,6 +170,10 @@ class Bench:
         latencies = await delivery(target, stub, WATCHERS, flow)
         self.add("p5_delivery_p50_ms", percentile(latencies, 0.50))
         self.add("p5_delivery_p99_ms", percentile(latencies, 0.99))
+
+    async def broadcast(self, target: str) -> None:
+        latencies = await raw_delivery(target, TICKS, WATCHERS, ticks=20, interval_ms=100)
+        self.add("floor_broadcast_p99_ms", percentile(latencies, 0.99))
 
     async def capacity(self, stub: Stub) -> None:
         most, rss = await inflight(stub, self.gateway.pid, INFLIGHT_RUNS, sleep_ms=5000)

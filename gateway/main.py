@@ -26,7 +26,7 @@ log = logging.getLogger("agentmesh.gateway")
 
 ORCHESTRATOR_SERVICE = orchestrator_service_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
 # Streams that follow runs are subscriptions, not work: shutdown does not wait for them
-# (their clients resume with after_sequence).
+# (their clients resume with after_sequence), and they are not traced.
 SUBSCRIPTIONS = tuple(f"{ORCHESTRATOR_SERVICE}/{rpc}" for rpc in ("WatchRun", "RunWorkflow", "WatchMetrics"))
 
 
@@ -52,7 +52,7 @@ def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
     def register(server: grpc.aio.Server) -> None:
         add_to_server(servicer, server)
 
-    return engine, ServiceHost([Service(ORCHESTRATOR_SERVICE, register)], undrained=SUBSCRIPTIONS)
+    return engine, ServiceHost([Service(ORCHESTRATOR_SERVICE, register)], subscriptions=SUBSCRIPTIONS)
 
 
 async def serve_gateway(config: GatewayConfig, grace: float) -> None:

@@ -21,7 +21,7 @@ from tests.mesh import run_cli
 
 CLI = [sys.executable, "-m", "agentmesh"]
 # Agents started by `up` inherit this: a little simulated thinking time leaves runs to cancel.
-ENV = {**os.environ, "COLUMNS": "120", "AGENTMESH_LLM": "offline", "AGENTMESH_OFFLINE_LATENCY_MS": "150"}
+ENV = {**os.environ, "COLUMNS": "120", "AGENTMESH_LLM": "offline", "AGENTMESH_OFFLINE_LATENCY_MS": "300"}
 
 
 def agentmesh(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -164,15 +164,21 @@ def test_cancel_ends_a_running_run(mesh: tuple[str, subprocess.Popen[str]], tmp_
 
 def test_ctrl_c_detaches_from_a_run_and_watch_reattaches(mesh: tuple[str, subprocess.Popen[str]]) -> None:
     run = subprocess.Popen(
-        [*CLI, "run", "research", "-i", "topic=Coral reefs", "--gateway", mesh[0]],
+        [*CLI, "run", "research", "-i", "topic=Coral reefs", "--json", "--gateway", mesh[0]],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=ENV,
     )
-    time.sleep(2.0)
+    assert run.stdout is not None
+    # Interrupted once it follows the run and the first step is done: several steps remain.
+    seen = [run.stdout.readline()]
+    while "stepCompleted" not in seen[-1]:
+        seen.append(run.stdout.readline())
+        assert seen[-1], "".join(seen)
     run.send_signal(signal.SIGINT)
-    out, _ = run.communicate(timeout=30)
+    rest, _ = run.communicate(timeout=30)
+    out = "".join(seen) + rest
     assert run.returncode == 130, out
     hint = re.search(r"Re-attach with: agentmesh watch ([0-9a-f]{32}) --after-sequence (\d+)", out)
     assert hint, out
