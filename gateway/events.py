@@ -5,7 +5,8 @@ batch gathers, so many concurrent runs (and new runs) share one commit. Each
 event is serialized once; the same bytes are stored and sent to every watcher.
 After a commit the events go to live subscribers through bounded queues. A
 subscriber that falls behind is marked overflowed instead of slowing anyone
-down; its stream then continues from the store (see `watch`).
+down; its stream then continues from the store (see `watch`). Run snapshots
+ride along with the events, paced (see `gateway.snapshots`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentmesh.v1 import run_pb2
-from gateway.store.base import Batch, CallRecord, EventRecord, NewRun, RunStore, Snapshot
+from gateway.snapshots import SNAPSHOT_INTERVAL, Committed, SnapshotPacer
+from gateway.store.base import Batch, CallRecord, EventRecord, NewRun, RunStore
 
 log = logging.getLogger("agentmesh.gateway.events")
 
@@ -55,7 +57,7 @@ class _Create:
 
 
 class EventLog:
-    def __init__(self, store: RunStore) -> None:
+    def __init__(self, store: RunStore, snapshot_interval: float = SNAPSHOT_INTERVAL) -> None:
         self._store = store
         self._appends: list[_Append] = []
         self._creates: list[_Create] = []
@@ -63,6 +65,8 @@ class EventLog:
         self._wake = asyncio.Event()
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._writer: asyncio.Task[None] | None = None
+        self._snapshots = SnapshotPacer(snapshot_interval)
+        self._snapshot_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_forever(), name="event-log-writer")
@@ -72,6 +76,12 @@ class EventLog:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
+            if self._snapshot_timer is not None:
+                self._snapshot_timer.cancel()
+            # What is still queued, and every snapshot that lags the log, before the store closes.
+            appends, creates, calls = self._appends, self._creates, self._calls
+            self._appends, self._creates, self._calls = [], [], []
+            await self._commit(appends, creates, calls, flush=True)
 
     async def create(self, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> run_pb2.Run | None:
         """Store a new run with its first event; if its request_id is taken, return that run instead."""
@@ -151,17 +161,26 @@ class EventLog:
             appends, self._appends = self._appends, []
             creates, self._creates = self._creates, []
             calls, self._calls = self._calls, []
-            if appends or creates or calls:
-                await self._commit(appends, creates, calls)
+            await self._commit(appends, creates, calls)
+            self._wake_for_snapshots()
 
-    async def _commit(self, appends: list[_Append], creates: list[_Create], calls: list[CallRecord]) -> None:
-        # A snapshot is written only when it matches the batch's last event of its run: a run
-        # whose state is already ahead (events applied, still queued) waits for a later batch,
-        # so a stored snapshot never claims more than the durable log holds.
-        last = {a.record.run_id: a for a in appends}
-        snapshots = [
-            Snapshot.of(a.snapshot) for a in last.values() if a.snapshot.last_sequence == a.record.sequence
-        ]
+    def _wake_for_snapshots(self) -> None:
+        """Make sure a commit comes when a snapshot left behind falls due, even if no event does."""
+        due = self._snapshots.next_due()
+        if due is not None and (self._snapshot_timer is None or self._snapshot_timer.cancelled()):
+            self._snapshot_timer = asyncio.get_running_loop().call_later(due, self._snapshot_due)
+
+    def _snapshot_due(self) -> None:
+        self._snapshot_timer = None
+        self._wake.set()
+
+    async def _commit(
+        self, appends: list[_Append], creates: list[_Create], calls: list[CallRecord], flush: bool = False
+    ) -> None:
+        last = {a.record.run_id: Committed(a.record.sequence, a.record.terminal, a.snapshot) for a in appends}
+        snapshots = self._snapshots.take(last, flush=flush)
+        if not (appends or creates or calls or snapshots):
+            return
         batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls)
         try:
             taken = await self._store.write(batch)
@@ -177,6 +196,7 @@ class EventLog:
             if not create.done.done():
                 create.done.set_result(existing)
             if existing is None:
+                self._snapshots.created(create.run.snapshot.run_id)
                 self._publish(create.run.first_event)
         for append in appends:
             if not append.done.done():

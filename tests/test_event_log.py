@@ -11,6 +11,7 @@ from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
 from gateway.events import SUBSCRIBER_QUEUE, EventLog
 from gateway.service import encode_event_response
+from gateway.snapshots import Committed, SnapshotPacer
 from gateway.store.base import EventRecord
 from gateway.store.sqlite import SqliteRunStore
 
@@ -95,3 +96,67 @@ def test_event_responses_encoded_from_stored_bytes_parse_as_the_generated_messag
         encoded = encode_event_response(EventRecord.of(event))
         assert pb.WatchRunResponse.FromString(encoded).event == event
         assert pb.RunWorkflowResponse.FromString(encoded).event == event
+
+
+async def test_a_busy_run_s_snapshot_is_paced_and_flushed_at_stop(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "paced.db")
+    await store.open()
+    log = EventLog(store, snapshot_interval=3600)
+    log.start()
+    run, first = new_run("busy")
+    await log.create(run, first)
+    for i in range(20):
+        await append(log, run, step_output_chunk=run_pb2.StepOutputChunk(step_id="s", text=str(i)))
+    stored = await store.get_run("busy")
+    assert stored is not None and stored.last_sequence == 1  # twenty commits, no rewrite yet
+    await log.stop()  # a stopping gateway leaves every snapshot matching its log
+    stored = await store.get_run("busy")
+    assert stored is not None and stored.last_sequence == 21
+    await store.close()
+
+
+async def test_a_lagging_snapshot_catches_up_without_another_event_and_never_runs_ahead(
+    tmp_path: Path,
+) -> None:
+    store = SqliteRunStore(tmp_path / "catch-up.db")
+    await store.open()
+    log = EventLog(store, snapshot_interval=0.05)
+    log.start()
+    run, first = new_run("busy")
+    await log.create(run, first)
+    for i in range(20):
+        await append(log, run, step_output_chunk=run_pb2.StepOutputChunk(step_id="s", text=str(i)))
+    async with asyncio.timeout(5):
+        while (stored := await store.get_run("busy")) is not None and stored.last_sequence < 21:
+            await asyncio.sleep(0.02)
+    # Whatever the moment, the stored snapshot never claims an event the log does not hold.
+    run.last_sequence += 1
+    pending = log.append(run_pb2.RunEvent(run_id="busy", sequence=run.last_sequence), run)
+    stored = await store.get_run("busy")
+    assert stored is not None
+    assert len(await store.events_after("busy", 0, 100)) >= stored.last_sequence
+    await pending
+    # The final event always carries its snapshot.
+    run.state = run_pb2.RUN_STATE_SUCCEEDED
+    await append(log, run, run_completed=run_pb2.RunCompleted())
+    stored = await store.get_run("busy")
+    assert stored is not None and stored.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert stored.last_sequence == run.last_sequence
+    await log.stop()
+    await store.close()
+
+
+def test_the_pacer_writes_a_snapshot_at_most_once_an_interval_and_always_at_the_end() -> None:
+    pacer = SnapshotPacer(interval=3600)
+    run, _ = new_run("r")
+    pacer.created("r")
+    run.last_sequence = 2
+    assert pacer.take({"r": Committed(2, False, run)}) == []  # written at creation: not due
+    assert pacer.next_due() is not None
+    run.last_sequence = 4  # the live run is ahead of what this batch commits
+    assert pacer.take({"r": Committed(3, False, run)}, flush=True) == []
+    assert [s.run_id for s in pacer.take({"r": Committed(4, False, run)}, flush=True)] == ["r"]
+    assert pacer.next_due() is None
+    run.last_sequence = 5
+    assert [s.run_id for s in pacer.take({"r": Committed(5, True, run)})] == ["r"]  # the end
+    assert pacer.next_due() is None
