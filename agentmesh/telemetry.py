@@ -43,20 +43,14 @@ def tracing_configured() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
-def configure_tracing(service_name: str, *, always: bool = False) -> None:
-    """Install the SDK when OTEL_TRACES_EXPORTER=console (exporting to stderr), or when `always`.
-
-    The gateway installs it always: it originates traces, and only a real tracer makes
-    the span contexts it propagates to agents (W3C traceparent) valid.
-    """
-    exporting = os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower() == "console"
-    if not (exporting or always):
+def configure_tracing(service_name: str) -> None:
+    """Install the SDK, exporting spans to stdout (logs stay on stderr), when OTEL_TRACES_EXPORTER=console."""
+    if os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower() != "console":
         return
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if exporting:
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)

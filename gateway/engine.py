@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -23,6 +24,15 @@ log = logging.getLogger("agentmesh.gateway")
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 VALIDATED_CACHE = 256
+
+
+def new_run_id() -> str:
+    """32 hex digits: milliseconds since the epoch, then 80 random bits (as in UUIDv7).
+
+    Time-ordered ids land at the end of the store's indexes instead of at random places,
+    and sort by creation; the id is also the run's trace id, which needs 128 bits.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(80):020x}"
 
 
 class Engine:
@@ -111,7 +121,7 @@ class Engine:
         run_inputs = apply_inputs(workflow, inputs)
         now = timestamp_now()
         run = run_pb2.Run(
-            run_id=secrets.token_hex(16),
+            run_id=new_run_id(),
             workflow=workflow,
             state=run_pb2.RUN_STATE_RUNNING,
             inputs=dict_to_struct(run_inputs),

@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 from google.protobuf import duration_pb2
-from opentelemetry import propagate, trace
 
 from agentmesh.messages import (
     DataPart,
@@ -33,9 +32,9 @@ from gateway.events import EventLog
 from gateway.retry import RetryPolicy
 from gateway.state import TERMINAL_STEP_STATES, RunState
 from gateway.store.base import CallRecord
+from gateway.tracing import RunTrace
 
 log = logging.getLogger("agentmesh.gateway.run")
-tracer = trace.get_tracer("agentmesh.gateway")
 
 IDEMPOTENCY_KEY = "agentmesh-idempotency-key"
 CHUNK_INTERVAL = 0.05
@@ -78,15 +77,7 @@ class RunExecutor:
         for step in self.run.workflow.steps:
             for dep in step.dependencies:
                 self._dependents[dep].append(step.id)
-        # Every step's span belongs to one trace whose id is the run id (both are 128 random
-        # bits), so a run is one trace across retries and gateway restarts.
-        parent = trace.SpanContext(
-            trace_id=int(self.run.run_id, 16),
-            span_id=int(self.run.run_id[:16], 16) or 1,
-            is_remote=True,
-            trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
-        )
-        self._trace_context = trace.set_span_in_context(trace.NonRecordingSpan(parent))
+        self._trace = RunTrace(self.run.run_id)
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: str | None = None
 
@@ -350,12 +341,8 @@ class RunExecutor:
                 await flush()
 
         begun = time.monotonic()
-        with tracer.start_as_current_span(
-            f"step {step.id}", context=self._trace_context, attributes={"agentmesh.run_id": self.run_id}
-        ):
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            metadata += list(carrier.items())
+        with self._trace.attempt(step.id) as trace_metadata:
+            metadata += trace_metadata
             try:
                 result = await self._agents.invoke(
                     step.agent, request, deadline=deadline, metadata=metadata, on_chunk=on_chunk

@@ -83,7 +83,7 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
 
 def run_gateway(config: GatewayConfig, *, grace: float, log_format: LogFormat) -> int:
     configure_logging(log_format)
-    configure_tracing("agentmesh-gateway", always=True)
+    configure_tracing("agentmesh-gateway")
     try:
         asyncio.run(serve_gateway(config, grace))
     except (OSError, ConfigError, AgentMeshError) as exc:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+from pathlib import Path
+
 import grpc
 import pytest
 from opentelemetry import trace
@@ -11,10 +16,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentmesh import health
 from agentmesh.messages import Message
+from agentmesh.process import ServerProcess
 from agentmesh.runtime import agent_host
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 from services import load_agent
+from tests.mesh import Gateway, finished, gateway_process, probe_log, start_probe, step, workflow
 from tests.samples import SAMPLES
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -53,3 +60,41 @@ async def test_agent_calls_are_traced_and_health_watch_still_works() -> None:
     invalid = spans["/agentmesh.v1.AgentService/Invoke"]
     assert invalid.attributes is not None
     assert invalid.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+
+
+async def test_an_exporting_gateway_records_each_step_attempt_as_a_span_of_the_run_s_trace(
+    tmp_path: Path,
+) -> None:
+    probe = await start_probe(tmp_path / "probe.jsonl")
+    spans = tmp_path / "spans.json"
+    command = gateway_process(tmp_path / "gateway.db", {"probe": [probe.port]}).args
+    # The console exporter writes to stdout; the log (and the port) stay on stderr.
+    redirected = ["sh", "-c", f'exec "$@" > {shlex.quote(str(spans))}', "sh", *command]
+    process = ServerProcess(redirected, {**os.environ, "OTEL_TRACES_EXPORTER": "console"})
+    try:
+        await process.start()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{process.port}") as channel:
+            await health.wait_serving(f"127.0.0.1:{process.port}")
+            gateway = Gateway(process, channel)
+            flow = workflow(
+                {
+                    "name": "traced",
+                    "steps": [step("a", "echo", {"key": "t-a"}), step("b", "echo", {"key": "t-b"})],
+                }
+            )
+            run, _ = await finished(gateway, await gateway.start_run(flow))
+        assert await process.stop() == 0  # the exporter flushes as the gateway exits
+    finally:
+        await probe.stop()
+    decoder = json.JSONDecoder()
+    text, exported = spans.read_text(), []
+    while text.strip():
+        span, end = decoder.raw_decode(text.lstrip())
+        exported.append(span)
+        text = text.lstrip()[end:]
+    steps = {span["name"]: span for span in exported if span["name"].startswith("step ")}
+    assert set(steps) == {"step a", "step b"}
+    assert {span["context"]["trace_id"] for span in steps.values()} == {f"0x{run.run_id}"}
+    assert {span["parent_id"] for span in steps.values()} == {f"0x{run.run_id[16:]}"}
+    received = {r["key"]: r["traceparent"] for r in probe_log(tmp_path / "probe.jsonl")}
+    assert received["t-a"].split("-")[2] == steps["step a"]["context"]["span_id"].removeprefix("0x")
