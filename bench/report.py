@@ -3,45 +3,111 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 REPORT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
+
+@dataclass(frozen=True)
+class Target:
+    figure: str
+    at_most: bool  # the target is an upper bound (else a lower one)
+    bound: float
+    measured: str  # the raw figure behind the key, whose spread the table shows
+    floor: str = ""  # the floor it is compared with, measured in the same run
+
+    def text(self) -> str:
+        return f"{'≤' if self.at_most else '≥'} {self.bound:,g}"
+
+    def met(self, value: float) -> bool:
+        return value <= self.bound if self.at_most else value >= self.bound
+
+
 TARGETS = {
-    "p1_step_ratio": ("chain of 50 no-op steps: time per step ÷ raw unary round trip", "≤ 1.5"),
-    "p2_fanout_ms": ("for_each over 100 items of a 100 ms agent: wall time of the run (ms)", "≤ 130"),
-    "p3_throughput_ratio": ("one-step workflows/s with 64 concurrent clients ÷ raw unary calls/s", "≥ 0.4"),
-    "p4_inflight_runs": ("runs in flight at once on one gateway (steps sleep 5 s), all completed", "10,000"),
-    "p4_rss_mb": ("gateway peak RSS during p4 (MB)", "≤ 500"),
-    "p5_delivery_p99_ms": ("1,000 WatchRun subscribers on one run: p99 recorded→received (ms)", "≤ 50"),
-    "p6_startup_s": ("`agentmesh up` to all eight servers SERVING (s)", "≤ 3"),
-    "p6_agent_rss_mb": ("idle agent RSS (MB)", "≤ 60"),
-    "p7_event_ratio": ("events/s delivered to one watcher ÷ raw server-stream messages/s", "≥ 0.6"),
+    "p1_step_ratio": Target(
+        "chain of 50 no-op steps: time per step ÷ raw unary round trip",
+        True,
+        1.5,
+        "p1_step_ms",
+        "floor_unary_ms",
+    ),
+    "p2_fanout_ms": Target(
+        "for_each over 100 items of a 100 ms agent: wall time of the run (ms)",
+        True,
+        130,
+        "p2_fanout_ms",
+        "floor_fanout_ms",
+    ),
+    "p3_throughput_ratio": Target(
+        "one-step workflows/s with 64 concurrent clients ÷ raw unary calls/s",
+        False,
+        0.4,
+        "p3_runs_per_s",
+        "floor_unary_calls_per_s",
+    ),
+    "p4_inflight_runs": Target(
+        "runs in flight at once on one gateway (steps sleep 5 s), all completed",
+        False,
+        10_000,
+        "p4_inflight_runs",
+    ),
+    "p4_rss_mb": Target("gateway peak RSS during p4 (MB)", True, 500, "p4_rss_mb"),
+    "p5_delivery_p99_ms": Target(
+        "1,000 WatchRun subscribers on one run: p99 recorded→received (ms)",
+        True,
+        50,
+        "p5_delivery_p99_ms",
+        "floor_broadcast_p99_ms",
+    ),
+    "p6_startup_s": Target("`agentmesh up` to all eight servers SERVING (s)", True, 3, "p6_startup_s"),
+    "p6_agent_rss_mb": Target("idle agent RSS (MB)", True, 60, "p6_agent_rss_mb"),
+    "p7_event_ratio": Target(
+        "events/s delivered to one watcher ÷ raw server-stream messages/s",
+        False,
+        0.6,
+        "p7_events_per_s",
+        "floor_stream_msgs_per_s",
+    ),
 }
-FLOOR = {
-    "p1_step_ratio": "raw_floor_unary_ms",
-    "p2_fanout_ms": "raw_floor_fanout_ms",
-    "p3_throughput_ratio": "raw_floor_unary_calls_per_s",
-    "p5_delivery_p99_ms": "raw_floor_broadcast_p99_ms",
-    "p7_event_ratio": "raw_floor_stream_msgs_per_s",
-}
+
+
+def _median_and_spread(name: str, results: dict[str, float]) -> str:
+    return f"{name} {results[f'raw_{name}']:.4g} (spread {results[f'spread_{name}']:.3g})"
+
+
+def _row(key: str, target: Target, results: dict[str, float]) -> str:
+    if key not in results:
+        return f"| `{key}` | {target.figure} | not measured | {target.text()} | | | |"
+    value = results[key]
+    measured = _median_and_spread(target.measured, results)
+    floor = _median_and_spread(target.floor, results) if target.floor else ""
+    met = "yes" if target.met(value) else "**no**"
+    return f"| `{key}` | {target.figure} | {value:.4g} | {target.text()} | {met} | {measured} | {floor} |"
 
 
 def write_report(results: dict[str, float], quick: bool) -> None:
-    rows = []
-    for key, (figure, target) in TARGETS.items():
-        value = f"{results[key]:g}" if key in results else "not measured yet"
-        floor = f"{FLOOR[key].removeprefix('raw_')} = {results[FLOOR[key]]:g}" if key in FLOOR else ""
-        rows.append(f"| `{key}` | {figure} | {value} | {target} | {floor} |")
-    mode = "quick" if quick else "full"
-    text = REPORT.read_text() if REPORT.exists() else ""
-    table = "\n".join(
-        ["| key | figure | value | target | floor (same run) |", "|---|---|---|---|---|", *rows]
-    )
-    command = "make bench QUICK=1" if quick else "make bench"
+    """Replace the results block of BENCHMARKS.md (between its markers) with this run's table."""
+    header = "| key | figure | value | target | met | median (spread: max - min) | floor, same run |"
+    rows = [_row(key, target, results) for key, target in TARGETS.items()]
+    table = "\n".join([header, "|---|---|---|---|---|---|---|", *rows])
+    mode, command = ("quick", "make bench QUICK=1") if quick else ("full", "make bench")
     block = f"<!-- results:start -->\nLast run: {mode} mode, `{command}`.\n\n{table}\n<!-- results:end -->"
+    text = REPORT.read_text() if REPORT.exists() else ""
     if "<!-- results:start -->" in text:
-        text = re.sub(r"<!-- results:start -->.*<!-- results:end -->", block, text, flags=re.DOTALL)
+        text = re.sub(r"<!-- results:start -->.*<!-- results:end -->", lambda _: block, text, flags=re.DOTALL)
     else:
         text += "\n" + block + "\n"
     REPORT.write_text(text)
+
+
+def main() -> None:
+    """Re-render the table from bench/results.json (after editing this file, without re-measuring)."""
+    import json
+
+    results = json.loads((REPORT.parent / "bench" / "results.json").read_text())
+    write_report(results, quick="Last run: quick" in REPORT.read_text())
+
+
+if __name__ == "__main__":
+    main()
