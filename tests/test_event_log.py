@@ -98,15 +98,21 @@ def test_event_responses_encoded_from_stored_bytes_parse_as_the_generated_messag
         assert pb.RunWorkflowResponse.FromString(encoded).event == event
 
 
+async def busy_run(log: EventLog) -> run_pb2.Run:
+    """A run "busy" created, then twenty events committed one after another (sequences 2 to 21)."""
+    run, first = new_run("busy")
+    await log.create(run, first)
+    for i in range(20):
+        await append(log, run, step_output_chunk=run_pb2.StepOutputChunk(step_id="s", text=str(i)))
+    return run
+
+
 async def test_a_busy_run_s_snapshot_is_paced_and_flushed_at_stop(tmp_path: Path) -> None:
     store = SqliteRunStore(tmp_path / "paced.db")
     await store.open()
     log = EventLog(store, snapshot_interval=3600)
     log.start()
-    run, first = new_run("busy")
-    await log.create(run, first)
-    for i in range(20):
-        await append(log, run, step_output_chunk=run_pb2.StepOutputChunk(step_id="s", text=str(i)))
+    await busy_run(log)
     stored = await store.get_run("busy")
     assert stored is not None and stored.last_sequence == 1  # twenty commits, no rewrite yet
     await log.stop()  # a stopping gateway leaves every snapshot matching its log
@@ -122,10 +128,7 @@ async def test_a_lagging_snapshot_catches_up_without_another_event_and_never_run
     await store.open()
     log = EventLog(store, snapshot_interval=0.05)
     log.start()
-    run, first = new_run("busy")
-    await log.create(run, first)
-    for i in range(20):
-        await append(log, run, step_output_chunk=run_pb2.StepOutputChunk(step_id="s", text=str(i)))
+    run = await busy_run(log)
     async with asyncio.timeout(5):
         while (stored := await store.get_run("busy")) is not None and stored.last_sequence < 21:
             await asyncio.sleep(0.02)
