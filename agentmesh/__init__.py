@@ -1,12 +1,36 @@
 """agentmesh: a gRPC polyglot agent mesh.
 
-The public API for writing agents is re-exported here; see README.md for a tour.
+The public API for writing agents is re-exported here; see README.md for a tour. The
+names are loaded on first use, so that a command that does not serve an agent (`agentmesh
+up`, `agentmesh run`) does not import the agent runtime and pydantic.
 """
 
-from agentmesh.errors import AgentMeshError, FieldViolation, InvalidInput
-from agentmesh.llm import Prompt, Turn
-from agentmesh.messages import DataPart, Message, TextPart, TokenUsage
-from agentmesh.runtime import Agent, Context, Reply, TextInput
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentmesh.errors import AgentMeshError, FieldViolation, InvalidInput
+    from agentmesh.llm import Prompt, Turn
+    from agentmesh.messages import DataPart, Message, TextPart, TokenUsage
+    from agentmesh.runtime import Agent, Context, Reply, TextInput
+
+_EXPORTS = {
+    "Agent": "agentmesh.runtime",
+    "AgentMeshError": "agentmesh.errors",
+    "Context": "agentmesh.runtime",
+    "DataPart": "agentmesh.messages",
+    "FieldViolation": "agentmesh.errors",
+    "InvalidInput": "agentmesh.errors",
+    "Message": "agentmesh.messages",
+    "Prompt": "agentmesh.llm",
+    "Reply": "agentmesh.runtime",
+    "TextInput": "agentmesh.runtime",
+    "TextPart": "agentmesh.messages",
+    "TokenUsage": "agentmesh.messages",
+    "Turn": "agentmesh.llm",
+}
 
 __all__ = [
     "Agent",
@@ -23,3 +47,10 @@ __all__ = [
     "TokenUsage",
     "Turn",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentmesh' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -27,6 +27,7 @@ log = logging.getLogger("agentmesh.server")
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 10.0
+DEFAULT_HOST = "[::]"
 # Time for open Watch streams to deliver NOT_SERVING before the server cuts them.
 _FAREWELL_SECONDS = 0.25
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from agentmesh.runtime import Agent
+if TYPE_CHECKING:
+    from agentmesh.runtime import Agent
 
 
 @dataclass(frozen=True, slots=True)

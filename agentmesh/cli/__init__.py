@@ -12,10 +12,9 @@ from rich.console import Console
 
 from agentmesh.cli.client import DEFAULT_GATEWAY, CliError
 from agentmesh.logs import LogFormat
-from agentmesh.runtime.main import DEFAULT_HOST, run_agent
-from agentmesh.server import DEFAULT_GRACE_SECONDS
+from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
 from agentmesh.v1 import run_pb2
-from services import AGENTS, load_agent
+from services import AGENTS
 
 app = typer.Typer(
     name="agentmesh",
@@ -39,6 +38,9 @@ def agent_command(
     if name not in AGENTS:
         err.print(f"[red]error:[/] unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
         raise typer.Exit(2)
+    from agentmesh.runtime.main import run_agent
+    from services import load_agent
+
     agent = load_agent(name)
     run_agent(
         agent,

@@ -14,14 +14,13 @@ from agentmesh.llm import LLMProvider, provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.runtime.agent import Agent
 from agentmesh.runtime.servicer import AgentServicer
-from agentmesh.server import DEFAULT_GRACE_SECONDS, Service, ServiceHost, serve_until_signalled
+from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST, Service, ServiceHost, serve_until_signalled
 from agentmesh.telemetry import configure_tracing
 from agentmesh.v1 import agent_service_pb2, agent_service_pb2_grpc
 
 log = logging.getLogger("agentmesh.agent")
 
 AGENT_SERVICE = agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name
-DEFAULT_HOST = "[::]"
 
 
 def agent_host(
