@@ -20,6 +20,15 @@ from services import AGENTS
 from tests.mesh import run_cli
 
 CLI = [sys.executable, "-m", "agentmesh"]
+# The CLI as started from a terminal, where Ctrl-C is not ignored. A process started in the
+# background by a non-interactive shell (as CI may be) inherits SIGINT ignored, and Python
+# then honours that; this resets it before exec'ing the CLI.
+AS_IN_A_TERMINAL = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'agentmesh', *sys.argv[1:]])",
+]
 # Agents started by `up` inherit this: a little simulated thinking time leaves runs to cancel.
 ENV = {**os.environ, "COLUMNS": "120", "AGENTMESH_LLM": "offline", "AGENTMESH_OFFLINE_LATENCY_MS": "300"}
 
@@ -164,7 +173,7 @@ def test_cancel_ends_a_running_run(mesh: tuple[str, subprocess.Popen[str]], tmp_
 
 def test_ctrl_c_detaches_from_a_run_and_watch_reattaches(mesh: tuple[str, subprocess.Popen[str]]) -> None:
     run = subprocess.Popen(
-        [*CLI, "run", "research", "-i", "topic=Coral reefs", "--json", "--gateway", mesh[0]],
+        [*AS_IN_A_TERMINAL, "run", "research", "-i", "topic=Coral reefs", "--json", "--gateway", mesh[0]],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
