@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
-
-from google.protobuf import timestamp_pb2
-
+from agentmesh.messages import timestamp_now
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
 from gateway.store.base import RunStore
@@ -18,8 +14,7 @@ async def collect(store: RunStore) -> pb.Metrics:
     failed = counts.get(run_pb2.RUN_STATE_FAILED, 0)
     cancelled = counts.get(run_pb2.RUN_STATE_CANCELLED, 0)
     executed = succeeded + failed + cancelled
-    now = timestamp_pb2.Timestamp()
-    now.GetCurrentTime()
+    now = timestamp_now()
     metrics = pb.Metrics(
         workflows_executed=executed,
         workflows_succeeded=succeeded,
@@ -29,25 +24,15 @@ async def collect(store: RunStore) -> pb.Metrics:
         success_rate=succeeded / executed if executed else 0.0,
         time=now,
     )
-    by_agent: dict[str, list[tuple[bool, float]]] = defaultdict(list)
-    for call in await store.calls():
-        by_agent[call.agent].append((call.ok, call.millis))
-    for agent, calls in sorted(by_agent.items(), key=lambda item: (-len(item[1]), item[0])):
-        latencies = sorted(millis for _, millis in calls)
-        successes = sum(1 for ok, _ in calls if ok)
+    for stats in sorted(await store.call_stats(), key=lambda s: (-s.executions, s.agent)):
         metrics.agents.add(
-            agent=agent,
-            executions=len(calls),
-            successes=successes,
-            failures=len(calls) - successes,
-            success_rate=successes / len(calls),
-            average_ms=sum(latencies) / len(latencies),
-            p50_ms=_percentile(latencies, 0.50),
-            p95_ms=_percentile(latencies, 0.95),
+            agent=stats.agent,
+            executions=stats.executions,
+            successes=stats.successes,
+            failures=stats.executions - stats.successes,
+            success_rate=stats.successes / stats.executions,
+            average_ms=stats.average_ms,
+            p50_ms=stats.p50_ms,
+            p95_ms=stats.p95_ms,
         )
     return metrics
-
-
-def _percentile(ordered: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

@@ -12,7 +12,7 @@ from agentmesh.v1 import run_pb2
 from gateway.events import SUBSCRIBER_QUEUE, EventLog
 from gateway.service import encode_event_response
 from gateway.snapshots import Committed, SnapshotPacer
-from gateway.store.base import EventRecord
+from gateway.store.base import Batch, CallRecord, CallStats, EventRecord
 from gateway.store.sqlite import SqliteRunStore
 
 
@@ -163,3 +163,15 @@ def test_the_pacer_writes_a_snapshot_at_most_once_an_interval_and_always_at_the_
     run.last_sequence = 5
     assert [s.run_id for s in pacer.take({"r": Committed(5, True, run)})] == ["r"]  # the end
     assert pacer.next_due() is None
+
+
+async def test_call_stats_are_exact_nearest_rank_summaries_per_agent(tmp_path: Path) -> None:
+    store = SqliteRunStore(tmp_path / "calls.db")
+    await store.open()
+    calls = [CallRecord("a", i % 10 != 0, float(i)) for i in range(1, 101)]  # 1..100 ms, 10 failures
+    calls += [CallRecord("b", True, ms) for ms in (5.0, 1.0, 3.0)]
+    await store.write(Batch(calls=calls))
+    stats = {s.agent: s for s in await store.call_stats()}
+    assert stats["a"] == CallStats("a", 100, 90, 50.5, 50.0, 95.0)
+    assert stats["b"] == CallStats("b", 3, 3, 3.0, 3.0, 5.0)  # ranks ceil(1.5) = 2 and ceil(2.85) = 3
+    await store.close()

@@ -73,6 +73,21 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CallStats:
+    """One agent's calls so far: how many, how many succeeded, and their latency (ms).
+
+    Percentiles are nearest-rank over every counted call.
+    """
+
+    agent: str
+    executions: int
+    successes: int
+    average_ms: float
+    p50_ms: float
+    p95_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     """What one transaction writes. Events of one run are in sequence order."""
 
@@ -119,8 +134,8 @@ class RunStore(Protocol):
         """How many runs are in each state."""
         ...
 
-    async def calls(self) -> list[CallRecord]:
-        """Every agent call counted so far."""
+    async def call_stats(self) -> list[CallStats]:
+        """Per agent, the calls counted so far, summarized where the data is."""
         ...
 
     async def chat_history(self, session_id: str) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentmesh.v1 import run_pb2
-from gateway.store.base import Batch, CallRecord, EventRecord, Page
+from gateway.store.base import Batch, CallStats, EventRecord, Page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS calls (
     ok     INTEGER NOT NULL,
     millis REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS calls_by_latency ON calls (agent, millis, ok);
 CREATE TABLE IF NOT EXISTS chat (
     session_id TEXT NOT NULL,
     turn       INTEGER NOT NULL,
@@ -109,13 +111,16 @@ class SqliteRunStore:
 
         return await self._on(self._write_thread, run)
 
-    async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        def run() -> list[Any]:
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
             if self._reader is None:
                 raise RuntimeError("the store is not open")
-            return self._reader.execute(sql, params).fetchall()
+            return work(self._reader)
 
         return await self._on(self._read_thread, run)
+
+    async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self._read(lambda db: db.execute(sql, params).fetchall())
 
     async def write(self, batch: Batch) -> dict[str, bytes]:
         events = [(e.run_id, e.sequence, e.data) for e in batch.events]
@@ -184,9 +189,31 @@ class SqliteRunStore:
         rows = await self._query("SELECT state, COUNT(*) FROM runs GROUP BY state")
         return {int(state): int(count) for state, count in rows}
 
-    async def calls(self) -> list[CallRecord]:
-        rows = await self._query("SELECT agent, ok, millis FROM calls")
-        return [CallRecord(agent, bool(ok), float(millis)) for agent, ok, millis in rows]
+    async def call_stats(self) -> list[CallStats]:
+        # Summarized in SQLite, on the reader thread: the calls table grows with every step,
+        # and reading it whole into Python held the event loop for most of a second at 200,000.
+        def summarize(db: sqlite3.Connection) -> list[CallStats]:
+            def nearest_rank(agent: str, count: int, fraction: float) -> float:
+                row = db.execute(
+                    "SELECT millis FROM calls WHERE agent = ? ORDER BY millis LIMIT 1 OFFSET ?",
+                    (agent, max(0, math.ceil(fraction * count) - 1)),
+                ).fetchone()
+                return float(row[0])
+
+            totals = db.execute("SELECT agent, COUNT(*), SUM(ok), AVG(millis) FROM calls GROUP BY agent")
+            return [
+                CallStats(
+                    agent,
+                    count,
+                    int(ok),
+                    float(average),
+                    nearest_rank(agent, count, 0.50),
+                    nearest_rank(agent, count, 0.95),
+                )
+                for agent, count, ok, average in totals.fetchall()
+            ]
+
+        return await self._read(summarize)
 
     async def chat_history(self, session_id: str) -> list[tuple[str, str]]:
         rows = await self._query(
