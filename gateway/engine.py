@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from agentmesh.errors import InvalidInput, NotFound
@@ -33,6 +34,17 @@ def new_run_id() -> str:
     and sort by creation; the id is also the run's trace id, which needs 128 bits.
     """
     return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(80):020x}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What starting a run takes: the workflow (a copy the run may own), inputs, context, and
+    the client's idempotency key."""
+
+    workflow: workflow_pb2.Workflow
+    inputs: Mapping[str, Any]
+    context: run_pb2.RunContext
+    request_id: str = ""
 
 
 class Engine:
@@ -86,39 +98,20 @@ class Engine:
             self._valid[key] = order
         return list(order)
 
-    async def start_run(
-        self,
-        workflow: workflow_pb2.Workflow,
-        inputs: Mapping[str, Any],
-        context: run_pb2.RunContext,
-        request_id: str = "",
-    ) -> run_pb2.Run:
+    async def start_run(self, request: RunRequest) -> run_pb2.Run:
         """Validate, store the run with its first event atomically, and start executing it."""
-        run, _ = await self._start(workflow, inputs, context, request_id, watch=False)
+        run, _ = await self._start(request, watch=False)
         return run
 
-    async def run_and_watch(
-        self,
-        workflow: workflow_pb2.Workflow,
-        inputs: Mapping[str, Any],
-        context: run_pb2.RunContext,
-        request_id: str = "",
-    ) -> AsyncIterator[EventRecord]:
+    async def run_and_watch(self, request: RunRequest) -> AsyncIterator[EventRecord]:
         """Start a run as `start_run` does, and follow its events from the first."""
-        run, subscriber = await self._start(workflow, inputs, context, request_id, watch=True)
+        run, subscriber = await self._start(request, watch=True)
         return self.events.watch(run.run_id, 0, subscriber)
 
-    async def _start(
-        self,
-        workflow: workflow_pb2.Workflow,
-        inputs: Mapping[str, Any],
-        context: run_pb2.RunContext,
-        request_id: str,
-        *,
-        watch: bool,
-    ) -> tuple[run_pb2.Run, Subscriber | None]:
+    async def _start(self, request: RunRequest, *, watch: bool) -> tuple[run_pb2.Run, Subscriber | None]:
+        workflow, context, request_id = request.workflow, request.context, request.request_id
         self.validate(workflow)
-        run_inputs = apply_inputs(workflow, inputs)
+        run_inputs = apply_inputs(workflow, request.inputs)
         now = timestamp_now()
         run = run_pb2.Run(
             run_id=new_run_id(),

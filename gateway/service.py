@@ -14,10 +14,10 @@ from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh.v1 import workflow_pb2
 from gateway import metrics
 from gateway.chat import Chat
-from gateway.engine import Engine
+from gateway.engine import Engine, RunRequest
 from gateway.store.base import EventRecord
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -43,7 +43,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
         async with rpc_errors(context, "StartRun"):
-            return pb.StartRunResponse(run=await self._engine.start_run(*self._run_arguments(request)))
+            return pb.StartRunResponse(run=await self._engine.start_run(self._run_request(request)))
 
     # The two event streams answer with each response already encoded (see `add_to_server`):
     # the event's bytes are the ones the store holds, serialized once for every watcher.
@@ -52,7 +52,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.RunWorkflowRequest, context: Context
     ) -> AsyncIterator[bytes]:
         async with rpc_errors(context, "RunWorkflow"):
-            events = await self._engine.run_and_watch(*self._run_arguments(request))
+            events = await self._engine.run_and_watch(self._run_request(request))
             async for record in events:
                 yield encode_event_response(record)
 
@@ -128,9 +128,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 else:
                     yield pb.ChatStreamResponse(text=item)
 
-    def _run_arguments(
-        self, request: StartRequest
-    ) -> tuple[workflow_pb2.Workflow, dict[str, Any], run_pb2.RunContext, str]:
+    def _run_request(self, request: StartRequest) -> RunRequest:
         source = request.WhichOneof("source")
         if source == "workflow":
             workflow = request.workflow
@@ -138,11 +136,11 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             workflow = self._engine.workflow_named(request.workflow_name)
         else:
             raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
-        return (
-            workflow_pb2.Workflow.FromString(workflow.SerializeToString()),
-            struct_to_dict(request.inputs),
-            request.context,
-            request.request_id,
+        return RunRequest(
+            workflow=workflow_pb2.Workflow.FromString(workflow.SerializeToString()),
+            inputs=struct_to_dict(request.inputs),
+            context=request.context,
+            request_id=request.request_id,
         )
 
 
