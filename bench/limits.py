@@ -1,4 +1,4 @@
-"""What limits each figure, by process: `python -m bench.limits [step|runs|watchers] [SECONDS]`.
+"""What limits each figure: `python -m bench.limits [step|runs|watchers|metrics] [SECONDS]`.
 
 Reads each process's CPU time from /proc/PID/stat before and after a workload, so that
 the "where the time goes" figures in BENCHMARKS.md can be reproduced:
@@ -8,6 +8,7 @@ the "where the time goes" figures in BENCHMARKS.md can be reproduced:
 - runs: 10,000 one-step runs whose step sleeps 5 s, started by 256 concurrent clients (p4);
   CPU per run by process.
 - watchers: 1,000 WatchRun subscribers on one run (p5); gateway CPU per delivered event.
+- metrics: GetMetrics' work over 200,000 counted calls, and the longest the event loop stalls.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from agentmesh.v1 import run_pb2
 from bench.capacity import delivery, inflight, percentile, watched_chain
 from bench.mesh import BenchMesh, bench_mesh
 from bench.workloads import chain, run_to_end
+from gateway.metrics import collect as collect_metrics
+from gateway.store.base import Batch, CallRecord
+from gateway.store.sqlite import SqliteRunStore
 
 STEPS = 50
 
@@ -103,8 +107,40 @@ async def watchers(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, 
     print(f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms")
 
 
+async def metrics_stall(store_path: Path, calls: int) -> None:
+    """GetMetrics' work over `calls` counted calls: its time, and the longest the loop stalled."""
+    store = SqliteRunStore(store_path)
+    await store.open()
+    # Seven agents, one call in twenty failing, latencies spread over 0-100 ms.
+    records = [CallRecord(f"agent-{i % 7}", i % 20 != 0, (i * 7919) % 10_000 / 100) for i in range(calls)]
+    for start in range(0, calls, 10_000):
+        await store.write(Batch(calls=records[start : start + 10_000]))
+    longest, done = 0.0, asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal longest
+        while not done.is_set():
+            asked = time.perf_counter()
+            await asyncio.sleep(0.001)
+            longest = max(longest, time.perf_counter() - asked - 0.001)
+
+    ticker = asyncio.create_task(tick())
+    started = time.perf_counter()
+    await collect_metrics(store)
+    took = time.perf_counter() - started
+    done.set()
+    await ticker
+    await store.close()
+    print(
+        f"metrics over {calls} calls: {took * 1000:.0f} ms; longest event-loop stall {longest * 1000:.1f} ms"
+    )
+
+
 async def main(kind: str, seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="agentmesh-limits-") as workdir:
+        if kind == "metrics":
+            await metrics_stall(Path(workdir) / "metrics.db", 200_000)
+            return
         async with (
             bench_mesh(Path(workdir) / "limits.db") as mesh,
             grpc.aio.insecure_channel(mesh.target) as channel,
@@ -117,7 +153,7 @@ async def main(kind: str, seconds: float) -> None:
             elif kind == "watchers":
                 await watchers(mesh, stub, 1000)
             else:
-                raise SystemExit(f"unknown part {kind!r}: step, runs or watchers")
+                raise SystemExit(f"unknown part {kind!r}: step, runs, watchers or metrics")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The bench agent and a gateway with its SQLite store, as child processes on loopback."""
+"""What the benchmarks measure, as child processes on loopback: the raw echo server (the floor),
+and the bench agent with a gateway and its SQLite store."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,19 @@ class BenchMesh:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.gateway.port}"
+
+
+@contextmanager
+def echo_server() -> Iterator[str]:
+    """The raw grpc.aio server; yields its address. Started before anything is measured, so
+    that its blocking spawn costs nothing that counts."""
+    echo = subprocess.Popen([sys.executable, "-m", "bench.echo_server"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert echo.stdout is not None
+        yield f"127.0.0.1:{int(echo.stdout.readline())}"
+    finally:
+        echo.terminate()
+        echo.wait(10)
 
 
 @asynccontextmanager

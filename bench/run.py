@@ -12,20 +12,17 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from agentmesh.health import wait_serving
-from agentmesh.process import ServerProcess
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from bench.capacity import delivery, inflight, percentile, raw_delivery, watched_chain
 from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
+from bench.mesh import bench_mesh, echo_server
 from bench.report import write_report
 from bench.startup import time_up
 from bench.workloads import chain, concurrently, fan_out, repeat, run_to_end, timed
@@ -46,59 +43,16 @@ class Bench:
         self.capacity_reps = 1 if quick else 3
         self.workdir = workdir
         self.figures: dict[str, list[float]] = {}
-        self.processes: list[ServerProcess] = []
 
     def add(self, key: str, value: float) -> None:
         self.figures.setdefault(key, []).append(value)
 
-    async def start(self) -> tuple[str, str]:
-        # Started once, before anything is measured: a blocking spawn costs nothing that counts.
-        echo = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "bench.echo_server"], stdout=subprocess.PIPE, text=True
-        )
-        assert echo.stdout is not None
-        self.echo = echo
-        echo_target = f"127.0.0.1:{int(echo.stdout.readline())}"
-        agent = ServerProcess(
-            [sys.executable, "-m", "bench.bench_agent", "--host", "127.0.0.1", "--port", "0"]
-        )
-        self.processes.append(agent)
-        await agent.start()
-        await wait_serving(f"127.0.0.1:{agent.port}")
-        gateway = ServerProcess(
-            [
-                sys.executable,
-                "-m",
-                "agentmesh",
-                "gateway",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--store",
-                str(self.workdir / "bench.db"),
-                "--agent",
-                f"bench=127.0.0.1:{agent.port}",
-            ]
-        )
-        self.processes.append(gateway)
-        self.gateway = gateway
-        await gateway.start()
-        await wait_serving(f"127.0.0.1:{gateway.port}")
-        return echo_target, f"127.0.0.1:{gateway.port}"
-
-    async def stop(self) -> None:
-        for process in reversed(self.processes):
-            await process.stop()
-        self.echo.terminate()
-        self.echo.wait(10)
-
     async def measure(self) -> None:
-        echo_target, gateway_target = await self.start()
-        try:
+        with echo_server() as echo_target:
             async with (
+                bench_mesh(self.workdir / "bench.db") as mesh,
                 grpc.aio.insecure_channel(echo_target) as raw,
-                grpc.aio.insecure_channel(gateway_target) as gw,
+                grpc.aio.insecure_channel(mesh.target) as gw,
             ):
                 unary: Any = raw.unary_unary(UNARY)
                 sleeper: Any = raw.unary_unary(SLEEP)
@@ -110,13 +64,11 @@ class Bench:
                         await self.floor(unary, sleeper, stream)
                     await self.mesh(stub)
                     if self.wanted("p5"):
-                        await self.watchers(gateway_target, stub)
+                        await self.watchers(mesh.target, stub)
                         await self.broadcast(echo_target)
                 if self.wanted("p4"):
                     for _ in range(self.capacity_reps):
-                        await self.capacity(stub)
-        finally:
-            await self.stop()
+                        await self.capacity(stub, mesh.gateway.pid)
         if self.wanted("p6"):
             self.startup()
 
@@ -175,8 +127,8 @@ class Bench:
         latencies = await raw_delivery(target, TICKS, WATCHERS, ticks=20, interval_ms=100)
         self.add("floor_broadcast_p99_ms", percentile(latencies, 0.99))
 
-    async def capacity(self, stub: Stub) -> None:
-        most, rss = await inflight(stub, self.gateway.pid, INFLIGHT_RUNS, sleep_ms=5000)
+    async def capacity(self, stub: Stub, gateway_pid: int) -> None:
+        most, rss = await inflight(stub, gateway_pid, INFLIGHT_RUNS, sleep_ms=5000)
         self.add("p4_inflight_runs", most)
         self.add("p4_rss_mb", rss)
 

@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from agentmesh.errors import InvalidInput
-from agentmesh.llm import LLMProvider, Prompt, Turn
-from agentmesh.messages import TokenUsage
+from agentmesh.llm import LLMProvider, Prompt, Turn, complete
 from gateway.store.base import RunStore
 
 MAX_MESSAGE = 5000
@@ -33,17 +32,7 @@ class Chat:
             for role, text in await self._store.chat_history(session)
         ]
         prompt = Prompt(user=message, system=SYSTEM, task="chat", history=history)
-        if emit is None:
-            generation = await self._llm.generate(prompt)
-            text, usage = generation.text, generation.usage
-        else:
-            pieces: list[str] = []
-            usage = TokenUsage()
-            async for chunk in self._llm.stream(prompt):
-                if chunk.text:
-                    pieces.append(chunk.text)
-                    await emit(chunk.text)
-                usage = chunk.usage or usage
-            text = "".join(pieces)
+        generation = await complete(self._llm, prompt, emit)
+        text, usage = generation.text, generation.usage
         await self._store.append_chat(session, [("user", message), ("assistant", text)])
         return text, session, usage.total_tokens

@@ -38,8 +38,8 @@ def new_run_id() -> str:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What starting a run takes: the workflow (a copy the run may own), inputs, context, and
-    the client's idempotency key."""
+    """What starting a run takes: the workflow (only read: the run stores a copy), inputs,
+    context, and the client's idempotency key."""
 
     workflow: workflow_pb2.Workflow
     inputs: Mapping[str, Any]

@@ -14,7 +14,6 @@ from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh.v1 import workflow_pb2
 from gateway import metrics
 from gateway.chat import Chat
 from gateway.engine import Engine, RunRequest
@@ -137,7 +136,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         else:
             raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
         return RunRequest(
-            workflow=workflow_pb2.Workflow.FromString(workflow.SerializeToString()),
+            workflow=workflow,
             inputs=struct_to_dict(request.inputs),
             context=request.context,
             request_id=request.request_id,

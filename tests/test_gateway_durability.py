@@ -9,7 +9,7 @@ from pathlib import Path
 from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
-from tests.mesh import kinds, probe_log, running_gateway, start_probe, workflow
+from tests.mesh import kinds, probe_log, running_gateway, start_probe, step, workflow
 
 CHAIN = workflow(
     {
@@ -73,18 +73,7 @@ async def test_a_step_waits_for_an_agent_that_went_away_and_runs_when_it_is_back
         await probe.stop()  # NOT_SERVING, then gone
         await gateway.agents_when(lambda agents: agents[0].replicas[0].health != pb.REPLICA_HEALTH_SERVING)
         flow = workflow(
-            {
-                "name": "patient",
-                "steps": [
-                    {
-                        "id": "wait",
-                        "agent": "probe",
-                        "skill": "echo",
-                        "input": {"key": "patient"},
-                        "timeout": "30s",
-                    }
-                ],
-            }
+            {"name": "patient", "steps": [step("wait", "echo", {"key": "patient"}, timeout="30s")]}
         )
         run = await gateway.start_run(flow)
         await asyncio.sleep(1.0)
@@ -106,20 +95,8 @@ async def test_replicas_share_the_calls_round_robin(tmp_path: Path) -> None:
             agents = await gateway.agents_when(
                 lambda agents: sum(r.health == pb.REPLICA_HEALTH_SERVING for r in agents[0].replicas) == 2
             )
-            flow = workflow(
-                {
-                    "name": "spread",
-                    "steps": [
-                        {
-                            "id": "each",
-                            "agent": "probe",
-                            "skill": "echo",
-                            "input": {"key": "spread-${index}"},
-                            "for_each": "${[1, 2, 3, 4, 5, 6]}",
-                        }
-                    ],
-                }
-            )
+            each = step("each", "echo", {"key": "spread-${index}"}, for_each="${[1, 2, 3, 4, 5, 6]}")
+            flow = workflow({"name": "spread", "steps": [each]})
             run = await gateway.start_run(flow)
             await gateway.events(run.run_id)
             assert agents[0].card.name == "probe"

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 
 from agentmesh.errors import ProviderAuthError, ProviderError
-from agentmesh.llm.base import Generation, GenerationChunk, LLMProvider, Prompt, Turn
+from agentmesh.llm.base import Generation, GenerationChunk, LLMProvider, Prompt, Turn, complete
 from agentmesh.llm.offline import Composer, OfflineProvider
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "OfflineProvider",
     "Prompt",
     "Turn",
+    "complete",
     "provider_from_env",
 ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -61,3 +61,20 @@ class LLMProvider(Protocol):
     async def generate(self, prompt: Prompt) -> Generation: ...
 
     def stream(self, prompt: Prompt) -> AsyncIterator[GenerationChunk]: ...
+
+
+async def complete(
+    llm: LLMProvider, prompt: Prompt, emit: Callable[[str], Awaitable[None]] | None = None
+) -> Generation:
+    """The whole completion; with `emit`, it is streamed and each piece emitted as it arrives."""
+    if emit is None:
+        return await llm.generate(prompt)
+    pieces: list[str] = []
+    usage = TokenUsage()
+    async for chunk in llm.stream(prompt):
+        if chunk.text:
+            pieces.append(chunk.text)
+            await emit(chunk.text)
+        if chunk.usage is not None:
+            usage = chunk.usage
+    return Generation("".join(pieces), usage, llm.name, llm.model)

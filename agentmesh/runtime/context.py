@@ -11,7 +11,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agentmesh.errors import ProviderUnavailable
-from agentmesh.llm.base import Generation, LLMProvider, Prompt
+from agentmesh.llm.base import Generation, LLMProvider, Prompt, complete
 from agentmesh.messages import Message, TokenUsage
 from agentmesh.relay import Emit
 
@@ -63,21 +63,9 @@ class Context:
 
     async def generate(self, prompt: Prompt) -> Generation:
         """Ask the model; when the caller streams, its output is emitted as it arrives."""
-        prompt = self._with_task(prompt)
-        if not self.streaming:
-            generation = await self.llm.generate(prompt)
-            self.usage += generation.usage
-            return generation
-        pieces: list[str] = []
-        usage = TokenUsage()
-        async for chunk in self.llm.stream(prompt):
-            if chunk.text:
-                pieces.append(chunk.text)
-                await self.emit(chunk.text)
-            if chunk.usage is not None:
-                usage = chunk.usage
-        self.usage += usage
-        return Generation("".join(pieces), usage, self.llm.name, self.llm.model)
+        generation = await complete(self.llm, self._with_task(prompt), self._emit)
+        self.usage += generation.usage
+        return generation
 
     async def generate_json(self, prompt: Prompt, model: type[T]) -> T:
         """Ask the model for a JSON object of `model`'s shape and validate it."""

@@ -183,7 +183,11 @@ class SqliteRunStore:
             "SELECT sequence, event FROM events WHERE run_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
             (run_id, after_sequence, limit),
         )
-        return [EventRecord.parse(run_id, sequence, data) for sequence, data in rows]
+        # A run's final event is its last one, so only a page's last row can be final: the
+        # others are sent as stored, never parsed.
+        records = [EventRecord(run_id, sequence, data, terminal=False) for sequence, data in rows[:-1]]
+        records += [EventRecord.parse(run_id, sequence, data) for sequence, data in rows[-1:]]
+        return records
 
     async def run_counts(self) -> dict[int, int]:
         rows = await self._query("SELECT state, COUNT(*) FROM runs GROUP BY state")
