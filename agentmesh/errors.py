@@ -33,6 +33,23 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+#: How much of a caller's value an error or a log line repeats.
+ECHO_LIMIT = 64
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` quoted for an error message or a log line, cut to about `limit` characters.
+
+    Errors name what was wrong (an unknown agent, a run id); repeating a caller's
+    value whole would let one request make every error, trailer and log line as big
+    as the request itself.
+    """
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}…' ({len(text) - 2:,} characters)"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldViolation:
     """One invalid field: a dotted path into the input (``trends.0.name``) and what is wrong."""
