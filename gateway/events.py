@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentmesh.errors import Unavailable
 from agentmesh.v1 import run_pb2
 from gateway.snapshots import SNAPSHOT_INTERVAL, Committed, SnapshotPacer
 from gateway.store.base import Batch, CallRecord, EventRecord, NewRun, RunStore
@@ -25,6 +26,12 @@ log = logging.getLogger("agentmesh.gateway.events")
 
 SUBSCRIBER_QUEUE = 1024
 REPLAY_PAGE = 500
+
+
+class StoreUnavailable(Unavailable):
+    """Events could not be committed: nothing in that batch is durable."""
+
+    reason = "STORE_UNAVAILABLE"
 
 
 class Overflowed(Exception):
@@ -184,12 +191,12 @@ class EventLog:
         batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls)
         try:
             taken = await self._store.write(batch)
-        except Exception as exc:
+        except Exception:
             log.exception("recording events failed", extra={"events": len(appends), "runs": len(creates)})
             waiting: list[asyncio.Future[Any]] = [a.done for a in appends] + [c.done for c in creates]
             for done in waiting:
                 if not done.done():
-                    done.set_exception(exc)
+                    done.set_exception(StoreUnavailable("the run store failed to record events"))
             return
         for create in creates:
             existing = taken.get(create.run.snapshot.run_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway import expressions
 from gateway.agents import AgentDirectory, CallFailure
-from gateway.events import EventLog
+from gateway.events import EventLog, StoreUnavailable
 from gateway.retry import RetryPolicy
 from gateway.state import TERMINAL_STEP_STATES, RunState
 from gateway.store.base import CallRecord
@@ -96,6 +96,9 @@ class RunExecutor:
         self._cancel_reason = reason or "cancelled"
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+        if not self.state.finished:
+            # Cancelled before it ever ran, the task could not record its own end.
+            await self.record(run_cancelled=run_pb2.RunCancelled(reason=self._cancel_reason))
 
     async def interrupt(self) -> None:
         """Stop executing without ending the run: the gateway is shutting down and will resume it."""
@@ -121,6 +124,24 @@ class RunExecutor:
         await self.record_nowait(**event)
 
     async def _execute(self, resumed: bool) -> None:
+        try:
+            try:
+                final = await self._conclusion(resumed)
+            except asyncio.CancelledError:
+                if self._cancel_reason is None:
+                    raise  # interrupted by shutdown: the run stays unfinished and is resumed on restart
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                final = {"run_cancelled": run_pb2.RunCancelled(reason=self._cancel_reason)}
+            await self.record(**final)
+        except StoreUnavailable:
+            # Nothing more of this run can be made durable; what is stays unfinished, and the
+            # next gateway to start on this store resumes it from there.
+            log.error("run halted: its events cannot be recorded", extra={"run_id": self.run_id})
+
+    async def _conclusion(self, resumed: bool) -> dict[str, Any]:
+        """Run the steps; the event that ends the run (as record's keyword argument)."""
         started = time.monotonic()
         try:
             if resumed:
@@ -132,32 +153,22 @@ class RunExecutor:
             outputs = self._outputs()
             duration = duration_pb2.Duration()
             duration.FromTimedelta(timedelta(seconds=time.monotonic() - started))
-            await self.record(run_completed=run_pb2.RunCompleted(outputs=outputs, duration=duration))
+            return {"run_completed": run_pb2.RunCompleted(outputs=outputs, duration=duration)}
         except TimeoutError:
             limit = self.run.workflow.timeout.ToTimedelta().total_seconds()
-            await self.record(
-                run_failed=run_pb2.RunFailed(
-                    error=_error(
-                        "DEADLINE_EXCEEDED",
-                        f"the run exceeded its timeout of {limit:g}s",
-                        reason="RUN_TIMEOUT",
-                    )
-                )
+            error = _error(
+                "DEADLINE_EXCEEDED", f"the run exceeded its timeout of {limit:g}s", reason="RUN_TIMEOUT"
             )
+            return {"run_failed": run_pb2.RunFailed(error=error)}
         except RunFailure as failure:
-            await self.record(run_failed=run_pb2.RunFailed(error=failure.error))
-        except asyncio.CancelledError:
-            if self._cancel_reason is None:
-                raise  # interrupted by shutdown: the run stays unfinished and is resumed on restart
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            await self.record(run_cancelled=run_pb2.RunCancelled(reason=self._cancel_reason))
+            return {"run_failed": run_pb2.RunFailed(error=failure.error)}
+        except StoreUnavailable:
+            raise
         except Exception:
             log.exception("run failed unexpectedly", extra={"run_id": self.run_id})
-            await self.record(
-                run_failed=run_pb2.RunFailed(error=_error("INTERNAL", "the gateway failed; see its log"))
-            )
+            return {
+                "run_failed": run_pb2.RunFailed(error=_error("INTERNAL", "the gateway failed; see its log"))
+            }
 
     def _run_budget(self) -> float | None:
         if not self.run.workflow.HasField("timeout"):
@@ -166,13 +177,6 @@ class RunExecutor:
         elapsed = time.time() - self.run.start_time.ToDatetime().timestamp()
         return max(0.0, limit - elapsed)
 
-    def _ready(self, launched: set[str], candidates: Iterable[str]) -> Iterator[str]:
-        for sid in candidates:
-            if sid in launched or self.state.steps[sid].state in TERMINAL_STEP_STATES:
-                continue
-            if all(self._done(dep) for dep in self._steps[sid].dependencies):
-                yield sid
-
     def _done(self, step_id: str) -> bool:
         state = self.state.steps[step_id].state
         if state == run_pb2.STEP_STATE_FAILED:
@@ -180,22 +184,33 @@ class RunExecutor:
         return state in TERMINAL_STEP_STATES
 
     async def _schedule(self) -> None:
+        for step in self.state.steps.values():
+            # A resumed run whose step failed for good before the crash ends as it would have then.
+            if step.state == run_pb2.STEP_STATE_FAILED and step.step_id not in self.state.continued:
+                raise RunFailure(step.error)
         running: dict[asyncio.Task[None], str] = {}
         launched: set[str] = set()
-        # Only a finished step's dependents can have become ready: no rescan of the whole DAG.
-        candidates: list[str] = list(self._steps)
-        try:
-            while True:
-                for sid in list(self._ready(launched, candidates)):
+
+        def launch(candidates: Iterable[str]) -> None:
+            # Deciding that a step is ready and marking it launched happen in one iteration:
+            # two dependencies finishing together name their dependent twice, and it must
+            # start once.
+            for sid in candidates:
+                if sid in launched or self.state.steps[sid].state in TERMINAL_STEP_STATES:
+                    continue
+                if all(self._done(dep) for dep in self._steps[sid].dependencies):
                     launched.add(sid)
                     running[asyncio.create_task(self._run_step(self._steps[sid]), name=f"step:{sid}")] = sid
-                if not running:
-                    return
+
+        launch(self._steps)
+        try:
+            while running:
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                candidates = []
                 for task in done:
-                    candidates += self._dependents[running.pop(task)]
+                    finished = running.pop(task)
                     task.result()  # a RunFailure ends the run; the finally cancels the other steps
+                    # Only a finished step's dependents can have become ready: no rescan of the DAG.
+                    launch(self._dependents[finished])
         finally:
             for task in running:
                 task.cancel()
@@ -277,8 +292,7 @@ class RunExecutor:
                 index,
             ) from None
         policy = RetryPolicy.from_proto(step.retry if step.HasField("retry") else None)
-        # A resumed in-flight invocation goes out again as the same attempt, with the same key.
-        attempt = invocation.attempt or 1
+        attempt = invocation.next_attempt()
         while True:
             try:
                 return await self._attempt(step, index, data, attempt, total)

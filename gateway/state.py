@@ -35,6 +35,18 @@ class Invocation:
     done: bool = False
     output: Any = None
     text: str = ""
+    #: The last attempt failed and a retry was recorded, not yet started.
+    retrying: bool = False
+
+    def next_attempt(self) -> int:
+        """The attempt to send on resuming: one whose outcome is not recorded yet.
+
+        An attempt in flight goes out again with its number (and so its idempotency
+        key); after a recorded failure it is the next one, never the failed one again.
+        """
+        if self.retrying:
+            return self.attempt + 1
+        return self.attempt or 1
 
 
 class RunState:
@@ -87,7 +99,12 @@ class RunState:
                     step.start_time.CopyFrom(event.event_time)
                 step.attempts = max(step.attempts, e.attempt)
                 step.items_total = e.items_total
-                self.invocation(e.step_id, e.item if e.HasField("item") else None).attempt = e.attempt
+                invocation = self.invocation(e.step_id, e.item if e.HasField("item") else None)
+                invocation.attempt, invocation.retrying = e.attempt, False
+            case "step_retrying":
+                retrying = event.step_retrying
+                item = retrying.item if retrying.HasField("item") else None
+                self.invocation(retrying.step_id, item).retrying = True
             case "step_completed":
                 done = event.step_completed
                 output = value_to_python(done.output) if done.HasField("output") else None
@@ -128,7 +145,7 @@ class RunState:
                 self.run.state = run_pb2.RUN_STATE_CANCELLED
                 self._end(event)
             case _:
-                pass  # run_started, chunks, retries and resumes change no state
+                pass  # run_started, chunks and resumes change no state
 
     def _end(self, event: run_pb2.RunEvent) -> None:
         self.run.end_time.CopyFrom(event.event_time)

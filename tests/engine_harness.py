@@ -1,0 +1,177 @@
+"""The engine in-process, against a scripted agent on a real gRPC port and a real SQLite file.
+
+Hundreds of generated workflows fit in a test this way: no process starts per case.
+The agent is an SDK agent whose single skill does what the case's script says for
+each (step, item, attempt): succeed, or fail with a code, after a delay. It records
+every call it receives, so a test sees the engine's work from the agent's side.
+
+`CrashingStore` stops making writes durable after a given number of commits, which
+is what a gateway killed at that moment leaves behind; a second engine opened on
+the same file then resumes from exactly that state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from pydantic import BaseModel
+
+from agentmesh import Agent, AgentMeshError, Context, Reply
+from agentmesh.runtime import agent_host
+from agentmesh.server import ServiceHost
+from agentmesh.v1 import run_pb2, workflow_pb2
+from gateway.agents import AgentDirectory
+from gateway.engine import Engine, RunRequest
+from gateway.state import RunState
+from gateway.store.base import Batch
+from gateway.store.sqlite import SqliteRunStore
+
+AGENT = "scripted"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt does: wait `delay` seconds, then succeed or fail with `code`."""
+
+    delay: float = 0.0
+    code: str = ""  # empty: succeed
+
+
+@dataclass
+class Call:
+    """One call the agent received."""
+
+    step: str
+    item: int | None
+    attempt: int
+    key: str
+    deps: dict[str, Any]
+    started: float
+    ended: float | None = None
+    cancelled: bool = False
+
+
+@dataclass
+class Script:
+    """A case's outcomes by (step, item, attempt); anything unlisted succeeds at once."""
+
+    outcomes: Mapping[tuple[str, int | None, int], Outcome] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+
+
+_scripts: dict[str, Script] = {}
+_cases = itertools.count()
+
+
+class Act(BaseModel):
+    case: str
+    deps: dict[str, Any] = {}
+
+
+scripted = Agent(AGENT, description="Does what the test's script says for each step, item and attempt.")
+
+
+@scripted.skill("act", "Follow the script.", input=Act)
+async def act(data: Act, ctx: Context) -> Reply:
+    _, step, item_label, attempt_label = ctx.idempotency_key.rsplit("/", 3)
+    item = None if item_label == "-" else int(item_label)
+    script = _scripts[data.case]
+    outcome = script.outcomes.get((step, item, int(attempt_label)), Outcome())
+    call = Call(step, item, int(attempt_label), ctx.idempotency_key, data.deps, time.monotonic())
+    script.calls.append(call)
+    try:
+        await asyncio.sleep(outcome.delay)
+    except asyncio.CancelledError:
+        call.cancelled = True
+        raise
+    finally:
+        call.ended = time.monotonic()
+    if outcome.code:
+        raise AgentMeshError("scripted failure", code=grpc.StatusCode[outcome.code], reason="SCRIPTED")
+    return Reply(text=f"{step}/{item_label}", data={"token": f"{step}/{item_label}/{attempt_label}"})
+
+
+def new_case(outcomes: Mapping[tuple[str, int | None, int], Outcome]) -> tuple[str, Script]:
+    """A case id to pass as the run's `case` input, and the script the agent follows for it."""
+    case = f"case-{next(_cases)}"
+    _scripts[case] = Script(dict(outcomes))
+    return case, _scripts[case]
+
+
+@asynccontextmanager
+async def scripted_agent() -> AsyncIterator[str]:
+    """The scripted agent served on a free port; yields its address."""
+    host: ServiceHost = agent_host(scripted)
+    port = await host.start("127.0.0.1:0")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await host.stop(0)
+
+
+class StoreCrashed(Exception):
+    """The simulated gateway died: nothing written from now on is durable."""
+
+
+class CrashingStore(SqliteRunStore):
+    """A SQLite store whose writes stop reaching the disk after `durable_writes` commits."""
+
+    def __init__(self, path: Path, durable_writes: int | None = None) -> None:
+        super().__init__(path)
+        self._left = durable_writes
+        self.crashed = asyncio.Event()
+
+    async def write(self, batch: Batch) -> dict[str, bytes]:
+        if self._left is not None:
+            if self._left <= 0:
+                self.crashed.set()
+                raise StoreCrashed
+            self._left -= 1
+        return await super().write(batch)
+
+
+@asynccontextmanager
+async def running_engine(store: SqliteRunStore, agent_address: str) -> AsyncIterator[Engine]:
+    engine = Engine(store, AgentDirectory({AGENT: [agent_address]}), {})
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()
+
+
+async def start(engine: Engine, workflow: workflow_pb2.Workflow, inputs: Mapping[str, Any]) -> str:
+    run = await engine.start_run(RunRequest(workflow, inputs, run_pb2.RunContext()))
+    return run.run_id
+
+
+async def history(engine: Engine, run_id: str) -> list[run_pb2.RunEvent]:
+    """Every stored event of a run, in order."""
+    events: list[run_pb2.RunEvent] = []
+    while page := await engine.store.events_after(run_id, len(events), 500):
+        events += [record.event() for record in page]
+    return events
+
+
+async def finish(engine: Engine, run_id: str, after: int = 0) -> list[run_pb2.RunEvent]:
+    """Follow the run to its end; its whole stored history."""
+    async with asyncio.timeout(30):  # a run that never ends fails the test instead of hanging it
+        async for _ in engine.events.watch(run_id, after):
+            pass
+    return await history(engine, run_id)
+
+
+def replay(events: list[run_pb2.RunEvent]) -> run_pb2.Run:
+    """The run as its history says it is, built the way a restarted gateway builds it."""
+    state = RunState(run_pb2.Run.FromString(events[0].run_started.run.SerializeToString()))
+    for event in events:
+        state.apply(event)
+    return state.run
