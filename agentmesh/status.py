@@ -3,18 +3,25 @@
 Servers turn an exception into a status with one `ErrorInfo` (and `BadRequest`
 for invalid input) through `to_status`; clients read the details of a failed
 call with `details_of`. Both sides use the same trailer, grpc-status-details-bin.
+
+`to_status` bounds what it sends whatever the error holds, because messages and
+field violations may repeat a caller's input: a status over grpc's metadata limit
+(8 KiB by default) reaches the caller as RESOURCE_EXHAUSTED instead of itself.
+The message travels twice (percent-encoded in grpc-message, and inside the
+details), the details base64-encoded, so with the limits below the two headers
+take at most 1,024 + 4,096 bytes on the wire, leaving room for every other trailer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -22,30 +29,103 @@ from agentmesh.errors import DOMAIN, AgentMeshError, FieldViolation, InvalidInpu
 
 log = logging.getLogger("agentmesh.rpc")
 
+#: The message's length as grpc-message carries it: printable ASCII takes a byte a
+#: character, anything else 3 bytes for each of its UTF-8 bytes (percent-encoding).
+MAX_STATUS_MESSAGE_BYTES = 1024
+#: The whole google.rpc.Status in grpc-status-details-bin, before base64 (4,096 after).
+MAX_STATUS_DETAILS_BYTES = 3072
+#: Field violations sent; one more says how many were left out. Fewer are sent when
+#: the details would outgrow MAX_STATUS_DETAILS_BYTES.
+MAX_FIELD_VIOLATIONS = 20
+#: A violation's field path and description, UTF-8 bytes: long enough for any real
+#: path and message, short enough that a dozen typical violations fit the details.
+MAX_FIELD_PATH_BYTES = 128
+MAX_VIOLATION_DESCRIPTION_BYTES = 256
+#: ErrorInfo metadata: entries kept, and each value's UTF-8 bytes. Keys are cut to
+#: 64 characters and the reason to 63, the lengths AIP-193 allows them.
+MAX_ERROR_METADATA_ENTRIES = 8
+MAX_ERROR_METADATA_VALUE_BYTES = 128
+_MAX_METADATA_KEY_BYTES = 64
+_MAX_REASON_BYTES = 63
+
+_CUT = "…"
+# Bytes grpc-message sends as they are; every other byte becomes %XX.
+_PLAIN = bytes(b for b in range(0x20, 0x7F) if b != ord("%"))
+# Room kept for the violation that counts those left out, and for wrapping BadRequest in Any.
+_LEFT_OUT_RESERVE = 64
+_BAD_REQUEST_OVERHEAD = 64
+
 
 def to_status(error: AgentMeshError) -> grpc.Status:
-    """The rich status an error travels as."""
-    details: list[any_pb2.Any] = []
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))
-    details.append(info)
-    if isinstance(error, InvalidInput) and error.violations:
-        bad_request = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in error.violations
-            ]
-        )
-        packed = any_pb2.Any()
-        packed.Pack(bad_request)
-        details.append(packed)
+    """The rich status an error travels as, bounded in size whatever the error holds."""
+    info = error_details_pb2.ErrorInfo(
+        reason=_cut(error.reason, _MAX_REASON_BYTES), domain=DOMAIN, metadata=_bounded(error.metadata)
+    )
     code: int = error.code.value[0]
-    return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
+    status = status_pb2.Status(code=code, message=_cut_message(error.message))
+    status.details.add().Pack(info)
+    if isinstance(error, InvalidInput) and error.violations:
+        room = MAX_STATUS_DETAILS_BYTES - status.ByteSize() - _BAD_REQUEST_OVERHEAD
+        status.details.add().Pack(_bad_request(error.violations, room))
+    return rpc_status.to_status(status)
 
 
 def internal_status() -> grpc.Status:
     """The status of an unexpected failure; its cause stays in the server's log."""
     return to_status(AgentMeshError("internal error; see the server log", reason="INTERNAL"))
+
+
+def _bad_request(violations: Sequence[FieldViolation], room: int) -> error_details_pb2.BadRequest:
+    """The violations that fit in `room` bytes, in order, and one that counts the rest."""
+    bad = error_details_pb2.BadRequest()
+    room -= _LEFT_OUT_RESERVE
+    for violation in violations[:MAX_FIELD_VIOLATIONS]:
+        item = error_details_pb2.BadRequest.FieldViolation(
+            field=_cut(violation.field, MAX_FIELD_PATH_BYTES),
+            description=_cut(violation.description, MAX_VIOLATION_DESCRIPTION_BYTES),
+        )
+        cost = item.ByteSize() + 3  # its tag and length (two bytes: it is under 16 KiB)
+        if cost > room:
+            break
+        bad.field_violations.append(item)
+        room -= cost
+    left_out = len(violations) - len(bad.field_violations)
+    if left_out:
+        bad.field_violations.add(description=f"{left_out:,} more field violations left out")
+    return bad
+
+
+def _bounded(metadata: Mapping[str, str]) -> dict[str, str]:
+    items = list(metadata.items())[:MAX_ERROR_METADATA_ENTRIES]
+    return {_cut(k, _MAX_METADATA_KEY_BYTES): _cut(v, MAX_ERROR_METADATA_VALUE_BYTES) for k, v in items}
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` UTF-8 bytes, ending in … when cut."""
+    # errors="replace": a lone surrogate would make protobuf refuse the string, and the error with it.
+    raw = text.encode(errors="replace")
+    if len(raw) <= limit:
+        return raw.decode()
+    return raw[: limit - len(_CUT.encode())].decode(errors="ignore") + _CUT
+
+
+def _cut_message(text: str) -> str:
+    """`text` in at most MAX_STATUS_MESSAGE_BYTES as grpc-message sends it, ending in … when cut."""
+    # Every character takes at least one byte, so no more than the limit's worth can fit.
+    head = text[:MAX_STATUS_MESSAGE_BYTES].encode(errors="replace").decode()
+    if len(head) == len(text) and _wire_length(head) <= MAX_STATUS_MESSAGE_BYTES:
+        return head
+    room = MAX_STATUS_MESSAGE_BYTES - _wire_length(_CUT)
+    for end, char in enumerate(head):
+        room -= _wire_length(char)
+        if room < 0:
+            return head[:end] + _CUT
+    return head + _CUT
+
+
+def _wire_length(text: str) -> int:
+    raw = text.encode()
+    return len(raw) + 2 * len(raw.translate(None, _PLAIN))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,15 +197,16 @@ class rpc_errors:
         if exc is None or isinstance(exc, grpc.aio.AbortError):
             return
         if isinstance(exc, AgentMeshError):
+            status = to_status(exc)
             level = logging.WARNING if exc.code == grpc.StatusCode.INVALID_ARGUMENT else logging.ERROR
             fields = {
                 "method": self._method,
                 "code": exc.code.name,
-                "reason": exc.reason,
-                "error": exc.message,
+                "reason": _cut(exc.reason, _MAX_REASON_BYTES),
+                "error": status.details,
             }
             log.log(level, "rpc failed", extra=fields)
-            await _abort(self._context, to_status(exc))
+            await _abort(self._context, status)
         elif isinstance(exc, asyncio.CancelledError):
             remaining = self._context.time_remaining()
             cause = (
