@@ -23,6 +23,9 @@ class InFlight(grpc.aio.ServerInterceptor):
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Each method's wrapper, next to the handler it wraps: when the same handler comes back
+        # (no tracing interceptor making a new one per call), the call reuses its wrapper.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
     @property
     def count(self) -> int:
@@ -51,6 +54,14 @@ class InFlight(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.lstrip("/").startswith(self._untracked):
             return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
         codec = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
