@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -46,3 +47,26 @@ def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+class Throttle:
+    """Lets a recurring log line through at most once per `interval` seconds, counting the rest.
+
+    For lines a caller can provoke at will (a flood of bad requests), so that the log
+    stays readable and its size bounded by time rather than by the caller.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._next = float("-inf")
+        self._held = 0
+
+    def admit(self) -> int | None:
+        """None when this line is to be held back; else how many were held back since the last one."""
+        now = time.monotonic()
+        if now < self._next:
+            self._held += 1
+            return None
+        held, self._held = self._held, 0
+        self._next = now + self._interval
+        return held

@@ -1,7 +1,8 @@
 """A grpc.aio server as every agentmesh process runs it.
 
 Whatever it serves, it also gets grpc.health.v1 (Check and Watch, for "" and for
-each service), server reflection, OpenTelemetry spans, message size limits, and
+each service), server reflection, OpenTelemetry spans, message size limits,
+requests it cannot decode answered INVALID_ARGUMENT (see `agentmesh.calls`), and
 a graceful stop: health goes NOT_SERVING first, so load balancers and Kubernetes
 probes drain it, then in-flight calls get `grace` seconds to finish.
 """
@@ -20,7 +21,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
+from agentmesh.calls import HostedCalls
 from agentmesh.drain import InFlight
+from agentmesh.status import HostState
 from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor, tracing_configured
 
 log = logging.getLogger("agentmesh.server")
@@ -83,16 +86,19 @@ class ServiceHost:
         self._tracer_provider = tracer_provider
         self._server: grpc.aio.Server | None = None
         self._in_flight: InFlight | None = None
+        self._state = HostState()
         self.health = health.aio.HealthServicer()
         self.port = 0
 
     async def start(self, address: str) -> int:
         """Bind `address` (port 0 picks a free port), start serving, and return the bound port."""
         self._in_flight = InFlight(self._untraced)
+        self._state = HostState()
         interceptors: list[grpc.aio.ServerInterceptor] = [self._in_flight]
         # Without a tracer there is no span to record or to hand on, only the interceptor's cost.
         if self._tracer_provider is not None or tracing_configured():
             interceptors.append(server_interceptor(self._tracer_provider, self._untraced))
+        interceptors.append(HostedCalls(self._state))
         server = grpc.aio.server(interceptors=interceptors, options=server_options(self._max_message_bytes))
         for service in self._services:
             service.register(server)
@@ -115,6 +121,9 @@ class ServiceHost:
         """NOT_SERVING first; in-flight calls get up to `grace` seconds to finish; then stop."""
         if self._server is None:
             return
+        # Calls cancelled from now on are (but for a caller leaving at the same moment) cancelled
+        # by this stop, and their log line says so.
+        self._state.stopping = True
         await self.health.enter_graceful_shutdown()
         if self._in_flight is not None:
             try:

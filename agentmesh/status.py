@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -175,13 +176,26 @@ def _status_proto(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
     return status if status.code != code_pb2.OK else None
 
 
+@dataclass(slots=True)
+class HostState:
+    """What a call's handler may learn about the server running it."""
+
+    stopping: bool = False
+
+
+#: The state of the host serving the current call, set by the host for each call (its own
+#: task) so that several hosts in one process each speak for their own calls.
+current_host: ContextVar[HostState | None] = ContextVar("agentmesh_current_host", default=None)
+
+
 class rpc_errors:
     """The one path from an exception in an RPC handler to the status the caller sees.
 
-    agentmesh errors keep their code and reason; cancellation (the caller went away or
-    its deadline passed) propagates untouched; anything else is logged with its
-    traceback and answered as INTERNAL without leaking its text. It never swallows an
-    exception: it either lets it through or replaces it by aborting the call.
+    agentmesh errors keep their code and reason; cancellation (the caller went away, its
+    deadline passed, or the server is shutting down) propagates untouched; anything else
+    is logged with its traceback and answered as INTERNAL without leaking its text. It
+    never swallows an exception: it either lets it through or replaces it by aborting
+    the call.
     """
 
     def __init__(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> None:
@@ -206,18 +220,25 @@ class rpc_errors:
                 "error": status.details,
             }
             log.log(level, "rpc failed", extra=fields)
-            await _abort(self._context, status)
+            await abort(self._context, status)
         elif isinstance(exc, asyncio.CancelledError):
-            remaining = self._context.time_remaining()
-            cause = (
-                "deadline exceeded" if remaining is not None and remaining <= 0 else "cancelled by the caller"
-            )
-            log.info("rpc cancelled", extra={"method": self._method, "cause": cause})
+            log.info("rpc cancelled", extra={"method": self._method, "cause": self._cancel_cause()})
         elif isinstance(exc, Exception):
             log.error("rpc failed unexpectedly", exc_info=exc, extra={"method": self._method})
-            await _abort(self._context, internal_status())
+            await abort(self._context, internal_status())
+
+    def _cancel_cause(self) -> str:
+        remaining = self._context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            return "deadline exceeded"
+        host = current_host.get()
+        # A stopping server cancels the calls still open when its grace runs out.
+        if host is not None and host.stopping:
+            return "server shutting down"
+        return "cancelled by the caller"
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> None:
+async def abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> NoReturn:
+    """End the call with `status` by raising grpc's AbortError, as context.abort does."""
     # abort(), not abort_with_status(): the tracing interceptor records the code only through abort().
     await context.abort(status.code, status.details, status.trailing_metadata)

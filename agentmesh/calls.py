@@ -1,0 +1,158 @@
+"""The host's own step around every call: it decodes the request, not grpc.
+
+grpc decodes a request before any application code runs, so bytes protobuf cannot
+decode (garbage, or a message nested deeper than upb's limit of 100 levels) fail
+inside grpc: the caller gets UNKNOWN with a Python exception's text, and the log a
+traceback per request. `HostedCalls` registers every unary-request handler taking
+raw bytes and decodes them in the wrapped behavior: undecodable bytes are answered
+INVALID_ARGUMENT with ErrorInfo reason MALFORMED_REQUEST through `to_status`, and
+logged as one warning per method per interval that counts the ones held back.
+
+The same wrapper tells each call which host serves it (`current_host`), so that a
+handler cancelled because its server is stopping can say so.
+
+Streaming-request methods (only reflection's, among those agentmesh hosts) are left
+to grpc.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn, TypeAlias
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from agentmesh.errors import InvalidInput
+from agentmesh.logs import Throttle
+from agentmesh.status import HostState, abort, current_host, to_status
+
+log = logging.getLogger("agentmesh.rpc")
+
+#: At most one "malformed request" warning per method per this many seconds.
+MALFORMED_LOG_INTERVAL_SECONDS = 10.0
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Behavior: TypeAlias = Callable[..., Any]
+
+
+class HostedCalls(grpc.aio.ServerInterceptor):
+    """Decodes each unary request inside its handler, and sets `current_host` for the call.
+
+    Meant to be the last interceptor, next to the servicer: the handlers it gets are the
+    registered ones, the same objects on every call, so each is wrapped once; and a
+    tracing interceptor before it records the code a malformed request is answered with.
+    """
+
+    def __init__(self, state: HostState, log_interval: float = MALFORMED_LOG_INTERVAL_SECONDS) -> None:
+        self._state = state
+        self._log_interval = log_interval
+        # The wrapper of each method's handler, next to the handler it wraps.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: Handler) -> Handler:
+        decode = handler.request_deserializer
+        if decode is None or handler.request_streaming:
+            return handler
+        call = _Call(decode, _Malformed(method, decode, self._log_interval), self._state)
+        # Only the request's decoding changes: what the handler sends back, and how, stays its own.
+        codec = {"response_serializer": handler.response_serializer}
+        unary: Behavior | None = handler.unary_unary
+        streaming: Behavior | None = handler.unary_stream
+        if inspect.iscoroutinefunction(unary):
+            return grpc.unary_unary_rpc_method_handler(call.unary(unary), **codec)
+        if inspect.isasyncgenfunction(streaming):
+            return grpc.unary_stream_rpc_method_handler(call.stream(streaming), **codec)
+        if inspect.iscoroutinefunction(streaming):  # writes with context.write(), as health's Watch does
+            return grpc.unary_stream_rpc_method_handler(call.unary(streaming), **codec)
+        return handler  # a synchronous handler: grpc runs it on a thread, and decodes for it
+
+
+class _Call:
+    """The wrappers of one method's behavior: decode the request, or answer MALFORMED_REQUEST."""
+
+    def __init__(self, decode: Callable[[bytes], Any], malformed: _Malformed, state: HostState) -> None:
+        self._decode = decode
+        self._malformed = malformed
+        self._state = state
+
+    # Decoding is written out in each wrapper rather than shared: these run on every call.
+
+    def unary(self, behavior: Behavior) -> Callable[[bytes, Context], Awaitable[Any]]:
+        decode, malformed, state = self._decode, self._malformed, self._state
+
+        async def decoded(raw: bytes, context: Context) -> Any:
+            # Each call runs in its own task, so this reaches this call's handler and nothing else.
+            current_host.set(state)
+            try:
+                request = decode(raw)
+            except DecodeError:
+                await malformed.reject(raw, context)
+            return await behavior(request, context)
+
+        return decoded
+
+    def stream(self, behavior: Behavior) -> Callable[[bytes, Context], AsyncIterator[Any]]:
+        decode, malformed, state = self._decode, self._malformed, self._state
+
+        async def decoded(raw: bytes, context: Context) -> AsyncIterator[Any]:
+            current_host.set(state)
+            try:
+                request = decode(raw)
+            except DecodeError:
+                await malformed.reject(raw, context)
+            async for response in behavior(request, context):
+                yield response
+
+        return decoded
+
+
+class _Malformed:
+    """One method's answer to requests it cannot decode, and its throttled log line."""
+
+    def __init__(self, method: str, decode: Callable[[bytes], Any], log_interval: float) -> None:
+        self._method = method
+        descriptor = getattr(getattr(decode, "__self__", None), "DESCRIPTOR", None)
+        expected = getattr(descriptor, "full_name", None) or f"a request of {method}"
+        error = InvalidInput(
+            f"the request is not a valid {expected}: its bytes could not be decoded "
+            "(corrupt, or nested more than 100 levels deep)",
+            reason="MALFORMED_REQUEST",
+            metadata={"method": method},
+        )
+        # The same answer every time: built once, not once per bad request.
+        self._status = to_status(error)
+        self._throttle = Throttle(log_interval)
+
+    async def reject(self, raw: bytes, context: Context) -> NoReturn:
+        held = self._throttle.admit()
+        if held is not None:
+            fields = {
+                "method": self._method,
+                "code": self._status.code.name,
+                "reason": "MALFORMED_REQUEST",
+                "request_bytes": len(raw),
+                "peer": context.peer(),
+                "suppressed": held,
+            }
+            log.warning("malformed request", extra=fields)
+        await abort(context, self._status)
