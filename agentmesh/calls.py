@@ -27,7 +27,7 @@ from google.protobuf.message import DecodeError
 
 from agentmesh.errors import InvalidInput
 from agentmesh.logs import Throttle
-from agentmesh.status import HostState, abort, current_host, to_status
+from agentmesh.status import Answered, HostState, abort, current_host, to_status
 
 log = logging.getLogger("agentmesh.rpc")
 
@@ -104,10 +104,13 @@ class _Call:
             # Each call runs in its own task, so this reaches this call's handler and nothing else.
             current_host.set(state)
             try:
-                request = decode(raw)
-            except DecodeError:
-                await malformed.reject(raw, context)
-            return await behavior(request, context)
+                try:
+                    request = decode(raw)
+                except DecodeError:
+                    malformed.reject(raw, context)
+                return await behavior(request, context)
+            except Answered:
+                return None  # the status is set: grpc sends it, and no response
 
         return decoded
 
@@ -117,11 +120,14 @@ class _Call:
         async def decoded(raw: bytes, context: Context) -> AsyncIterator[Any]:
             current_host.set(state)
             try:
-                request = decode(raw)
-            except DecodeError:
-                await malformed.reject(raw, context)
-            async for response in behavior(request, context):
-                yield response
+                try:
+                    request = decode(raw)
+                except DecodeError:
+                    malformed.reject(raw, context)
+                async for response in behavior(request, context):
+                    yield response
+            except Answered:
+                return  # the status is set: grpc ends the stream with it
 
         return decoded
 
@@ -143,7 +149,7 @@ class _Malformed:
         self._status = to_status(error)
         self._throttle = Throttle(log_interval)
 
-    async def reject(self, raw: bytes, context: Context) -> NoReturn:
+    def reject(self, raw: bytes, context: Context) -> NoReturn:
         held = self._throttle.admit()
         if held is not None:
             fields = {
@@ -155,4 +161,4 @@ class _Malformed:
                 "suppressed": held,
             }
             log.warning("malformed request", extra=fields)
-        await abort(context, self._status)
+        abort(context, self._status)

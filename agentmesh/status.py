@@ -194,8 +194,8 @@ class rpc_errors:
     agentmesh errors keep their code and reason; cancellation (the caller went away, its
     deadline passed, or the server is shutting down) propagates untouched; anything else
     is logged with its traceback and answered as INTERNAL without leaking its text. It
-    never swallows an exception: it either lets it through or replaces it by aborting
-    the call.
+    never swallows an exception: it either lets it through or replaces it by ending the
+    call with a status (`abort`).
     """
 
     def __init__(self, context: grpc.aio.ServicerContext[Any, Any], method: str) -> None:
@@ -208,7 +208,7 @@ class rpc_errors:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc is None or isinstance(exc, grpc.aio.AbortError):
+        if exc is None or isinstance(exc, grpc.aio.AbortError | Answered):
             return
         if isinstance(exc, AgentMeshError):
             status = to_status(exc)
@@ -220,12 +220,12 @@ class rpc_errors:
                 "error": status.details,
             }
             log.log(level, "rpc failed", extra=fields)
-            await abort(self._context, status)
+            abort(self._context, status)
         elif isinstance(exc, asyncio.CancelledError):
             log.info("rpc cancelled", extra={"method": self._method, "cause": self._cancel_cause()})
         elif isinstance(exc, Exception):
             log.error("rpc failed unexpectedly", exc_info=exc, extra={"method": self._method})
-            await abort(self._context, internal_status())
+            abort(self._context, internal_status())
 
     def _cancel_cause(self) -> str:
         remaining = self._context.time_remaining()
@@ -238,7 +238,20 @@ class rpc_errors:
         return "cancelled by the caller"
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> NoReturn:
-    """End the call with `status` by raising grpc's AbortError, as context.abort does."""
-    # abort(), not abort_with_status(): the tracing interceptor records the code only through abort().
-    await context.abort(status.code, status.details, status.trailing_metadata)
+class Answered(Exception):
+    """The call's status is set on its context: the host's wrapper (`agentmesh.calls`) ends
+    the call with it. Only raised inside a call a ServiceHost serves."""
+
+
+def abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> NoReturn:
+    """End the call with `status`: set it on the context, and unwind to the host's wrapper.
+
+    Not grpc's context.abort(): grpc keeps the AbortError it raises on the call's state,
+    and its traceback holds the handler's frames, the request among them, in a reference
+    cycle that only the cyclic garbage collector frees. Forty refused 5 MB requests kept
+    200 MB until it ran. The tracing interceptor records a code set this way as well.
+    """
+    context.set_code(status.code)
+    context.set_details(status.details)
+    context.set_trailing_metadata(status.trailing_metadata)
+    raise Answered
