@@ -16,6 +16,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
+from agentmesh.errors import InvalidInput
 from agentmesh.v1 import message_pb2
 
 JsonObject = dict[str, Any]
@@ -155,23 +156,33 @@ class Message:
 
     @classmethod
     def from_proto(cls, proto: message_pb2.AgentMessage) -> Message:
+        """The message; InvalidInput if its create_time lies outside what a datetime holds."""
         return cls(
             parts=tuple(_part_from_proto(p) for p in proto.parts),
             sender=proto.sender,
             receiver=proto.receiver,
-            role=Role(proto.role),
-            type=MessageType(proto.type),
+            # proto3 enums are open: a value this version does not know reads as unspecified.
+            role=Role(proto.role) if proto.role in _ROLES else Role.UNSPECIFIED,
+            type=MessageType(proto.type) if proto.type in _TYPES else MessageType.UNSPECIFIED,
             context_id=proto.context_id,
             correlation_id=proto.correlation_id,
             metadata=struct_to_dict(proto.metadata),
             message_id=proto.message_id,
-            create_time=(
-                _EPOCH
-                + timedelta(seconds=proto.create_time.seconds, microseconds=proto.create_time.nanos // 1000)
-                if proto.HasField("create_time")
-                else datetime.now(UTC)
-            ),
+            create_time=_create_time(proto) if proto.HasField("create_time") else datetime.now(UTC),
         )
+
+
+_ROLES = frozenset(int(r) for r in Role)
+_TYPES = frozenset(int(t) for t in MessageType)
+
+
+def _create_time(proto: message_pb2.AgentMessage) -> datetime:
+    try:
+        return _EPOCH + timedelta(
+            seconds=proto.create_time.seconds, microseconds=proto.create_time.nanos // 1000
+        )
+    except OverflowError:
+        raise InvalidInput.field("message.create_time", "must lie between the years 1 and 9999") from None
 
 
 # Struct and Value are converted by walking them directly: ProtoJSON (json_format) is pure

@@ -96,3 +96,14 @@ async def test_unknown_skill_and_missing_message_are_invalid(agent: RunningAgent
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await agent.stub.Invoke(pb.InvokeRequest(skill=SAMPLES[agent.name].skill), timeout=5)
     assert [v.field for v in details_of(caught.value).violations] == ["message"]
+
+
+async def test_the_researcher_researches_a_subtopic_given_by_its_title_alone() -> None:
+    """The card says a subtopic may be its title; that used to fail with INTERNAL every time."""
+    async with running_agent("researcher") as researcher:
+        for title in ("Costs", "x" * 1000):
+            response = await researcher.invoke("research", {"subtopic": title, "topic": "Open source"})
+            assert Message.from_proto(response.message).data["findings"]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await researcher.invoke("research", {"subtopic": ""})
+        assert details_of(caught.value).code == grpc.StatusCode.INVALID_ARGUMENT

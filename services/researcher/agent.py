@@ -41,9 +41,9 @@ async def plan(data: PlanInput, ctx: Context) -> Reply:
 
 @agent.skill("research", "Research one subtopic into findings.", input=ResearchInput, output=Research)
 async def research(data: ResearchInput, ctx: Context) -> Reply:
-    subtopic = (
-        data.subtopic if isinstance(data.subtopic, Subtopic) else Subtopic(title=data.subtopic, question="")
-    )
+    subtopic = data.subtopic
+    if not isinstance(subtopic, Subtopic):  # only its title: the question is the obvious one
+        subtopic = Subtopic(title=subtopic, question=f"What matters most about {subtopic}?")
     prompt = Prompt(
         system=SYSTEM,
         user=(

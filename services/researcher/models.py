@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,7 +28,9 @@ class Plan(BaseModel):
 
 
 class ResearchInput(BaseModel):
-    subtopic: Subtopic | str = Field(description="A subtopic from a plan, or its title.")
+    subtopic: Subtopic | Annotated[str, Field(min_length=1, max_length=1000)] = Field(
+        description="A subtopic from a plan, or its title."
+    )
     topic: str = Field("", max_length=1000, description="The overall topic, for context.")
     depth: Depth = "standard"
 
