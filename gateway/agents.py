@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import grpc
 
@@ -53,12 +52,6 @@ class CallFailure(Exception):
 
     def __str__(self) -> str:
         return f"{self.code.name}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class CallResult:
-    response: agent_pb.InvokeResponse
-    address: str
 
 
 class Replica:
@@ -183,28 +176,28 @@ class AgentDirectory:
             for pool in self._pools.values()
         ]
 
-    async def invoke(
+    async def pick(self, agent: str, deadline: float | None) -> Replica:
+        """A SERVING replica of `agent` for the next call, waiting for one until `deadline`."""
+        pool = self._pools.get(agent)
+        if pool is None:
+            raise AgentMeshError(f"unknown agent {agent!r}", reason="UNKNOWN_AGENT")
+        return await pool.pick(deadline)
+
+    async def call(
         self,
-        agent: str,
+        replica: Replica,
         request: agent_pb.InvokeRequest,
         *,
         deadline: float | None,
         metadata: Sequence[tuple[str, str]],
         on_chunk: OnChunk | None,
-    ) -> CallResult:
-        """Call `agent` on a SERVING replica; failures come back as CallFailure with the agent's code."""
-        pool = self._pools.get(agent)
-        if pool is None:
-            raise AgentMeshError(f"unknown agent {agent!r}", reason="UNKNOWN_AGENT")
-        replica = await pool.pick(deadline)
+    ) -> agent_pb.InvokeResponse:
+        """Call the replica; failures come back as CallFailure with the agent's code."""
         timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
         try:
-            if on_chunk is not None and pool.streams(request.skill):
-                return CallResult(
-                    await _stream(replica, request, timeout, metadata, on_chunk), replica.address
-                )
-            response = await replica.stub.Invoke(request, timeout=timeout, metadata=metadata)
-            return CallResult(response, replica.address)
+            if on_chunk is not None and self._pools[replica.agent].streams(request.skill):
+                return await _stream(replica, request, timeout, metadata, on_chunk)
+            return await replica.stub.Invoke(request, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             details = details_of(exc)
             raise CallFailure(details.code, details.message, details.reason) from None

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from agentmesh.errors import InvalidInput, NotFound
-from agentmesh.messages import dict_to_struct, timestamp_now
+from agentmesh.errors import InvalidInput, NotFound, echo
+from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway.agents import AgentDirectory
 from gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from gateway.execution import RunExecutor
+from gateway.failures import run_error
+from gateway.limits import MAX_LIST_PAGE_BYTES, MiB
 from gateway.state import RunState
 from gateway.store.base import EventRecord, Page, RunStore
-from gateway.validation import apply_inputs, validate
+from gateway.validation import apply_inputs, check_run_data, check_size, validate
 
 log = logging.getLogger("agentmesh.gateway")
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
-VALIDATED_CACHE = 256
+#: What the cache of validated workflows may hold (their execution orders, keyed by digest).
+VALIDATED_CACHE_BYTES = 4 * MiB
+#: Workflows up to this size are validated on the event loop: a thread hop costs more.
+INLINE_VALIDATION_BYTES = 64 * 1024
 
 
 def new_run_id() -> str:
@@ -57,7 +65,11 @@ class Engine:
         self._workflows = dict(workflows)
         self._executors: dict[str, RunExecutor] = {}
         # Clients tend to submit the same few workflows over and over.
-        self._valid: dict[bytes, list[str]] = {}
+        self._valid: OrderedDict[bytes, tuple[str, ...]] = OrderedDict()
+        self._valid_bytes = 0
+        # One thread: a burst of large workflows waits its turn instead of taking the GIL
+        # from the event loop several threads at a time.
+        self._validator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validation")
 
     async def start(self) -> None:
         """Open the store, follow agent health, and resume every run a previous gateway left unfinished."""
@@ -73,6 +85,7 @@ class Engine:
         await self.events.stop()
         await self.agents.stop()
         await self.store.close()
+        self._validator.shutdown(wait=False, cancel_futures=True)
 
     @property
     def workflows_by_name(self) -> dict[str, workflow_pb2.Workflow]:
@@ -84,19 +97,38 @@ class Engine:
         except KeyError:
             known = ", ".join(sorted(self._workflows)) or "none"
             raise NotFound(
-                f"no workflow named {name!r}; registered: {known}", reason="WORKFLOW_NOT_FOUND"
+                f"no workflow named {echo(name)}; registered: {known}", reason="WORKFLOW_NOT_FOUND"
             ) from None
 
-    def validate(self, workflow: workflow_pb2.Workflow) -> list[str]:
-        """The execution order, or InvalidInput with every problem; a valid workflow is checked once."""
-        key = workflow.SerializeToString(deterministic=True)
+    async def validate(self, workflow: workflow_pb2.Workflow) -> list[str]:
+        """The execution order, or InvalidInput with every problem; a valid workflow is checked once.
+
+        Size and step count are checked first and on the spot; a large workflow is then
+        validated on a thread of its own, so the event loop (health checks, other runs)
+        goes on meanwhile.
+        """
+        check_size(workflow)
+        key = hashlib.sha256(workflow.SerializeToString(deterministic=True)).digest()
         order = self._valid.get(key)
-        if order is None:
-            order = validate(workflow, self.agents.names)
-            if len(self._valid) >= VALIDATED_CACHE:
-                self._valid.pop(next(iter(self._valid)))
-            self._valid[key] = order
-        return list(order)
+        if order is not None:
+            self._valid.move_to_end(key)
+            return list(order)
+        names = self.agents.names
+        if workflow.ByteSize() <= INLINE_VALIDATION_BYTES:
+            found = validate(workflow, names)
+        else:
+            found = await asyncio.get_running_loop().run_in_executor(
+                self._validator, validate, workflow, names
+            )
+        self._remember(key, tuple(found))
+        return found
+
+    def _remember(self, key: bytes, order: tuple[str, ...]) -> None:
+        self._valid[key] = order
+        self._valid_bytes += _cost(key, order)
+        while self._valid_bytes > VALIDATED_CACHE_BYTES:
+            old_key, old_order = self._valid.popitem(last=False)
+            self._valid_bytes -= _cost(old_key, old_order)
 
     async def start_run(self, request: RunRequest) -> run_pb2.Run:
         """Validate, store the run with its first event atomically, and start executing it."""
@@ -110,8 +142,9 @@ class Engine:
 
     async def _start(self, request: RunRequest, *, watch: bool) -> tuple[run_pb2.Run, Subscriber | None]:
         workflow, context, request_id = request.workflow, request.context, request.request_id
-        self.validate(workflow)
+        await self.validate(workflow)
         run_inputs = apply_inputs(workflow, request.inputs)
+        check_run_data(run_inputs, struct_to_dict(context.shared))
         now = timestamp_now()
         run = run_pb2.Run(
             run_id=new_run_id(),
@@ -152,7 +185,7 @@ class Engine:
     async def get_run(self, run_id: str) -> run_pb2.Run:
         run = await self.store.get_run(run_id)
         if run is None:
-            raise NotFound(f"no run {run_id!r}", reason="RUN_NOT_FOUND")
+            raise NotFound(f"no run {echo(run_id)}", reason="RUN_NOT_FOUND")
         return run
 
     async def list_runs(self, state: int, page_size: int, page_token: str) -> Page:
@@ -160,7 +193,9 @@ class Engine:
             raise InvalidInput.field("page_size", "must not be negative")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         try:
-            return await self.store.list_runs(state=state, page_size=size, page_token=page_token)
+            return await self.store.list_runs(
+                state=state, page_size=size, page_token=page_token, max_bytes=MAX_LIST_PAGE_BYTES
+            )
         except ValueError as exc:
             raise InvalidInput.field("page_token", str(exc)) from None
 
@@ -175,14 +210,44 @@ class Engine:
             run_id, records[-1].sequence if records else 0, REPLAY_PAGE
         ):
             records.extend(page)
-        events = [record.event() for record in records]
-        if not events or events[0].WhichOneof("event") != "run_started":
-            log.error("cannot resume a run without its start event", extra={"run_id": run_id})
+        try:
+            state = _replay(records)
+        except Exception as exc:  # whatever is wrong with one run's history
+            # One run that cannot be read back must not keep the others (or the gateway) down.
+            log.error("cannot resume run", extra={"run_id": run_id, "error": echo(exc, 300)})
+            await self._fail_unreadable(run_id, records[-1].sequence if records else 0)
             return
-        state = RunState(run_pb2.Run.FromString(events[0].run_started.run.SerializeToString()))
-        for event in events:
-            state.apply(event)
         if state.finished:
             return
         log.info("resuming run", extra={"run_id": run_id, "in_flight": state.in_flight()})
         self._launch(RunExecutor(state, self.events, self.agents), resumed=True)
+
+    async def _fail_unreadable(self, run_id: str, last_sequence: int) -> None:
+        """End a run whose history cannot be replayed as FAILED, saying so."""
+        try:
+            run = await self.store.get_run(run_id) or run_pb2.Run(run_id=run_id)
+        except Exception:  # the snapshot may be as unreadable as the history
+            run = run_pb2.Run(run_id=run_id)
+        run.last_sequence = last_sequence
+        state = RunState(run)
+        message = "the run's stored history cannot be read back, so it cannot be resumed; see the gateway log"
+        event = run_pb2.RunEvent(run_id=run_id, sequence=last_sequence + 1, event_time=timestamp_now())
+        event.run_failed.error.CopyFrom(run_error("DATA_LOSS", message, reason="RUN_UNREADABLE"))
+        state.apply(event)
+        await self.events.append(event, state.run)
+
+
+def _replay(records: list[EventRecord]) -> RunState:
+    """A run's state from its history; raises if any event cannot be decoded or applied."""
+    events = [record.event() for record in records]
+    if not events or events[0].WhichOneof("event") != "run_started":
+        raise ValueError("the history does not begin with the run's start")
+    state = RunState(run_pb2.Run.FromString(events[0].run_started.run.SerializeToString()))
+    for event in events:
+        state.apply(event)
+    return state
+
+
+def _cost(key: bytes, order: tuple[str, ...]) -> int:
+    """About what a cache entry holds in memory: its key, and each step id with its reference."""
+    return len(key) + sum(len(step_id) + 64 for step_id in order) + 100

@@ -1,8 +1,9 @@
-"""Executing one run: scheduling steps as their dependencies finish, retrying, recording every event.
+"""Executing one run: scheduling steps as their dependencies finish, and ending the run.
 
 Every step whose dependencies are done starts at once as its own task, so a slow
 branch never holds up an unrelated one. Each state change is an event, applied
-to the run's state and committed to the log before the run moves on.
+to the run's state and committed to the log before the run moves on. Invoking an
+agent for a step or item (input, attempts, output) is `gateway.invoker`.
 """
 
 from __future__ import annotations
@@ -16,49 +17,18 @@ from typing import Any
 
 from google.protobuf import duration_pb2
 
-from agentmesh.messages import (
-    DataPart,
-    Message,
-    dict_to_struct,
-    python_to_value,
-    struct_to_dict,
-    timestamp_now,
-)
-from agentmesh.v1 import agent_service_pb2 as agent_pb
+from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
-from gateway import expressions
-from gateway.agents import AgentDirectory, CallFailure
+from gateway import expressions, templates
+from gateway.agents import AgentDirectory
 from gateway.events import EventLog, StoreUnavailable
-from gateway.retry import RetryPolicy
+from gateway.failures import RunFailure, StepError, run_error
+from gateway.invoker import StepInvoker, check_completion
+from gateway.limits import MAX_FOR_EACH_ITEMS, LimitExceeded, check_value
 from gateway.state import TERMINAL_STEP_STATES, RunState
-from gateway.store.base import CallRecord
 from gateway.tracing import RunTrace
 
 log = logging.getLogger("agentmesh.gateway.run")
-
-IDEMPOTENCY_KEY = "agentmesh-idempotency-key"
-CHUNK_INTERVAL = 0.05
-CHUNK_BYTES = 2048
-
-
-class StepError(Exception):
-    """A step failed for good: its retries are spent or its failure is not retryable."""
-
-    def __init__(self, error: run_pb2.RunError, attempt: int, item: int | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.attempt = attempt
-        self.item = item
-
-
-class RunFailure(Exception):
-    def __init__(self, error: run_pb2.RunError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def _error(code: str, message: str, *, reason: str = "", step_id: str = "") -> run_pb2.RunError:
-    return run_pb2.RunError(code=code, message=message, reason=reason, step_id=step_id)
 
 
 class RunExecutor:
@@ -66,18 +36,14 @@ class RunExecutor:
         self.state = state
         self.run = state.run
         self._events = events
-        self._agents = agents
         self._steps = {step.id: step for step in self.run.workflow.steps}
-        # Converted once per run; a step whose input holds no `${...}` needs no scope at all.
-        self._inputs = {sid: struct_to_dict(step.input) for sid, step in self._steps.items()}
-        self._templated = {
-            sid for sid, data in self._inputs.items() if next(expressions.expressions_in(data), None)
-        }
         self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
         for step in self.run.workflow.steps:
             for dep in step.dependencies:
                 self._dependents[dep].append(step.id)
-        self._trace = RunTrace(self.run.run_id)
+        self._invoker = StepInvoker(
+            state, self.record, self.record_nowait, events, agents, RunTrace(self.run_id)
+        )
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: str | None = None
 
@@ -156,7 +122,7 @@ class RunExecutor:
             return {"run_completed": run_pb2.RunCompleted(outputs=outputs, duration=duration)}
         except TimeoutError:
             limit = self.run.workflow.timeout.ToTimedelta().total_seconds()
-            error = _error(
+            error = run_error(
                 "DEADLINE_EXCEEDED", f"the run exceeded its timeout of {limit:g}s", reason="RUN_TIMEOUT"
             )
             return {"run_failed": run_pb2.RunFailed(error=error)}
@@ -167,7 +133,9 @@ class RunExecutor:
         except Exception:
             log.exception("run failed unexpectedly", extra={"run_id": self.run_id})
             return {
-                "run_failed": run_pb2.RunFailed(error=_error("INTERNAL", "the gateway failed; see its log"))
+                "run_failed": run_pb2.RunFailed(
+                    error=run_error("INTERNAL", "the gateway failed; see its log")
+                )
             }
 
     def _run_budget(self) -> float | None:
@@ -218,18 +186,18 @@ class RunExecutor:
 
     async def _run_step(self, step: workflow_pb2.Step) -> None:
         try:
-            if step.when and not self._evaluate(step, "when", expressions.unwrap(step.when)):
-                await self.record(
-                    step_skipped=run_pb2.StepSkipped(step_id=step.id, reason=f"when is false: {step.when}")
-                )
+            if step.when and not self._evaluate(step, "when", templates.unwrap(step.when)):
+                reason = f"when is false: {step.when}"
+                await self.record(step_skipped=run_pb2.StepSkipped(step_id=step.id, reason=reason))
                 return
             if not step.for_each:
-                await self._invoke(step, None, None, 0)
-                return  # a plain step's completion was recorded by _invoke
+                await self._invoker.invoke(step, None, None, 0)
+                return  # a plain step's completion was recorded by the invoker
             begun = time.monotonic()
             output, text = await self._fan_out(step)
-            completed = run_pb2.StepCompleted(step_id=step.id, output=python_to_value(output), text=text)
+            completed = run_pb2.StepCompleted(step_id=step.id, text=text)
             completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
+            check_completion(self.state, completed, output)
             await self.record(step_completed=completed)
         except StepError as failure:
             continued = step.continue_on_failure
@@ -243,21 +211,20 @@ class RunExecutor:
                 raise RunFailure(failure.error) from None
 
     async def _fan_out(self, step: workflow_pb2.Step) -> tuple[list[Any], str]:
-        items = self._evaluate(step, "for_each", expressions.unwrap(step.for_each))
+        items = self._evaluate(step, "for_each", templates.unwrap(step.for_each))
+        problem = None
         if not isinstance(items, list):
-            raise StepError(
-                _error(
-                    "INVALID_ARGUMENT",
-                    f"for_each gave a {type(items).__name__}, not a list",
-                    reason="FOR_EACH_NOT_A_LIST",
-                    step_id=step.id,
-                ),
-                attempt=0,
-            )
+            problem = f"for_each gave a {type(items).__name__}, not a list"
+        elif len(items) > MAX_FOR_EACH_ITEMS:
+            problem = f"for_each gave {len(items):,} items; at most {MAX_FOR_EACH_ITEMS:,} are allowed"
+        if problem is not None:
+            error = run_error("INVALID_ARGUMENT", problem, reason="FOR_EACH_NOT_A_LIST", step_id=step.id)
+            raise StepError(error, attempt=0)
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(self._invoke(step, i, item, len(items))) for i, item in enumerate(items)
+                    group.create_task(self._invoker.invoke(step, i, item, len(items)))
+                    for i, item in enumerate(items)
                 ]
         except* StepError as failed:
             # The first item to fail for good fails the step; the group has cancelled the others.
@@ -265,136 +232,28 @@ class RunExecutor:
         results = [task.result() for task in tasks]
         return [output for output, _ in results], "\n\n".join(text for _, text in results if text)
 
-    def _evaluate(self, step: workflow_pb2.Step, what: str, expression: str, **extra: Any) -> Any:
+    def _evaluate(self, step: workflow_pb2.Step, what: str, expression: str) -> Any:
         try:
-            return expressions.evaluate(expression, self.state.scope(**extra))
+            return expressions.evaluate(expression, self.state.scope())
         except expressions.ExpressionError as exc:
-            raise StepError(
-                _error("INVALID_ARGUMENT", f"{what}: {exc}", reason="EXPRESSION_FAILED", step_id=step.id),
-                attempt=0,
-            ) from None
-
-    async def _invoke(
-        self, step: workflow_pb2.Step, index: int | None, item: Any, total: int
-    ) -> tuple[Any, str]:
-        """Run one invocation to completion with retries; a recorded completion is never invoked again."""
-        invocation = self.state.invocation(step.id, index)
-        if invocation.done:
-            return invocation.output, invocation.text
-        data = self._inputs[step.id]
-        try:
-            if step.id in self._templated:
-                data = expressions.resolve(data, self.state.scope(item=item, index=index))
-        except expressions.ExpressionError as exc:
-            raise StepError(
-                _error("INVALID_ARGUMENT", f"input: {exc}", reason="EXPRESSION_FAILED", step_id=step.id),
-                0,
-                index,
-            ) from None
-        policy = RetryPolicy.from_proto(step.retry if step.HasField("retry") else None)
-        attempt = invocation.next_attempt()
-        while True:
-            try:
-                return await self._attempt(step, index, data, attempt, total)
-            except CallFailure as failure:
-                error = _error(failure.code.name, failure.message, reason=failure.reason, step_id=step.id)
-                if not policy.should_retry(failure.code, attempt):
-                    raise StepError(error, attempt, index) from None
-                delay = policy.delay(attempt)
-                retrying = run_pb2.StepRetrying(step_id=step.id, attempt=attempt, error=error)
-                retrying.delay.FromTimedelta(timedelta(seconds=delay))
-                if index is not None:
-                    retrying.item = index
-                await self.record(step_retrying=retrying)
-                await asyncio.sleep(delay)
-                attempt += 1
-
-    async def _attempt(
-        self, step: workflow_pb2.Step, index: int | None, data: dict[str, Any], attempt: int, total: int
-    ) -> tuple[Any, str]:
-        deadline = None
-        if step.HasField("timeout"):
-            deadline = time.monotonic() + step.timeout.ToTimedelta().total_seconds()
-        item_label = "-" if index is None else str(index)
-        started = run_pb2.StepStarted(step_id=step.id, attempt=attempt, items_total=total)
-        if index is not None:
-            started.item = index
-        # A first attempt does not wait for its StepStarted to be durable: the log commits in
-        # order, so the start is on disk before the completion, and a first call whose start was
-        # lost in a crash goes out again as attempt 1, with the same idempotency key. A retry
-        # waits, so that a resumed run re-sends it with its own attempt number and key.
-        start_recorded = self.record_nowait(step_started=started)
-        if attempt > 1:
-            await start_recorded
-        metadata = [
-            (IDEMPOTENCY_KEY, f"{self.run_id}/{step.id}/{item_label}/{attempt}"),
-            ("agentmesh-run-id", self.run_id),
-            ("agentmesh-step-id", step.id),
-        ]
-        message = Message.request(data, sender="gateway", receiver=step.agent, context_id=self.run_id)
-        request = agent_pb.InvokeRequest(message=message.to_proto(), skill=step.skill)
-
-        pending: list[str] = []
-        last_flush = time.monotonic()
-
-        async def flush() -> None:
-            nonlocal last_flush
-            if pending:
-                chunk = run_pb2.StepOutputChunk(step_id=step.id, text="".join(pending))
-                if index is not None:
-                    chunk.item = index
-                pending.clear()
-                last_flush = time.monotonic()
-                await self.record(step_output_chunk=chunk)
-
-        async def on_chunk(text: str) -> None:
-            # Token-sized pieces are coalesced so that a streamed report is a few events, not
-            # hundreds, while a watcher still sees text within CHUNK_INTERVAL of its arrival.
-            pending.append(text)
-            if time.monotonic() - last_flush >= CHUNK_INTERVAL or sum(map(len, pending)) >= CHUNK_BYTES:
-                await flush()
-
-        begun = time.monotonic()
-        with self._trace.attempt(step.id) as trace_metadata:
-            metadata += trace_metadata
-            try:
-                result = await self._agents.invoke(
-                    step.agent, request, deadline=deadline, metadata=metadata, on_chunk=on_chunk
-                )
-            except CallFailure:
-                self._count(step.agent, ok=False, begun=begun)
-                raise
-            finally:
-                await start_recorded
-            self._count(step.agent, ok=True, begun=begun)
-            await flush()
-        reply = Message.from_proto(result.response.message)
-        output: Any = reply.data if any(isinstance(p, DataPart) for p in reply.parts) else None
-        completed = run_pb2.StepCompleted(
-            step_id=step.id,
-            attempt=attempt,
-            output=python_to_value(output),
-            text=reply.text,
-            input_tokens=result.response.usage.input_tokens,
-            output_tokens=result.response.usage.output_tokens,
-        )
-        completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
-        if index is not None:
-            completed.item = index
-        await self.record(step_completed=completed)
-        return output, reply.text
-
-    def _count(self, agent: str, *, ok: bool, begun: float) -> None:
-        self._events.count_call(CallRecord(agent, ok, (time.monotonic() - begun) * 1000))
+            error = run_error(
+                "INVALID_ARGUMENT", f"{what}: {exc}", reason="EXPRESSION_FAILED", step_id=step.id
+            )
+            raise StepError(error, attempt=0) from None
 
     def _outputs(self) -> Any:
         declared = struct_to_dict(self.run.workflow.outputs)
-        if declared:
-            try:
-                return dict_to_struct(expressions.resolve(declared, self.state.scope()))
-            except expressions.ExpressionError as exc:
-                raise RunFailure(
-                    _error("INVALID_ARGUMENT", f"outputs: {exc}", reason="EXPRESSION_FAILED")
-                ) from None
-        leaves = [sid for sid, dependents in self._dependents.items() if not dependents]
-        return dict_to_struct({sid: self.state.outputs.get(sid) for sid in leaves})
+        try:
+            if declared:
+                return dict_to_struct(templates.resolve(declared, self.state.scope(), "outputs"))
+            leaves = {
+                sid: self.state.outputs.get(sid)
+                for sid, dependents in self._dependents.items()
+                if not dependents
+            }
+            check_value(leaves, "outputs (the last steps' outputs, as no outputs are declared)")
+            return dict_to_struct(leaves)
+        except (expressions.ExpressionError, LimitExceeded) as exc:
+            raise RunFailure(
+                run_error("INVALID_ARGUMENT", f"outputs: {exc}", reason="EXPRESSION_FAILED")
+            ) from None

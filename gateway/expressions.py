@@ -11,18 +11,28 @@ the run's scope (`inputs`, `shared`, `steps`, `item`, `index`, `run`):
 
 Step ids may contain hyphens: `steps.trend-discovery.output` reads as the step
 `trend-discovery`, since subtracting from a step would mean nothing.
+
+Every cost is bounded: an expression is at most MAX_EXPRESSION_CHARS long and its
+syntax tree at most MAX_EXPRESSION_DEPTH deep (checked before evaluating, so no
+input reaches Python's recursion limit), and every string or list an operator
+builds counts against MAX_VALUE_BYTES for the whole evaluation. Finding expressions
+inside `${...}` templates is `gateway.templates`.
 """
 
 from __future__ import annotations
 
 import ast
-import json
+import functools
+import math
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
-TEMPLATE = re.compile(r"\$\{(.*?)\}")
+from agentmesh.errors import echo
+from gateway.limits import MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, MAX_VALUE_BYTES
+
 _STEP_ID = re.compile(r"\bsteps\.([A-Za-z_][A-Za-z0-9_-]*)")
 _CONSTANTS = {"true": True, "false": False, "null": None}
 ROOTS = frozenset({"inputs", "shared", "steps", "item", "index", "run"})
@@ -53,71 +63,72 @@ class ExpressionError(ValueError):
     """An expression that does not parse, or fails when evaluated."""
 
 
+# CPython 3.11 converts parsed trees to Python objects with interpreter-wide state: two
+# threads parsing at once (the event loop and the validation thread) can fail with
+# "SystemError: AST constructor recursion depth mismatch".
+_PARSING = threading.Lock()
+
+
 def parse(expression: str) -> ast.expr:
+    """The expression's syntax tree, checked; ExpressionError says what is wrong with it."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"{echo(expression)} is longer than {MAX_EXPRESSION_CHARS} characters")
+    return _parse(expression)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(expression: str) -> ast.expr:
+    # Cached: a run evaluates the same few expressions for every step and item. Only
+    # successes are kept (lru_cache does not cache exceptions), at most 1024 of up to 1000 characters.
     source = _STEP_ID.sub(lambda m: f'steps["{m.group(1)}"]', expression.strip())
     try:
-        tree = ast.parse(source, mode="eval")
+        with _PARSING:
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"cannot parse {expression!r}: {exc.msg}") from None
+        raise ExpressionError(f"cannot parse {echo(expression)}: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError):
+        # NUL bytes, or nesting beyond what CPython's parser takes.
+        raise ExpressionError(f"cannot parse {echo(expression)}: it is nested too deeply") from None
+    _check_depth(expression, tree)
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise ExpressionError(
-                f"{expression!r} uses {type(node).__name__}, which expressions do not allow"
+                f"{echo(expression)} uses {type(node).__name__}, which expressions do not allow"
             )
         if isinstance(node, ast.Name) and node.id not in ROOTS | _CONSTANTS.keys() | _FUNCTIONS.keys():
             raise ExpressionError(
-                f"{expression!r} refers to {node.id!r}; expressions start from {sorted(ROOTS)}"
+                f"{echo(expression)} refers to {echo(node.id)}; expressions start from {sorted(ROOTS)}"
             )
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise ExpressionError(
-                f"{expression!r} reads {node.attr!r}; names starting with _ are not allowed"
+                f"{echo(expression)} reads {echo(node.attr)}; names starting with _ are not allowed"
             )
         if isinstance(node, ast.Call) and not (
             isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
         ):
-            raise ExpressionError(f"{expression!r} calls something other than {sorted(_FUNCTIONS)}")
+            raise ExpressionError(f"{echo(expression)} calls something other than {sorted(_FUNCTIONS)}")
     return tree.body
+
+
+def _check_depth(expression: str, tree: ast.AST) -> None:
+    """Refuse a tree deeper than MAX_EXPRESSION_DEPTH, without recursing into it."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(
+                f"{echo(expression)} is nested more than {MAX_EXPRESSION_DEPTH} levels deep"
+            )
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     try:
-        return _eval(parse(expression), scope)
+        return _eval(parse(expression), scope, _Allowance())
     except ExpressionError:
         raise
     except Exception as exc:
-        raise ExpressionError(f"{expression!r} failed: {exc}") from None
-
-
-def unwrap(text: str) -> str:
-    """`${expr}` → `expr`; a bare expression stays as it is (for `when` and `for_each`)."""
-    match = TEMPLATE.fullmatch(text.strip())
-    return match.group(1) if match else text
-
-
-def resolve(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Replace the expressions inside a step input (any JSON value) by their values."""
-    if isinstance(value, str):
-        whole = TEMPLATE.fullmatch(value)
-        if whole:
-            return evaluate(whole.group(1), scope)
-        return TEMPLATE.sub(lambda m: _as_text(evaluate(m.group(1), scope)), value)
-    if isinstance(value, Mapping):
-        return {key: resolve(item, scope) for key, item in value.items()}
-    if isinstance(value, list):
-        return [resolve(item, scope) for item in value]
-    return value
-
-
-def expressions_in(value: Any) -> Iterator[str]:
-    """Every `${...}` expression inside a JSON value."""
-    if isinstance(value, str):
-        yield from (m.group(1) for m in TEMPLATE.finditer(value))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from expressions_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from expressions_in(item)
+        raise ExpressionError(f"{echo(expression)} failed: {echo(exc, 200)}") from None
 
 
 def references(expression: str) -> tuple[set[str], set[str], set[str]]:
@@ -151,12 +162,6 @@ def _named_child(node: ast.AST) -> tuple[str, str] | None:
     return None
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
-
-
 _ALLOWED = (
     ast.Expression,
     ast.Name,
@@ -182,7 +187,22 @@ _ALLOWED = (
 )
 
 
-def _eval(node: ast.expr, scope: Mapping[str, Any]) -> Any:
+class _Allowance:
+    """Bytes an evaluation may still build: every string and list an operator makes counts."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUE_BYTES
+
+    def spend(self, count: int) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise ExpressionError(f"the expression builds more than {MAX_VALUE_BYTES:,} bytes")
+
+
+def _eval(node: ast.expr, scope: Mapping[str, Any], allowance: _Allowance) -> Any:
+    def ev(child: ast.expr) -> Any:
+        return _eval(child, scope, allowance)
+
     match node:
         case ast.Constant(value=value):
             return value
@@ -191,48 +211,75 @@ def _eval(node: ast.expr, scope: Mapping[str, Any]) -> Any:
                 return _CONSTANTS[name]
             return scope.get(name)
         case ast.Attribute(value=inner, attr=attr):
-            return _get(_eval(inner, scope), attr)
+            return _get(ev(inner), attr)
         case ast.Subscript(value=inner, slice=key):
-            return _get(_eval(inner, scope), _eval(key, scope))
+            return _get(ev(inner), ev(key))
         case ast.List(elts=items) | ast.Tuple(elts=items):
-            return [_eval(item, scope) for item in items]
+            return [ev(item) for item in items]
         case ast.Dict(keys=keys, values=values):
-            return {
-                _eval(k, scope) if k else None: _eval(v, scope) for k, v in zip(keys, values, strict=True)
-            }
+            return {ev(k) if k else None: ev(v) for k, v in zip(keys, values, strict=True)}
         case ast.BoolOp(op=ast.And(), values=values):
             result: Any = True
             for value_node in values:
-                result = _eval(value_node, scope)
+                result = ev(value_node)
                 if not result:
                     return result
             return result
         case ast.BoolOp(op=ast.Or(), values=values):
             result = False
             for value_node in values:
-                result = _eval(value_node, scope)
+                result = ev(value_node)
                 if result:
                     return result
             return result
         case ast.UnaryOp(op=ast.Not(), operand=operand):
-            return not _eval(operand, scope)
+            return not ev(operand)
         case ast.UnaryOp(op=ast.USub(), operand=operand):
-            return -_eval(operand, scope)
+            return -ev(operand)
         case ast.Compare(left=left, ops=ops, comparators=comparators):
-            current = _eval(left, scope)
+            current = ev(left)
             for op, right_node in zip(ops, comparators, strict=True):
-                right = _eval(right_node, scope)
+                right = ev(right_node)
                 if not _COMPARE[type(op)](current, right):
                     return False
                 current = right
             return True
         case ast.BinOp(left=left, op=op, right=right):
-            return _BINARY[type(op)](_eval(left, scope), _eval(right, scope))
+            a, b = ev(left), ev(right)
+            allowance.spend(_built_size(op, a, b))
+            return _number_in_range(_BINARY[type(op)](a, b))
         case ast.IfExp(test=test, body=body, orelse=orelse):
-            return _eval(body, scope) if _eval(test, scope) else _eval(orelse, scope)
+            return ev(body) if ev(test) else ev(orelse)
         case ast.Call(func=ast.Name(id=name), args=args):
-            return _FUNCTIONS[name](*(_eval(arg, scope) for arg in args))
-    raise ExpressionError(f"unsupported expression: {ast.unparse(node)}")
+            result = _FUNCTIONS[name](*(ev(arg) for arg in args))
+            if isinstance(result, str):
+                allowance.spend(len(result))
+            return _number_in_range(result)
+    raise ExpressionError(f"unsupported expression: {echo(ast.unparse(node))}")
+
+
+def _built_size(op: ast.operator, a: Any, b: Any) -> int:
+    """How long the string or list `a op b` would be, found before it is built."""
+    if isinstance(op, ast.Add) and isinstance(a, str | list) and isinstance(b, str | list):
+        return len(a) + len(b)
+    if isinstance(op, ast.Mult):
+        for sequence, times in ((a, b), (b, a)):
+            if isinstance(sequence, str | list) and isinstance(times, int) and not isinstance(times, bool):
+                return len(sequence) * max(times, 0)
+    if isinstance(op, ast.Mod) and isinstance(a, str):
+        raise ExpressionError("string formatting with % is not allowed in expressions")
+    return 0
+
+
+def _number_in_range(value: Any) -> Any:
+    """Numbers stay what JSON (a double) can hold: integers within ±2^63, finite floats."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ExpressionError("a number in the expression is out of range")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExpressionError("a number in the expression is not finite")
+    return value
 
 
 def _get(container: Any, key: Any) -> Any:

@@ -59,7 +59,7 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
     engine, host = build(config)
     for name, workflow in engine.workflows_by_name.items():
         try:
-            engine.validate(workflow)
+            await engine.validate(workflow)
         except AgentMeshError as exc:
             log.warning("registered workflow is invalid", extra={"workflow": name, "error": str(exc)})
     await engine.start()

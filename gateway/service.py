@@ -38,7 +38,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         async with rpc_errors(context, "ValidateWorkflow"):
             if not request.HasField("workflow"):
                 raise InvalidInput.field("workflow", "is required")
-            return pb.ValidateWorkflowResponse(execution_order=self._engine.validate(request.workflow))
+            return pb.ValidateWorkflowResponse(execution_order=await self._engine.validate(request.workflow))
 
     async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
         async with rpc_errors(context, "StartRun"):

@@ -57,6 +57,10 @@ class RunState:
         self.outputs: dict[str, Any] = {}
         self.texts: dict[str, str] = {}
         self.continued: set[str] = set()
+        #: Bytes of step completions the run keeps (what its snapshot holds), and of each
+        #: for_each step's item completions so far: both are bounded (see gateway.limits).
+        self.kept_bytes = 0
+        self.item_bytes: dict[str, int] = {}
         self.inputs = struct_to_dict(run.inputs)
         self.shared = struct_to_dict(run.context.shared)
 
@@ -109,10 +113,12 @@ class RunState:
                 done = event.step_completed
                 output = value_to_python(done.output) if done.HasField("output") else None
                 if done.HasField("item"):
+                    self.item_bytes[done.step_id] = self.item_bytes.get(done.step_id, 0) + done.ByteSize()
                     invocation = self.invocation(done.step_id, done.item)
                     invocation.done, invocation.output, invocation.text = True, output, done.text
                     self.steps[done.step_id].items_done += 1
                     return
+                self.kept_bytes += done.ByteSize()
                 step = self.steps[done.step_id]
                 step.state = run_pb2.STEP_STATE_SUCCEEDED
                 step.text = done.text

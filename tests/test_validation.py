@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agentmesh.errors import InvalidInput
-from gateway import expressions
+from gateway import expressions, templates
 from gateway.retry import RetryPolicy
 from gateway.validation import apply_inputs, validate
 from gateway.workflows import SHIPPED, load_directory, parse_workflow
@@ -133,8 +133,11 @@ def test_run_inputs_get_defaults_and_missing_required_ones_are_named() -> None:
 
 def test_expressions_keep_types_interpolate_and_are_null_safe() -> None:
     scope = {"inputs": {"n": 2, "name": "Ada"}, "steps": {"trend-discovery": {"output": {"trends": [1, 2]}}}}
-    assert expressions.resolve("${steps.trend-discovery.output.trends}", scope) == [1, 2]
-    assert expressions.resolve("Hi ${inputs.name}, n=${inputs.n}", scope) == "Hi Ada, n=2"
+    assert templates.resolve("${steps.trend-discovery.output.trends}", scope, "input") == [1, 2]
+    assert templates.resolve("Hi ${inputs.name}, n=${inputs.n}", scope, "input") == "Hi Ada, n=2"
+    assert templates.resolve("literal $${inputs.name} and ${ {'a': '}'}['a'] }", scope, "input") == (
+        "literal ${inputs.name} and }"
+    )
     assert expressions.evaluate("steps.missing.output.deep or 'fallback'", scope) == "fallback"
     assert (
         expressions.evaluate("len(steps.trend-discovery.output.trends) == inputs.n and true", scope) is True

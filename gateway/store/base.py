@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from google.protobuf.message import DecodeError
+
 from agentmesh.v1 import run_pb2
 
 TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
@@ -27,7 +29,10 @@ class EventRecord:
 
     @classmethod
     def parse(cls, run_id: str, sequence: int, data: bytes) -> EventRecord:
-        terminal = run_pb2.RunEvent.FromString(data).WhichOneof("event") in TERMINAL_EVENTS
+        try:
+            terminal = run_pb2.RunEvent.FromString(data).WhichOneof("event") in TERMINAL_EVENTS
+        except DecodeError:
+            terminal = False  # an event that cannot be read is not a known end; resuming says more
         return cls(run_id, sequence, data, terminal)
 
     def event(self) -> run_pb2.RunEvent:
@@ -120,8 +125,11 @@ class RunStore(Protocol):
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None: ...
 
-    async def list_runs(self, *, state: int, page_size: int, page_token: str) -> Page:
-        """Runs newest first, optionally of one state; raises ValueError for a bad page token."""
+    async def list_runs(self, *, state: int, page_size: int, page_token: str, max_bytes: int) -> Page:
+        """Runs newest first, optionally of one state; raises ValueError for a bad page token.
+
+        A page holds at most `page_size` runs and, past its first, no more than `max_bytes`
+        of stored snapshots."""
         ...
 
     async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...

@@ -158,7 +158,7 @@ class SqliteRunStore:
         rows = await self._query("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,))
         return run_pb2.Run.FromString(rows[0][0]) if rows else None
 
-    async def list_runs(self, *, state: int, page_size: int, page_token: str) -> Page:
+    async def list_runs(self, *, state: int, page_size: int, page_token: str, max_bytes: int) -> Page:
         clauses: list[str] = []
         params: list[object] = []
         if state:
@@ -170,10 +170,23 @@ class SqliteRunStore:
             params += [before_time, before_time, before_id]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT snapshot FROM runs {where} ORDER BY create_time DESC, run_id DESC LIMIT ?"  # noqa: S608
-        rows = await self._query(query, (*params, page_size + 1))
-        runs = [run_pb2.Run.FromString(row[0]) for row in rows[:page_size]]
+
+        def read(db: sqlite3.Connection) -> tuple[list[bytes], bool]:
+            # Rows are read one at a time and the page ends where its bytes would pass
+            # max_bytes (after at least one run), so a page of large runs stays sendable.
+            rows: list[bytes] = []
+            size = 0
+            for (snapshot,) in db.execute(query, (*params, page_size + 1)):
+                if len(rows) == page_size or (rows and size + len(snapshot) > max_bytes):
+                    return rows, True
+                rows.append(snapshot)
+                size += len(snapshot)
+            return rows, False
+
+        rows, more = await self._read(read)
+        runs = [run_pb2.Run.FromString(row) for row in rows]
         token = ""
-        if len(rows) > page_size:
+        if more:
             last = runs[-1]
             token = _encode_token(last.create_time.ToNanoseconds(), last.run_id)
         return Page(runs, token)
@@ -256,4 +269,4 @@ def _decode_token(token: str) -> tuple[int, str]:
         created, run_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
         return int(created), run_id
     except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"page_token {token!r} is not one this server issued") from None
+        raise ValueError("is not one this server issued") from None

@@ -50,6 +50,11 @@ class Flaky(BaseModel):
     code: str = "UNAVAILABLE"
 
 
+class Big(BaseModel):
+    bytes: int = 0
+    depth: int = 0
+
+
 class Fail(BaseModel):
     code: str
     message: str = "told to fail"
@@ -74,6 +79,14 @@ async def flaky(data: Flaky, ctx: Context) -> Reply:
     if calls[data.key] < data.succeed_on:
         raise AgentMeshError(f"flaky call {calls[data.key]}", code=grpc.StatusCode[data.code], reason="FLAKY")
     return Reply(text="finally", data={"calls": calls[data.key]})
+
+
+@agent.skill("big", "Return an output of `bytes` characters, or nested `depth` levels deep.", input=Big)
+async def big(data: Big, ctx: Context) -> Reply:
+    nested: Any = "x" * data.bytes
+    for _ in range(data.depth):
+        nested = {"d": nested}
+    return Reply(data={"value": nested})
 
 
 @agent.skill("fail", "Fail with the given gRPC code.", input=Fail)
