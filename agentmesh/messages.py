@@ -220,11 +220,13 @@ def python_to_value(data: Any) -> struct_pb2.Value:
 
 def dict_to_struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
-    _fill_struct(struct, data)
+    fill_struct(struct, data)
     return struct
 
 
-def _fill_struct(struct: struct_pb2.Struct, data: Mapping[str, Any]) -> None:
+def fill_struct(struct: struct_pb2.Struct, data: Mapping[str, Any]) -> None:
+    """Fill a Struct (say, a field of a message being built) in place: assigning a built
+    Struct copies it by decoding, which refuses anything nested past protobuf's limit."""
     for key, item in data.items():
         if not isinstance(key, str):
             raise TypeError(f"a Struct key must be a string, not {type(key).__name__}")
@@ -242,7 +244,7 @@ def _fill_value(value: struct_pb2.Value, data: Any) -> None:
         value.string_value = data
     elif isinstance(data, Mapping):
         value.struct_value.SetInParent()  # so that an empty mapping is {} rather than no value
-        _fill_struct(value.struct_value, data)
+        fill_struct(value.struct_value, data)
     elif isinstance(data, list | tuple):
         items = value.list_value
         items.SetInParent()  # likewise for an empty list
@@ -264,7 +266,7 @@ def _add_part(proto: message_pb2.AgentMessage, part: Part) -> None:
         case TextPart(text=text, media_type=media_type):
             added.text, added.media_type = text, media_type
         case DataPart(data=data, media_type=media_type):
-            _fill_struct(added.data, data)
+            fill_struct(added.data, data)
             added.data.SetInParent()
             added.media_type = media_type
         case RawPart(raw=raw, media_type=media_type, filename=filename):

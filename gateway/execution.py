@@ -212,14 +212,15 @@ class RunExecutor:
 
     async def _fan_out(self, step: workflow_pb2.Step) -> tuple[list[Any], str]:
         items = self._evaluate(step, "for_each", templates.unwrap(step.for_each))
-        problem = None
         if not isinstance(items, list):
-            problem = f"for_each gave a {type(items).__name__}, not a list"
+            problem, reason = f"for_each gave a {type(items).__name__}, not a list", "FOR_EACH_NOT_A_LIST"
         elif len(items) > MAX_FOR_EACH_ITEMS:
             problem = f"for_each gave {len(items):,} items; at most {MAX_FOR_EACH_ITEMS:,} are allowed"
-        if problem is not None:
-            error = run_error("INVALID_ARGUMENT", problem, reason="FOR_EACH_NOT_A_LIST", step_id=step.id)
-            raise StepError(error, attempt=0)
+            reason = "FOR_EACH_TOO_LONG"
+        else:
+            problem = reason = ""
+        if problem:
+            raise StepError(run_error("INVALID_ARGUMENT", problem, reason=reason, step_id=step.id), attempt=0)
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [

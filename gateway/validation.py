@@ -349,12 +349,15 @@ def apply_inputs(workflow: workflow_pb2.Workflow, given: Mapping[str, Any]) -> d
 def check_run_data(inputs: Mapping[str, Any], shared: Mapping[str, Any]) -> None:
     """Refuse run inputs and shared context beyond MAX_RUN_INPUT_BYTES together, or nested too deep."""
     violations = []
-    left = MAX_RUN_INPUT_BYTES
+    total = 0
     for path, value in (("inputs", inputs), ("context.shared", shared)):
         try:
-            left -= check_value(value, path, max(left, 0))
+            total += check_value(value, path, MAX_RUN_INPUT_BYTES)
         except LimitExceeded as exc:
             violations.append(FieldViolation(path, str(exc).removeprefix(f"{path} ")))
+    if not violations and total > MAX_RUN_INPUT_BYTES:
+        together = f"is larger than {MAX_RUN_INPUT_BYTES:,} bytes together with context.shared"
+        violations.append(FieldViolation("inputs", together))
     if violations:
         message = "; ".join(f"{v.field} {v.description}" for v in violations)
         raise InvalidInput(f"invalid run: {message}", violations, reason="INVALID_INPUTS")

@@ -20,13 +20,13 @@ from typing import Any, cast
 import grpc
 import pytest
 import pytest_asyncio
-from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentmesh import health
 from agentmesh.llm import provider_from_env
+from agentmesh.messages import fill_struct
 from agentmesh.runtime import AGENT_SERVICE, agent_host
 from agentmesh.server import ServiceHost
 from agentmesh.status import details_of
@@ -161,34 +161,13 @@ def inputs(target: tuple[str, str]) -> st.SearchStrategy[Any]:
     return mutated(VALID[target]) | json_values
 
 
-def fill(value: struct_pb2.Value, data: Any) -> None:
-    """Build the Value in place: nesting past protobuf's decoding limit must reach the server."""
-    if data is None:
-        value.null_value = struct_pb2.NULL_VALUE
-    elif isinstance(data, bool):
-        value.bool_value = data
-    elif isinstance(data, int | float):
-        value.number_value = data
-    elif isinstance(data, str):
-        value.string_value = data
-    elif isinstance(data, list):
-        value.list_value.SetInParent()
-        for item in data:
-            fill(value.list_value.values.add(), item)
-    else:
-        value.struct_value.SetInParent()
-        for key, item in data.items():
-            fill(value.struct_value.fields[key], item)
-
-
 def request_bytes(skill: str, data: Any) -> bytes:
     """An InvokeRequest carrying `data`: an object as the data part, anything else as JSON text."""
     request = pb.InvokeRequest(skill=skill)
     part = request.message.parts.add()
     if isinstance(data, dict):
         part.data.SetInParent()
-        for key, item in data.items():
-            fill(part.data.fields[key], item)
+        fill_struct(part.data, data)
     else:
         part.text = json.dumps(data)
     return request.SerializeToString()

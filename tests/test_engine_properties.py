@@ -193,6 +193,20 @@ async def settled(calls: list[Call]) -> None:
             await asyncio.sleep(0.005)
 
 
+async def consistent_end(
+    engine: Engine, run_id: str, case: Case, calls: list[Call]
+) -> tuple[list[run_pb2.RunEvent], run_pb2.Run]:
+    """Follow the run to its end and check what holds of every run; its history and snapshot."""
+    events = await finish(engine, run_id)
+    snapshot = await engine.get_run(run_id)
+    await settled(calls)
+    check_log(events, snapshot)
+    check_dependency_order(case, events)
+    check_calls_match_events(calls, events)
+    check_data(calls, snapshot)
+    return events, snapshot
+
+
 # --- the properties --------------------------------------------------------------------------
 
 
@@ -200,13 +214,7 @@ async def test_generated_workflows_run_every_attempt_once_in_order_as_the_oracle
     async def check(case: Case) -> None:
         case_id, script = new_case(case.outcomes())
         run_id = await start(engine, case.workflow(), case.inputs(case_id))
-        events = await finish(engine, run_id)
-        snapshot = await engine.get_run(run_id)
-        await settled(script.calls)
-        check_log(events, snapshot)
-        check_dependency_order(case, events)
-        check_calls_match_events(script.calls, events)
-        check_data(script.calls, snapshot)
+        _, snapshot = await consistent_end(engine, run_id, case, script.calls)
         check_outcome(case, expect(case), snapshot, script.calls)
 
     await for_each_example(check, cases())
@@ -219,13 +227,7 @@ async def test_a_cancel_at_any_moment_leaves_a_consistent_cancelled_run(engine: 
         if wait is not None:  # None: before the run's task has even begun
             await asyncio.sleep(wait)
         cancelled = await engine.cancel_run(run_id, "property test")
-        events = await finish(engine, run_id)
-        snapshot = await engine.get_run(run_id)
-        await settled(script.calls)
-        check_log(events, snapshot)
-        check_dependency_order(case, events)
-        check_calls_match_events(script.calls, events)
-        check_data(script.calls, snapshot)
+        events, snapshot = await consistent_end(engine, run_id, case, script.calls)
         expected = expect(case)
         assert all(expected.allowed(key_of(call)) for call in script.calls)
         if snapshot.state == run_pb2.RUN_STATE_CANCELLED:

@@ -21,7 +21,7 @@ from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2, workflow_pb2
 from gateway.engine import new_run_id
-from gateway.limits import MAX_JSON_DEPTH, MAX_STEP_OUTPUT_BYTES, MAX_STEPS
+from gateway.limits import MAX_JSON_DEPTH, MAX_RUN_INPUT_BYTES, MAX_STEP_OUTPUT_BYTES, MAX_STEPS
 from gateway.store.base import Batch, NewRun
 from gateway.store.sqlite import SqliteRunStore
 from tests.hostile import current_rss_mb, health_watched, peak_rss_mb, refused, run_count, status_size
@@ -373,6 +373,26 @@ async def test_list_runs_never_returns_a_page_a_default_client_cannot_receive(ga
                 break
     assert {r.run_id for r in runs} <= set(seen)
     assert len(seen) == len(set(seen))
+
+
+async def test_a_for_each_over_too_many_items_fails_its_step(gateway: Gateway) -> None:
+    flow = workflow(
+        {"name": "wide", "steps": [step("s", "echo", {"key": "${item}"}, for_each="${[0] * 10001}")]}
+    )
+    done, _ = await finished(gateway, await gateway.start_run(flow))
+    assert done.state == run_pb2.RUN_STATE_FAILED
+    assert done.error.reason == "FOR_EACH_TOO_LONG" and "10,001 items" in done.error.message
+
+
+async def test_inputs_and_shared_context_are_bounded_together(gateway: Gateway) -> None:
+    flow = workflow({"name": "fat-inputs", "steps": [step("s", "echo", {"key": "x"})]})
+    half = "h" * (MAX_RUN_INPUT_BYTES // 2 + 100)
+    request = pb.StartRunRequest(workflow=flow, inputs=dict_to_struct({"a": half}))
+    request.context.shared.update({"b": half})
+    error = await refused(gateway.stub.StartRun(request, timeout=10))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.violations] == ["inputs"]
+    assert "together with context.shared" in error.violations[0].description
 
 
 # 7. Smaller ones.
