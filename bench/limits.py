@@ -26,12 +26,12 @@ import grpc
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2
+from agentmesh_gateway.metrics import collect as collect_metrics
+from agentmesh_gateway.store.base import Batch, CallRecord
+from agentmesh_gateway.store.sqlite import SqliteRunStore
 from bench.capacity import delivery, inflight, percentile, watched_chain
 from bench.mesh import BenchMesh, bench_mesh
 from bench.workloads import chain, run_to_end
-from gateway.metrics import collect as collect_metrics
-from gateway.store.base import Batch, CallRecord
-from gateway.store.sqlite import SqliteRunStore
 
 STEPS = 50
 

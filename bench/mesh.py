@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentmesh.health import wait_serving
-from agentmesh.process import ServerProcess
+from agentmesh_cli.process import ServerProcess
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ async def bench_mesh(store: Path) -> AsyncIterator[BenchMesh]:
         await wait_serving(f"127.0.0.1:{agent.port}")
         address = ["--host", "127.0.0.1", "--port", "0"]
         wiring = ["--store", str(store), "--agent", f"bench=127.0.0.1:{agent.port}"]
-        gateway = ServerProcess([sys.executable, "-m", "agentmesh", "gateway", *address, *wiring])
+        gateway = ServerProcess([sys.executable, "-m", "agentmesh_cli", "gateway", *address, *wiring])
         await gateway.start()
         try:
             await wait_serving(f"127.0.0.1:{gateway.port}")

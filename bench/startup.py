@@ -28,7 +28,7 @@ def time_up(workdir: Path) -> tuple[float, float]:
     The mesh file gives fixed ports, as the default one does, so that the gateway starts
     alongside its agents; they are picked free first, so the bench runs beside anything.
     """
-    from services import AGENTS
+    from agentmesh_services import AGENTS
 
     gateway_port, *ports = free_ports(len(AGENTS) + 1)
     mesh = workdir / "up.yaml"
@@ -36,7 +36,7 @@ def time_up(workdir: Path) -> tuple[float, float]:
     mesh.write_text(f"gateway: {{port: {gateway_port}, store: {workdir / 'up.db'}}}\nagents:\n{agents}")
     started = time.perf_counter()
     up = subprocess.Popen(
-        [sys.executable, "-m", "agentmesh", "up", "--config", str(mesh)],
+        [sys.executable, "-m", "agentmesh_cli", "up", "--config", str(mesh)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "200"},

@@ -16,9 +16,9 @@ import pytest_asyncio
 
 from agentmesh.health import wait_serving
 from agentmesh.messages import Message
-from agentmesh.process import ServerProcess
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
+from agentmesh_cli.process import ServerProcess
 from tests.mesh import Gateway, running_gateway, start_probe
 
 

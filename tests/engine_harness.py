@@ -28,11 +28,11 @@ from agentmesh import Agent, AgentMeshError, Context, Reply
 from agentmesh.runtime import agent_host
 from agentmesh.server import ServiceHost
 from agentmesh.v1 import run_pb2, workflow_pb2
-from gateway.agents import AgentDirectory
-from gateway.engine import Engine, RunRequest
-from gateway.state import RunState
-from gateway.store.base import Batch
-from gateway.store.sqlite import SqliteRunStore
+from agentmesh_gateway.agents import AgentDirectory
+from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.state import RunState
+from agentmesh_gateway.store.base import Batch
+from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 AGENT = "scripted"
 

@@ -19,10 +19,10 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 from agentmesh.health import wait_serving
 from agentmesh.messages import dict_to_struct
-from agentmesh.process import ServerProcess
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh_cli.process import ServerProcess
 
 PROBE = Path(__file__).resolve().parent / "agents" / "probe.py"
 
@@ -50,7 +50,7 @@ def gateway_process(
     store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
 ) -> ServerProcess:
     """`agentmesh gateway` on a free port; `store` None leaves the store to the mesh file."""
-    args = [sys.executable, "-m", "agentmesh", "gateway", "--host", "127.0.0.1", "--port", "0"]
+    args = [sys.executable, "-m", "agentmesh_cli", "gateway", "--host", "127.0.0.1", "--port", "0"]
     if store is not None:
         args += ["--store", str(store)]
     for name, ports in agents.items():
@@ -165,7 +165,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """`agentmesh ARGS` as a person runs it: a subprocess, output captured, never raising on exit codes."""
     return subprocess.run(
-        [sys.executable, "-m", "agentmesh", *args],
+        [sys.executable, "-m", "agentmesh_cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -32,7 +32,7 @@ from agentmesh.server import ServiceHost
 from agentmesh.status import details_of
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import message_pb2
-from services import AGENTS, load_agent
+from agentmesh_services import AGENTS, load_agent
 from tests.rpc import GET_AGENT_CARD, INVOKE, INVOKE_STREAM, first_answer
 from tests.samples import ANALYSIS, REPORT, SAMPLES
 

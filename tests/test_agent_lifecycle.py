@@ -13,10 +13,10 @@ import pytest
 from agentmesh import health
 from agentmesh.health import wait_serving
 from agentmesh.messages import Message
-from agentmesh.process import ServerProcess
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
-from services import AGENTS
+from agentmesh_cli.process import ServerProcess
+from agentmesh_services import AGENTS
 from tests.conftest import logged_soon, running_agent
 from tests.mesh import run_cli
 
@@ -86,7 +86,17 @@ def test_an_unknown_agent_name_is_one_clear_line() -> None:
 async def test_a_call_outliving_the_grace_period_is_cancelled_and_the_exit_is_still_clean(
     signum: int,
 ) -> None:
-    args = [sys.executable, "-m", "agentmesh", "agent", "researcher", "--host", "127.0.0.1", "--port", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "agentmesh_cli",
+        "agent",
+        "researcher",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
     process = ServerProcess(
         [*args, "--grace", "0.5"], env={**os.environ, "AGENTMESH_OFFLINE_LATENCY_MS": "30000"}
     )

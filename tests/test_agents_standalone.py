@@ -13,7 +13,7 @@ from agentmesh.messages import DataPart, Message, TextPart, struct_to_dict
 from agentmesh.runtime import AGENT_SERVICE
 from agentmesh.status import details_of
 from agentmesh.v1 import agent_service_pb2 as pb
-from services import AGENTS
+from agentmesh_services import AGENTS
 from tests.conftest import RunningAgent, running_agent
 from tests.mesh import list_services
 from tests.samples import SAMPLES

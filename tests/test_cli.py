@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from agentmesh_services import AGENTS
 from bench.startup import free_ports
-from services import AGENTS
 from tests.mesh import run_cli
 
-CLI = [sys.executable, "-m", "agentmesh"]
+CLI = [sys.executable, "-m", "agentmesh_cli"]
 # The CLI as started from a terminal, where Ctrl-C is not ignored. A process started in the
 # background by a non-interactive shell (as CI may be) inherits SIGINT ignored, and Python
 # then honours that; this resets it before exec'ing the CLI.
@@ -27,7 +27,7 @@ AS_IN_A_TERMINAL = [
     sys.executable,
     "-c",
     "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'agentmesh', *sys.argv[1:]])",
+    "os.execv(sys.executable, [sys.executable, '-m', 'agentmesh_cli', *sys.argv[1:]])",
 ]
 # Agents started by `up` inherit this: a little simulated thinking time leaves runs to cancel.
 ENV = {**os.environ, "COLUMNS": "120", "AGENTMESH_LLM": "offline", "AGENTMESH_OFFLINE_LATENCY_MS": "300"}

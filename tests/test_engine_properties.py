@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from agentmesh.messages import value_to_python
 from agentmesh.v1 import run_pb2
-from gateway.engine import Engine
-from gateway.store.sqlite import SqliteRunStore
+from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.store.sqlite import SqliteRunStore
 from tests.dags import Case, Expected, Key, cases, expect
 from tests.engine_harness import (
     Call,

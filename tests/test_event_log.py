@@ -9,11 +9,11 @@ from google.protobuf import timestamp_pb2
 
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
-from gateway.events import SUBSCRIBER_QUEUE, EventLog
-from gateway.service import encode_event_response
-from gateway.snapshots import Committed, SnapshotPacer
-from gateway.store.base import Batch, CallRecord, CallStats, EventRecord
-from gateway.store.sqlite import SqliteRunStore
+from agentmesh_gateway.events import SUBSCRIBER_QUEUE, EventLog
+from agentmesh_gateway.service import encode_event_response
+from agentmesh_gateway.snapshots import Committed, SnapshotPacer
+from agentmesh_gateway.store.base import Batch, CallRecord, CallStats, EventRecord
+from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 
 def new_run(run_id: str) -> tuple[run_pb2.Run, run_pb2.RunEvent]:

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from agentmesh import health
-from agentmesh.process import ServerProcess
 from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh_cli.process import ServerProcess
 from tests.mesh import Gateway, kinds, list_services, run_cli, running_gateway, start_probe
 
 
@@ -56,7 +56,7 @@ async def test_an_invalid_workflow_file_stops_the_gateway_with_a_clear_error(tmp
         [
             sys.executable,
             "-m",
-            "agentmesh",
+            "agentmesh_cli",
             "gateway",
             "--port",
             "0",

@@ -20,10 +20,10 @@ from agentmesh.messages import dict_to_struct, struct_to_dict
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2, workflow_pb2
-from gateway.engine import new_run_id
-from gateway.limits import MAX_JSON_DEPTH, MAX_RUN_INPUT_BYTES, MAX_STEP_OUTPUT_BYTES, MAX_STEPS
-from gateway.store.base import Batch, NewRun
-from gateway.store.sqlite import SqliteRunStore
+from agentmesh_gateway.engine import new_run_id
+from agentmesh_gateway.limits import MAX_JSON_DEPTH, MAX_RUN_INPUT_BYTES, MAX_STEP_OUTPUT_BYTES, MAX_STEPS
+from agentmesh_gateway.store.base import Batch, NewRun
+from agentmesh_gateway.store.sqlite import SqliteRunStore
 from tests.hostile import current_rss_mb, health_watched, peak_rss_mb, refused, run_count, status_size
 from tests.mesh import Gateway, finished, kinds, probe_log, running_gateway, start_probe, step, workflow
 from tests.rpc import raw_unary

@@ -13,10 +13,10 @@ import pytest_asyncio
 
 from agentmesh.health import wait_serving
 from agentmesh.messages import dict_to_struct, struct_to_dict
-from agentmesh.process import ServerProcess
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
-from services import AGENTS
+from agentmesh_cli.process import ServerProcess
+from agentmesh_services import AGENTS
 from tests.mesh import kinds, running_gateway
 from tests.test_grpcurl import grpcurl, readme_grpcurl_commands
 

@@ -11,7 +11,7 @@ from google.rpc import error_details_pb2, status_pb2
 from agentmesh.errors import FieldViolation, InvalidInput, ProviderRateLimited, provider_error_for_http_status
 from agentmesh.llm import OfflineProvider, Prompt, Turn
 from agentmesh.status import to_status
-from services import AGENTS, load_agent
+from agentmesh_services import AGENTS, load_agent
 
 
 async def test_offline_answers_are_deterministic_and_count_words_as_tokens() -> None:

@@ -11,10 +11,10 @@ import pytest
 
 from agentmesh.health import wait_serving
 from agentmesh.messages import Message
-from agentmesh.process import ServerProcess
 from agentmesh.status import details_of
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
+from agentmesh_cli.process import ServerProcess
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -6,8 +6,8 @@ import importlib
 import re
 from pathlib import Path
 
-from gateway import limits
-from gateway.limits import MiB
+from agentmesh_gateway import limits
+from agentmesh_gateway.limits import MiB
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ROW = re.compile(r"^\| (?P<what>[^|]+) \| (?P<value>[^|]+) \| `(?P<constant>[\w.]+)` \|$")
@@ -39,5 +39,5 @@ def test_every_row_gives_its_constants_value() -> None:
 
 def test_every_gateway_limit_has_a_row() -> None:
     listed = set(rows())
-    constants = {f"gateway.limits.{name}" for name in vars(limits) if name.startswith("MAX_")}
+    constants = {f"agentmesh_gateway.limits.{name}" for name in vars(limits) if name.startswith("MAX_")}
     assert constants <= listed

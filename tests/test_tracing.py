@@ -16,11 +16,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentmesh import health
 from agentmesh.messages import Message
-from agentmesh.process import ServerProcess
 from agentmesh.runtime import agent_host
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
-from services import load_agent
+from agentmesh_cli.process import ServerProcess
+from agentmesh_services import load_agent
 from tests.mesh import Gateway, finished, gateway_process, probe_log, start_probe, step, workflow
 from tests.samples import SAMPLES
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from agentmesh.errors import InvalidInput
-from gateway import expressions, templates
-from gateway.retry import RetryPolicy
-from gateway.validation import apply_inputs, validate
-from gateway.workflows import SHIPPED, load_directory, parse_workflow
+from agentmesh.workflows import load_directory, parse_workflow
+from agentmesh_gateway import expressions, templates
+from agentmesh_gateway.retry import RetryPolicy
+from agentmesh_gateway.validation import apply_inputs, validate
+from agentmesh_services import SHIPPED_WORKFLOWS
 from tests.mesh import workflow
 
 AGENTS = {"researcher", "writer"}
@@ -148,7 +149,7 @@ def test_expressions_keep_types_interpolate_and_are_null_safe() -> None:
 
 
 def test_workflow_files_are_protojson_in_yaml() -> None:
-    shipped = load_directory(SHIPPED)
+    shipped = load_directory(SHIPPED_WORKFLOWS)
     assert set(shipped) == {"research", "trend-analysis"}
     with pytest.raises(InvalidInput, match="no field named"):
         parse_workflow("name: x\nstepz: []\n")

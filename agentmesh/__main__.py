@@ -1,3 +1,0 @@
-from agentmesh.cli import main
-
-main()

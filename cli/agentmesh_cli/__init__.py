@@ -1,0 +1,240 @@
+"""The `agentmesh` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from agentmesh.logs import LogFormat
+from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
+from agentmesh.v1 import run_pb2
+from agentmesh_cli.client import DEFAULT_GATEWAY, CliError
+from agentmesh_services import AGENTS
+
+app = typer.Typer(
+    name="agentmesh",
+    help="agentmesh: a gRPC polyglot agent mesh.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+@app.command("agent")
+def agent_command(
+    name: str = typer.Argument(help=f"Agent to serve: {', '.join(AGENTS)}."),
+    host: str = typer.Option(DEFAULT_HOST, help="Interface to bind."),
+    port: int | None = typer.Option(None, help="Port to bind; 0 picks a free one. Default: the agent's own."),
+    grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
+    log_format: str = typer.Option("json", help="json or text."),
+) -> None:
+    """Serve one agent as a standalone gRPC server (health, reflection, graceful shutdown)."""
+    if name not in AGENTS:
+        err.print(f"[red]error:[/] unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
+        raise typer.Exit(2)
+    from agentmesh.runtime.main import run_agent
+    from agentmesh_services import load_agent
+
+    agent = load_agent(name)
+    run_agent(
+        agent,
+        host=host,
+        port=agent.default_port if port is None else port,
+        grace=grace,
+        log_format=log_format,
+    )
+
+
+@app.command("gateway")
+def gateway_command(
+    host: str | None = typer.Option(None, help="Interface to bind. Default: the mesh file's, else [::]."),
+    port: int | None = typer.Option(
+        None, help="Port to bind (0 picks one). Default: the mesh file's, else 50051."
+    ),
+    config: Path | None = typer.Option(None, help="Mesh file: agents, store, workflows."),
+    store: str | None = typer.Option(
+        None, help="SQLite file for runs and events (its directory is created)."
+    ),
+    agent: list[str] = typer.Option(
+        [], help="NAME=ADDRESS[,ADDRESS...]; repeat per agent. Replaces the file's."
+    ),
+    workflows: list[Path] = typer.Option(
+        [], help="Workflow file or directory; repeatable. Adds to the file's."
+    ),
+    grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
+    log_format: str = typer.Option("json", help="json or text."),
+) -> None:
+    """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
+    from agentmesh_cli.defaults import default_mesh
+    from agentmesh_gateway.config import ConfigError, load_config, parse_agent_flag, store_path
+    from agentmesh_gateway.main import run_gateway
+
+    try:
+        settings = load_config(config, default_mesh())
+        if store is not None:
+            settings.store = Path(store_path(store, "--store"))
+        if agent:
+            settings.agents = dict(parse_agent_flag(flag) for flag in agent)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    settings.host = host if host is not None else settings.host
+    settings.port = port if port is not None else settings.port
+    settings.workflow_paths += workflows
+    fmt: LogFormat = "text" if log_format == "text" else "json"
+    raise typer.Exit(run_gateway(settings, grace=grace, log_format=fmt))
+
+
+GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
+
+
+def _run(work: Coroutine[Any, Any, int]) -> None:
+    """Run a command's coroutine: a CliError is one line and an exit code; Ctrl-C exits 130."""
+    try:
+        code = asyncio.run(work)
+    except CliError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+@app.command("up")
+def up_command(config: Path | None = typer.Option(None, help="Mesh file: agents, ports, store.")) -> None:
+    """Start the gateway and every local agent, each as its own process; Ctrl-C stops them all."""
+    from agentmesh_cli.defaults import default_mesh
+    from agentmesh_cli.mesh import up
+    from agentmesh_gateway.config import ConfigError, load_config
+
+    try:
+        settings = load_config(config, default_mesh())
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    _run(up(settings))
+
+
+@app.command("run")
+def run_command(
+    workflow: str = typer.Argument(help="A workflow file (YAML) or the name of a registered workflow."),
+    input: list[str] = typer.Option([], "--input", "-i", help="KEY=VALUE; repeatable."),
+    gateway: str = GatewayOption,
+    json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
+) -> None:
+    """Start a run and follow it live; exits 0 when it succeeds."""
+    from agentmesh_cli import runs
+
+    _run(runs.run_workflow(workflow, runs.parse_inputs(input), gateway, as_json=json_lines))
+
+
+@app.command("research")
+def research_command(
+    topic: str = typer.Argument(help="What to research."),
+    depth: str = typer.Option("standard", help="quick, standard or deep."),
+    max_subtopics: int = typer.Option(3, help="At most this many subtopics, 1 to 10."),
+    gateway: str = GatewayOption,
+    json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
+) -> None:
+    """Run the research workflow and render its report."""
+    from agentmesh_cli import runs
+
+    inputs = {"topic": topic, "depth": depth, "max_subtopics": max_subtopics}
+    _run(runs.run_workflow("research", inputs, gateway, as_json=json_lines))
+
+
+@app.command("watch")
+def watch_command(
+    run_id: str = typer.Argument(help="The run to follow."),
+    after_sequence: int = typer.Option(0, help="Show only events after this sequence number."),
+    gateway: str = GatewayOption,
+    json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
+) -> None:
+    """Follow a run: its recorded events after --after-sequence, then live ones."""
+    from agentmesh_cli import runs
+
+    _run(runs.watch_run(run_id, after_sequence, gateway, as_json=json_lines))
+
+
+@app.command("runs")
+def runs_command(
+    state: str = typer.Option("", help="Only runs in this state: running, succeeded, failed, cancelled."),
+    limit: int = typer.Option(20, help="At most this many, newest first."),
+    gateway: str = GatewayOption,
+) -> None:
+    """List runs, newest first."""
+    from agentmesh_cli import runs
+
+    if state and f"RUN_STATE_{state.upper()}" not in run_pb2.RunState.keys():  # noqa: SIM118 - an enum wrapper, not a dict
+        err.print(f"[red]error:[/] unknown state {state!r}")
+        raise typer.Exit(2)
+    _run(runs.list_runs(state, limit, gateway))
+
+
+@app.command("get")
+def get_command(run_id: str = typer.Argument(help="The run."), gateway: str = GatewayOption) -> None:
+    """Print a run: its state, steps and outputs."""
+    from agentmesh_cli import runs
+
+    _run(runs.get_run(run_id, gateway))
+
+
+@app.command("cancel")
+def cancel_command(run_id: str = typer.Argument(help="The run."), gateway: str = GatewayOption) -> None:
+    """Cancel a run; its in-flight agent calls are cancelled at once."""
+    from agentmesh_cli import runs
+
+    _run(runs.cancel_run(run_id, gateway))
+
+
+@app.command("agents")
+def agents_command(gateway: str = GatewayOption) -> None:
+    """The gateway's agents: replicas, health and skills."""
+    from agentmesh_cli import runs
+
+    _run(runs.list_agents(gateway))
+
+
+@app.command("metrics")
+def metrics_command(
+    live: bool = typer.Option(False, "--live", help="Refresh from the gateway's metrics stream."),
+    interval: float = typer.Option(5.0, help="Seconds between live updates."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    gateway: str = GatewayOption,
+) -> None:
+    """The dashboard: workflows by outcome, top agents by executions with latency percentiles."""
+    from agentmesh_cli import talk
+
+    _run(talk.show_metrics(gateway, live=live, interval=interval, as_json=json_out))
+
+
+@app.command("chat")
+def chat_command(
+    message: str = typer.Argument("", help="One message; without it, an interactive session."),
+    session: str = typer.Option("", help="Continue this session (its history is kept by the gateway)."),
+    gateway: str = GatewayOption,
+) -> None:
+    """Chat with the mesh's model; each answer streams and reports its session and tokens."""
+    from agentmesh_cli import talk
+
+    _run(talk.chat(gateway, message, session))
+
+
+@app.command("demo")
+def demo_command(
+    topic: str = typer.Option("Benefits of open source software", help="What to research."),
+) -> None:
+    """Run the research workflow on a local mesh of processes, with live progress and the report."""
+    from agentmesh_cli.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(topic)))
+
+
+def main() -> None:
+    app()

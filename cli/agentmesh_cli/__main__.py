@@ -1,0 +1,3 @@
+from agentmesh_cli import main
+
+main()

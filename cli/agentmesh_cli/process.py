@@ -1,0 +1,108 @@
+"""Starting agentmesh servers as child processes.
+
+Used by the demo, by `agentmesh up` and by the tests: a child started on port 0
+reports the port it bound in its "listening" log line, which is read from stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class ServerProcess:
+    """A child process running an agentmesh server, with its log lines kept for inspection."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+        self.args = list(args)
+        self.env = dict(env) if env is not None else None
+        self.logs: list[dict[str, Any]] = []
+        self.port = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._listening: asyncio.Future[int] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    def agent(
+        cls, name: str, *, host: str = "127.0.0.1", port: int = 0, env: Mapping[str, str] | None = None
+    ) -> ServerProcess:
+        """`agentmesh agent NAME` as a child of this Python."""
+        args = [sys.executable, "-m", "agentmesh_cli", "agent", name, "--host", host, "--port", str(port)]
+        return cls(args, env)
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._proc is None else self._proc.returncode
+
+    async def start(self, timeout: float = 30.0) -> int:
+        """Start the child and return the port it reports listening on."""
+        self._listening = asyncio.get_running_loop().create_future()
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.args, env=self.env, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        self._reader = asyncio.create_task(self._read_logs())
+        try:
+            self.port = await asyncio.wait_for(asyncio.shield(self._listening), timeout)
+        except BaseException:
+            await self.kill()
+            raise
+        return self.port
+
+    def signal(self, signum: int) -> None:
+        # os.kill, not Process.send_signal: Popen.send_signal polls first, and that poll can reap
+        # the child behind asyncio's child watcher, which then reports exit code 255.
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._proc.pid, signum)
+
+    async def wait(self, timeout: float | None = None) -> int:
+        assert self._proc is not None, "not started"
+        code = await asyncio.wait_for(self._proc.wait(), timeout)
+        if self._reader is not None:
+            await self._reader
+        return code
+
+    async def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then SIGKILL if it does not exit within `timeout`."""
+        self.signal(signal.SIGTERM)
+        try:
+            return await self.wait(timeout)
+        except TimeoutError:
+            return await self.kill()
+
+    async def kill(self) -> int:
+        self.signal(signal.SIGKILL)
+        return await self.wait() if self._proc is not None else -9
+
+    def logged(self, msg: str) -> list[dict[str, Any]]:
+        """The log entries whose message is `msg`."""
+        return [entry for entry in self.logs if entry.get("msg") == msg]
+
+    async def _read_logs(self) -> None:
+        assert self._proc is not None
+        assert self._proc.stderr is not None
+        async for raw in self._proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = {"msg": line}
+            if not isinstance(entry, dict):
+                entry = {"msg": line}
+            self.logs.append(entry)
+            if entry.get("msg") == "listening" and self._listening and not self._listening.done():
+                self._listening.set_result(int(entry["port"]))
+        if self._listening is not None and not self._listening.done():
+            tail = "\n".join(str(e.get("msg")) for e in self.logs[-5:])
+            self._listening.set_exception(RuntimeError(f"{self.args[3:5]} exited before listening:\n{tail}"))

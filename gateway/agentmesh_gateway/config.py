@@ -1,0 +1,122 @@
+"""The gateway's configuration: a mesh file, overridden by command-line flags.
+
+    gateway:
+      port: 50051
+      store: .agentmesh/gateway.db
+    agents:
+      researcher: 127.0.0.1:50061                  # one address
+      writer: [10.0.0.5:50063, 10.0.0.6:50063]     # replicas, shared round-robin
+      critic:
+        addresses: ["dns:///critic.agents.svc.cluster.local:50064"]
+    workflows: [my-flows/, more/special.yaml]          # added to the defaults
+    llm: offline                                    # AGENTMESH_LLM for what `agentmesh up` starts
+
+What a gateway knows without a mesh file (which agents, which workflows) is given
+by whoever starts it: the command line passes the shipped agents on their default
+ports and the shipped workflows. The gateway itself knows no agent by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentmesh.llm import PROVIDERS
+
+DEFAULT_PORT = 50051
+DEFAULT_STORE = Path(".agentmesh/gateway.db")
+
+
+class ConfigError(ValueError):
+    """The mesh file or a flag is wrong; the message says where."""
+
+
+@dataclass
+class GatewayConfig:
+    host: str = "[::]"
+    port: int = DEFAULT_PORT
+    store: Path = DEFAULT_STORE
+    agents: dict[str, list[str]] = field(default_factory=dict)
+    workflow_paths: list[Path] = field(default_factory=list)
+    llm: str | None = None
+
+
+def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> GatewayConfig:
+    """The mesh file's settings over `defaults` (a copy): its agents replace theirs, its workflows add."""
+    config = dataclasses.replace(defaults) if defaults is not None else GatewayConfig()
+    config.agents = dict(config.agents)
+    config.workflow_paths = list(config.workflow_paths)
+    if path is None:
+        return config
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read mesh file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the mesh file must be a mapping")
+    gateway = _mapping(data.get("gateway", {}), f"{path}: gateway")
+    config.host = str(gateway.get("host", config.host))
+    config.port = _port(gateway.get("port", config.port), f"{path}: gateway.port")
+    if "store" in gateway:
+        config.store = _relative(path, store_path(gateway["store"], f"{path}: gateway.store"))
+    if "agents" in data:
+        agents = _mapping(data["agents"], f"{path}: agents")
+        config.agents = {
+            str(name): _addresses(value, f"{path}: agents.{name}") for name, value in agents.items()
+        }
+    if "llm" in data:
+        if data["llm"] not in PROVIDERS:
+            raise ConfigError(f"{path}: llm must be one of {', '.join(PROVIDERS)}")
+        config.llm = str(data["llm"])
+    if "workflows" in data:
+        entries = data["workflows"]
+        if not isinstance(entries, list):
+            raise ConfigError(f"{path}: workflows must be a list of files or directories")
+        config.workflow_paths += [_relative(path, str(entry)) for entry in entries]
+    return config
+
+
+def store_path(value: object, where: str) -> str:
+    """A store file name; an empty or missing one is an error (a null once became a file named None)."""
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise ConfigError(f"{where} must name a file")
+    return str(value)
+
+
+def parse_agent_flag(flag: str) -> tuple[str, list[str]]:
+    """`researcher=127.0.0.1:50061,127.0.0.1:50071` → ("researcher", [both addresses])."""
+    name, sep, addresses = flag.partition("=")
+    if not sep or not name or not addresses:
+        raise ConfigError(f"--agent {flag!r}: expected NAME=ADDRESS[,ADDRESS...]")
+    return name, [a.strip() for a in addresses.split(",") if a.strip()]
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    return value
+
+
+def _addresses(value: Any, where: str) -> list[str]:
+    if isinstance(value, dict):
+        value = value.get("addresses")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
+        raise ConfigError(f"{where}: give an address, a list of addresses, or {{addresses: [...]}}")
+    return list(value)
+
+
+def _port(value: Any, where: str) -> int:
+    if not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(f"{where} must be a port number")
+    return value
+
+
+def _relative(mesh_file: Path, entry: str) -> Path:
+    candidate = Path(entry).expanduser()
+    return candidate if candidate.is_absolute() else mesh_file.parent / candidate

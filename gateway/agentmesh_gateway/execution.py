@@ -1,0 +1,260 @@
+"""Executing one run: scheduling steps as their dependencies finish, and ending the run.
+
+Every step whose dependencies are done starts at once as its own task, so a slow
+branch never holds up an unrelated one. Each state change is an event, applied
+to the run's state and committed to the log before the run moves on. Invoking an
+agent for a step or item (input, attempts, output) is `gateway.invoker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from google.protobuf import duration_pb2
+
+from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
+from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh_gateway import expressions, templates
+from agentmesh_gateway.agents import AgentDirectory
+from agentmesh_gateway.events import EventLog, StoreUnavailable
+from agentmesh_gateway.failures import RunFailure, StepError, run_error
+from agentmesh_gateway.invoker import StepInvoker, check_completion
+from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS, LimitExceeded, check_value
+from agentmesh_gateway.state import TERMINAL_STEP_STATES, RunState
+from agentmesh_gateway.tracing import RunTrace
+
+log = logging.getLogger("agentmesh.gateway.run")
+
+
+class RunExecutor:
+    def __init__(self, state: RunState, events: EventLog, agents: AgentDirectory) -> None:
+        self.state = state
+        self.run = state.run
+        self._events = events
+        self._steps = {step.id: step for step in self.run.workflow.steps}
+        self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
+        for step in self.run.workflow.steps:
+            for dep in step.dependencies:
+                self._dependents[dep].append(step.id)
+        self._invoker = StepInvoker(
+            state, self.record, self.record_nowait, events, agents, RunTrace(self.run_id)
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._cancel_reason: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def start(self, *, resumed: bool = False) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self._execute(resumed), name=f"run:{self.run_id}")
+        return self._task
+
+    async def cancel(self, reason: str) -> None:
+        """Cancel in-flight agent calls at once and end the run CANCELLED; returns when recorded."""
+        if self._task is None or self._task.done():
+            return
+        self._cancel_reason = reason or "cancelled"
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        if not self.state.finished:
+            # Cancelled before it ever ran, the task could not record its own end.
+            await self.record(run_cancelled=run_pb2.RunCancelled(reason=self._cancel_reason))
+
+    async def interrupt(self) -> None:
+        """Stop executing without ending the run: the gateway is shutting down and will resume it."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def record_nowait(self, **event: Any) -> asyncio.Future[None]:
+        """Apply an event to the run's state and queue it; the future resolves once it is durable.
+
+        Numbering, applying and queueing happen with no await in between, so the log
+        receives each run's events in sequence order even from concurrent steps, and
+        commits them in that order.
+        """
+        proto = run_pb2.RunEvent(
+            run_id=self.run_id, sequence=self.run.last_sequence + 1, event_time=timestamp_now(), **event
+        )
+        self.state.apply(proto)
+        return self._events.append(proto, self.run)
+
+    async def record(self, **event: Any) -> None:
+        """Record an event and wait until it is durable."""
+        await self.record_nowait(**event)
+
+    async def _execute(self, resumed: bool) -> None:
+        try:
+            try:
+                final = await self._conclusion(resumed)
+            except asyncio.CancelledError:
+                if self._cancel_reason is None:
+                    raise  # interrupted by shutdown: the run stays unfinished and is resumed on restart
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                final = {"run_cancelled": run_pb2.RunCancelled(reason=self._cancel_reason)}
+            await self.record(**final)
+        except StoreUnavailable:
+            # Nothing more of this run can be made durable; what is stays unfinished, and the
+            # next gateway to start on this store resumes it from there.
+            log.error("run halted: its events cannot be recorded", extra={"run_id": self.run_id})
+
+    async def _conclusion(self, resumed: bool) -> dict[str, Any]:
+        """Run the steps; the event that ends the run (as record's keyword argument)."""
+        started = time.monotonic()
+        try:
+            if resumed:
+                await self.record(
+                    run_resumed=run_pb2.RunResumed(redispatched_step_ids=self.state.in_flight())
+                )
+            async with asyncio.timeout(self._run_budget()):
+                await self._schedule()
+            outputs = self._outputs()
+            duration = duration_pb2.Duration()
+            duration.FromTimedelta(timedelta(seconds=time.monotonic() - started))
+            return {"run_completed": run_pb2.RunCompleted(outputs=outputs, duration=duration)}
+        except TimeoutError:
+            limit = self.run.workflow.timeout.ToTimedelta().total_seconds()
+            error = run_error(
+                "DEADLINE_EXCEEDED", f"the run exceeded its timeout of {limit:g}s", reason="RUN_TIMEOUT"
+            )
+            return {"run_failed": run_pb2.RunFailed(error=error)}
+        except RunFailure as failure:
+            return {"run_failed": run_pb2.RunFailed(error=failure.error)}
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("run failed unexpectedly", extra={"run_id": self.run_id})
+            return {
+                "run_failed": run_pb2.RunFailed(
+                    error=run_error("INTERNAL", "the gateway failed; see its log")
+                )
+            }
+
+    def _run_budget(self) -> float | None:
+        if not self.run.workflow.HasField("timeout"):
+            return None
+        limit = self.run.workflow.timeout.ToTimedelta().total_seconds()
+        elapsed = time.time() - self.run.start_time.ToDatetime().timestamp()
+        return max(0.0, limit - elapsed)
+
+    def _done(self, step_id: str) -> bool:
+        state = self.state.steps[step_id].state
+        if state == run_pb2.STEP_STATE_FAILED:
+            return step_id in self.state.continued
+        return state in TERMINAL_STEP_STATES
+
+    async def _schedule(self) -> None:
+        for step in self.state.steps.values():
+            # A resumed run whose step failed for good before the crash ends as it would have then.
+            if step.state == run_pb2.STEP_STATE_FAILED and step.step_id not in self.state.continued:
+                raise RunFailure(step.error)
+        running: dict[asyncio.Task[None], str] = {}
+        launched: set[str] = set()
+
+        def launch(candidates: Iterable[str]) -> None:
+            # Deciding that a step is ready and marking it launched happen in one iteration:
+            # two dependencies finishing together name their dependent twice, and it must
+            # start once.
+            for sid in candidates:
+                if sid in launched or self.state.steps[sid].state in TERMINAL_STEP_STATES:
+                    continue
+                if all(self._done(dep) for dep in self._steps[sid].dependencies):
+                    launched.add(sid)
+                    running[asyncio.create_task(self._run_step(self._steps[sid]), name=f"step:{sid}")] = sid
+
+        launch(self._steps)
+        try:
+            while running:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    finished = running.pop(task)
+                    task.result()  # a RunFailure ends the run; the finally cancels the other steps
+                    # Only a finished step's dependents can have become ready: no rescan of the DAG.
+                    launch(self._dependents[finished])
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _run_step(self, step: workflow_pb2.Step) -> None:
+        try:
+            if step.when and not self._evaluate(step, "when", templates.unwrap(step.when)):
+                reason = f"when is false: {step.when}"
+                await self.record(step_skipped=run_pb2.StepSkipped(step_id=step.id, reason=reason))
+                return
+            if not step.for_each:
+                await self._invoker.invoke(step, None, None, 0)
+                return  # a plain step's completion was recorded by the invoker
+            begun = time.monotonic()
+            output, text = await self._fan_out(step)
+            completed = run_pb2.StepCompleted(step_id=step.id, text=text)
+            completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
+            check_completion(self.state, completed, output)
+            await self.record(step_completed=completed)
+        except StepError as failure:
+            continued = step.continue_on_failure
+            failed = run_pb2.StepFailed(
+                step_id=step.id, attempt=failure.attempt, error=failure.error, continued=continued
+            )
+            if failure.item is not None:
+                failed.item = failure.item
+            await self.record(step_failed=failed)
+            if not continued:
+                raise RunFailure(failure.error) from None
+
+    async def _fan_out(self, step: workflow_pb2.Step) -> tuple[list[Any], str]:
+        items = self._evaluate(step, "for_each", templates.unwrap(step.for_each))
+        if not isinstance(items, list):
+            problem, reason = f"for_each gave a {type(items).__name__}, not a list", "FOR_EACH_NOT_A_LIST"
+        elif len(items) > MAX_FOR_EACH_ITEMS:
+            problem = f"for_each gave {len(items):,} items; at most {MAX_FOR_EACH_ITEMS:,} are allowed"
+            reason = "FOR_EACH_TOO_LONG"
+        else:
+            problem = reason = ""
+        if problem:
+            raise StepError(run_error("INVALID_ARGUMENT", problem, reason=reason, step_id=step.id), attempt=0)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._invoker.invoke(step, i, item, len(items)))
+                    for i, item in enumerate(items)
+                ]
+        except* StepError as failed:
+            # The first item to fail for good fails the step; the group has cancelled the others.
+            raise failed.exceptions[0] from None
+        results = [task.result() for task in tasks]
+        return [output for output, _ in results], "\n\n".join(text for _, text in results if text)
+
+    def _evaluate(self, step: workflow_pb2.Step, what: str, expression: str) -> Any:
+        try:
+            return expressions.evaluate(expression, self.state.scope())
+        except expressions.ExpressionError as exc:
+            error = run_error(
+                "INVALID_ARGUMENT", f"{what}: {exc}", reason="EXPRESSION_FAILED", step_id=step.id
+            )
+            raise StepError(error, attempt=0) from None
+
+    def _outputs(self) -> Any:
+        declared = struct_to_dict(self.run.workflow.outputs)
+        try:
+            if declared:
+                return dict_to_struct(templates.resolve(declared, self.state.scope(), "outputs"))
+            leaves = {
+                sid: self.state.outputs.get(sid)
+                for sid, dependents in self._dependents.items()
+                if not dependents
+            }
+            check_value(leaves, "outputs (the last steps' outputs, as no outputs are declared)")
+            return dict_to_struct(leaves)
+        except (expressions.ExpressionError, LimitExceeded) as exc:
+            raise RunFailure(
+                run_error("INVALID_ARGUMENT", f"outputs: {exc}", reason="EXPRESSION_FAILED")
+            ) from None

@@ -1,0 +1,31 @@
+"""How a step and a run fail: the errors the executor passes along, and the RunError they record."""
+
+from __future__ import annotations
+
+from agentmesh.v1 import run_pb2
+from agentmesh_gateway.limits import MAX_ERROR_CHARS
+
+
+class StepError(Exception):
+    """A step failed for good: its retries are spent or its failure is not retryable."""
+
+    def __init__(self, error: run_pb2.RunError, attempt: int, item: int | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.attempt = attempt
+        self.item = item
+
+
+class RunFailure(Exception):
+    """The run fails with this error."""
+
+    def __init__(self, error: run_pb2.RunError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def run_error(code: str, message: str, *, reason: str = "", step_id: str = "") -> run_pb2.RunError:
+    """A RunError as runs record it; a message (an agent's, say) is kept to MAX_ERROR_CHARS."""
+    if len(message) > MAX_ERROR_CHARS:
+        message = f"{message[: MAX_ERROR_CHARS - 1]}… ({len(message):,} characters)"
+    return run_pb2.RunError(code=code, message=message, reason=reason[:100], step_id=step_id)

@@ -1,0 +1,216 @@
+"""Invoking an agent for one step or for_each item: its input, its attempts, its output.
+
+An invocation resolves its input's expressions, then makes attempts until one
+succeeds or the retry policy gives up. Each attempt is announced by a StepStarted
+naming the replica it goes to, carries an idempotency key (run/step/item/attempt),
+streams the agent's text as coalesced chunk events, and ends in a StepCompleted
+whose output is checked against the limits before it is recorded: a run never
+stores what it could not send back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from agentmesh.errors import echo
+from agentmesh.messages import DataPart, Message, python_to_value, struct_to_dict
+from agentmesh.v1 import agent_service_pb2 as agent_pb
+from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh_gateway import templates
+from agentmesh_gateway.agents import AgentDirectory, CallFailure
+from agentmesh_gateway.events import EventLog
+from agentmesh_gateway.expressions import ExpressionError
+from agentmesh_gateway.failures import StepError, run_error
+from agentmesh_gateway.limits import MAX_RUN_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES, LimitExceeded, check_value
+from agentmesh_gateway.retry import RetryPolicy
+from agentmesh_gateway.state import RunState
+from agentmesh_gateway.store.base import CallRecord
+from agentmesh_gateway.tracing import RunTrace
+
+IDEMPOTENCY_KEY = "agentmesh-idempotency-key"
+CHUNK_INTERVAL = 0.05
+CHUNK_BYTES = 2048
+
+Record = Callable[..., Awaitable[None]]
+RecordNowait = Callable[..., "asyncio.Future[None]"]
+
+
+class StepInvoker:
+    def __init__(
+        self,
+        state: RunState,
+        record: Record,
+        record_nowait: RecordNowait,
+        events: EventLog,
+        agents: AgentDirectory,
+        trace: RunTrace,
+    ) -> None:
+        self.state = state
+        self.run_id = state.run.run_id
+        self._record, self._record_nowait = record, record_nowait
+        self._events = events
+        self._agents = agents
+        self._trace = trace
+        # A step's input as plain data, converted once per run; only one holding `${...}` is resolved.
+        self._inputs = {step.id: struct_to_dict(step.input) for step in state.run.workflow.steps}
+        self._templated = {
+            sid for sid, data in self._inputs.items() if next(templates.expressions_in(data), None)
+        }
+
+    async def invoke(
+        self, step: workflow_pb2.Step, index: int | None, item: Any, total: int
+    ) -> tuple[Any, str]:
+        """Run one invocation to completion with retries; a recorded completion is never invoked again."""
+        invocation = self.state.invocation(step.id, index)
+        if invocation.done:
+            return invocation.output, invocation.text
+        data = self._inputs[step.id]
+        if step.id in self._templated:
+            try:
+                data = templates.resolve(data, self.state.scope(item=item, index=index), "the input")
+            except ExpressionError as exc:
+                error = run_error(
+                    "INVALID_ARGUMENT", f"input: {exc}", reason="EXPRESSION_FAILED", step_id=step.id
+                )
+                raise StepError(error, 0, index) from None
+        policy = RetryPolicy.from_proto(step.retry if step.HasField("retry") else None)
+        attempt = invocation.next_attempt()
+        while True:
+            try:
+                return await self._attempt(step, index, data, attempt, total)
+            except CallFailure as failure:
+                error = run_error(failure.code.name, failure.message, reason=failure.reason, step_id=step.id)
+                if not policy.should_retry(failure.code, attempt):
+                    raise StepError(error, attempt, index) from None
+                delay = policy.delay(attempt)
+                retrying = run_pb2.StepRetrying(step_id=step.id, attempt=attempt, error=error)
+                retrying.delay.FromTimedelta(timedelta(seconds=delay))
+                if index is not None:
+                    retrying.item = index
+                await self._record(step_retrying=retrying)
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    async def _attempt(
+        self, step: workflow_pb2.Step, index: int | None, data: dict[str, Any], attempt: int, total: int
+    ) -> tuple[Any, str]:
+        deadline = None
+        if step.HasField("timeout"):
+            deadline = time.monotonic() + step.timeout.ToTimedelta().total_seconds()
+        replica = await self._agents.pick(step.agent, deadline)
+        started = run_pb2.StepStarted(
+            step_id=step.id, attempt=attempt, items_total=total, address=replica.address
+        )
+        if index is not None:
+            started.item = index
+        # A first attempt does not wait for its StepStarted to be durable: the log commits in
+        # order, so the start is on disk before the completion, and a first call whose start was
+        # lost in a crash goes out again as attempt 1, with the same idempotency key. A retry
+        # waits, so that a resumed run re-sends it with its own attempt number and key.
+        start_recorded = self._record_nowait(step_started=started)
+        if attempt > 1:
+            await start_recorded
+        item_label = "-" if index is None else str(index)
+        metadata = [
+            (IDEMPOTENCY_KEY, f"{self.run_id}/{step.id}/{item_label}/{attempt}"),
+            ("agentmesh-run-id", self.run_id),
+            ("agentmesh-step-id", step.id),
+        ]
+        message = Message.request(data, sender="gateway", receiver=step.agent, context_id=self.run_id)
+        request = agent_pb.InvokeRequest(message=message.to_proto(), skill=step.skill)
+        chunks = _Chunks(step.id, index, self._record)
+        begun = time.monotonic()
+        with self._trace.attempt(step.id) as trace_metadata:
+            metadata += trace_metadata
+            try:
+                response = await self._agents.call(
+                    replica, request, deadline=deadline, metadata=metadata, on_chunk=chunks.add
+                )
+            except CallFailure:
+                self._count(step.agent, ok=False, begun=begun)
+                raise
+            finally:
+                await start_recorded
+            self._count(step.agent, ok=True, begun=begun)
+            await chunks.flush()
+        reply = Message.from_proto(response.message)
+        output: Any = reply.data if any(isinstance(p, DataPart) for p in reply.parts) else None
+        completed = run_pb2.StepCompleted(
+            step_id=step.id,
+            attempt=attempt,
+            text=reply.text,
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+        )
+        completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
+        if index is not None:
+            completed.item = index
+        check_completion(self.state, completed, output)
+        await self._record(step_completed=completed)
+        return output, reply.text
+
+    def _count(self, agent: str, *, ok: bool, begun: float) -> None:
+        self._events.count_call(CallRecord(agent, ok, (time.monotonic() - begun) * 1000))
+
+
+def check_completion(state: RunState, completed: run_pb2.StepCompleted, output: Any) -> None:
+    """Set the completion's output, or StepError if it would break a limit.
+
+    One invocation's output and text may not exceed MAX_STEP_OUTPUT_BYTES, nor may a
+    for_each step's items together; all that a run keeps may not exceed MAX_RUN_OUTPUT_BYTES.
+    """
+    item = completed.item if completed.HasField("item") else None
+    where = f"step {echo(completed.step_id)}" + ("" if item is None else f" (item {item})")
+    try:
+        check_value(output, f"the output of {where}", MAX_STEP_OUTPUT_BYTES)
+        completed.output.CopyFrom(python_to_value(output))
+        size = completed.ByteSize()
+        if size > MAX_STEP_OUTPUT_BYTES:
+            raise LimitExceeded(
+                f"the output and text of {where} are larger than {MAX_STEP_OUTPUT_BYTES:,} bytes"
+            )
+        if item is not None and state.item_bytes.get(completed.step_id, 0) + size > MAX_STEP_OUTPUT_BYTES:
+            raise LimitExceeded(
+                f"the outputs of {where}'s items together are larger than {MAX_STEP_OUTPUT_BYTES:,} bytes"
+            )
+    except LimitExceeded as exc:
+        error = run_error(
+            "RESOURCE_EXHAUSTED", str(exc), reason="OUTPUT_TOO_LARGE", step_id=completed.step_id
+        )
+        raise StepError(error, completed.attempt, item) from None
+    if item is None and state.kept_bytes + size > MAX_RUN_OUTPUT_BYTES:
+        message = f"{where}'s output would take the run's outputs past {MAX_RUN_OUTPUT_BYTES:,} bytes"
+        error = run_error("RESOURCE_EXHAUSTED", message, reason="RUN_TOO_LARGE", step_id=completed.step_id)
+        raise StepError(error, completed.attempt, item)
+
+
+class _Chunks:
+    """Streamed text, coalesced into StepOutputChunk events."""
+
+    def __init__(self, step_id: str, index: int | None, record: Record) -> None:
+        self._step_id, self._index, self._record = step_id, index, record
+        self._pending: list[str] = []
+        self._last_flush = time.monotonic()
+
+    async def add(self, text: str) -> None:
+        # Token-sized pieces are coalesced so that a streamed report is a few events, not
+        # hundreds, while a watcher still sees text within CHUNK_INTERVAL of its arrival.
+        self._pending.append(text)
+        if (
+            time.monotonic() - self._last_flush >= CHUNK_INTERVAL
+            or sum(map(len, self._pending)) >= CHUNK_BYTES
+        ):
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self._pending:
+            chunk = run_pb2.StepOutputChunk(step_id=self._step_id, text="".join(self._pending))
+            if self._index is not None:
+                chunk.item = self._index
+            self._pending.clear()
+            self._last_flush = time.monotonic()
+            await self._record(step_output_chunk=chunk)

@@ -1,0 +1,92 @@
+"""Serving the gateway: the engine behind OrchestratorService, with health, reflection and graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import grpc
+
+from agentmesh.errors import AgentMeshError
+from agentmesh.llm import provider_from_env
+from agentmesh.logs import LogFormat, configure_logging
+from agentmesh.server import Service, ServiceHost, serve_until_signalled
+from agentmesh.telemetry import configure_tracing
+from agentmesh.v1 import orchestrator_service_pb2, workflow_pb2
+from agentmesh.workflows import load_directory, load_workflow
+from agentmesh_gateway.agents import AgentDirectory
+from agentmesh_gateway.chat import Chat
+from agentmesh_gateway.config import ConfigError, GatewayConfig
+from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.service import OrchestratorServicer, add_to_server
+from agentmesh_gateway.store.sqlite import SqliteRunStore
+
+log = logging.getLogger("agentmesh.gateway")
+
+ORCHESTRATOR_SERVICE = orchestrator_service_pb2.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
+# Streams that follow runs are subscriptions, not work: shutdown does not wait for them
+# (their clients resume with after_sequence), and they are not traced.
+SUBSCRIPTIONS = tuple(f"{ORCHESTRATOR_SERVICE}/{rpc}" for rpc in ("WatchRun", "RunWorkflow", "WatchMetrics"))
+
+
+def load_workflows(paths: list[Path]) -> dict[str, workflow_pb2.Workflow]:
+    found: dict[str, workflow_pb2.Workflow] = {}
+    for path in paths:
+        try:
+            if path.is_dir():
+                found.update(load_directory(path))
+            else:
+                workflow = load_workflow(path)
+                found[workflow.name or path.stem] = workflow
+        except (OSError, AgentMeshError) as exc:
+            raise ConfigError(f"cannot load workflows from {path}: {exc}") from None
+    return found
+
+
+def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
+    store = SqliteRunStore(config.store)
+    engine = Engine(store, AgentDirectory(config.agents), load_workflows(config.workflow_paths))
+    servicer = OrchestratorServicer(engine, Chat(store, provider_from_env()))
+
+    def register(server: grpc.aio.Server) -> None:
+        add_to_server(servicer, server)
+
+    return engine, ServiceHost([Service(ORCHESTRATOR_SERVICE, register)], subscriptions=SUBSCRIPTIONS)
+
+
+async def serve_gateway(config: GatewayConfig, grace: float) -> None:
+    engine, host = build(config)
+    for name, workflow in engine.workflows_by_name.items():
+        try:
+            await engine.validate(workflow)
+        except AgentMeshError as exc:
+            log.warning("registered workflow is invalid", extra={"workflow": name, "error": str(exc)})
+    await engine.start()
+    try:
+        port = await host.start(f"{config.host}:{config.port}")
+        log.info(
+            "listening",
+            extra={
+                "service": "gateway",
+                "address": f"{config.host}:{port}",
+                "port": port,
+                "store": str(config.store),
+                "agents": sorted(config.agents),
+                "workflows": sorted(engine.workflows_by_name),
+            },
+        )
+        await serve_until_signalled(host, grace)
+    finally:
+        await engine.stop()
+
+
+def run_gateway(config: GatewayConfig, *, grace: float, log_format: LogFormat) -> int:
+    configure_logging(log_format)
+    configure_tracing("agentmesh-gateway")
+    try:
+        asyncio.run(serve_gateway(config, grace))
+    except (OSError, ConfigError, AgentMeshError) as exc:
+        log.error("cannot serve", extra={"error": str(exc)})
+        return 1
+    return 0

@@ -1,0 +1,192 @@
+"""OrchestratorService over gRPC. Every RPC goes through `rpc_errors`, the one error-mapping path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from agentmesh.errors import InvalidInput
+from agentmesh.messages import struct_to_dict
+from agentmesh.relay import Finished, relay
+from agentmesh.status import rpc_errors
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh_gateway import metrics
+from agentmesh_gateway.chat import Chat
+from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.store.base import EventRecord
+
+Context = grpc.aio.ServicerContext[Any, Any]
+StartRequest = pb.StartRunRequest | pb.RunWorkflowRequest
+
+
+DEFAULT_METRICS_INTERVAL = 5.0
+MIN_METRICS_INTERVAL = 0.1
+
+
+class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
+    def __init__(self, engine: Engine, chat: Chat) -> None:
+        self._engine = engine
+        self._chat = chat
+
+    async def ValidateWorkflow(
+        self, request: pb.ValidateWorkflowRequest, context: Context
+    ) -> pb.ValidateWorkflowResponse:
+        async with rpc_errors(context, "ValidateWorkflow"):
+            if not request.HasField("workflow"):
+                raise InvalidInput.field("workflow", "is required")
+            return pb.ValidateWorkflowResponse(execution_order=await self._engine.validate(request.workflow))
+
+    async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
+        async with rpc_errors(context, "StartRun"):
+            return pb.StartRunResponse(run=await self._engine.start_run(self._run_request(request)))
+
+    # The two event streams answer with each response already encoded (see `add_to_server`):
+    # the event's bytes are the ones the store holds, serialized once for every watcher.
+
+    async def RunWorkflow(  # type: ignore[override]
+        self, request: pb.RunWorkflowRequest, context: Context
+    ) -> AsyncIterator[bytes]:
+        async with rpc_errors(context, "RunWorkflow"):
+            events = await self._engine.run_and_watch(self._run_request(request))
+            async for record in events:
+                yield encode_event_response(record)
+
+    async def WatchRun(  # type: ignore[override]
+        self, request: pb.WatchRunRequest, context: Context
+    ) -> AsyncIterator[bytes]:
+        async with rpc_errors(context, "WatchRun"):
+            if request.after_sequence < 0:
+                raise InvalidInput.field("after_sequence", "must not be negative")
+            await self._engine.get_run(request.run_id)
+            async for record in self._engine.events.watch(request.run_id, request.after_sequence):
+                yield encode_event_response(record)
+
+    async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
+        async with rpc_errors(context, "GetRun"):
+            return pb.GetRunResponse(run=await self._engine.get_run(request.run_id))
+
+    async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
+        async with rpc_errors(context, "ListRuns"):
+            page = await self._engine.list_runs(request.state, request.page_size, request.page_token)
+            for run in page.runs:
+                for step in run.steps:
+                    step.ClearField("output")
+            return pb.ListRunsResponse(runs=page.runs, next_page_token=page.next_page_token)
+
+    async def CancelRun(self, request: pb.CancelRunRequest, context: Context) -> pb.CancelRunResponse:
+        async with rpc_errors(context, "CancelRun"):
+            return pb.CancelRunResponse(run=await self._engine.cancel_run(request.run_id, request.reason))
+
+    async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
+        async with rpc_errors(context, "ListAgents"):
+            return pb.ListAgentsResponse(agents=self._engine.agents.statuses())
+
+    async def ListWorkflows(
+        self, request: pb.ListWorkflowsRequest, context: Context
+    ) -> pb.ListWorkflowsResponse:
+        async with rpc_errors(context, "ListWorkflows"):
+            return pb.ListWorkflowsResponse(workflows=self._engine.workflows_by_name.values())
+
+    async def GetMetrics(self, request: pb.GetMetricsRequest, context: Context) -> pb.GetMetricsResponse:
+        async with rpc_errors(context, "GetMetrics"):
+            return pb.GetMetricsResponse(metrics=await metrics.collect(self._engine.store))
+
+    async def WatchMetrics(
+        self, request: pb.WatchMetricsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchMetricsResponse]:
+        async with rpc_errors(context, "WatchMetrics"):
+            interval = DEFAULT_METRICS_INTERVAL
+            if request.HasField("interval"):
+                interval = request.interval.ToTimedelta().total_seconds()
+                if interval < MIN_METRICS_INTERVAL:
+                    raise InvalidInput.field("interval", f"must be at least {MIN_METRICS_INTERVAL}s")
+            while True:
+                yield pb.WatchMetricsResponse(metrics=await metrics.collect(self._engine.store))
+                await asyncio.sleep(interval)
+
+    async def Chat(self, request: pb.ChatRequest, context: Context) -> pb.ChatResponse:
+        async with rpc_errors(context, "Chat"):
+            text, session, tokens = await self._chat.answer(request.message, request.session_id)
+            return pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
+
+    async def ChatStream(
+        self, request: pb.ChatStreamRequest, context: Context
+    ) -> AsyncIterator[pb.ChatStreamResponse]:
+        async with rpc_errors(context, "ChatStream"):
+            async for item in relay(
+                lambda emit: self._chat.answer(request.message, request.session_id, emit)
+            ):
+                if isinstance(item, Finished):
+                    text, session, tokens = item.value
+                    result = pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
+                    yield pb.ChatStreamResponse(result=result)
+                else:
+                    yield pb.ChatStreamResponse(text=item)
+
+    def _run_request(self, request: StartRequest) -> RunRequest:
+        source = request.WhichOneof("source")
+        if source == "workflow":
+            workflow = request.workflow
+        elif source == "workflow_name":
+            workflow = self._engine.workflow_named(request.workflow_name)
+        else:
+            raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
+        return RunRequest(
+            workflow=workflow,
+            inputs=struct_to_dict(request.inputs),
+            context=request.context,
+            request_id=request.request_id,
+        )
+
+
+def encode_event_response(record: EventRecord) -> bytes:
+    """RunWorkflowResponse and WatchRunResponse alike: field 1 (the event), length-delimited."""
+    return _EVENT_FIELD_TAG + _varint(len(record.data)) + record.data
+
+
+_EVENT_FIELD_TAG = bytes([1 << 3 | 2])
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+class _Handlers:
+    """Collects the handlers the generated registration function would give a server."""
+
+    def __init__(self) -> None:
+        self.by_method: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        pass  # the same handlers arrive below, by method
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        self.by_method.update(handlers)
+
+
+def add_to_server(servicer: OrchestratorServicer, server: grpc.aio.Server) -> None:
+    """Register the service as generated, except that its event streams send pre-encoded responses."""
+    collected = _Handlers()
+    pb_grpc.add_OrchestratorServiceServicer_to_server(servicer, collected)  # type: ignore[arg-type]
+    handlers = collected.by_method | {
+        "RunWorkflow": grpc.unary_stream_rpc_method_handler(
+            servicer.RunWorkflow, request_deserializer=pb.RunWorkflowRequest.FromString
+        ),
+        "WatchRun": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchRun, request_deserializer=pb.WatchRunRequest.FromString
+        ),
+    }
+    service = pb.DESCRIPTOR.services_by_name["OrchestratorService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)

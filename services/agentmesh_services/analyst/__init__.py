@@ -1,0 +1,3 @@
+from agentmesh_services.analyst.agent import agent
+
+__all__ = ["agent"]

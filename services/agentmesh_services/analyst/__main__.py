@@ -1,0 +1,3 @@
+from agentmesh_services.analyst import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from agentmesh_services.critic.agent import agent
+
+__all__ = ["agent"]

@@ -1,0 +1,3 @@
+from agentmesh_services.critic import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from agentmesh_services.post_scheduler import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from agentmesh_services.researcher.agent import agent
+
+__all__ = ["agent"]

@@ -1,0 +1,3 @@
+from agentmesh_services.researcher import agent
+
+agent.run()

@@ -1,0 +1,3 @@
+from agentmesh_services.trend_scanner.agent import agent
+
+__all__ = ["agent"]

@@ -1,0 +1,3 @@
+from agentmesh_services.trend_scanner import agent
+
+agent.run()

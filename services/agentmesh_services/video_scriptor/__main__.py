@@ -1,0 +1,3 @@
+from agentmesh_services.video_scriptor import agent
+
+agent.run()

@@ -1,0 +1,44 @@
+"""The video scriptor's input and output shapes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from agentmesh_services._social import Platform
+
+
+class TrendRef(BaseModel):
+    """The fields of a trend the scriptor uses; a trend scanner's trend fits."""
+
+    name: str
+    hashtag: str = ""
+    description: str = ""
+
+
+class ScriptInput(BaseModel):
+    format: str = Field(min_length=2, max_length=60, description="e.g. unboxing, tutorial, review.")
+    objective: str = Field(min_length=2, max_length=200, description="e.g. product_launch, awareness.")
+    trends: list[TrendRef | str] = Field(default_factory=list, description="Trends to ride, best first.")
+    topic: str = Field("", max_length=200)
+    platform: Platform = "tiktok"
+    duration_seconds: int = Field(60, ge=15, le=180)
+
+
+class Scene(BaseModel):
+    number: int = Field(ge=1)
+    duration_seconds: int = Field(ge=1)
+    visual: str
+    narration: str
+    on_screen_text: str = ""
+
+
+class Script(BaseModel):
+    title: str
+    format: str
+    objective: str
+    platform: Platform
+    hook: str
+    scenes: list[Scene] = Field(min_length=1)
+    call_to_action: str
+    hashtags: list[str]
+    duration_seconds: int

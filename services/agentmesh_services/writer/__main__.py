@@ -1,0 +1,3 @@
+from agentmesh_services.writer import agent
+
+agent.run()

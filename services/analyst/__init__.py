@@ -1,3 +1,0 @@
-from services.analyst.agent import agent
-
-__all__ = ["agent"]

@@ -1,3 +1,0 @@
-from services.analyst import agent
-
-agent.run()

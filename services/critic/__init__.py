@@ -1,3 +1,0 @@
-from services.critic.agent import agent
-
-__all__ = ["agent"]

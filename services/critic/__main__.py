@@ -1,3 +1,0 @@
-from services.critic import agent
-
-agent.run()

@@ -1,3 +1,0 @@
-from services.post_scheduler.agent import agent
-
-__all__ = ["agent"]

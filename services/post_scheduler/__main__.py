@@ -1,3 +1,0 @@
-from services.post_scheduler import agent
-
-agent.run()

@@ -1,3 +1,0 @@
-from services.researcher.agent import agent
-
-__all__ = ["agent"]

@@ -1,3 +1,0 @@
-from services.researcher import agent
-
-agent.run()

@@ -1,3 +1,0 @@
-from services.trend_scanner.agent import agent
-
-__all__ = ["agent"]

@@ -1,3 +1,0 @@
-from services.trend_scanner import agent
-
-agent.run()

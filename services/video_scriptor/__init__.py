@@ -1,3 +1,0 @@
-from services.video_scriptor.agent import agent
-
-__all__ = ["agent"]

@@ -1,3 +1,0 @@
-from services.video_scriptor import agent
-
-agent.run()

@@ -1,3 +1,0 @@
-from services.writer.agent import agent
-
-__all__ = ["agent"]

@@ -1,3 +1,0 @@
-from services.writer import agent
-
-agent.run()
