@@ -1,8 +1,9 @@
 """agentmesh: a gRPC polyglot agent mesh.
 
-The public API for writing agents is re-exported here; see README.md for a tour. The
-names are loaded on first use, so that a command that does not serve an agent (`agentmesh
-up`, `agentmesh run`) does not import the agent runtime and pydantic.
+The public API for writing agents and for running workflows from Python (`Client`) is
+re-exported here; see README.md for a tour. The names are loaded on first use, so that
+a command that does not serve an agent (`agentmesh up`, `agentmesh run`) does not
+import the agent runtime and pydantic.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agentmesh.client import Client, RunHandle, SyncClient
     from agentmesh.errors import AgentMeshError, FieldViolation, InvalidInput
     from agentmesh.llm import Prompt, Turn
     from agentmesh.messages import DataPart, Message, TextPart, TokenUsage
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Agent": "agentmesh.runtime",
     "AgentMeshError": "agentmesh.errors",
+    "Client": "agentmesh.client",
     "Context": "agentmesh.runtime",
     "DataPart": "agentmesh.messages",
     "FieldViolation": "agentmesh.errors",
@@ -26,6 +29,8 @@ _EXPORTS = {
     "Message": "agentmesh.messages",
     "Prompt": "agentmesh.llm",
     "Reply": "agentmesh.runtime",
+    "RunHandle": "agentmesh.client",
+    "SyncClient": "agentmesh.client",
     "TextInput": "agentmesh.runtime",
     "TextPart": "agentmesh.messages",
     "TokenUsage": "agentmesh.messages",
@@ -35,6 +40,7 @@ _EXPORTS = {
 __all__ = [
     "Agent",
     "AgentMeshError",
+    "Client",
     "Context",
     "DataPart",
     "FieldViolation",
@@ -42,6 +48,8 @@ __all__ = [
     "Message",
     "Prompt",
     "Reply",
+    "RunHandle",
+    "SyncClient",
     "TextInput",
     "TextPart",
     "TokenUsage",

@@ -3,27 +3,38 @@
 Every error carries the gRPC status code it travels as, an UPPER_SNAKE reason for
 `google.rpc.ErrorInfo`, and whether retrying the same call may succeed::
 
-    AgentMeshError
+    AgentMeshError              any other code, as the server sent it
     ├── InvalidInput            INVALID_ARGUMENT, with BadRequest field violations
-    ├── NotFound                NOT_FOUND
-    ├── Unavailable             UNAVAILABLE (retryable)
-    └── ProviderError           the LLM provider failed
-        ├── ProviderRateLimited RESOURCE_EXHAUSTED (retryable)
-        ├── ProviderUnavailable UNAVAILABLE (retryable): 5xx, connection refused, bad output
-        ├── ProviderRejected    INVALID_ARGUMENT: the provider refused the request (4xx)
-        └── ProviderAuthError   FAILED_PRECONDITION: missing or wrong API key
+    │   └── InvalidWorkflow     a workflow (or workflow file) that does not validate
+    ├── NotFound                NOT_FOUND: no such run, workflow or skill
+    ├── Unavailable             UNAVAILABLE (retryable): the server cannot be reached, or its store
+    ├── DeadlineExceeded        DEADLINE_EXCEEDED (retryable)
+    ├── ProviderError           the LLM provider failed
+    │   ├── ProviderRateLimited RESOURCE_EXHAUSTED (retryable)
+    │   ├── ProviderUnavailable UNAVAILABLE (retryable): 5xx, connection refused, bad output
+    │   ├── ProviderRejected    INVALID_ARGUMENT: the provider refused the request (4xx)
+    │   └── ProviderAuthError   FAILED_PRECONDITION: missing or wrong API key
+    └── RunEndedError           a run a client waited for did not succeed (`.run` says how it ended)
+        ├── RunFailedError      it failed: `.error` is the step or run error
+        └── RunCancelledError   it was cancelled
 
-Lower-layer errors (HTTP client errors of an LLM SDK, pydantic validation errors)
-are translated into these at the boundary where they happen; anything else that
-escapes a handler becomes INTERNAL without leaking its text to the caller.
+Servers raise these and send them as a rich status (`agentmesh.status.to_status`);
+clients get them back from a failed call (`agentmesh.status.error_from_rpc`), by code
+and reason. Lower-layer errors (HTTP client errors of an LLM SDK, pydantic validation
+errors) are translated into these at the boundary where they happen; anything else
+that escapes a handler becomes INTERNAL without leaking its text to the caller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
+
+if TYPE_CHECKING:
+    from agentmesh.client import Run, RunError
 
 DOMAIN = "agentmesh"
 
@@ -110,9 +121,52 @@ class NotFound(AgentMeshError):
     reason = "NOT_FOUND"
 
 
+class InvalidWorkflow(InvalidInput):
+    reason = "INVALID_WORKFLOW"
+
+
 class Unavailable(AgentMeshError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "UNAVAILABLE"
+
+
+class DeadlineExceeded(AgentMeshError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "DEADLINE_EXCEEDED"
+
+
+class RunEndedError(AgentMeshError):
+    """A run did not succeed; `run` is how the gateway recorded its end."""
+
+    def __init__(self, message: str, run: Run, *, reason: str, code: grpc.StatusCode) -> None:
+        super().__init__(message, reason=reason, code=code)
+        self.run = run
+
+
+class RunFailedError(RunEndedError):
+    def __init__(self, run: Run) -> None:
+        error = run.error
+        assert error is not None, "a failed run records its error"
+        where = f" in step {error.step_id}" if error.step_id else ""
+        code = (
+            grpc.StatusCode[error.code]
+            if error.code in grpc.StatusCode.__members__
+            else grpc.StatusCode.UNKNOWN
+        )
+        super().__init__(
+            f"run {run.run_id} failed{where}: {error.code}: {error.message}",
+            run,
+            reason=error.reason or "RUN_FAILED",
+            code=code,
+        )
+        self.error: RunError = error
+
+
+class RunCancelledError(RunEndedError):
+    def __init__(self, run: Run) -> None:
+        super().__init__(
+            f"run {run.run_id} was cancelled", run, reason="RUN_CANCELLED", code=grpc.StatusCode.CANCELLED
+        )
 
 
 class ProviderError(AgentMeshError):

@@ -22,13 +22,13 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from agentmesh.calls import HostedCalls
+from agentmesh.channels import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from agentmesh.drain import InFlight
 from agentmesh.status import HostState
 from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor, tracing_configured
 
 log = logging.getLogger("agentmesh.server")
 
-DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_GRACE_SECONDS = 10.0
 DEFAULT_HOST = "[::]"
 # Time for open Watch streams to deliver NOT_SERVING before the server cuts them.
@@ -41,14 +41,6 @@ class Service:
 
     name: str
     register: Callable[[grpc.aio.Server], None]
-
-
-def message_size_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
-    """Limits both ends of a channel set alike."""
-    return [
-        ("grpc.max_receive_message_length", max_message_bytes),
-        ("grpc.max_send_message_length", max_message_bytes),
-    ]
 
 
 # grpc's server sheds calls that have arrived but that the application has not picked up

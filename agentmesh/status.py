@@ -26,7 +26,16 @@ import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from agentmesh.errors import DOMAIN, AgentMeshError, FieldViolation, InvalidInput
+from agentmesh.errors import (
+    DOMAIN,
+    AgentMeshError,
+    DeadlineExceeded,
+    FieldViolation,
+    InvalidInput,
+    InvalidWorkflow,
+    NotFound,
+    Unavailable,
+)
 
 log = logging.getLogger("agentmesh.rpc")
 
@@ -165,6 +174,26 @@ def details_of(error: grpc.aio.AioRpcError) -> ErrorDetails:
         metadata=metadata,
         violations=tuple(violations),
     )
+
+
+def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentMeshError:
+    """The agentmesh error a failed call stands for, by its code and reason (see agentmesh.errors)."""
+    details = details_of(error)
+    message = details.message or details.code.name
+    options: dict[str, Any] = {"metadata": details.metadata}
+    if details.reason:
+        options["reason"] = details.reason
+    if details.code == grpc.StatusCode.INVALID_ARGUMENT:
+        kind = InvalidWorkflow if details.reason.startswith("INVALID_WORKFLOW") else InvalidInput
+        return kind(message, details.violations, **options)
+    known = {
+        grpc.StatusCode.NOT_FOUND: NotFound,
+        grpc.StatusCode.UNAVAILABLE: Unavailable,
+        grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    }
+    if details.code in known:
+        return known[details.code](message, **options)
+    return AgentMeshError(message, code=details.code, **options)
 
 
 def _status_proto(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:

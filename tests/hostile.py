@@ -11,8 +11,8 @@ from typing import Any
 import grpc
 
 from agentmesh import health
+from agentmesh.client import Client
 from agentmesh.status import ErrorDetails, details_of
-from agentmesh.v1 import orchestrator_service_pb2 as pb
 
 #: How fast health must answer while the gateway works on a request (a Kubernetes probe allows 1 s).
 HEALTH_DEADLINE = 0.1
@@ -71,15 +71,8 @@ def status_size(error: grpc.aio.AioRpcError) -> int:
     return sum(len(value) for key, value in trailers if key.startswith("grpc-")) + len(error.details() or "")
 
 
-async def run_count(stub: Any) -> int:
-    count = 0
-    token = ""
-    while True:
-        page = await stub.ListRuns(pb.ListRunsRequest(page_size=500, page_token=token), timeout=10)
-        count += len(page.runs)
-        token = page.next_page_token
-        if not token:
-            return count
+async def run_count(client: Client) -> int:
+    return len([run async for run in client.list_runs(page_size=500)])
 
 
 def peak_rss_mb(pid: int) -> float:

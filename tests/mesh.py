@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import json_format
 from grpc_reflection.v1alpha import reflection_pb2
 
+from agentmesh.client import AgentStatus, Client, RunHandle
 from agentmesh.health import wait_serving
-from agentmesh.messages import dict_to_struct
-from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_cli.process import ServerProcess
@@ -60,12 +60,24 @@ def gateway_process(
 
 @dataclass
 class Gateway:
+    """A gateway process and a client of it: tests talk to the gateway through the client only
+    (wire-level tests send raw bytes over its channel)."""
+
     process: ServerProcess
-    channel: grpc.aio.Channel
+    client: Client
 
     @property
-    def stub(self) -> pb_grpc.OrchestratorServiceAsyncStub:
-        return pb_grpc.OrchestratorServiceStub(self.channel)
+    def channel(self) -> grpc.aio.Channel:
+        return self.client.channel
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.process.port}"
+
+    @property
+    def wire(self) -> pb_grpc.OrchestratorServiceAsyncStub:
+        """The raw stub, for tests of the wire itself: hostile requests, status trailers."""
+        return pb_grpc.OrchestratorServiceStub(self.client.channel)
 
     async def start_run(
         self,
@@ -73,29 +85,25 @@ class Gateway:
         inputs: Mapping[str, Any] | None = None,
         request_id: str = "",
         context: run_pb2.RunContext | None = None,
-    ) -> run_pb2.Run:
-        request = pb.StartRunRequest(
-            inputs=dict_to_struct(inputs or {}), request_id=request_id, context=context
-        )
-        if isinstance(flow, str):
-            request.workflow_name = flow
-        else:
-            request.workflow.CopyFrom(flow)
-        return (await self.stub.StartRun(request, timeout=10)).run
+    ) -> RunHandle:
+        shared = struct_to_dict(context.shared) if context is not None else None
+        session = context.session_id if context is not None else ""
+        return await self.client.start(flow, inputs, request_id=request_id, session_id=session, shared=shared)
 
     async def events(self, run_id: str, after: int = 0, timeout: float = 60) -> list[run_pb2.RunEvent]:
-        request = pb.WatchRunRequest(run_id=run_id, after_sequence=after)
-        return [r.event async for r in self.stub.WatchRun(request, timeout=timeout)]
+        """The run's events after `after` (as the wire carries them), following it to its end."""
+        async with asyncio.timeout(timeout):
+            return [event.proto async for event in self.client.handle(run_id).events(after)]
 
     async def get_run(self, run_id: str) -> run_pb2.Run:
-        return (await self.stub.GetRun(pb.GetRunRequest(run_id=run_id), timeout=10)).run
+        return (await self.client.get_run(run_id)).proto
 
     async def agents_when(
-        self, ready: Callable[[Sequence[pb.AgentStatus]], bool], timeout: float = 30
-    ) -> Sequence[pb.AgentStatus]:
+        self, ready: Callable[[Sequence[AgentStatus]], bool], timeout: float = 30
+    ) -> Sequence[AgentStatus]:
         """ListAgents, polled until `ready` holds for what it reports."""
         async with asyncio.timeout(timeout):
-            while not ready(agents := (await self.stub.ListAgents(pb.ListAgentsRequest())).agents):
+            while not ready(agents := await self.client.list_agents()):
                 await asyncio.sleep(0.05)
         return agents
 
@@ -103,13 +111,13 @@ class Gateway:
         self, run_id: str, kind: str, step_id: str | None = None, timeout: float = 30
     ) -> run_pb2.RunEvent:
         """The first event of `kind` (and of `step_id`, if given), following the run live."""
-        request = pb.WatchRunRequest(run_id=run_id)
         async with asyncio.timeout(timeout):
-            async for response in self.stub.WatchRun(request):
-                event = response.event
-                kind_now = event.WhichOneof("event")
-                if kind_now == kind and (step_id is None or getattr(event, kind).step_id == step_id):
-                    return event
+            async for event in self.client.handle(run_id).events():
+                body = event.proto
+                if body.WhichOneof("event") == kind and (
+                    step_id is None or getattr(body, kind).step_id == step_id
+                ):
+                    return body
         raise AssertionError(f"run {run_id} ended without a {kind} event")
 
 
@@ -119,12 +127,11 @@ async def running_gateway(
 ) -> AsyncIterator[Gateway]:
     process = gateway_process(store, agents, extra)
     await process.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{process.port}")
     try:
         await wait_serving(f"127.0.0.1:{process.port}")
-        yield Gateway(process, channel)
+        async with await Client.connect(f"127.0.0.1:{process.port}") as client:
+            yield Gateway(process, client)
     finally:
-        await channel.close()
         await process.stop()
 
 
@@ -140,7 +147,12 @@ def step(id: str, skill: str, input: dict[str, Any], **extra: Any) -> dict[str, 
     return {"id": id, "agent": "probe", "skill": skill, "input": input, **extra}
 
 
-async def finished(gateway: Gateway, run: run_pb2.Run) -> tuple[run_pb2.Run, list[run_pb2.RunEvent]]:
+class HasRunId(Protocol):
+    @property
+    def run_id(self) -> str: ...
+
+
+async def finished(gateway: Gateway, run: HasRunId) -> tuple[run_pb2.Run, list[run_pb2.RunEvent]]:
     events = await gateway.events(run.run_id)
     return await gateway.get_run(run.run_id), events
 

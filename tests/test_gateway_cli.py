@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from agentmesh import health
-from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh_cli.process import ServerProcess
 from tests.mesh import Gateway, kinds, list_services, run_cli, running_gateway, start_probe
 
@@ -35,7 +34,7 @@ async def check_gateway(gateway: Gateway) -> None:
     assert await health.check(gateway.channel) == health.SERVING
     assert await health.check(gateway.channel, "agentmesh.v1.OrchestratorService") == health.SERVING
     assert "agentmesh.v1.OrchestratorService" in await list_services(gateway.channel)
-    names = [w.name for w in (await gateway.stub.ListWorkflows(pb.ListWorkflowsRequest())).workflows]
+    names = [w.name for w in await gateway.client.list_workflows()]
     assert "hello" in names
     run = await gateway.start_run("hello")
     assert kinds(await gateway.events(run.run_id))[-1] == "run_completed"

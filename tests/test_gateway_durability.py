@@ -6,8 +6,8 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+from agentmesh.client import ReplicaHealth
 from agentmesh.messages import struct_to_dict
-from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
 from tests.mesh import kinds, probe_log, running_gateway, start_probe, step, workflow
 
@@ -44,7 +44,7 @@ async def test_kill_9_mid_run_then_restart_completes_the_run_without_reinvoking_
         async with running_gateway(store, {"probe": [probe.port]}) as second:
             events = await second.events(run.run_id)
             finished = await second.get_run(run.run_id)
-            metrics = (await second.stub.GetMetrics(pb.GetMetricsRequest())).metrics
+            metrics = await second.client.metrics()
     finally:
         await probe.stop()
     assert finished.state == run_pb2.RUN_STATE_SUCCEEDED
@@ -71,7 +71,7 @@ async def test_a_step_waits_for_an_agent_that_went_away_and_runs_when_it_is_back
     port = probe.port
     async with running_gateway(tmp_path / "gateway.db", {"probe": [port]}) as gateway:
         await probe.stop()  # NOT_SERVING, then gone
-        await gateway.agents_when(lambda agents: agents[0].replicas[0].health != pb.REPLICA_HEALTH_SERVING)
+        await gateway.agents_when(lambda agents: agents[0].replicas[0].health != ReplicaHealth.SERVING)
         flow = workflow(
             {"name": "patient", "steps": [step("wait", "echo", {"key": "patient"}, timeout="30s")]}
         )
@@ -93,13 +93,13 @@ async def test_replicas_share_the_calls_round_robin(tmp_path: Path) -> None:
     try:
         async with running_gateway(tmp_path / "gateway.db", {"probe": [p.port for p in replicas]}) as gateway:
             agents = await gateway.agents_when(
-                lambda agents: sum(r.health == pb.REPLICA_HEALTH_SERVING for r in agents[0].replicas) == 2
+                lambda agents: sum(r.health == ReplicaHealth.SERVING for r in agents[0].replicas) == 2
             )
             each = step("each", "echo", {"key": "spread-${index}"}, for_each="${[1, 2, 3, 4, 5, 6]}")
             flow = workflow({"name": "spread", "steps": [each]})
             run = await gateway.start_run(flow)
             await gateway.events(run.run_id)
-            assert agents[0].card.name == "probe"
+            assert agents[0].card is not None and agents[0].card.name == "probe"
     finally:
         for replica in replicas:
             await replica.stop()
@@ -128,7 +128,7 @@ async def test_a_dns_target_balances_over_what_the_name_resolves_to(tmp_path: Pa
             )
             run = await gateway.start_run(flow)
             events = await gateway.events(run.run_id)
-            agents = (await gateway.stub.ListAgents(pb.ListAgentsRequest())).agents
+            agents = await gateway.client.list_agents()
     finally:
         await probe.stop()
     assert kinds(events)[-1] == "run_completed"

@@ -186,8 +186,8 @@ async def test_generated_requests_are_answered_ok_or_invalid_argument_and_refusa
     async def send(request: pb.StartRunRequest) -> None:
         validate = pb.ValidateWorkflowRequest(workflow=request.workflow)
         for call in (
-            gateway.stub.ValidateWorkflow(validate, timeout=30),
-            gateway.stub.StartRun(request, timeout=30),
+            gateway.wire.ValidateWorkflow(validate, timeout=30),
+            gateway.wire.StartRun(request, timeout=30),
         ):
             try:
                 answer = await call
@@ -203,9 +203,9 @@ async def test_generated_requests_are_answered_ok_or_invalid_argument_and_refusa
     def examples(request: pb.StartRunRequest) -> None:
         asyncio.run_coroutine_threadsafe(send(request), loop).result(timeout=60)
 
-    before = await run_count(gateway.stub)
+    before = await run_count(gateway.client)
     async with health_watched(f"127.0.0.1:{gateway.process.port}") as health:
         await asyncio.to_thread(examples)
     assert problems == []
-    assert await run_count(gateway.stub) - before == len(accepted)  # nothing refused was stored
+    assert await run_count(gateway.client) - before == len(accepted)  # nothing refused was stored
     assert health.checks > 10 and health.failures == []

@@ -84,18 +84,18 @@ async def test_an_input_nested_32_levels_is_refused_and_20_levels_is_accepted_an
     flow = workflow(
         {"name": "deep", "steps": [step("echo", "echo", {"key": "deep", "value": "${inputs.payload}"})]}
     )
-    before = await run_count(gateway.stub)
+    before = await run_count(gateway.client)
     for field in ("inputs", "context.shared"):
         request = pb.StartRunRequest(workflow=flow)
         if field == "inputs":
             request.inputs.CopyFrom(dict_to_struct({"payload": nested(32)}))
         else:
             request.context.shared.CopyFrom(dict_to_struct({"payload": nested(32)}))
-        error = await refused(gateway.stub.StartRun(request, timeout=10))
+        error = await refused(gateway.wire.StartRun(request, timeout=10))
         assert error.code == grpc.StatusCode.INVALID_ARGUMENT
         assert [v.field for v in error.violations] == [field]
         assert f"nested more than {MAX_JSON_DEPTH} levels" in error.violations[0].description
-    assert await run_count(gateway.stub) == before  # nothing stored
+    assert await run_count(gateway.client) == before  # nothing stored
 
     run = await gateway.start_run(flow, {"payload": nested(MAX_JSON_DEPTH - 2)})
     done, events = await finished(gateway, run)
@@ -253,7 +253,7 @@ async def test_hostile_workflows_are_invalid_arguments_not_internal_errors(
 ) -> None:
     flow = workflow({"name": "hostile", "steps": [INVALID[case]]})
     error = await refused(
-        gateway.stub.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=flow), timeout=20)
+        gateway.wire.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=flow), timeout=20)
     )
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT, error.message
     assert error.reason == "INVALID_WORKFLOW" and error.violations
@@ -276,7 +276,7 @@ async def test_durations_out_of_range_or_malformed_are_invalid(gateway: Gateway)
         getattr(holder, leaf).seconds = seconds
         getattr(holder, leaf).nanos = nanos
         error = await refused(
-            gateway.stub.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=flow), timeout=10)
+            gateway.wire.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=flow), timeout=10)
         )
         assert error.code == grpc.StatusCode.INVALID_ARGUMENT
         assert [v.field for v in error.violations] == [f"workflow.{path}"]
@@ -285,7 +285,7 @@ async def test_durations_out_of_range_or_malformed_are_invalid(gateway: Gateway)
         flow.steps[0].retry.initial_delay.seconds = seconds
         flow.steps[0].retry.initial_delay.nanos = nanos
         error = await refused(
-            gateway.stub.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=flow), timeout=10)
+            gateway.wire.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=flow), timeout=10)
         )
         assert [v.field for v in error.violations] == ["workflow.steps[0].retry.initial_delay"]
 
@@ -297,10 +297,10 @@ async def test_three_hundred_misspelled_agents_get_a_bounded_invalid_argument(ga
     steps = [{"id": f"s{i}", "agent": f"agent-{i}-" + "z" * 3000, "skill": "echo"} for i in range(300)]
     request = pb.ValidateWorkflowRequest(workflow=workflow({"name": "x", "steps": steps}))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await gateway.stub.ValidateWorkflow(request, timeout=20)
+        await gateway.wire.ValidateWorkflow(request, timeout=20)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # it was RESOURCE_EXHAUSTED
     assert status_size(caught.value) < 8192
-    details = await refused(gateway.stub.ValidateWorkflow(request, timeout=20))
+    details = await refused(gateway.wire.ValidateWorkflow(request, timeout=20))
     assert 0 < len(details.violations) <= 21
     assert "more field violations" in details.violations[-1].description
 
@@ -308,8 +308,8 @@ async def test_three_hundred_misspelled_agents_get_a_bounded_invalid_argument(ga
 async def test_a_five_megabyte_run_id_is_not_echoed_back(gateway: Gateway) -> None:
     huge = "r" * 5_000_000
     for call in (
-        gateway.stub.GetRun(pb.GetRunRequest(run_id=huge), timeout=20),
-        gateway.stub.CancelRun(pb.CancelRunRequest(run_id=huge), timeout=20),
+        gateway.wire.GetRun(pb.GetRunRequest(run_id=huge), timeout=20),
+        gateway.wire.CancelRun(pb.CancelRunRequest(run_id=huge), timeout=20),
     ):
         error = await refused(call)
         assert error.code == grpc.StatusCode.NOT_FOUND
@@ -337,8 +337,8 @@ async def test_run_outputs_of_17_megabytes_fail_the_run_and_everything_stays_rea
     done, events = await finished(gateway, run)
     assert done.state == run_pb2.RUN_STATE_FAILED
     assert kinds(events)[-1] == "run_failed" and "outputs" in done.error.message
-    await gateway.stub.CancelRun(pb.CancelRunRequest(run_id=run.run_id), timeout=10)
-    assert await run_count(gateway.stub) > 0
+    await gateway.wire.CancelRun(pb.CancelRunRequest(run_id=run.run_id), timeout=10)
+    assert await run_count(gateway.client) > 0
 
 
 @pytest.mark.parametrize(
@@ -389,7 +389,7 @@ async def test_inputs_and_shared_context_are_bounded_together(gateway: Gateway) 
     half = "h" * (MAX_RUN_INPUT_BYTES // 2 + 100)
     request = pb.StartRunRequest(workflow=flow, inputs=dict_to_struct({"a": half}))
     request.context.shared.update({"b": half})
-    error = await refused(gateway.stub.StartRun(request, timeout=10))
+    error = await refused(gateway.wire.StartRun(request, timeout=10))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in error.violations] == ["inputs"]
     assert "together with context.shared" in error.violations[0].description
@@ -402,6 +402,6 @@ async def test_step_started_names_the_replica_called(gateway: Gateway) -> None:
     flow = workflow({"name": "addr", "steps": [step("s", "echo", {"key": "addr"})]})
     _, events = await finished(gateway, await gateway.start_run(flow))
     started = [e.step_started for e in events if e.HasField("step_started")]
-    agents = (await gateway.stub.ListAgents(pb.ListAgentsRequest(), timeout=5)).agents
+    agents = (await gateway.wire.ListAgents(pb.ListAgentsRequest(), timeout=5)).agents
     probe = next(a for a in agents if a.name == "probe")
     assert [s.address for s in started] == [probe.replicas[0].address]

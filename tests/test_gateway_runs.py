@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from agentmesh.client import RunState, StepState
 from agentmesh.messages import dict_to_struct, struct_to_dict, value_to_python
-from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
 from tests.mesh import Gateway, finished, kinds, probe_log, records, step, workflow
 
@@ -66,15 +66,13 @@ async def test_cancel_in_the_middle_of_a_step_reaches_the_agent(gateway: Gateway
     flow = workflow({"name": "c", "steps": [step("long", "echo", {"key": "cancel-1", "ms": 30000})]})
     run = await gateway.start_run(flow)
     await gateway.wait_for(run.run_id, "step_started")
-    cancelled = (
-        await gateway.stub.CancelRun(pb.CancelRunRequest(run_id=run.run_id, reason="changed my mind"))
-    ).run
-    assert cancelled.state == run_pb2.RUN_STATE_CANCELLED
-    assert cancelled.steps[0].state == run_pb2.STEP_STATE_CANCELLED
+    cancelled = await run.cancel("changed my mind")
+    assert cancelled.state == RunState.CANCELLED
+    assert cancelled.steps[0].state == StepState.CANCELLED
     events = await gateway.events(run.run_id)
     assert events[-1].run_cancelled.reason == "changed my mind"
     assert [r["event"] for r in records(workdir, "cancel-1")] == ["started", "cancelled"]
-    again = (await gateway.stub.CancelRun(pb.CancelRunRequest(run_id=run.run_id))).run
+    again = await run.cancel()
     assert again == cancelled  # idempotent
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -12,8 +13,7 @@ import pytest
 import pytest_asyncio
 
 from agentmesh.health import wait_serving
-from agentmesh.messages import dict_to_struct, struct_to_dict
-from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import run_pb2
 from agentmesh_cli.process import ServerProcess
 from agentmesh_services import AGENTS
@@ -42,8 +42,8 @@ async def test_research_streams_gapless_events_and_watch_resumes_after_a_sequenc
     agent_ports: dict[str, list[int]], tmp_path: Path
 ) -> None:
     async with running_gateway(tmp_path / "gateway.db", agent_ports) as gateway:
-        request = pb.RunWorkflowRequest(workflow_name="research", inputs=dict_to_struct(RESEARCH_INPUTS))
-        events = [r.event async for r in gateway.stub.RunWorkflow(request, timeout=60)]
+        async with asyncio.timeout(60):  # RunWorkflow: started and followed in one call
+            events = [e.proto async for e in gateway.client.stream("research", RESEARCH_INPUTS)]
         run_id = events[0].run_id
         replayed = await gateway.events(run_id, after=3)
         run = await gateway.get_run(run_id)
@@ -104,9 +104,9 @@ async def test_shipped_workflows_validate(
     agent_ports: dict[str, list[int]], tmp_path: Path, name: str
 ) -> None:
     async with running_gateway(tmp_path / "gateway.db", agent_ports) as gateway:
-        listed = {w.name: w for w in (await gateway.stub.ListWorkflows(pb.ListWorkflowsRequest())).workflows}
-        order = await gateway.stub.ValidateWorkflow(pb.ValidateWorkflowRequest(workflow=listed[name]))
-    assert order.execution_order[0] in ("plan", "trend-discovery")
+        listed = {w.name: w for w in await gateway.client.list_workflows()}
+        order = await gateway.client.validate(listed[name])
+    assert order[0] in ("plan", "trend-discovery")
 
 
 @pytest.mark.skipif(

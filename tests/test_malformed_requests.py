@@ -143,7 +143,7 @@ async def test_the_gateway_answers_malformed_requests_and_still_streams_runs(gat
     flow = workflow({"name": "one", "steps": [step("a", "echo", {"key": "malformed-then-fine"})]})
     events = [
         response.event
-        async for response in gateway.stub.RunWorkflow(
+        async for response in gateway.wire.RunWorkflow(
             gateway_pb.RunWorkflowRequest(workflow=flow), timeout=30
         )
     ]

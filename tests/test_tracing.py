@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentmesh import health
+from agentmesh.client import Client
 from agentmesh.messages import Message
 from agentmesh.runtime import agent_host
 from agentmesh.v1 import agent_service_pb2 as pb
@@ -73,9 +74,9 @@ async def test_an_exporting_gateway_records_each_step_attempt_as_a_span_of_the_r
     process = ServerProcess(redirected, {**os.environ, "OTEL_TRACES_EXPORTER": "console"})
     try:
         await process.start()
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{process.port}") as channel:
-            await health.wait_serving(f"127.0.0.1:{process.port}")
-            gateway = Gateway(process, channel)
+        await health.wait_serving(f"127.0.0.1:{process.port}")
+        async with await Client.connect(f"127.0.0.1:{process.port}") as client:
+            gateway = Gateway(process, client)
             flow = workflow(
                 {
                     "name": "traced",

@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import grpc
 
 from agentmesh import health
+from agentmesh.channels import message_size_options
 from agentmesh.errors import AgentMeshError
-from agentmesh.server import message_size_options
 from agentmesh.status import details_of
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import agent_service_pb2_grpc as agent_grpc

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 
 import grpc
 
+from agentmesh.errors import RETRYABLE_CODES
 from agentmesh.v1 import workflow_pb2
 
-#: Retried unless the policy says otherwise.
-RETRYABLE = frozenset(
-    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
-)
 CODE_NAMES = frozenset(code.name for code in grpc.StatusCode)
 
 
@@ -46,7 +43,7 @@ class RetryPolicy:
 
     def should_retry(self, code: grpc.StatusCode, attempt: int) -> bool:
         """Whether the failure of attempt `attempt` (from 1) earns another attempt."""
-        return attempt < self.max_attempts and code in RETRYABLE and code.name not in self.non_retryable
+        return attempt < self.max_attempts and code in RETRYABLE_CODES and code.name not in self.non_retryable
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after attempt `attempt` failed: exponential, capped, jittered."""

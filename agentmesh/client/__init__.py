@@ -1,0 +1,64 @@
+"""The Python client of the gateway: start runs, follow them, await their results.
+
+`Client` is async; `SyncClient` is the same, blocking, for scripts and notebooks. Runs
+and their events are plain Python values (`Run`, `StepRun`, one class per event kind);
+a failed call raises the agentmesh error it stands for (see `agentmesh.errors`).
+"""
+
+from agentmesh.client._client import DEFAULT_TARGET, Client, WorkflowSource, default_target
+from agentmesh.client._events import (
+    Event,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunResumed,
+    RunStarted,
+    StepCompleted,
+    StepFailed,
+    StepOutputChunk,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    event_from_proto,
+)
+from agentmesh.client._handle import RunHandle
+from agentmesh.client._reports import AgentMetrics, AgentStatus, ChatReply, Metrics, Replica, ReplicaHealth
+from agentmesh.client._runs import Run, RunError, RunState, StepRun, StepState
+from agentmesh.client._sync import SyncClient, SyncRunHandle
+from agentmesh.workflows import load_workflow, parse_workflow
+
+__all__ = [
+    "DEFAULT_TARGET",
+    "AgentMetrics",
+    "AgentStatus",
+    "ChatReply",
+    "Client",
+    "Event",
+    "Metrics",
+    "Replica",
+    "ReplicaHealth",
+    "Run",
+    "RunCancelled",
+    "RunCompleted",
+    "RunError",
+    "RunFailed",
+    "RunHandle",
+    "RunResumed",
+    "RunStarted",
+    "RunState",
+    "StepCompleted",
+    "StepFailed",
+    "StepOutputChunk",
+    "StepRetrying",
+    "StepRun",
+    "StepSkipped",
+    "StepStarted",
+    "StepState",
+    "SyncClient",
+    "SyncRunHandle",
+    "WorkflowSource",
+    "default_target",
+    "event_from_proto",
+    "load_workflow",
+    "parse_workflow",
+]

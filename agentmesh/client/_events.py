@@ -1,0 +1,183 @@
+"""Run events as Python values, one class per kind, so that code can `match` on them.
+
+Every event carries the run id, its sequence (1, 2, 3 … for each run, without gaps)
+and when it was recorded; the proto it came from is kept as `proto`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from agentmesh.client._runs import Run, RunError, duration, timestamp
+from agentmesh.messages import struct_to_dict, value_to_python
+from agentmesh.v1 import run_pb2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    run_id: str
+    sequence: int
+    time: datetime | None
+    proto: run_pb2.RunEvent = field(repr=False, compare=False)
+
+    @property
+    def final(self) -> bool:
+        """Whether this event ends the run (completed, failed or cancelled)."""
+        return isinstance(self, RunCompleted | RunFailed | RunCancelled)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    run: Run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(Event):
+    step_id: str
+    attempt: int
+    item: int | None
+    items_total: int
+    address: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepOutputChunk(Event):
+    step_id: str
+    item: int | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRetrying(Event):
+    step_id: str
+    item: int | None
+    attempt: int
+    delay: timedelta
+    error: RunError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCompleted(Event):
+    step_id: str
+    item: int | None
+    attempt: int
+    output: Any
+    text: str
+    duration: timedelta
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed(Event):
+    step_id: str
+    item: int | None
+    attempt: int
+    error: RunError
+    continued: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSkipped(Event):
+    step_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResumed(Event):
+    redispatched_step_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCompleted(Event):
+    outputs: dict[str, Any]
+    duration: timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFailed(Event):
+    error: RunError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCancelled(Event):
+    reason: str
+
+
+def event_from_proto(event: run_pb2.RunEvent) -> Event:
+    """The event as its own class; an event kind this version does not know is a plain Event."""
+    base: dict[str, Any] = {
+        "run_id": event.run_id,
+        "sequence": event.sequence,
+        "time": timestamp(event, "event_time"),
+        "proto": event,
+    }
+    match event.WhichOneof("event"):
+        case "run_started":
+            return RunStarted(**base, run=Run.from_proto(event.run_started.run))
+        case "step_started":
+            e = event.step_started
+            return StepStarted(
+                **base,
+                step_id=e.step_id,
+                attempt=e.attempt,
+                item=_item(e),
+                items_total=e.items_total,
+                address=e.address,
+            )
+        case "step_output_chunk":
+            chunk = event.step_output_chunk
+            return StepOutputChunk(**base, step_id=chunk.step_id, item=_item(chunk), text=chunk.text)
+        case "step_retrying":
+            r = event.step_retrying
+            return StepRetrying(
+                **base,
+                step_id=r.step_id,
+                item=_item(r),
+                attempt=r.attempt,
+                delay=duration(r.delay),
+                error=RunError.from_proto(r.error),
+            )
+        case "step_completed":
+            c = event.step_completed
+            return StepCompleted(
+                **base,
+                step_id=c.step_id,
+                item=_item(c),
+                attempt=c.attempt,
+                output=value_to_python(c.output) if c.HasField("output") else None,
+                text=c.text,
+                duration=duration(c.duration),
+                input_tokens=c.input_tokens,
+                output_tokens=c.output_tokens,
+            )
+        case "step_failed":
+            f = event.step_failed
+            return StepFailed(
+                **base,
+                step_id=f.step_id,
+                item=_item(f),
+                attempt=f.attempt,
+                error=RunError.from_proto(f.error),
+                continued=f.continued,
+            )
+        case "step_skipped":
+            return StepSkipped(**base, step_id=event.step_skipped.step_id, reason=event.step_skipped.reason)
+        case "run_resumed":
+            return RunResumed(**base, redispatched_step_ids=tuple(event.run_resumed.redispatched_step_ids))
+        case "run_completed":
+            done = event.run_completed
+            return RunCompleted(
+                **base, outputs=struct_to_dict(done.outputs), duration=duration(done.duration)
+            )
+        case "run_failed":
+            return RunFailed(**base, error=RunError.from_proto(event.run_failed.error))
+        case "run_cancelled":
+            return RunCancelled(**base, reason=event.run_cancelled.reason)
+    return Event(**base)
+
+
+def _item(body: Any) -> int | None:
+    return body.item if body.HasField("item") else None
