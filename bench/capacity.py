@@ -6,17 +6,13 @@ import asyncio
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
-from agentmesh.v1 import orchestrator_service_pb2 as pb
-from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh.client import Client, Run, RunState
+from agentmesh.v1 import workflow_pb2
 from bench.workloads import workflow
-
-if TYPE_CHECKING:
-    Stub = pb_grpc.OrchestratorServiceAsyncStub
 
 START_CONCURRENCY = 256
 WATCH_CHANNELS = 10
@@ -34,10 +30,10 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
-def most_at_once(runs: list[run_pb2.Run]) -> int:
+def most_at_once(runs: list[Run]) -> int:
     """The largest number of runs whose [start, end] intervals overlap at one instant."""
-    edges = [(r.start_time.ToNanoseconds(), 1) for r in runs]
-    edges += [(r.end_time.ToNanoseconds(), -1) for r in runs]
+    edges = [(r.start_time, 1) for r in runs if r.start_time is not None]
+    edges += [(r.end_time, -1) for r in runs if r.end_time is not None]
     edges.sort(key=lambda edge: (edge[0], edge[1]))  # at a tie an end comes before a start
     now = peak = 0
     for _, change in edges:
@@ -46,7 +42,7 @@ def most_at_once(runs: list[run_pb2.Run]) -> int:
     return peak
 
 
-async def inflight(stub: Stub, gateway_pid: int, runs: int, sleep_ms: int) -> tuple[int, float]:
+async def inflight(client: Client, gateway_pid: int, runs: int, sleep_ms: int) -> tuple[int, float]:
     """Start `runs` one-step runs whose step sleeps `sleep_ms`; wait for all, check all succeeded.
 
     Returns the most runs in flight at one instant (from the runs' own start and end
@@ -64,23 +60,20 @@ async def inflight(stub: Stub, gateway_pid: int, runs: int, sleep_ms: int) -> tu
 
     async def start() -> None:
         async with gate:
-            started.add((await stub.StartRun(pb.StartRunRequest(workflow=flow))).run.run_id)
+            started.add((await client.start(flow)).run_id)
 
     await asyncio.gather(*(start() for _ in range(runs)))
     # Polled rather than watched: 10,000 WatchRun streams would load the gateway being measured.
-    running = pb.ListRunsRequest(state=run_pb2.RUN_STATE_RUNNING, page_size=1)
-    while (await stub.ListRuns(running)).runs:  # noqa: ASYNC110
+    while await anext(client.list_runs(state=RunState.RUNNING, page_size=1), None):  # noqa: ASYNC110
         await asyncio.sleep(0.5)
     rss = peak_rss_mb(gateway_pid)
-    ours: list[run_pb2.Run] = []
-    token = ""
-    while len(ours) < runs:  # newest first: ours are the latest runs
-        page = await stub.ListRuns(pb.ListRunsRequest(page_size=500, page_token=token))
-        ours += [run for run in page.runs if run.run_id in started]
-        token = page.next_page_token
-        if not token:
+    ours: list[Run] = []
+    async for run in client.list_runs(page_size=500):  # newest first: ours are the latest runs
+        if run.run_id in started:
+            ours.append(run)
+        if len(ours) == runs:
             break
-    failed = [run.run_id for run in ours if run.state != run_pb2.RUN_STATE_SUCCEEDED]
+    failed = [run.run_id for run in ours if run.state != RunState.SUCCEEDED]
     if len(ours) != runs or failed:
         raise RuntimeError(f"p4: {len(ours)} of {runs} runs found, {len(failed)} did not succeed")
     return most_at_once(ours), rss
@@ -104,26 +97,25 @@ def watched_chain(settle_ms: int, steps: int, step_ms: int) -> workflow_pb2.Work
     return workflow({"name": "watched", "steps": chain})
 
 
-async def delivery(target: str, stub: Stub, subscribers: int, flow: workflow_pb2.Workflow) -> list[float]:
+async def delivery(target: str, client: Client, subscribers: int, flow: workflow_pb2.Workflow) -> list[float]:
     """Milliseconds from each event's recording to its arrival, for every watcher and event.
 
     Only events recorded after the last watcher received its first event count: by then
     every watcher is subscribed, so each of those events reaches all of them live.
     """
-    run_id = (await stub.StartRun(pb.StartRunRequest(workflow=flow))).run.run_id
+    run_id = (await client.start(flow)).run_id
     arrivals: list[list[tuple[int, int]]] = [[] for _ in range(subscribers)]
-    channels = [grpc.aio.insecure_channel(target) for _ in range(WATCH_CHANNELS)]
+    clients = [await Client.connect(target) for _ in range(WATCH_CHANNELS)]
 
     async def watch(index: int) -> None:
-        watcher = pb_grpc.OrchestratorServiceStub(channels[index % WATCH_CHANNELS])
         mine = arrivals[index]
-        async for response in watcher.WatchRun(pb.WatchRunRequest(run_id=run_id)):
-            mine.append((response.event.event_time.ToNanoseconds(), time.time_ns()))
+        async for event in clients[index % WATCH_CHANNELS].handle(run_id).events():
+            mine.append((event.proto.event_time.ToNanoseconds(), time.time_ns()))
 
     try:
         await asyncio.gather(*(watch(i) for i in range(subscribers)))
     finally:
-        await asyncio.gather(*(channel.close() for channel in channels))
+        await asyncio.gather(*(watcher.close() for watcher in clients))
     attached = max(seen[0][1] for seen in arrivals)
     latencies = [
         (received - recorded) / 1e6 for seen in arrivals for recorded, received in seen if recorded > attached

@@ -21,11 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
-
-from agentmesh.v1 import orchestrator_service_pb2 as pb
-from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh.v1 import run_pb2
+from agentmesh.client import Client, Event, StepCompleted, StepStarted
 from agentmesh_gateway.metrics import collect as collect_metrics
 from agentmesh_gateway.store.base import Batch, CallRecord
 from agentmesh_gateway.store.sqlite import SqliteRunStore
@@ -56,29 +52,29 @@ class CpuMeter:
             print(f"{name:<8} {(value - self._start[name]) / units * 1000:7.3f} ms CPU per {unit}")
 
 
-async def step(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, seconds: float) -> None:
-    await run_to_end(stub, chain(5))  # warm up
+async def step(mesh: BenchMesh, client: Client, seconds: float) -> None:
+    await run_to_end(client, chain(5))  # warm up
     meter = CpuMeter(mesh)
     calls: list[float] = []
     gaps: list[float] = []
     delivered: list[float] = []
     started, steps = time.perf_counter(), 0
     while time.perf_counter() - started < seconds:
-        events: list[tuple[run_pb2.RunEvent, int]] = []
-        async for response in stub.RunWorkflow(pb.RunWorkflowRequest(workflow=chain(STEPS))):
-            events.append((response.event, time.time_ns()))
+        events: list[tuple[Event, int]] = []
+        async for event in client.stream(chain(STEPS)):
+            events.append((event, time.time_ns()))
         steps += STEPS
         begun: dict[str, int] = {}
         completed = 0
         for event, received in events:
-            at = event.event_time.ToNanoseconds()
+            at = event.proto.event_time.ToNanoseconds()
             delivered.append((received - at) / 1e6)
-            if event.HasField("step_started"):
-                begun[event.step_started.step_id] = at
+            if isinstance(event, StepStarted):
+                begun[event.step_id] = at
                 if completed:
                     gaps.append((at - completed) / 1e6)
-            elif event.HasField("step_completed"):
-                calls.append((at - begun[event.step_completed.step_id]) / 1e6)
+            elif isinstance(event, StepCompleted):
+                calls.append((at - begun[event.step_id]) / 1e6)
                 completed = at
     wall = time.perf_counter() - started
     meter.report(steps, "step")
@@ -88,19 +84,21 @@ async def step(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, seco
     print(f"median   event recorded → received by the client {statistics.median(delivered):.3f} ms")
 
 
-async def runs(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, count: int) -> None:
+async def runs(mesh: BenchMesh, client: Client, count: int) -> None:
     meter = CpuMeter(mesh)
     started = time.perf_counter()
-    most, rss = await inflight(stub, mesh.gateway.pid, count, sleep_ms=5000)
+    most, rss = await inflight(client, mesh.gateway.pid, count, sleep_ms=5000)
     wall = time.perf_counter() - started
     meter.report(count, "run")
     print(f"wall     {wall:.1f} s for {count} runs; most in flight at once {most}")
     print(f"gateway peak RSS {rss:.0f} MB")
 
 
-async def watchers(mesh: BenchMesh, stub: pb_grpc.OrchestratorServiceAsyncStub, count: int) -> None:
+async def watchers(mesh: BenchMesh, client: Client, count: int) -> None:
     meter = CpuMeter(mesh)
-    latencies = await delivery(mesh.target, stub, count, watched_chain(settle_ms=3000, steps=10, step_ms=200))
+    latencies = await delivery(
+        mesh.target, client, count, watched_chain(settle_ms=3000, steps=10, step_ms=200)
+    )
     # Every watcher receives every event; only those after all had attached are timed.
     received = len(latencies)
     meter.report(received, "timed delivery (upper bound: attach and replay are included)")
@@ -143,15 +141,14 @@ async def main(kind: str, seconds: float) -> None:
             return
         async with (
             bench_mesh(Path(workdir) / "limits.db") as mesh,
-            grpc.aio.insecure_channel(mesh.target) as channel,
+            await Client.connect(mesh.target) as client,
         ):
-            stub = pb_grpc.OrchestratorServiceStub(channel)
             if kind == "step":
-                await step(mesh, stub, seconds)
+                await step(mesh, client, seconds)
             elif kind == "runs":
-                await runs(mesh, stub, 10_000)
+                await runs(mesh, client, 10_000)
             elif kind == "watchers":
-                await watchers(mesh, stub, 1000)
+                await watchers(mesh, client, 1000)
             else:
                 raise SystemExit(f"unknown part {kind!r}: step, runs, watchers or metrics")
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentmesh.health import wait_serving
+from agentmesh_cli.launch import LocalMesh
 from agentmesh_cli.process import ServerProcess
 
 
@@ -39,18 +39,14 @@ def echo_server() -> Iterator[str]:
 
 @asynccontextmanager
 async def bench_mesh(store: Path) -> AsyncIterator[BenchMesh]:
-    agent = ServerProcess([sys.executable, "-m", "bench.bench_agent", "--host", "127.0.0.1", "--port", "0"])
-    await agent.start()
-    try:
-        await wait_serving(f"127.0.0.1:{agent.port}")
-        address = ["--host", "127.0.0.1", "--port", "0"]
-        wiring = ["--store", str(store), "--agent", f"bench=127.0.0.1:{agent.port}"]
-        gateway = ServerProcess([sys.executable, "-m", "agentmesh_cli", "gateway", *address, *wiring])
-        await gateway.start()
-        try:
-            await wait_serving(f"127.0.0.1:{gateway.port}")
-            yield BenchMesh(agent, gateway)
-        finally:
-            await gateway.stop()
-    finally:
-        await agent.stop()
+    """The bench agent and a gateway, brought up as `agentmesh up` does."""
+    mesh = LocalMesh(store)
+    agent = mesh.add_agent(
+        "bench",
+        process=ServerProcess(
+            [sys.executable, "-m", "bench.bench_agent", "--host", "127.0.0.1", "--port", "0"]
+        ),
+    )
+    async with mesh:
+        assert mesh.gateway is not None
+        yield BenchMesh(agent, mesh.gateway)

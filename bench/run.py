@@ -14,12 +14,11 @@ import json
 import statistics
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
-from agentmesh.v1 import orchestrator_service_pb2 as pb
-from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh.client import Client
 from bench.capacity import delivery, inflight, percentile, raw_delivery, watched_chain
 from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
 from bench.mesh import bench_mesh, echo_server
@@ -30,8 +29,6 @@ from bench.workloads import chain, concurrently, fan_out, repeat, run_to_end, ti
 RESULTS = Path(__file__).resolve().parent / "results.json"
 WATCHERS = 1000
 INFLIGHT_RUNS = 10_000
-if TYPE_CHECKING:
-    Stub = pb_grpc.OrchestratorServiceAsyncStub
 
 
 class Bench:
@@ -52,23 +49,22 @@ class Bench:
             async with (
                 bench_mesh(self.workdir / "bench.db") as mesh,
                 grpc.aio.insecure_channel(echo_target) as raw,
-                grpc.aio.insecure_channel(mesh.target) as gw,
+                await Client.connect(mesh.target) as client,
             ):
                 unary: Any = raw.unary_unary(UNARY)
                 sleeper: Any = raw.unary_unary(SLEEP)
                 stream: Any = raw.unary_stream(STREAM)
-                stub = pb_grpc.OrchestratorServiceStub(gw)
-                await run_to_end(stub, chain(2))  # warm up channels and the store
+                await run_to_end(client, chain(2))  # warm up channels and the store
                 for _ in range(self.reps):
                     if self.wanted("floor"):
                         await self.floor(unary, sleeper, stream)
-                    await self.mesh(stub)
+                    await self.mesh(client)
                     if self.wanted("p5"):
-                        await self.watchers(mesh.target, stub)
+                        await self.watchers(mesh.target, client)
                         await self.broadcast(echo_target)
                 if self.wanted("p4"):
                     for _ in range(self.capacity_reps):
-                        await self.capacity(stub, mesh.gateway.pid)
+                        await self.capacity(client, mesh.gateway.pid)
         if self.wanted("p6"):
             self.startup()
 
@@ -91,35 +87,35 @@ class Bench:
 
         self.add("floor_stream_msgs_per_s", messages / await timed(drain))
 
-    async def mesh(self, stub: Stub) -> None:
+    async def mesh(self, client: Client) -> None:
         if self.wanted("p1"):
             steps = 50
-            per_step = await timed(lambda: run_to_end(stub, chain(steps))) / steps
+            per_step = await timed(lambda: run_to_end(client, chain(steps))) / steps
             self.add("p1_step_ms", per_step * 1000)
         if self.wanted("p2"):
             fan = fan_out(100, "sleep", {"ms": 100})
-            self.add("p2_fanout_ms", await timed(lambda: run_to_end(stub, fan)) * 1000)
+            self.add("p2_fanout_ms", await timed(lambda: run_to_end(client, fan)) * 1000)
         if self.wanted("p3"):
             one_step = chain(1)
-            self.add("p3_runs_per_s", await concurrently(64, 3.0, lambda: run_to_end(stub, one_step)))
+            self.add("p3_runs_per_s", await concurrently(64, 3.0, lambda: run_to_end(client, one_step)))
         if self.wanted("p7"):
-            self.add("p7_events_per_s", await self.replay_rate(stub))
+            self.add("p7_events_per_s", await self.replay_rate(client))
 
-    async def replay_rate(self, stub: Stub) -> float:
-        run_id = await run_to_end(stub, fan_out(1000 if self.quick else 3000, "noop", {}))
+    async def replay_rate(self, client: Client) -> float:
+        run_id = await run_to_end(client, fan_out(1000 if self.quick else 3000, "noop", {}))
         events = 0
 
         async def replay() -> None:
             nonlocal events
-            async for _ in stub.WatchRun(pb.WatchRunRequest(run_id=run_id)):
+            async for _ in client.handle(run_id).events():
                 events += 1
 
         seconds = await timed(replay)
         return events / seconds
 
-    async def watchers(self, target: str, stub: Stub) -> None:
+    async def watchers(self, target: str, client: Client) -> None:
         flow = watched_chain(settle_ms=3000, steps=10, step_ms=200)
-        latencies = await delivery(target, stub, WATCHERS, flow)
+        latencies = await delivery(target, client, WATCHERS, flow)
         self.add("p5_delivery_p50_ms", percentile(latencies, 0.50))
         self.add("p5_delivery_p99_ms", percentile(latencies, 0.99))
 
@@ -127,8 +123,8 @@ class Bench:
         latencies = await raw_delivery(target, TICKS, WATCHERS, ticks=20, interval_ms=100)
         self.add("floor_broadcast_p99_ms", percentile(latencies, 0.99))
 
-    async def capacity(self, stub: Stub, gateway_pid: int) -> None:
-        most, rss = await inflight(stub, gateway_pid, INFLIGHT_RUNS, sleep_ms=5000)
+    async def capacity(self, client: Client, gateway_pid: int) -> None:
+        most, rss = await inflight(client, gateway_pid, INFLIGHT_RUNS, sleep_ms=5000)
         self.add("p4_inflight_runs", most)
         self.add("p4_rss_mb", rss)
 

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from google.protobuf import json_format
 
-from agentmesh.v1 import orchestrator_service_pb2 as pb
-from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh.client import Client, RunCancelled, RunFailed
 from agentmesh.v1 import workflow_pb2
-
-if TYPE_CHECKING:
-    Stub = pb_grpc.OrchestratorServiceAsyncStub
 
 
 def workflow(data: dict[str, Any]) -> workflow_pb2.Workflow:
@@ -52,20 +47,20 @@ def fan_out(items: int, skill: str, data: dict[str, Any]) -> workflow_pb2.Workfl
                     "agent": "bench",
                     "skill": skill,
                     "input": data,
-                    "for_each": "${" + json.dumps(list(range(items))) + "}",
+                    "for_each": f"${{[0] * {items}}}",  # items only count here, not their values
                 }
             ],
         }
     )
 
 
-async def run_to_end(stub: Stub, flow: workflow_pb2.Workflow) -> str:
-    """Run `flow` through RunWorkflow, following its events to the end; returns the run id."""
+async def run_to_end(client: Client, flow: workflow_pb2.Workflow) -> str:
+    """Run `flow`, following its events to the end (RunWorkflow, through the client); the run id."""
     run_id = ""
-    async for response in stub.RunWorkflow(pb.RunWorkflowRequest(workflow=flow)):
-        run_id = response.event.run_id
-        if response.event.WhichOneof("event") in ("run_failed", "run_cancelled"):
-            raise RuntimeError(f"bench run failed: {response.event}")
+    async for event in client.stream(flow):
+        run_id = event.run_id
+        if isinstance(event, RunFailed | RunCancelled):
+            raise RuntimeError(f"bench run failed: {event}")
     return run_id
 
 

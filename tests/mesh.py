@@ -22,6 +22,7 @@ from agentmesh.health import wait_serving
 from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh_cli.launch import LocalMesh
 from agentmesh_cli.process import ServerProcess
 
 PROBE = Path(__file__).resolve().parent / "agents" / "probe.py"
@@ -46,16 +47,22 @@ def probe_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def gateway_process(
-    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
-) -> ServerProcess:
-    """`agentmesh gateway` on a free port; `store` None leaves the store to the mesh file."""
-    args = [sys.executable, "-m", "agentmesh_cli", "gateway", "--host", "127.0.0.1", "--port", "0"]
-    if store is not None:
-        args += ["--store", str(store)]
+def local_mesh(
+    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
+) -> LocalMesh:
+    """A gateway on loopback reaching agents already running on these ports."""
+    mesh = LocalMesh(store, port=port, gateway_args=extra)
     for name, ports in agents.items():
-        args += ["--agent", f"{name}=" + ",".join(f"127.0.0.1:{p}" for p in ports)]
-    return ServerProcess([*args, *extra])
+        for agent_port in ports:
+            mesh.add_remote(name, f"127.0.0.1:{agent_port}")
+    return mesh
+
+
+def gateway_process(
+    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
+) -> ServerProcess:
+    """`agentmesh gateway` as its own process, for tests that handle the process themselves."""
+    return ServerProcess(local_mesh(store, agents, extra, port).gateway_command(), name="gateway")
 
 
 @dataclass
@@ -123,16 +130,12 @@ class Gateway:
 
 @asynccontextmanager
 async def running_gateway(
-    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = ()
+    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
 ) -> AsyncIterator[Gateway]:
-    process = gateway_process(store, agents, extra)
-    await process.start()
-    try:
-        await wait_serving(f"127.0.0.1:{process.port}")
-        async with await Client.connect(f"127.0.0.1:{process.port}") as client:
-            yield Gateway(process, client)
-    finally:
-        await process.stop()
+    async with local_mesh(store, agents, extra, port) as mesh:
+        assert mesh.gateway is not None
+        async with await Client.connect(mesh.target) as client:
+            yield Gateway(mesh.gateway, client)
 
 
 def kinds(events: Sequence[run_pb2.RunEvent]) -> list[str]:

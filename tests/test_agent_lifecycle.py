@@ -15,7 +15,7 @@ from agentmesh.health import wait_serving
 from agentmesh.messages import Message
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
-from agentmesh_cli.process import ServerProcess
+from agentmesh_cli.process import ServerProcess, StartFailed
 from agentmesh_services import AGENTS
 from tests.conftest import logged_soon, running_agent
 from tests.mesh import run_cli
@@ -68,7 +68,7 @@ async def test_python_dash_m_serves_each_agent_standalone(name: str) -> None:
 async def test_a_busy_port_is_an_error_not_a_silent_second_server() -> None:
     async with running_agent("analyst") as first:
         second = ServerProcess.agent("writer", port=first.process.port)
-        with pytest.raises(RuntimeError, match="exited before listening"):
+        with pytest.raises(StartFailed, match="exited with code 1 before listening"):
             await second.start()
         assert second.returncode == 1
         assert second.logged("cannot serve")

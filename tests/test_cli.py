@@ -115,7 +115,7 @@ def test_json_lines_parse_and_are_numbered_without_a_gap(mesh: tuple[str, subpro
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [int(e["sequence"]) for e in events] == list(range(1, len(events) + 1))
-    assert "runCompleted" in events[-1]
+    assert "run_completed" in events[-1]  # field names as in the protos
 
 
 def test_a_failing_run_exits_non_zero_and_get_and_runs_show_it(
@@ -164,7 +164,7 @@ def test_cancel_ends_a_running_run(mesh: tuple[str, subprocess.Popen[str]], tmp_
         env=ENV,
     )
     assert started.stdout is not None
-    run_id = json.loads(started.stdout.readline())["runId"]
+    run_id = json.loads(started.stdout.readline())["run_id"]
     cancelled = agentmesh("cancel", run_id, "--gateway", mesh[0])
     assert cancelled.returncode == 0
     assert f"run {run_id}: cancelled" in cancelled.stdout
@@ -182,7 +182,7 @@ def test_ctrl_c_detaches_from_a_run_and_watch_reattaches(mesh: tuple[str, subpro
     assert run.stdout is not None
     # Interrupted once it follows the run and the first step is done: several steps remain.
     seen = [run.stdout.readline()]
-    while "stepCompleted" not in seen[-1]:
+    while "step_completed" not in seen[-1]:
         seen.append(run.stdout.readline())
         assert seen[-1], "".join(seen)
     run.send_signal(signal.SIGINT)
@@ -216,16 +216,16 @@ def test_metrics_count_the_runs_just_made(mesh: tuple[str, subprocess.Popen[str]
         == 0
     )
     after = metrics(mesh[0])
-    assert int(after["workflowsExecuted"]) == int(before.get("workflowsExecuted", 0)) + 1
-    assert int(after["workflowsSucceeded"]) == int(before.get("workflowsSucceeded", 0)) + 1
+    assert after["workflows_executed"] == before["workflows_executed"] + 1  # snake_case, as the protos
+    assert after["workflows_succeeded"] == before["workflows_succeeded"] + 1
     calls = {a["agent"]: int(a["executions"]) for a in after["agents"]}
-    earlier = {a["agent"]: int(a["executions"]) for a in before.get("agents", [])}
+    earlier = {a["agent"]: int(a["executions"]) for a in before["agents"]}
     # plan + two research items; draft + revise; one review; one analysis.
     assert calls["researcher"] - earlier.get("researcher", 0) == 3
     assert calls["writer"] - earlier.get("writer", 0) == 2
     assert calls["critic"] - earlier.get("critic", 0) == 1
     researcher = next(a for a in after["agents"] if a["agent"] == "researcher")
-    assert 0 < researcher["p50Ms"] <= researcher["p95Ms"]
+    assert 0 < researcher["p50_ms"] <= researcher["p95_ms"]
     table = agentmesh("metrics", "--gateway", mesh[0]).stdout
     assert "workflows executed" in table and "p95 ms" in table
 

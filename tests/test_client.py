@@ -111,7 +111,7 @@ async def test_events_continue_without_a_gap_across_a_gateway_restart(tmp_path: 
             events = handle.events()
             seen = [await anext(events), await anext(events), await anext(events)]
             await first.process.stop()  # SIGTERM: the stream breaks, the run is interrupted
-            restarted = gateway_process(store, {"probe": [probe.port]}, ["--port", str(port)])
+            restarted = gateway_process(store, {"probe": [probe.port]}, port=port)
             await restarted.start()
             try:
                 seen += [event async for event in events]

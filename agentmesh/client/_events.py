@@ -1,7 +1,9 @@
 """Run events as Python values, one class per kind, so that code can `match` on them.
 
 Every event carries the run id, its sequence (1, 2, 3 … for each run, without gaps)
-and when it was recorded; the proto it came from is kept as `proto`.
+and when it was recorded; the proto it came from is kept as `proto`. The bulky parts
+(a started run, outputs) are converted when read, so that following a run's events
+costs little when they are not.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunStarted(Event):
-    run: Run
+    @property
+    def run(self) -> Run:
+        """The run as it started (converted when asked for: it holds the whole workflow)."""
+        return Run.from_proto(self.proto.run_started.run)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,11 +68,16 @@ class StepCompleted(Event):
     step_id: str
     item: int | None
     attempt: int
-    output: Any
     text: str
     duration: timedelta
     input_tokens: int
     output_tokens: int
+
+    @property
+    def output(self) -> Any:
+        """The step's (or item's) output as Python data; converted when asked for."""
+        done = self.proto.step_completed
+        return value_to_python(done.output) if done.HasField("output") else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +102,11 @@ class RunResumed(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunCompleted(Event):
-    outputs: dict[str, Any]
     duration: timedelta
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return struct_to_dict(self.proto.run_completed.outputs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,7 +129,7 @@ def event_from_proto(event: run_pb2.RunEvent) -> Event:
     }
     match event.WhichOneof("event"):
         case "run_started":
-            return RunStarted(**base, run=Run.from_proto(event.run_started.run))
+            return RunStarted(**base)
         case "step_started":
             e = event.step_started
             return StepStarted(
@@ -147,7 +160,6 @@ def event_from_proto(event: run_pb2.RunEvent) -> Event:
                 step_id=c.step_id,
                 item=_item(c),
                 attempt=c.attempt,
-                output=value_to_python(c.output) if c.HasField("output") else None,
                 text=c.text,
                 duration=duration(c.duration),
                 input_tokens=c.input_tokens,
@@ -168,10 +180,7 @@ def event_from_proto(event: run_pb2.RunEvent) -> Event:
         case "run_resumed":
             return RunResumed(**base, redispatched_step_ids=tuple(event.run_resumed.redispatched_step_ids))
         case "run_completed":
-            done = event.run_completed
-            return RunCompleted(
-                **base, outputs=struct_to_dict(done.outputs), duration=duration(done.duration)
-            )
+            return RunCompleted(**base, duration=duration(event.run_completed.duration))
         case "run_failed":
             return RunFailed(**base, error=RunError.from_proto(event.run_failed.error))
         case "run_cancelled":

@@ -159,7 +159,7 @@ def timestamp(message: Any, name: str) -> datetime | None:
     if not message.HasField(name):
         return None
     value: timestamp_pb2.Timestamp = getattr(message, name)
-    return datetime.fromtimestamp(value.seconds, UTC) + timedelta(microseconds=value.nanos // 1000)
+    return datetime.fromtimestamp(value.seconds + value.nanos / 1e9, UTC)  # to the microsecond
 
 
 def duration(value: duration_pb2.Duration) -> timedelta:

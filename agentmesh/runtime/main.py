@@ -59,15 +59,18 @@ def run_agent_cli(agent: Agent, argv: Sequence[str] | None = None) -> None:
         port: int = typer.Option(agent.default_port, help="Port to bind; 0 picks a free one."),
         grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
         log_format: str = typer.Option("json", help="json or text."),
+        log_level: str = typer.Option("info", help="debug, info, warning or error."),
     ) -> None:
-        run_agent(agent, host=host, port=port, grace=grace, log_format=log_format)
+        run_agent(agent, host=host, port=port, grace=grace, log_format=log_format, log_level=log_level)
 
     app(args=list(argv) if argv is not None else None, prog_name=agent.name)
 
 
-def run_agent(agent: Agent, *, host: str, port: int, grace: float, log_format: str) -> None:
+def run_agent(
+    agent: Agent, *, host: str, port: int, grace: float, log_format: str, log_level: str = "info"
+) -> None:
     fmt: LogFormat = "text" if log_format == "text" else "json"
-    configure_logging(fmt)
+    configure_logging(fmt, log_level)
     configure_tracing(f"agentmesh-{agent.name}")
     try:
         asyncio.run(serve_agent(agent, host, port, grace))

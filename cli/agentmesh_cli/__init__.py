@@ -1,18 +1,22 @@
-"""The `agentmesh` command line."""
+"""The `agentmesh` command line: serve agents and the gateway, bring a mesh up, run and follow workflows.
+
+The only package that composes the others: the SDK (`agentmesh`), the gateway
+(`agentmesh_gateway`) and the shipped agents (`agentmesh_services`). Commands import
+what they need when they run, so that each starts quickly.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from agentmesh.logs import LogFormat
 from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
-from agentmesh.v1 import run_pb2
 from agentmesh_cli.client import DEFAULT_GATEWAY, CliError
 from agentmesh_services import AGENTS
 
@@ -20,10 +24,46 @@ app = typer.Typer(
     name="agentmesh",
     help="agentmesh: a gRPC polyglot agent mesh.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
+LogFormatOption = typer.Option("json", help="json or text.")
+LogLevelOption = typer.Option("info", help="debug, info, warning or error.")
+JsonOption = typer.Option(False, "--json", help="Print each event as one JSON line (snake_case fields).")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _checked(parse: Callable[[], T]) -> T:
+    """Run an argument parser; a CliError is one line and exit code 2, never a traceback."""
+    try:
+        return parse()
+    except CliError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+
+
+def _log_options(log_format: str, log_level: str) -> tuple[LogFormat, str]:
+    if log_level.lower() not in LOG_LEVELS:
+        raise _fail(f"--log-level must be one of: {', '.join(LOG_LEVELS)}")
+    return ("text" if log_format == "text" else "json"), log_level.lower()
+
+
+def _run(work: Coroutine[Any, Any, int]) -> None:
+    """Run a command's coroutine: a CliError is one line and an exit code; Ctrl-C exits 130."""
+    try:
+        code = asyncio.run(work)
+    except CliError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
 
 
 @app.command("agent")
@@ -32,23 +72,19 @@ def agent_command(
     host: str = typer.Option(DEFAULT_HOST, help="Interface to bind."),
     port: int | None = typer.Option(None, help="Port to bind; 0 picks a free one. Default: the agent's own."),
     grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
-    log_format: str = typer.Option("json", help="json or text."),
+    log_format: str = LogFormatOption,
+    log_level: str = LogLevelOption,
 ) -> None:
     """Serve one agent as a standalone gRPC server (health, reflection, graceful shutdown)."""
     if name not in AGENTS:
-        err.print(f"[red]error:[/] unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
-        raise typer.Exit(2)
+        raise _fail(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
+    fmt, level = _log_options(log_format, log_level)
     from agentmesh.runtime.main import run_agent
     from agentmesh_services import load_agent
 
     agent = load_agent(name)
-    run_agent(
-        agent,
-        host=host,
-        port=agent.default_port if port is None else port,
-        grace=grace,
-        log_format=log_format,
-    )
+    port = agent.default_port if port is None else port
+    run_agent(agent, host=host, port=port, grace=grace, log_format=fmt, log_level=level)
 
 
 @app.command("gateway")
@@ -68,9 +104,11 @@ def gateway_command(
         [], help="Workflow file or directory; repeatable. Adds to the file's."
     ),
     grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
-    log_format: str = typer.Option("json", help="json or text."),
+    log_format: str = LogFormatOption,
+    log_level: str = LogLevelOption,
 ) -> None:
     """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
+    fmt, level = _log_options(log_format, log_level)
     from agentmesh_cli.defaults import default_mesh
     from agentmesh_gateway.config import ConfigError, load_config, parse_agent_flag, store_path
     from agentmesh_gateway.main import run_gateway
@@ -82,43 +120,30 @@ def gateway_command(
         if agent:
             settings.agents = dict(parse_agent_flag(flag) for flag in agent)
     except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
     settings.host = host if host is not None else settings.host
     settings.port = port if port is not None else settings.port
     settings.workflow_paths += workflows
-    fmt: LogFormat = "text" if log_format == "text" else "json"
-    raise typer.Exit(run_gateway(settings, grace=grace, log_format=fmt))
-
-
-GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
-
-
-def _run(work: Coroutine[Any, Any, int]) -> None:
-    """Run a command's coroutine: a CliError is one line and an exit code; Ctrl-C exits 130."""
-    try:
-        code = asyncio.run(work)
-    except CliError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    raise typer.Exit(code)
+    raise typer.Exit(run_gateway(settings, grace=grace, log_format=fmt, log_level=level))
 
 
 @app.command("up")
-def up_command(config: Path | None = typer.Option(None, help="Mesh file: agents, ports, store.")) -> None:
+def up_command(
+    config: Path | None = typer.Option(None, help="Mesh file: agents, ports, store."),
+    logs: Path | None = typer.Option(None, help="Keep each process's log in this directory (NAME.log)."),
+    log_level: str = LogLevelOption,
+) -> None:
     """Start the gateway and every local agent, each as its own process; Ctrl-C stops them all."""
+    _, level = _log_options("json", log_level)
     from agentmesh_cli.defaults import default_mesh
-    from agentmesh_cli.mesh import up
+    from agentmesh_cli.up import up
     from agentmesh_gateway.config import ConfigError, load_config
 
     try:
         settings = load_config(config, default_mesh())
     except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    _run(up(settings))
+        raise _fail(str(exc)) from None
+    _run(up(settings, log_dir=logs, log_level=level))
 
 
 @app.command("run")
@@ -126,12 +151,13 @@ def run_command(
     workflow: str = typer.Argument(help="A workflow file (YAML) or the name of a registered workflow."),
     input: list[str] = typer.Option([], "--input", "-i", help="KEY=VALUE; repeatable."),
     gateway: str = GatewayOption,
-    json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
+    json_lines: bool = JsonOption,
 ) -> None:
     """Start a run and follow it live; exits 0 when it succeeds."""
     from agentmesh_cli import runs
 
-    _run(runs.run_workflow(workflow, runs.parse_inputs(input), gateway, as_json=json_lines))
+    inputs = _checked(lambda: runs.parse_inputs(input))
+    _run(runs.run_workflow(workflow, inputs, gateway, as_json=json_lines))
 
 
 @app.command("research")
@@ -140,7 +166,7 @@ def research_command(
     depth: str = typer.Option("standard", help="quick, standard or deep."),
     max_subtopics: int = typer.Option(3, help="At most this many subtopics, 1 to 10."),
     gateway: str = GatewayOption,
-    json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
+    json_lines: bool = JsonOption,
 ) -> None:
     """Run the research workflow and render its report."""
     from agentmesh_cli import runs
@@ -154,7 +180,7 @@ def watch_command(
     run_id: str = typer.Argument(help="The run to follow."),
     after_sequence: int = typer.Option(0, help="Show only events after this sequence number."),
     gateway: str = GatewayOption,
-    json_lines: bool = typer.Option(False, "--json", help="Print each event as one JSON line."),
+    json_lines: bool = JsonOption,
 ) -> None:
     """Follow a run: its recorded events after --after-sequence, then live ones."""
     from agentmesh_cli import runs
@@ -169,17 +195,17 @@ def runs_command(
     gateway: str = GatewayOption,
 ) -> None:
     """List runs, newest first."""
+    from agentmesh.client import RunState
     from agentmesh_cli import runs
 
-    if state and f"RUN_STATE_{state.upper()}" not in run_pb2.RunState.keys():  # noqa: SIM118 - an enum wrapper, not a dict
-        err.print(f"[red]error:[/] unknown state {state!r}")
-        raise typer.Exit(2)
-    _run(runs.list_runs(state, limit, gateway))
+    if state and state.lower() not in {s.value for s in RunState if s != RunState.UNSPECIFIED}:
+        raise _fail(f"unknown state {state!r}; choose running, succeeded, failed or cancelled")
+    _run(runs.list_runs(state.lower(), limit, gateway))
 
 
 @app.command("get")
 def get_command(run_id: str = typer.Argument(help="The run."), gateway: str = GatewayOption) -> None:
-    """Print a run: its state, steps and outputs."""
+    """Print a run as JSON: its state, steps and outputs."""
     from agentmesh_cli import runs
 
     _run(runs.get_run(run_id, gateway))
@@ -233,7 +259,7 @@ def demo_command(
     """Run the research workflow on a local mesh of processes, with live progress and the report."""
     from agentmesh_cli.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(topic)))
+    _run(run_demo(topic))
 
 
 def main() -> None:

@@ -1,21 +1,18 @@
-"""Talking to a gateway from the command line: one channel, and errors as one line a person can act on."""
+"""Talking to a gateway from the command line: the client, and errors as lines a person can act on."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import grpc
+from agentmesh.client import Client, default_target
+from agentmesh.errors import AgentMeshError, InvalidInput, InvalidWorkflow, Unavailable
 
-from agentmesh.status import details_of
-from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-
-DEFAULT_GATEWAY = os.environ.get("AGENTMESH_GATEWAY", "127.0.0.1:50051")
+DEFAULT_GATEWAY = default_target()
 
 
 class CliError(Exception):
-    """A failure to report as one line and a non-zero exit, never a traceback."""
+    """A failure to report as one line (or a short list) and a non-zero exit, never a traceback."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
@@ -23,18 +20,27 @@ class CliError(Exception):
 
 
 @asynccontextmanager
-async def gateway(address: str) -> AsyncIterator[pb_grpc.OrchestratorServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(address) as channel:
-        try:
-            yield pb_grpc.OrchestratorServiceStub(channel)
-        except grpc.aio.AioRpcError as exc:
-            raise describe(exc, address) from None
+async def connected(address: str) -> AsyncIterator[Client]:
+    """A client of the gateway at `address`; what the gateway refuses becomes a CliError."""
+    try:
+        client = await Client.connect(address, timeout=5)
+    except Unavailable:
+        raise CliError(
+            f"cannot reach the gateway at {address} (is `agentmesh up` running? try --gateway)"
+        ) from None
+    try:
+        yield client
+    except Unavailable as exc:
+        raise CliError(f"lost the gateway at {address}: {exc.message}") from None
+    except AgentMeshError as exc:
+        raise CliError(describe(exc)) from None
+    finally:
+        await client.close()
 
 
-def describe(exc: grpc.aio.AioRpcError, address: str) -> CliError:
-    details = details_of(exc)
-    if exc.code() == grpc.StatusCode.UNAVAILABLE and details.domain != "agentmesh":
-        return CliError(f"cannot reach the gateway at {address} (is `agentmesh up` running? try --gateway)")
-    lines = [details.message or exc.code().name]
-    lines += [f"  {v.field}: {v.description}" for v in details.violations]
-    return CliError("\n".join(lines))
+def describe(error: AgentMeshError) -> str:
+    """An error as the CLI prints it: its message, or its field violations once each."""
+    if isinstance(error, InvalidInput) and error.violations:
+        header = "invalid workflow:" if isinstance(error, InvalidWorkflow) else "invalid input:"
+        return "\n".join([header, *(f"  {v.field}: {v.description}" for v in error.violations)])
+    return error.message

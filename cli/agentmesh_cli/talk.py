@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import dataclasses
+from typing import Any
 
-from google.protobuf import duration_pb2, json_format
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from agentmesh.v1 import orchestrator_service_pb2 as pb
-from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh_cli.client import gateway
+from agentmesh.client import Client, Metrics
+from agentmesh_cli.client import connected
 
 console = Console()
 TOP_AGENTS = 5
 
 
-def dashboard(metrics: pb.Metrics) -> Group:
+def dashboard(metrics: Metrics) -> Group:
     overview = Table(
         "workflows executed",
         "succeeded",
@@ -60,26 +59,30 @@ def dashboard(metrics: pb.Metrics) -> Group:
 
 
 async def show_metrics(address: str, *, live: bool, interval: float, as_json: bool = False) -> int:
-    async with gateway(address) as stub:
+    async with connected(address) as client:
         if not live:
-            metrics = (await stub.GetMetrics(pb.GetMetricsRequest(), timeout=30)).metrics
+            metrics = await client.metrics()
             if as_json:
-                console.print_json(json_format.MessageToJson(metrics))
+                console.print_json(data=_as_data(metrics))
             else:
                 console.print(dashboard(metrics))
             return 0
-        every = duration_pb2.Duration()
-        every.FromTimedelta(timedelta(seconds=interval))
         with Live(console=console, refresh_per_second=4) as view:
-            async for update in stub.WatchMetrics(pb.WatchMetricsRequest(interval=every)):
-                view.update(dashboard(update.metrics))
+            async for update in client.watch_metrics(interval):
+                view.update(dashboard(update))
     return 0
 
 
+def _as_data(metrics: Metrics) -> dict[str, Any]:
+    data = dataclasses.asdict(metrics)
+    data["time"] = metrics.time.isoformat() if metrics.time else None
+    return data
+
+
 async def chat(address: str, message: str, session: str) -> int:
-    async with gateway(address) as stub:
+    async with connected(address) as client:
         if message:
-            await _say(stub, message, session)
+            await _say(client, message, session)
             return 0
         console.print("chat with the mesh's model; an empty line or Ctrl-D ends it")
         while True:
@@ -89,17 +92,14 @@ async def chat(address: str, message: str, session: str) -> int:
                 return 0
             if not line.strip():
                 return 0
-            session = await _say(stub, line, session)
+            session = await _say(client, line, session)
 
 
-async def _say(stub: pb_grpc.OrchestratorServiceAsyncStub, message: str, session: str) -> str:
-    result = pb.ChatResponse()
-    async for event in stub.ChatStream(
-        pb.ChatStreamRequest(message=message, session_id=session), timeout=300
-    ):
-        if event.WhichOneof("event") == "text":
-            console.print(event.text, end="", highlight=False, markup=False)
+async def _say(client: Client, message: str, session: str) -> str:
+    async for piece in client.chat_stream(message, session):
+        if isinstance(piece, str):
+            console.print(piece, end="", highlight=False, markup=False)
         else:
-            result = event.result
-    console.print(f"\n[dim]session {result.session_id} · {result.tokens_used} tokens[/]")
-    return result.session_id
+            console.print(f"\n[dim]session {piece.session_id} · {piece.tokens_used} tokens[/]")
+            session = piece.session_id
+    return session

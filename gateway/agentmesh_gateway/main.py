@@ -81,8 +81,10 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
         await engine.stop()
 
 
-def run_gateway(config: GatewayConfig, *, grace: float, log_format: LogFormat) -> int:
-    configure_logging(log_format)
+def run_gateway(
+    config: GatewayConfig, *, grace: float, log_format: LogFormat, log_level: str = "info"
+) -> int:
+    configure_logging(log_format, log_level)
     configure_tracing("agentmesh-gateway")
     try:
         asyncio.run(serve_gateway(config, grace))
