@@ -104,3 +104,23 @@ SAMPLES: dict[str, Sample] = {
         "timezone",
     ),
 }
+
+#: A valid input for every skill of every shipped agent, by (agent, skill).
+SKILL_INPUTS: dict[tuple[str, str], dict[str, Any]] = {
+    **{(agent, sample.skill): sample.valid for agent, sample in SAMPLES.items()},
+    ("researcher", "research"): {
+        "subtopic": {"title": "Costs", "question": "What does it cost?", "keywords": ["price"]},
+        "topic": "Open source in schools",
+        "depth": "quick",
+    },
+    ("writer", "revise"): {
+        "draft": {"markdown": REPORT, "title": "Open source in schools"},
+        "critique": {
+            "score": 0.5,
+            "approved": False,
+            "feedback": [{"aspect": "coverage", "comment": "Say more about costs.", "severity": "high"}],
+            "summary": "Needs work.",
+        },
+        "topic": ANALYSIS["topic"],
+    },
+}

@@ -34,27 +34,10 @@ from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import message_pb2
 from agentmesh_services import AGENTS, load_agent
 from tests.rpc import GET_AGENT_CARD, INVOKE, INVOKE_STREAM, first_answer
-from tests.samples import ANALYSIS, REPORT, SAMPLES
+from tests.samples import SAMPLES, SKILL_INPUTS
 
 # A valid input for every skill; mutations start from these.
-VALID: dict[tuple[str, str], dict[str, Any]] = {
-    **{(agent, sample.skill): sample.valid for agent, sample in SAMPLES.items()},
-    ("researcher", "research"): {
-        "subtopic": {"title": "Costs", "question": "What does it cost?", "keywords": ["price"]},
-        "topic": "Open source in schools",
-        "depth": "quick",
-    },
-    ("writer", "revise"): {
-        "draft": {"markdown": REPORT, "title": "Open source in schools"},
-        "critique": {
-            "score": 0.5,
-            "approved": False,
-            "feedback": [{"aspect": "coverage", "comment": "Say more about costs.", "severity": "high"}],
-            "summary": "Needs work.",
-        },
-        "topic": ANALYSIS["topic"],
-    },
-}
+VALID = SKILL_INPUTS
 SKILLS = sorted(VALID)
 
 

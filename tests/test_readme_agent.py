@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +52,32 @@ async def test_the_readme_agent_serves_and_validates(tmp_path: Path) -> None:
             assert (card.name, [s.id for s in card.skills]) == ("greeter", ["greet"])
     finally:
         assert await process.stop() == 0
+
+
+def test_the_readme_skill_test_runs_as_written(tmp_path: Path) -> None:
+    """The README's "Test an agent" example, with the README's agent beside it, under pytest."""
+    section = README.read_text().split("### Test an agent", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert match
+    (tmp_path / "greeter.py").write_text(readme_agent())
+    (tmp_path / "test_greeter.py").write_text(match.group(1))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=auto",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 
 from agentmesh.errors import InvalidInput
 from agentmesh.llm.base import LLMProvider
-from agentmesh.messages import Message, MessageType, Role, parts_of
+from agentmesh.messages import Message
 from agentmesh.relay import Emit, Finished, relay
-from agentmesh.runtime.agent import Agent, Reply, Skill
-from agentmesh.runtime.context import Context
+from agentmesh.runtime.agent import Agent
+from agentmesh.runtime.invocation import deadline_in, parse_request, perform
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
@@ -59,50 +59,24 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
     async def _run(
         self, proto: message_pb2.AgentMessage, skill_id: str, context: ServicerContext, emit: Emit | None
     ) -> pb.InvokeResponse:
-        skill = self._agent.find_skill(skill_id)
         if not proto.ByteSize():
             raise InvalidInput.field("message", "a request message is required")
         request = Message.from_proto(proto)
-        payload = request.data
-        if request.text and "text" not in payload:
-            payload["text"] = request.text
-        data = skill.parse(payload)
-        remaining = context.time_remaining()
-        ctx = Context(
-            agent=self._agent.name,
-            skill=skill.id,
-            message=request,
-            llm=self._llm,
-            deadline=None if remaining is None else time.monotonic() + remaining,
+        skill, data = parse_request(self._agent, skill_id, request)
+        started = time.perf_counter()
+        outcome = await perform(
+            self._agent,
+            self._llm,
+            skill,
+            data,
+            request,
+            deadline=deadline_in(context.time_remaining()),
             emit=emit,
             metadata={k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)},
         )
-        started = time.perf_counter()
-        result = await skill.handler(data, ctx)
-        reply = Reply(text=result) if isinstance(result, str) else result
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("invoked", extra={"skill": skill.id, "duration_ms": round(elapsed_ms, 2)})
-        message = self._reply_message(request, skill, reply)
-        return pb.InvokeResponse(message=message.to_proto(), usage=ctx.usage.to_proto())
-
-    def _reply_message(self, request: Message, skill: Skill[Any], reply: Reply) -> Message:
-        metadata = {
-            "agent": self._agent.name,
-            "skill": skill.id,
-            "llm_provider": self._llm.name,
-            "llm_model": self._llm.model,
-            **reply.metadata,
-        }
-        return Message(
-            parts=tuple(parts_of(reply.text, reply.data_dict())),
-            sender=self._agent.name,
-            receiver=request.sender,
-            role=Role.AGENT,
-            type=MessageType.RESPONSE,
-            context_id=request.context_id,
-            correlation_id=request.message_id,
-            metadata=metadata,
-        )
+        return pb.InvokeResponse(message=outcome.message.to_proto(), usage=outcome.usage.to_proto())
 
 
 def agent_card(agent: Agent, provider: str) -> pb.AgentCard:

@@ -1,0 +1,85 @@
+"""One call of a skill, from a request message to a reply message: what the gRPC servicer does
+for every Invoke, and what `agentmesh.testing` does in-process, step for step the same."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentmesh.llm.base import LLMProvider
+from agentmesh.messages import Message, MessageType, Role, TokenUsage, parts_of
+from agentmesh.relay import Emit
+from agentmesh.runtime.agent import Agent, Reply, Skill
+from agentmesh.runtime.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A skill's reply as it goes back to the caller, with the model tokens it used."""
+
+    message: Message
+    usage: TokenUsage
+
+
+def parse_request(agent: Agent, skill_id: str, request: Message) -> tuple[Skill[Any], Any]:
+    """The skill a request names and its validated input; InvalidInput naming every bad field."""
+    skill = agent.find_skill(skill_id)
+    payload = request.data
+    if request.text and "text" not in payload:
+        payload["text"] = request.text
+    return skill, skill.parse(payload)
+
+
+async def perform(
+    agent: Agent,
+    llm: LLMProvider,
+    skill: Skill[Any],
+    data: Any,
+    request: Message,
+    *,
+    deadline: float | None,
+    emit: Emit | None,
+    metadata: Mapping[str, str],
+) -> Outcome:
+    """Run the skill's handler with a real Context; its reply as a response message."""
+    ctx = Context(
+        agent=agent.name,
+        skill=skill.id,
+        message=request,
+        llm=llm,
+        deadline=deadline,
+        emit=emit,
+        metadata=metadata,
+    )
+    result = await skill.handler(data, ctx)
+    reply = Reply(text=result) if isinstance(result, str) else result
+    return Outcome(reply_message(agent, llm, request, skill, reply), ctx.usage)
+
+
+def reply_message(
+    agent: Agent, llm: LLMProvider, request: Message, skill: Skill[Any], reply: Reply
+) -> Message:
+    metadata = {
+        "agent": agent.name,
+        "skill": skill.id,
+        "llm_provider": llm.name,
+        "llm_model": llm.model,
+        **reply.metadata,
+    }
+    return Message(
+        parts=tuple(parts_of(reply.text, reply.data_dict())),
+        sender=agent.name,
+        receiver=request.sender,
+        role=Role.AGENT,
+        type=MessageType.RESPONSE,
+        context_id=request.context_id,
+        correlation_id=request.message_id,
+        metadata=metadata,
+    )
+
+
+def deadline_in(seconds: float | None) -> float | None:
+    """A monotonic deadline `seconds` from now (None: no deadline)."""
+    return None if seconds is None else time.monotonic() + seconds
