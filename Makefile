@@ -27,13 +27,16 @@ $(GRPCURL):
 	GOBIN=$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
 
 # Regenerate the checked-in stubs from protos/ (protoc from grpcio-tools, typed stubs from mypy-protobuf).
+# google/api/field_behavior.proto is vendored in third_party/protos for protoc and buf; its Python
+# module comes from googleapis-common-protos. gRPC stubs only for the files that define services.
+PROTOC := $(BIN)/python -m grpc_tools.protoc -Iprotos -Ithird_party/protos
+SERVICE_PROTOS := protos/agentmesh/v1/agent_service.proto protos/agentmesh/v1/orchestrator_service.proto
 protos: $(STAMP)
 	rm -f $(GEN_DIR)/*_pb2*.py $(GEN_DIR)/*_pb2*.pyi
-	$(BIN)/python -m grpc_tools.protoc -Iprotos \
-		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
-		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
-		--python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. \
-		protos/agentmesh/v1/*.proto
+	$(PROTOC) --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
+		--python_out=. --mypy_out=. protos/agentmesh/v1/*.proto
+	$(PROTOC) --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+		--grpc_python_out=. --mypy_grpc_out=. $(SERVICE_PROTOS)
 
 # Fails when the checked-in stubs differ from what protos/ generates.
 check-protos: protos

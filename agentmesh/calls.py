@@ -8,8 +8,10 @@ raw bytes and decodes them in the wrapped behavior: undecodable bytes are answer
 INVALID_ARGUMENT with ErrorInfo reason MALFORMED_REQUEST through `to_status`, and
 logged as one warning per method per interval that counts the ones held back.
 
-The same wrapper tells each call which host serves it (`current_host`), so that a
-handler cancelled because its server is stopping can say so.
+The same wrapper refuses a request that lacks a field its proto marks REQUIRED
+(`agentmesh.required`), before any handler runs, and tells each call which host
+serves it (`current_host`), so that a handler cancelled because its server is
+stopping can say so.
 
 Streaming-request methods (only reflection's, among those agentmesh hosts) are left
 to grpc.
@@ -27,6 +29,7 @@ from google.protobuf.message import DecodeError
 
 from agentmesh.errors import InvalidInput
 from agentmesh.logs import Throttle
+from agentmesh.required import check_required, required_fields
 from agentmesh.status import Answered, HostState, abort, current_host, to_status
 
 log = logging.getLogger("agentmesh.rpc")
@@ -73,7 +76,7 @@ class HostedCalls(grpc.aio.ServerInterceptor):
         decode = handler.request_deserializer
         if decode is None or handler.request_streaming:
             return handler
-        call = _Call(decode, _Malformed(method, decode, self._log_interval), self._state)
+        call = _Call(method, decode, _Malformed(method, decode, self._log_interval), self._state)
         # Only the request's decoding changes: what the handler sends back, and how, stays its own.
         codec = {"response_serializer": handler.response_serializer}
         unary: Behavior | None = handler.unary_unary
@@ -90,15 +93,22 @@ class HostedCalls(grpc.aio.ServerInterceptor):
 class _Call:
     """The wrappers of one method's behavior: decode the request, or answer MALFORMED_REQUEST."""
 
-    def __init__(self, decode: Callable[[bytes], Any], malformed: _Malformed, state: HostState) -> None:
+    def __init__(
+        self, method: str, decode: Callable[[bytes], Any], malformed: _Malformed, state: HostState
+    ) -> None:
+        self._method = method
         self._decode = decode
         self._malformed = malformed
         self._state = state
+        # The request type's REQUIRED fields, found once: most requests have none to check.
+        descriptor = getattr(getattr(decode, "__self__", None), "DESCRIPTOR", None)
+        self._required = required_fields(descriptor) if descriptor is not None else ()
 
     # Decoding is written out in each wrapper rather than shared: these run on every call.
 
     def unary(self, behavior: Behavior) -> Callable[[bytes, Context], Awaitable[Any]]:
         decode, malformed, state = self._decode, self._malformed, self._state
+        required, method = self._required, self._method
 
         async def decoded(raw: bytes, context: Context) -> Any:
             # Each call runs in its own task, so this reaches this call's handler and nothing else.
@@ -108,6 +118,8 @@ class _Call:
                     request = decode(raw)
                 except DecodeError:
                     malformed.reject(raw, context)
+                if required:
+                    refuse_incomplete(request, method, context)
                 return await behavior(request, context)
             except Answered:
                 return None  # the status is set: grpc sends it, and no response
@@ -116,6 +128,7 @@ class _Call:
 
     def stream(self, behavior: Behavior) -> Callable[[bytes, Context], AsyncIterator[Any]]:
         decode, malformed, state = self._decode, self._malformed, self._state
+        required, method = self._required, self._method
 
         async def decoded(raw: bytes, context: Context) -> AsyncIterator[Any]:
             current_host.set(state)
@@ -124,12 +137,25 @@ class _Call:
                     request = decode(raw)
                 except DecodeError:
                     malformed.reject(raw, context)
+                if required:
+                    refuse_incomplete(request, method, context)
                 async for response in behavior(request, context):
                     yield response
             except Answered:
                 return  # the status is set: grpc ends the stream with it
 
         return decoded
+
+
+def refuse_incomplete(request: Any, method: str, context: Context) -> None:
+    """End the call INVALID_ARGUMENT if the request lacks a REQUIRED field (see agentmesh.required)."""
+    try:
+        check_required(request)
+    except InvalidInput as exc:
+        status = to_status(exc)
+        fields = {"method": method, "code": status.code.name, "reason": exc.reason, "error": status.details}
+        log.warning("rpc failed", extra=fields)
+        abort(context, status)
 
 
 class _Malformed:

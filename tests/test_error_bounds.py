@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentmesh.errors import AgentMeshError, FieldViolation, InvalidInput, NotFound
+from agentmesh.messages import Message
 from agentmesh.status import (
     MAX_ERROR_METADATA_ENTRIES,
     MAX_ERROR_METADATA_VALUE_BYTES,
@@ -25,6 +26,9 @@ from agentmesh.status import (
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 from tests.rpc import Context, agent_service, hosted, log_records
+
+# The message every request must carry (it is REQUIRED); its content does not matter here.
+HELLO = Message.request({}).to_proto()
 
 # grpc-message carries these bytes as they are and percent-encodes every other (gRPC's HTTP/2 spec).
 PLAIN = frozenset(range(0x20, 0x7F)) - {ord("%")}
@@ -50,7 +54,9 @@ async def refused(error: AgentMeshError) -> tuple[grpc.aio.AioRpcError, list[log
     with log_records("agentmesh.rpc") as records:
         async with hosted([agent_service(invoke=invoke)]) as server:
             try:
-                await pb_grpc.AgentServiceStub(server.channel).Invoke(pb.InvokeRequest(), timeout=10)
+                await pb_grpc.AgentServiceStub(server.channel).Invoke(
+                    pb.InvokeRequest(message=HELLO), timeout=10
+                )
             except grpc.aio.AioRpcError as caught:
                 return caught, records
     raise AssertionError("Invoke succeeded")

@@ -9,11 +9,15 @@ from typing import Any
 
 import grpc
 
+from agentmesh.messages import Message
 from agentmesh.server import Service
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 from tests.rpc import AGENT_SERVICE, Context, agent_service, hosted, log_records
+
+# The message every request must carry (it is REQUIRED); its content does not matter here.
+HELLO = Message.request({}).to_proto()
 
 
 def service(label: str) -> Service:
@@ -30,7 +34,7 @@ def service(label: str) -> Service:
 
 
 async def opened(channel: grpc.aio.Channel) -> grpc.aio.UnaryStreamCall[Any, Any]:
-    call = pb_grpc.AgentServiceStub(channel).InvokeStream(pb.InvokeStreamRequest())
+    call = pb_grpc.AgentServiceStub(channel).InvokeStream(pb.InvokeStreamRequest(message=HELLO))
     first = await call.read()
     assert isinstance(first, pb.InvokeStreamResponse) and first.chunk.text == "open"
     return call

@@ -10,7 +10,6 @@ from typing import Any
 import grpc
 from pydantic import BaseModel
 
-from agentmesh.errors import InvalidInput
 from agentmesh.llm.base import LLMProvider
 from agentmesh.messages import Message
 from agentmesh.relay import Emit, Finished, relay
@@ -59,8 +58,6 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
     async def _run(
         self, proto: message_pb2.AgentMessage, skill_id: str, context: ServicerContext, emit: Emit | None
     ) -> pb.InvokeResponse:
-        if not proto.ByteSize():
-            raise InvalidInput.field("message", "a request message is required")
         request = Message.from_proto(proto)
         skill, data = parse_request(self._agent, skill_id, request)
         started = time.perf_counter()

@@ -36,8 +36,6 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.ValidateWorkflowRequest, context: Context
     ) -> pb.ValidateWorkflowResponse:
         async with rpc_errors(context, "ValidateWorkflow"):
-            if not request.HasField("workflow"):
-                raise InvalidInput.field("workflow", "is required")
             return pb.ValidateWorkflowResponse(execution_order=await self._engine.validate(request.workflow))
 
     async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
