@@ -19,7 +19,7 @@ from agentmesh.messages import Message
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 from agentmesh_cli.process import ServerProcess
-from tests.mesh import Gateway, running_gateway, start_probe
+from tests.support.mesh import Gateway, running_gateway, start_probe
 
 
 @dataclass

@@ -12,7 +12,7 @@ from agentmesh.errors import DeadlineExceeded, InvalidInput, ProviderRateLimited
 from agentmesh.llm import Generation, GenerationChunk, OfflineProvider, Prompt
 from agentmesh.testing import SkillEnvironment
 from agentmesh_services import AGENTS, load_agent
-from tests.samples import SAMPLES, SKILL_INPUTS
+from tests.support.samples import SAMPLES, SKILL_INPUTS
 
 
 def test_every_skill_of_every_shipped_agent_has_an_input_here() -> None:

@@ -1,0 +1,168 @@
+"""Workflow validation and expressions, without a server: every problem named by its field path."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from agentmesh.errors import InvalidInput
+from agentmesh.workflows import load_directory, parse_workflow
+from agentmesh_gateway import expressions, templates
+from agentmesh_gateway.retry import RetryPolicy
+from agentmesh_gateway.validation import apply_inputs, validate
+from agentmesh_services import SHIPPED_WORKFLOWS
+from tests.support import ROOT
+from tests.support.mesh import workflow
+
+AGENTS = {"researcher", "writer"}
+
+
+def violations(data: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(InvalidInput) as caught:
+        validate(workflow(data), AGENTS)
+    assert caught.value.reason == "INVALID_WORKFLOW"
+    return {v.field: v.description for v in caught.value.violations}
+
+
+def s(id: str, **extra: Any) -> dict[str, Any]:
+    return {"id": id, "agent": "researcher", **extra}
+
+
+def test_a_valid_workflow_gives_an_execution_order() -> None:
+    order = validate(
+        workflow({"name": "ok", "steps": [s("c", dependencies=["b"]), s("a"), s("b", dependencies=["a"])]}),
+        AGENTS,
+    )
+    assert order == ["a", "b", "c"]
+
+
+def test_ids_agents_and_dependencies_are_checked() -> None:
+    found = violations(
+        {"steps": [s("a"), s("a"), s("Bad Id"), {"id": "d"}, s("e", agent="ghost", dependencies=["zz", "e"])]}
+    )
+    assert found["workflow.steps[1].id"] == "duplicates the id of steps[0]"
+    assert "must match" in found["workflow.steps[2].id"]
+    assert found["workflow.steps[3].agent"] == "is required"
+    assert "unknown agent 'ghost'" in found["workflow.steps[4].agent"]
+    assert found["workflow.steps[4].dependencies[0]"] == "unknown step 'zz'"
+    assert found["workflow.steps[4].dependencies[1]"] == "a step cannot depend on itself"
+
+
+def test_a_cycle_is_named() -> None:
+    found = violations(
+        {
+            "steps": [
+                s("a", dependencies=["c"]),
+                s("b", dependencies=["a"]),
+                s("c", dependencies=["b"]),
+                s("d"),
+            ]
+        }
+    )
+    assert found["workflow.steps"] == "dependencies form a cycle: a → b → c → a"
+
+
+def test_references_must_point_to_earlier_steps_and_declared_inputs() -> None:
+    found = violations(
+        {
+            "inputs": [{"name": "topic"}],
+            "steps": [
+                s("a", input={"x": "${steps.b.output}", "y": "${inputs.nope}"}),
+                s("b", dependencies=["a"], input={"z": "${steps.ghost.output}", "w": "${item}"}),
+                s("c", when="steps.a.output ==", for_each="${steps.a.output.list}"),
+            ],
+            "outputs": {"r": "${steps.missing.output}"},
+        }
+    )
+    assert found["workflow.steps[0].input.x"] == "refers to step 'b', which 'a' does not depend on"
+    assert found["workflow.steps[0].input.y"] == "refers to undeclared input 'nope'"
+    assert found["workflow.steps[1].input.z"] == "refers to unknown step 'ghost'"
+    assert "only a for_each step" in found["workflow.steps[1].input.w"]
+    assert "cannot parse" in found["workflow.steps[2].when"]
+    assert "which 'c' does not depend on" in found["workflow.steps[2].for_each"]
+    assert found["workflow.outputs.r"] == "refers to unknown step 'missing'"
+
+
+def test_retry_values_must_be_sane() -> None:
+    retry = {
+        "max_attempts": 1000,
+        "initial_delay": "5s",
+        "max_delay": "1s",
+        "backoff_multiplier": 0.5,
+        "jitter": 2,
+        "non_retryable_codes": ["NOPE"],
+    }
+    found = violations({"steps": [s("a", retry=retry, timeout="-1s")]})
+    assert set(found) == {
+        "workflow.steps[0].retry.max_attempts",
+        "workflow.steps[0].retry.max_delay",
+        "workflow.steps[0].retry.backoff_multiplier",
+        "workflow.steps[0].retry.jitter",
+        "workflow.steps[0].retry.non_retryable_codes[0]",
+        "workflow.steps[0].timeout",
+    }
+
+
+def test_retry_defaults_and_backoff() -> None:
+    policy = RetryPolicy.from_proto(None)
+    assert (policy.max_attempts, policy.initial_delay, policy.backoff_multiplier, policy.jitter) == (
+        3,
+        1.0,
+        2.0,
+        0.1,
+    )
+    exact = RetryPolicy(initial_delay=1, backoff_multiplier=2, max_delay=5, jitter=0)
+    assert [exact.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    jittered = [RetryPolicy(jitter=0.5).delay(1) for _ in range(200)]
+    assert 0.5 <= min(jittered) < max(jittered) <= 1.5
+
+
+def test_run_inputs_get_defaults_and_missing_required_ones_are_named() -> None:
+    flow = workflow(
+        {
+            "inputs": [{"name": "topic", "required": True}, {"name": "depth", "default_value": "quick"}],
+            "steps": [s("a")],
+        }
+    )
+    assert apply_inputs(flow, {"topic": "x"}) == {"topic": "x", "depth": "quick"}
+    with pytest.raises(InvalidInput) as caught:
+        apply_inputs(flow, {"extra": 1})
+    assert {v.field for v in caught.value.violations} == {"inputs.topic", "inputs.extra"}
+
+
+def test_expressions_keep_types_interpolate_and_are_null_safe() -> None:
+    scope = {"inputs": {"n": 2, "name": "Ada"}, "steps": {"trend-discovery": {"output": {"trends": [1, 2]}}}}
+    assert templates.resolve("${steps.trend-discovery.output.trends}", scope, "input") == [1, 2]
+    assert templates.resolve("Hi ${inputs.name}, n=${inputs.n}", scope, "input") == "Hi Ada, n=2"
+    assert templates.resolve("literal $${inputs.name} and ${ {'a': '}'}['a'] }", scope, "input") == (
+        "literal ${inputs.name} and }"
+    )
+    assert expressions.evaluate("steps.missing.output.deep or 'fallback'", scope) == "fallback"
+    assert (
+        expressions.evaluate("len(steps.trend-discovery.output.trends) == inputs.n and true", scope) is True
+    )
+    for hostile in ("__import__('os')", "inputs.__class__.__mro__", "(lambda: 1)()", "open('x')"):
+        with pytest.raises(expressions.ExpressionError):
+            expressions.evaluate(hostile, scope)
+
+
+def test_workflow_files_are_protojson_in_yaml() -> None:
+    shipped = load_directory(SHIPPED_WORKFLOWS)
+    assert set(shipped) == {"research", "trend-analysis"}
+    with pytest.raises(InvalidInput, match="no field named"):
+        parse_workflow("name: x\nstepz: []\n")
+
+
+def test_the_readme_workflow_example_is_valid() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Write a workflow", 1)[1]
+    match = re.search(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    assert match
+    flow = parse_workflow(match.group(1))
+    assert validate(flow, {"trend-scanner", "video-scriptor", "post-scheduler"}) == [
+        "scan",
+        "script",
+        "schedule",
+    ]
