@@ -4,7 +4,10 @@ and a mesh that fails to come up says why."""
 from __future__ import annotations
 
 import os
+import shlex
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.mesh import Gateway, run_cli, step, workflow
@@ -73,9 +76,13 @@ def test_log_levels_and_stores_are_checked() -> None:
 
 
 def test_shell_completion_is_offered() -> None:
-    result = run_cli("--show-completion", "bash", env={**ENV, "SHELL": "/bin/bash"})
-    assert result.returncode == 0, result.stderr
-    assert "complete" in result.stdout and "agentmesh" in result.stdout
+    # Typer detects the shell from the process tree: run it from bash (`; true` keeps bash from
+    # exec'ing the command, which would leave whatever shell started the tests as its parent).
+    command = f"{shlex.quote(sys.executable)} -m agentmesh_cli --show-completion; true"
+    result = subprocess.run(
+        ["bash", "-c", command], env=ENV, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "complete" in result.stdout and "agentmesh" in result.stdout, result.stderr
 
 
 def test_a_mesh_that_fails_to_come_up_shows_the_failing_process_last_lines(tmp_path: Path) -> None:
