@@ -19,29 +19,47 @@ $(STAMP): pyproject.toml requirements.lock
 
 # buf (protobuf lint) ships as a binary inside its npm package.
 $(NODE_STAMP): package.json package-lock.json
-	npm install --silent --no-audit --no-fund
+	npm ci --silent --no-audit --no-fund
 	touch $@
 
 # grpcurl, for the tests that run the README's grpcurl examples as written.
 $(GRPCURL):
 	GOBIN=$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
 
-# Regenerate the checked-in stubs from protos/ (protoc from grpcio-tools, typed stubs from mypy-protobuf).
+# Regenerate the checked-in code of the contract from protos/, in every language: Python (protoc
+# from grpcio-tools, typed stubs from mypy-protobuf), TypeScript and Go (`buf generate`, plugins in
+# buf.gen.yaml), and the descriptor set with source info (comments) that every server's reflection
+# serves, so that `grpcurl describe` shows the documentation.
 # google/api/field_behavior.proto is vendored in third_party/protos for protoc and buf; its Python
 # module comes from googleapis-common-protos. gRPC stubs only for the files that define services.
 PROTOC := $(BIN)/python -m grpc_tools.protoc -Iprotos -Ithird_party/protos
 SERVICE_PROTOS := protos/agentmesh/v1/agent_service.proto protos/agentmesh/v1/orchestrator_service.proto
-protos: $(STAMP)
+GENERATED := $(GEN_DIR) kits/typescript/src/gen kits/typescript/descriptors.binpb kits/go/gen kits/go/descriptors/agentmesh.binpb
+PROTOC_GEN_GO := $(TOOLS)/protoc-gen-go
+PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc
+
+$(PROTOC_GEN_GO):
+	GOBIN=$(TOOLS) go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+
+$(PROTOC_GEN_GO_GRPC):
+	GOBIN=$(TOOLS) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+
+protos: $(STAMP) $(NODE_STAMP) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
 	rm -f $(GEN_DIR)/*_pb2*.py $(GEN_DIR)/*_pb2*.pyi
 	$(PROTOC) --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
 		--python_out=. --mypy_out=. protos/agentmesh/v1/*.proto
 	$(PROTOC) --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
 		--grpc_python_out=. --mypy_grpc_out=. $(SERVICE_PROTOS)
+	rm -rf kits/typescript/src/gen kits/go/gen
+	node_modules/.bin/buf generate
+	node_modules/.bin/buf build -o $(GEN_DIR)/agentmesh.binpb
+	cp $(GEN_DIR)/agentmesh.binpb kits/typescript/descriptors.binpb
+	cp $(GEN_DIR)/agentmesh.binpb kits/go/descriptors/agentmesh.binpb
 
-# Fails when the checked-in stubs differ from what protos/ generates.
+# Fails when the checked-in code differs from what protos/ generates, in any language.
 check-protos: protos
-	@test -z "$$(git status --porcelain -- $(GEN_DIR))" || \
-		{ git status --porcelain -- $(GEN_DIR); echo "generated stubs drift from protos/: run 'make protos' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || \
+		{ git status --porcelain -- $(GENERATED); echo "generated code drifts from protos/: run 'make protos' and commit"; exit 1; }
 
 lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .

@@ -23,6 +23,7 @@ from opentelemetry import trace
 
 from agentmesh.calls import HostedCalls
 from agentmesh.channels import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
+from agentmesh.descriptors import documented_pool
 from agentmesh.drain import InFlight
 from agentmesh.status import HostState
 from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor, tracing_configured
@@ -96,7 +97,8 @@ class ServiceHost:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = [s.name for s in self._services]
-        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        served = [*names, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        reflection.enable_server_reflection(served, server, pool=documented_pool())  # type: ignore[arg-type]
         try:
             port = server.add_insecure_port(address)
         except RuntimeError as exc:

@@ -48,6 +48,8 @@ async def test_the_readme_grpcurl_examples_work_as_written() -> None:
     assert codes[5] != 0
     assert {"agentmesh.v1.AgentService", "grpc.health.v1.Health"} <= set(listed.split())
     assert "rpc InvokeStream" in described
+    # Reflection serves the documented descriptors: the protos' comments come with them.
+    assert "AgentService is the contract every agent serves" in described
     assert json.loads(checked) == {"status": "SERVING"}
     assert json.loads(card)["card"]["name"] == "researcher"
     subtopics = json.loads(plan)["message"]["parts"][1]["data"]["subtopics"]
