@@ -62,6 +62,8 @@ class Skill(Generic[M]):
     output_model: type[BaseModel] | None = None
     tags: tuple[str, ...] = ()
     streams: bool = False
+    #: Inputs the skill accepts, shown in the agent card and invoked by conformance checks.
+    examples: tuple[Mapping[str, Any], ...] = ()
 
     def parse(self, payload: Mapping[str, Any]) -> M:
         """Validate a request's input, naming every offending field on failure."""
@@ -99,6 +101,7 @@ class Agent:
         output: type[BaseModel] | None = None,
         tags: Sequence[str] = (),
         streams: bool = False,
+        examples: Sequence[Mapping[str, Any]] = (),
     ) -> Callable[[Handler[TextInput]], Handler[TextInput]]: ...
 
     @overload
@@ -112,6 +115,7 @@ class Agent:
         output: type[BaseModel] | None = None,
         tags: Sequence[str] = (),
         streams: bool = False,
+        examples: Sequence[Mapping[str, Any]] = (),
     ) -> Callable[[Handler[M]], Handler[M]]: ...
 
     def skill(
@@ -124,8 +128,12 @@ class Agent:
         output: type[BaseModel] | None = None,
         tags: Sequence[str] = (),
         streams: bool = False,
+        examples: Sequence[Mapping[str, Any]] = (),
     ) -> Callable[[Handler[Any]], Handler[Any]]:
-        """Register a handler for a skill; `input` is the pydantic model its request data must satisfy."""
+        """Register a handler for a skill; `input` is the pydantic model its request data must satisfy,
+        `examples` inputs it accepts (each is checked against `input` now)."""
+        for example in examples:
+            input.model_validate(example)  # an example that does not validate is a bug in the agent
         if id in self._skills:
             raise ValueError(f"agent {self.name!r} already has a skill {id!r}")
 
@@ -139,6 +147,7 @@ class Agent:
                 output_model=output,
                 tags=tuple(tags),
                 streams=streams,
+                examples=tuple(dict(example) for example in examples),
             )
             return handler
 

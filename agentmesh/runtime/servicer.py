@@ -93,6 +93,8 @@ def agent_card(agent: Agent, provider: str) -> pb.AgentCard:
             streaming=skill.streams,
         )
         proto.input_schema.update(_schema(skill.input_model))
+        for example in skill.examples:
+            proto.input_examples.add().update(example)
         if skill.output_model is not None:
             proto.output_schema.update(_schema(skill.output_model))
     return card

@@ -237,6 +237,7 @@ class Skill(_message.Message):
     OUTPUT_SCHEMA_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     STREAMING_FIELD_NUMBER: _builtins.int
+    INPUT_EXAMPLES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Identifier passed as InvokeRequest.skill."""
     name: _builtins.str
@@ -255,6 +256,12 @@ class Skill(_message.Message):
 
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def input_examples(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
+        """Inputs the skill accepts, as examples (A2A's cards carry examples too):
+        each validates against input_schema, and a conformance check invokes them.
+        """
+
     def __init__(
         self,
         *,
@@ -265,10 +272,11 @@ class Skill(_message.Message):
         output_schema: _struct_pb2.Struct | None = ...,
         tags: _abc.Iterable[_builtins.str] | None = ...,
         streaming: _builtins.bool = ...,
+        input_examples: _abc.Iterable[_struct_pb2.Struct] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["input_schema", b"input_schema", "output_schema", b"output_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "id", b"id", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "streaming", b"streaming", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "id", b"id", "input_examples", b"input_examples", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "streaming", b"streaming", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -18,7 +18,13 @@ agent = Agent(
 
 
 @agent.skill(
-    "analyze", "Synthesise findings into themes and key points.", input=AnalyzeInput, output=Analysis
+    "analyze",
+    "Synthesise findings into themes and key points.",
+    input=AnalyzeInput,
+    output=Analysis,
+    examples=[
+        {"topic": "Open source in schools", "findings": ["Licences cost nothing.", "Teachers need training."]}
+    ],
 )
 async def analyze(data: AnalyzeInput, ctx: Context) -> Reply:
     notes = [n if isinstance(n, str) else n.model_dump() for n in data.findings]

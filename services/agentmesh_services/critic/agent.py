@@ -15,7 +15,13 @@ agent = Agent(
 )
 
 
-@agent.skill("review", "Score a report and list what to improve.", input=ReviewInput, output=Review)
+@agent.skill(
+    "review",
+    "Score a report and list what to improve.",
+    input=ReviewInput,
+    output=Review,
+    examples=[{"report": "# Open source in schools\n\nSchools save on licences.", "topic": "Open source"}],
+)
 async def review(data: ReviewInput, ctx: Context) -> Reply:
     prompt = Prompt(
         system="You are a demanding editor. You judge reports on structure, evidence, clarity and coverage.",

@@ -22,7 +22,13 @@ SYSTEM = (
 )
 
 
-@agent.skill("plan", "Plan up to max_subtopics subtopics for a topic.", input=PlanInput, output=Plan)
+@agent.skill(
+    "plan",
+    "Plan up to max_subtopics subtopics for a topic.",
+    input=PlanInput,
+    output=Plan,
+    examples=[{"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}],
+)
 async def plan(data: PlanInput, ctx: Context) -> Reply:
     prompt = Prompt(
         system=SYSTEM,
@@ -40,7 +46,13 @@ async def plan(data: PlanInput, ctx: Context) -> Reply:
     return Reply(text="\n".join(lines), data=result)
 
 
-@agent.skill("research", "Research one subtopic into findings.", input=ResearchInput, output=Research)
+@agent.skill(
+    "research",
+    "Research one subtopic into findings.",
+    input=ResearchInput,
+    output=Research,
+    examples=[{"subtopic": "Licence costs", "topic": "Open source in schools", "depth": "quick"}],
+)
 async def research(data: ResearchInput, ctx: Context) -> Reply:
     subtopic = data.subtopic
     if not isinstance(subtopic, Subtopic):  # only its title: the question is the obvious one

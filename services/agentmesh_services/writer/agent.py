@@ -27,7 +27,24 @@ SYSTEM = (
 )
 
 
-@agent.skill("draft", "Draft a markdown report.", input=DraftInput, output=Report, streams=True)
+EXAMPLE_ANALYSIS = {
+    "topic": "Open source in schools",
+    "themes": [{"name": "Costs", "summary": "Licences cost nothing.", "evidence": ["No fees."]}],
+    "key_points": ["Schools save on licences."],
+    "summary": "Open source saves schools money.",
+    "confidence": 0.8,
+}
+EXAMPLE_CRITIQUE = {"score": 0.5, "approved": False, "summary": "Needs a conclusion."}
+
+
+@agent.skill(
+    "draft",
+    "Draft a markdown report.",
+    input=DraftInput,
+    output=Report,
+    streams=True,
+    examples=[{"topic": "Open source in schools", "analysis": EXAMPLE_ANALYSIS}],
+)
 async def draft(data: DraftInput, ctx: Context) -> Reply:
     prompt = Prompt(
         system=SYSTEM,
@@ -42,7 +59,12 @@ async def draft(data: DraftInput, ctx: Context) -> Reply:
 
 
 @agent.skill(
-    "revise", "Revise a report to address a critique.", input=ReviseInput, output=Report, streams=True
+    "revise",
+    "Revise a report to address a critique.",
+    input=ReviseInput,
+    output=Report,
+    streams=True,
+    examples=[{"draft": "# Open source in schools\n\nSchools save.", "critique": EXAMPLE_CRITIQUE}],
 )
 async def revise(data: ReviseInput, ctx: Context) -> Reply:
     critique = data.critique.model_dump()

@@ -501,7 +501,10 @@ type Skill struct {
 	Tags         []string         `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
 	// Whether InvokeStream yields incremental chunks for this skill; callers
 	// use plain Invoke for skills that do not stream.
-	Streaming     bool `protobuf:"varint,7,opt,name=streaming,proto3" json:"streaming,omitempty"`
+	Streaming bool `protobuf:"varint,7,opt,name=streaming,proto3" json:"streaming,omitempty"`
+	// Inputs the skill accepts, as examples (A2A's cards carry examples too):
+	// each validates against input_schema, and a conformance check invokes them.
+	InputExamples []*structpb.Struct `protobuf:"bytes,8,rep,name=input_examples,json=inputExamples,proto3" json:"input_examples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -585,6 +588,13 @@ func (x *Skill) GetStreaming() bool {
 	return false
 }
 
+func (x *Skill) GetInputExamples() []*structpb.Struct {
+	if x != nil {
+		return x.InputExamples
+	}
+	return nil
+}
+
 var File_agentmesh_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
@@ -615,7 +625,7 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12+\n" +
 	"\x06skills\x18\x04 \x03(\v2\x13.agentmesh.v1.SkillR\x06skills\x12\x1c\n" +
 	"\tstreaming\x18\x05 \x01(\bR\tstreaming\x12!\n" +
-	"\fllm_provider\x18\x06 \x01(\tR\vllmProvider\"\xf9\x01\n" +
+	"\fllm_provider\x18\x06 \x01(\tR\vllmProvider\"\xb9\x02\n" +
 	"\x05Skill\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -623,7 +633,8 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\finput_schema\x18\x04 \x01(\v2\x17.google.protobuf.StructR\vinputSchema\x12<\n" +
 	"\routput_schema\x18\x05 \x01(\v2\x17.google.protobuf.StructR\foutputSchema\x12\x12\n" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\x12\x1c\n" +
-	"\tstreaming\x18\a \x01(\bR\tstreaming2\x83\x02\n" +
+	"\tstreaming\x18\a \x01(\bR\tstreaming\x12>\n" +
+	"\x0einput_examples\x18\b \x03(\v2\x17.google.protobuf.StructR\rinputExamples2\x83\x02\n" +
 	"\fAgentService\x12C\n" +
 	"\x06Invoke\x12\x1b.agentmesh.v1.InvokeRequest\x1a\x1c.agentmesh.v1.InvokeResponse\x12W\n" +
 	"\fInvokeStream\x12!.agentmesh.v1.InvokeStreamRequest\x1a\".agentmesh.v1.InvokeStreamResponse0\x01\x12U\n" +
@@ -668,17 +679,18 @@ var file_agentmesh_v1_agent_service_proto_depIdxs = []int32{
 	8,  // 7: agentmesh.v1.AgentCard.skills:type_name -> agentmesh.v1.Skill
 	11, // 8: agentmesh.v1.Skill.input_schema:type_name -> google.protobuf.Struct
 	11, // 9: agentmesh.v1.Skill.output_schema:type_name -> google.protobuf.Struct
-	0,  // 10: agentmesh.v1.AgentService.Invoke:input_type -> agentmesh.v1.InvokeRequest
-	2,  // 11: agentmesh.v1.AgentService.InvokeStream:input_type -> agentmesh.v1.InvokeStreamRequest
-	5,  // 12: agentmesh.v1.AgentService.GetAgentCard:input_type -> agentmesh.v1.GetAgentCardRequest
-	1,  // 13: agentmesh.v1.AgentService.Invoke:output_type -> agentmesh.v1.InvokeResponse
-	3,  // 14: agentmesh.v1.AgentService.InvokeStream:output_type -> agentmesh.v1.InvokeStreamResponse
-	6,  // 15: agentmesh.v1.AgentService.GetAgentCard:output_type -> agentmesh.v1.GetAgentCardResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 10: agentmesh.v1.Skill.input_examples:type_name -> google.protobuf.Struct
+	0,  // 11: agentmesh.v1.AgentService.Invoke:input_type -> agentmesh.v1.InvokeRequest
+	2,  // 12: agentmesh.v1.AgentService.InvokeStream:input_type -> agentmesh.v1.InvokeStreamRequest
+	5,  // 13: agentmesh.v1.AgentService.GetAgentCard:input_type -> agentmesh.v1.GetAgentCardRequest
+	1,  // 14: agentmesh.v1.AgentService.Invoke:output_type -> agentmesh.v1.InvokeResponse
+	3,  // 15: agentmesh.v1.AgentService.InvokeStream:output_type -> agentmesh.v1.InvokeStreamResponse
+	6,  // 16: agentmesh.v1.AgentService.GetAgentCard:output_type -> agentmesh.v1.GetAgentCardResponse
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_agent_service_proto_init() }
