@@ -252,6 +252,28 @@ def chat_command(
     _run(talk.chat(gateway, message, session))
 
 
+@app.command("conformance")
+def conformance_command(
+    address: str = typer.Argument(help="The agent to check, HOST:PORT."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Check an agent, in any language, against the agentmesh contract; exits 1 if any check fails."""
+    from agentmesh_cli.conformance import check_agent, report
+
+    async def run() -> int:
+        from agentmesh import health
+
+        try:
+            await health.wait_serving(address, timeout=5)
+        except TimeoutError:
+            raise CliError(f"no agent answers health checks at {address}") from None
+        results = await check_agent(address)
+        report(Console(soft_wrap=True), address, results, as_json=json_out)
+        return 0 if all(r.ok for r in results) else 1
+
+    _run(run())
+
+
 @app.command("demo")
 def demo_command(
     topic: str = typer.Option("Benefits of open source software", help="What to research."),

@@ -25,7 +25,22 @@ agent = Agent(
 PEAK_HOUR = {"tiktok": 19, "instagram": 11, "youtube": 15, "x": 9, "linkedin": 8, "facebook": 13}
 
 
-@agent.skill("schedule", "Schedule posts of a script across platforms.", input=ScheduleInput, output=Schedule)
+@agent.skill(
+    "schedule",
+    "Schedule posts of a script across platforms.",
+    input=ScheduleInput,
+    output=Schedule,
+    examples=[
+        {
+            "platforms": ["tiktok", "instagram"],
+            "script": {
+                "title": "Robots at home",
+                "hook": "Meet your new helper.",
+                "call_to_action": "Follow!",
+            },
+        }
+    ],
+)
 async def schedule(data: ScheduleInput, ctx: Context) -> Reply:
     script = data.script if isinstance(data.script, ScriptRef) else ScriptRef(title=data.script)
     platforms = list(dict.fromkeys(data.platforms))

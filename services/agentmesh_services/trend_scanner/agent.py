@@ -15,7 +15,13 @@ agent = Agent(
 )
 
 
-@agent.skill("scan", "Rank the current trends for a topic on a platform.", input=ScanInput, output=Trends)
+@agent.skill(
+    "scan",
+    "Rank the current trends for a topic on a platform.",
+    input=ScanInput,
+    output=Trends,
+    examples=[{"platform": "tiktok", "topic": "robots", "date_range": "last_7_days"}],
+)
 async def scan(data: ScanInput, ctx: Context) -> Reply:
     prompt = Prompt(
         system="You are a social media analyst who spots rising content trends early.",

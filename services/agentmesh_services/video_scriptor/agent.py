@@ -17,7 +17,15 @@ agent = Agent(
 )
 
 
-@agent.skill("script", "Write a short-video script.", input=ScriptInput, output=Script)
+@agent.skill(
+    "script",
+    "Write a short-video script.",
+    input=ScriptInput,
+    output=Script,
+    examples=[
+        {"format": "unboxing", "objective": "product_launch", "trends": [{"name": "gadget first look"}]}
+    ],
+)
 async def script(data: ScriptInput, ctx: Context) -> Reply:
     trends = [t if isinstance(t, str) else t.model_dump() for t in data.trends]
     prompt = Prompt(
