@@ -8,6 +8,7 @@ what they need when they run, so that each starts quickly.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,12 +80,21 @@ def agent_command(
     if name not in AGENTS:
         raise _fail(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
     fmt, level = _log_options(log_format, log_level)
+    entry = AGENTS[name]
+    port = entry.default_port if port is None else port
+    if entry.module is None:  # TypeScript or Go: its own program takes the same options
+        argv = [*entry.argv(), "--host", host, "--port", str(port), "--grace", str(grace)]
+        argv += ["--log-format", fmt, "--log-level", level]
+        os.chdir(entry.root)
+        try:
+            os.execvp(argv[0], argv)  # noqa: S606 - the mesh file's command, as given, without a shell
+        except OSError as exc:
+            hint = "`make install` builds it"
+            raise _fail(f"cannot start {name} ({' '.join(entry.command)}): {exc.strerror}; {hint}") from None
     from agentmesh.runtime.main import run_agent
     from agentmesh_services import load_agent
 
-    agent = load_agent(name)
-    port = agent.default_port if port is None else port
-    run_agent(agent, host=host, port=port, grace=grace, log_format=fmt, log_level=level)
+    run_agent(load_agent(name), host=host, port=port, grace=grace, log_format=fmt, log_level=level)
 
 
 @app.command("gateway")
@@ -143,7 +153,7 @@ def up_command(
         settings = load_config(config, default_mesh())
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    _run(up(settings, log_dir=logs, log_level=level))
+    _run(up(settings, mesh_file=config, log_dir=logs, log_level=level))
 
 
 @app.command("run")

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -35,10 +34,12 @@ class ServerProcess:
         *,
         name: str = "",
         log_file: Path | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.args = list(args)
         self.env = dict(env) if env is not None else None
-        self.name = name or " ".join(self.args[3:5])
+        self.cwd = cwd
+        self.name = name or " ".join(self.args[1:3])
         self.log_file = log_file
         self.logs: list[dict[str, Any]] = []
         self.port = 0
@@ -57,20 +58,12 @@ class ServerProcess:
         log_file: Path | None = None,
         extra: Sequence[str] = (),
     ) -> ServerProcess:
-        """`agentmesh agent NAME` as a child of this Python."""
-        args = [
-            sys.executable,
-            "-m",
-            "agentmesh_cli",
-            "agent",
-            name,
-            "--host",
-            host,
-            "--port",
-            str(port),
-            *extra,
-        ]
-        return cls(args, env, name=name, log_file=log_file)
+        """A shipped agent, in whatever language, started as the mesh file says (`agentmesh_services`)."""
+        from agentmesh_services import AGENTS
+
+        entry = AGENTS[name]
+        args = [*entry.argv(), "--host", host, "--port", str(port), *extra]
+        return cls(args, env, name=name, log_file=log_file, cwd=entry.root)
 
     @property
     def started(self) -> bool:
@@ -89,7 +82,11 @@ class ServerProcess:
         """Start the child and return the port it reports listening on; StartFailed if it does not."""
         self._listening = asyncio.get_running_loop().create_future()
         self._proc = await asyncio.create_subprocess_exec(
-            *self.args, env=self.env, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *self.args,
+            env=self.env,
+            cwd=self.cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         self._reader = asyncio.create_task(self._read_logs())
         try:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
 from agentmesh_cli.client import CliError
@@ -29,8 +31,30 @@ def _local_port(address: str) -> int | None:
     return int(port) if host in _LOCAL_HOSTS and port.isdigit() else None
 
 
-def plan(config: GatewayConfig, *, log_dir: Path | None = None, log_level: str = "info") -> LocalMesh:
-    """The mesh `config` describes: local addresses of shipped agents become processes."""
+def commands(mesh_file: Path | None) -> dict[str, tuple[list[str], Path]]:
+    """How `up` starts each agent it may start: the shipped agents as their mesh file says, and
+    any agent a user's mesh file gives a `run` command (run from the file's `root`, else its
+    directory; `python` is this interpreter)."""
+    known = {name: (entry.argv(), entry.root) for name, entry in AGENTS.items()}
+    if mesh_file is None:
+        return known
+    data = yaml.safe_load(mesh_file.read_text()) or {}
+    root = (mesh_file.parent / str(data.get("root", "."))).resolve()
+    for name, entry in (data.get("agents") or {}).items():
+        if isinstance(entry, dict) and isinstance(entry.get("run"), list):
+            argv = [sys.executable if part == "python" else str(part) for part in entry["run"]]
+            known[str(name)] = (argv, root)
+    return known
+
+
+def plan(
+    config: GatewayConfig,
+    *,
+    mesh_file: Path | None = None,
+    log_dir: Path | None = None,
+    log_level: str = "info",
+) -> LocalMesh:
+    """The mesh `config` describes: local addresses of agents `up` knows how to start become processes."""
     env = {**os.environ, **({"AGENTMESH_LLM": config.llm} if config.llm else {})}
     levels = ["--log-level", log_level]
     mesh = LocalMesh(
@@ -42,21 +66,33 @@ def plan(config: GatewayConfig, *, log_dir: Path | None = None, log_level: str =
         log_dir=log_dir,
         gateway_args=levels,
     )
+    startable = commands(mesh_file)
     for name, addresses in config.agents.items():
         for address in addresses:
             port = _local_port(address)
-            if port is None or name not in AGENTS:
+            if port is None or name not in startable:
                 mesh.add_remote(name, address)  # remote, or not ours to start: the gateway reaches it
-            else:
-                process = ServerProcess.agent(
-                    name, port=port, env=env, log_file=mesh.log_file(name), extra=levels
-                )
-                mesh.add_agent(name, port, process)
+                continue
+            argv, root = startable[name]
+            process = ServerProcess(
+                [*argv, "--host", "127.0.0.1", "--port", str(port), *levels],
+                env,
+                name=name,
+                log_file=mesh.log_file(name),
+                cwd=root,
+            )
+            mesh.add_agent(name, port, process)
     return mesh
 
 
-async def up(config: GatewayConfig, *, log_dir: Path | None = None, log_level: str = "info") -> int:
-    mesh = plan(config, log_dir=log_dir, log_level=log_level)
+async def up(
+    config: GatewayConfig,
+    *,
+    mesh_file: Path | None = None,
+    log_dir: Path | None = None,
+    log_level: str = "info",
+) -> int:
+    mesh = plan(config, mesh_file=mesh_file, log_dir=log_dir, log_level=log_level)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

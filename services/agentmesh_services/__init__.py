@@ -1,50 +1,78 @@
-"""The agents agentmesh ships, each a standalone gRPC server, and the workflows that use them.
+"""The agents agentmesh ships, in Python, TypeScript and Go, and the workflows that use them.
 
-Start one with `agentmesh agent NAME` or `python -m agentmesh_services.NAME`. This table
-is the one place their names, modules and default ports are stated.
+Which agents exist, where they listen and how each is started is data: the mesh file
+beside this module (mesh.yaml), stated once. Start one with `agentmesh agent NAME`; the
+Python ones also with `python -m agentmesh_services.NAME`.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import yaml
+
 if TYPE_CHECKING:
     from agentmesh.runtime import Agent
+
+HERE = Path(__file__).resolve().parent
+#: The default mesh: agents, their addresses, and how each is started.
+MESH_FILE = HERE / "mesh.yaml"
+#: The shipped workflows (research, trend-analysis): package data, found wherever the package is installed.
+SHIPPED_WORKFLOWS = HERE / "workflows"
 
 
 @dataclass(frozen=True, slots=True)
 class AgentEntry:
+    """A shipped agent: its name, default port, and the command that starts it (without --host/--port)."""
+
     name: str
-    module: str
     default_port: int
+    command: tuple[str, ...]
+    #: Where the command runs (the repository, for agents not written in Python).
+    root: Path
+
+    @property
+    def module(self) -> str | None:
+        """The Python module of an agent started with `python -m MODULE`, else None."""
+        if len(self.command) == 3 and self.command[:2] == ("python", "-m"):
+            return self.command[2]
+        return None
+
+    def argv(self) -> list[str]:
+        """The command to run, `python` being this interpreter."""
+        return [sys.executable if part == "python" else part for part in self.command]
 
 
-AGENTS: dict[str, AgentEntry] = {
-    entry.name: entry
-    for entry in (
-        AgentEntry("researcher", "agentmesh_services.researcher", 50061),
-        AgentEntry("analyst", "agentmesh_services.analyst", 50062),
-        AgentEntry("writer", "agentmesh_services.writer", 50063),
-        AgentEntry("critic", "agentmesh_services.critic", 50064),
-        AgentEntry("trend-scanner", "agentmesh_services.trend_scanner", 50065),
-        AgentEntry("video-scriptor", "agentmesh_services.video_scriptor", 50066),
-        AgentEntry("post-scheduler", "agentmesh_services.post_scheduler", 50067),
-    )
-}
+def _load(path: Path) -> dict[str, AgentEntry]:
+    data = yaml.safe_load(path.read_text())
+    root = (path.parent / data.get("root", ".")).resolve()
+    entries = {}
+    for name, entry in data["agents"].items():
+        port = int(entry["addresses"][0].rpartition(":")[2])
+        entries[name] = AgentEntry(name, port, tuple(entry["run"]), root)
+    return entries
 
 
-#: The shipped workflows (research, trend-analysis): package data, found wherever the package is installed.
-SHIPPED_WORKFLOWS = Path(__file__).resolve().parent / "workflows"
+AGENTS: dict[str, AgentEntry] = _load(MESH_FILE)
 
 
 def default_port(name: str) -> int:
     return AGENTS[name].default_port
 
 
+def python_agents() -> list[str]:
+    """The shipped agents written in Python (their objects can be imported)."""
+    return [name for name, entry in AGENTS.items() if entry.module is not None]
+
+
 def load_agent(name: str) -> Agent:
-    """Import a shipped agent by name; raises KeyError for an unknown name."""
-    agent: Agent = importlib.import_module(AGENTS[name].module).agent
+    """Import a shipped Python agent by name; KeyError if there is none by that name in Python."""
+    module = AGENTS[name].module
+    if module is None:
+        raise KeyError(f"{name!r} is not a Python agent")
+    agent: Agent = importlib.import_module(module).agent
     return agent

@@ -16,7 +16,7 @@ from agentmesh.messages import Message
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 from agentmesh_cli.process import ServerProcess, StartFailed
-from agentmesh_services import AGENTS
+from agentmesh_services import AGENTS, python_agents
 from tests.conftest import logged_soon, running_agent
 from tests.support.mesh import run_cli
 
@@ -50,9 +50,10 @@ async def test_sigterm_drains_in_flight_calls_then_exits_zero() -> None:
         assert agent.process.logged("shutting down") and agent.process.logged("stopped")
 
 
-@pytest.mark.parametrize("name", list(AGENTS))
+@pytest.mark.parametrize("name", python_agents())
 async def test_python_dash_m_serves_each_agent_standalone(name: str) -> None:
     module = AGENTS[name].module
+    assert module is not None
     process = ServerProcess([sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"])
     port = await process.start()
     try:

@@ -11,16 +11,16 @@ import pytest
 from agentmesh.errors import DeadlineExceeded, InvalidInput, ProviderRateLimited
 from agentmesh.llm import Generation, GenerationChunk, OfflineProvider, Prompt
 from agentmesh.testing import SkillEnvironment
-from agentmesh_services import AGENTS, load_agent
+from agentmesh_services import load_agent, python_agents
 from tests.support.samples import SAMPLES, SKILL_INPUTS
 
 
-def test_every_skill_of_every_shipped_agent_has_an_input_here() -> None:
-    skills = {(name, skill.id) for name in AGENTS for skill in load_agent(name).skills}
-    assert skills == set(SKILL_INPUTS)
+def test_every_skill_of_every_python_agent_has_an_input_here() -> None:
+    skills = {(name, skill.id) for name in python_agents() for skill in load_agent(name).skills}
+    assert skills <= set(SKILL_INPUTS)
 
 
-@pytest.mark.parametrize(("agent", "skill"), sorted(SKILL_INPUTS))
+@pytest.mark.parametrize(("agent", "skill"), sorted(k for k in SKILL_INPUTS if k[0] in python_agents()))
 async def test_a_valid_input_gets_data_of_the_output_model_and_text(agent: str, skill: str) -> None:
     served = load_agent(agent)
     result = await SkillEnvironment(served).invoke(skill, SKILL_INPUTS[(agent, skill)])
@@ -32,7 +32,7 @@ async def test_a_valid_input_gets_data_of_the_output_model_and_text(agent: str, 
     assert result.usage.total_tokens > 0
 
 
-@pytest.mark.parametrize("agent", sorted(SAMPLES))
+@pytest.mark.parametrize("agent", sorted(set(SAMPLES) & set(python_agents())))
 async def test_invalid_input_gets_the_field_violations_the_server_sends(agent: str) -> None:
     sample = SAMPLES[agent]
     with pytest.raises(InvalidInput) as caught:
