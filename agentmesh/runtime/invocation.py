@@ -1,5 +1,6 @@
-"""One call of a skill, from a request message to a reply message: what the gRPC servicer does
-for every Invoke, and what `agentmesh.testing` does in-process, step for step the same."""
+"""One call of a skill, from the request message as it came off the wire to the reply going back:
+what the gRPC servicer does for every Invoke, and what `agentmesh.testing` does in-process, step
+for step the same."""
 
 from __future__ import annotations
 
@@ -13,14 +14,38 @@ from agentmesh.messages import Message, MessageType, Role, TokenUsage, parts_of
 from agentmesh.relay import Emit
 from agentmesh.runtime.agent import Agent, Reply, Skill
 from agentmesh.runtime.context import Context
+from agentmesh.v1 import agent_service_pb2 as pb
+from agentmesh.v1 import message_pb2
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A skill's reply as it goes back to the caller, with the model tokens it used."""
+    """A skill's reply as it goes back to the caller, with the skill that answered and the model
+    tokens it used."""
 
+    skill: Skill[Any]
     message: Message
     usage: TokenUsage
+
+    def to_proto(self) -> pb.InvokeResponse:
+        """The reply as it goes on the wire; TypeError if the handler's data is not JSON-shaped."""
+        return pb.InvokeResponse(message=self.message.to_proto(), usage=self.usage.to_proto())
+
+
+async def invoke(
+    agent: Agent,
+    llm: LLMProvider,
+    skill_id: str,
+    proto: message_pb2.AgentMessage,
+    *,
+    deadline: float | None,
+    emit: Emit | None,
+    metadata: Mapping[str, str],
+) -> Outcome:
+    """An Invoke from the request message as it came off the wire to the skill's reply."""
+    request = Message.from_proto(proto)
+    skill, data = parse_request(agent, skill_id, request)
+    return await perform(agent, llm, skill, data, request, deadline=deadline, emit=emit, metadata=metadata)
 
 
 def parse_request(agent: Agent, skill_id: str, request: Message) -> tuple[Skill[Any], Any]:
@@ -55,7 +80,7 @@ async def perform(
     )
     result = await skill.handler(data, ctx)
     reply = Reply(text=result) if isinstance(result, str) else result
-    return Outcome(reply_message(agent, llm, request, skill, reply), ctx.usage)
+    return Outcome(skill, reply_message(agent, llm, request, skill, reply), ctx.usage)
 
 
 def reply_message(

@@ -11,10 +11,9 @@ import grpc
 from pydantic import BaseModel
 
 from agentmesh.llm.base import LLMProvider
-from agentmesh.messages import Message
 from agentmesh.relay import Emit, Finished, relay
 from agentmesh.runtime.agent import Agent
-from agentmesh.runtime.invocation import deadline_in, parse_request, perform
+from agentmesh.runtime.invocation import deadline_in, invoke
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
@@ -58,22 +57,19 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
     async def _run(
         self, proto: message_pb2.AgentMessage, skill_id: str, context: ServicerContext, emit: Emit | None
     ) -> pb.InvokeResponse:
-        request = Message.from_proto(proto)
-        skill, data = parse_request(self._agent, skill_id, request)
         started = time.perf_counter()
-        outcome = await perform(
+        outcome = await invoke(
             self._agent,
             self._llm,
-            skill,
-            data,
-            request,
+            skill_id,
+            proto,
             deadline=deadline_in(context.time_remaining()),
             emit=emit,
             metadata={k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)},
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug("invoked", extra={"skill": skill.id, "duration_ms": round(elapsed_ms, 2)})
-        return pb.InvokeResponse(message=outcome.message.to_proto(), usage=outcome.usage.to_proto())
+        log.debug("invoked", extra={"skill": outcome.skill.id, "duration_ms": round(elapsed_ms, 2)})
+        return outcome.to_proto()
 
 
 def agent_card(agent: Agent, provider: str) -> pb.AgentCard:
