@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from agentmesh.errors import DeadlineExceeded
 from agentmesh.llm import LLMProvider, OfflineProvider
 from agentmesh.messages import Message, TokenUsage
 from agentmesh.runtime.agent import Agent
-from agentmesh.runtime.invocation import deadline_in, parse_request, perform
+from agentmesh.runtime.invocation import deadline_in, invoke
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,10 @@ class SkillResult:
 
 
 class SkillEnvironment:
-    """Calls an agent's skills in-process, as the agent's server would."""
+    """Calls an agent's skills in-process, as the agent's server would.
+
+    `llm` defaults to the offline provider with the agent's offline composers: what the server
+    runs with AGENTMESH_LLM=offline, without reading the environment."""
 
     def __init__(
         self,
@@ -43,7 +47,7 @@ class SkillEnvironment:
     ) -> None:
         self.agent = agent
         self.llm: LLMProvider = llm if llm is not None else OfflineProvider(agent.composers)
-        #: gRPC metadata every call carries (lower-case keys), e.g. an idempotency key or a traceparent.
+        #: gRPC metadata every call carries, e.g. an idempotency key or a traceparent.
         self.metadata = dict(metadata or {})
 
     async def invoke(
@@ -57,25 +61,27 @@ class SkillEnvironment:
         metadata: Mapping[str, str] | None = None,
     ) -> SkillResult:
         """Call `skill` with `data` (and/or `text`), as Invoke does (InvokeStream with `stream=True`:
-        what the handler emits is collected in `chunks`)."""
+        what the handler emits is collected in `chunks`).
+
+        The request and the reply go through their protobuf form, as on the wire: data that could
+        not be sent raises the client's TypeError, a reply that could not be sent the server's, and
+        `result.data` is what a caller reads (a whole float comes back as an int)."""
         request = Message.request(
             data if data is not None or text is None else None, text=text, sender="test"
-        )
-        parsed_skill, parsed = parse_request(self.agent, skill, request)
+        ).to_proto()
         chunks: list[str] = []
 
         async def collect(piece: str) -> None:
             chunks.append(piece)
 
-        work = perform(
+        work = invoke(
             self.agent,
             self.llm,
-            parsed_skill,
-            parsed,
+            skill,
             request,
             deadline=deadline_in(timeout),
             emit=collect if stream else None,
-            metadata={**self.metadata, **(metadata or {})},
+            metadata=_metadata({**self.metadata, **(metadata or {})}),
         )
         deadline = asyncio.timeout(timeout)
         try:
@@ -85,4 +91,24 @@ class SkillEnvironment:
             if not deadline.expired():
                 raise  # the handler's own timeout, not the caller's deadline
             raise DeadlineExceeded(f"skill {skill!r} did not answer within {timeout:g}s") from None
-        return SkillResult(outcome.message, outcome.usage, tuple(chunks))
+        if deadline.expired():
+            # The handler swallowed its cancellation and answered anyway; the caller, gone at its
+            # deadline, would never see that answer.
+            raise DeadlineExceeded(f"skill {skill!r} answered after its {timeout:g}s deadline")
+        response = outcome.to_proto()
+        return SkillResult(
+            Message.from_proto(response.message), TokenUsage.from_proto(response.usage), tuple(chunks)
+        )
+
+
+#: The header names gRPC sends; it refuses any other (upper case included) before the call leaves.
+_METADATA_KEY = re.compile(r"[0-9a-z_.-]+")
+
+
+def _metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The call's metadata; ValueError for a key gRPC would refuse, so a test cannot pass with
+    metadata no real caller could send."""
+    for key in metadata:
+        if not _METADATA_KEY.fullmatch(key):
+            raise ValueError(f"gRPC refuses the metadata key {key!r}: use lower-case letters, digits, _ . -")
+    return dict(metadata)
