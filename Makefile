@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $@
 
-# buf (protobuf lint) ships as a binary inside its npm package.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
+
+# buf (protobuf lint, generate, build) from the Go module proxy at a fixed version: its npm package
+# pulls a binary per platform as optional dependencies, which a registry mirror that lacks some of
+# them turns into a lock file `npm ci` refuses.
+BUF := $(TOOLS)/buf
+$(BUF):
+	GOBIN=$(TOOLS) go install github.com/bufbuild/buf/cmd/buf@v1.75.0
 
 # grpcurl, for the tests that run the README's grpcurl examples as written.
 $(GRPCURL):
@@ -44,15 +50,15 @@ $(PROTOC_GEN_GO):
 $(PROTOC_GEN_GO_GRPC):
 	GOBIN=$(TOOLS) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 
-protos: $(STAMP) $(NODE_STAMP) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+protos: $(STAMP) $(NODE_STAMP) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
 	rm -f $(GEN_DIR)/*_pb2*.py $(GEN_DIR)/*_pb2*.pyi
 	$(PROTOC) --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
 		--python_out=. --mypy_out=. protos/agentmesh/v1/*.proto
 	$(PROTOC) --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
 		--grpc_python_out=. --mypy_grpc_out=. $(SERVICE_PROTOS)
 	rm -rf kits/typescript/src/gen kits/go/gen
-	node_modules/.bin/buf generate
-	node_modules/.bin/buf build -o $(GEN_DIR)/agentmesh.binpb
+	$(BUF) generate
+	$(BUF) build -o $(GEN_DIR)/agentmesh.binpb
 	cp $(GEN_DIR)/agentmesh.binpb kits/typescript/descriptors.binpb
 	cp $(GEN_DIR)/agentmesh.binpb kits/go/descriptors/agentmesh.binpb
 
@@ -61,10 +67,10 @@ check-protos: protos
 	@test -z "$$(git status --porcelain -- $(GENERATED))" || \
 		{ git status --porcelain -- $(GENERATED); echo "generated code drifts from protos/: run 'make protos' and commit"; exit 1; }
 
-lint: $(STAMP) $(NODE_STAMP)
+lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	node_modules/.bin/buf lint
+	$(BUF) lint
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
