@@ -1,0 +1,154 @@
+package kit
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	reflector "github.com/invopop/jsonschema"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// Schema is a Go type's JSON Schema: as the agent card shows it, and compiled to validate values.
+//
+// It is reflected from the type's fields and their `json` and `jsonschema` tags (invopop/jsonschema):
+// a field without `omitempty` is required, extra properties are allowed (as pydantic and zod
+// allow them), and `jsonschema:"default=..."` values fill in what a request leaves out.
+type Schema struct {
+	Document  map[string]any
+	validator *jsonschema.Schema
+}
+
+var englishPrinter = message.NewPrinter(language.English)
+
+// SchemaFor reflects T's JSON Schema; it panics on a type no JSON Schema can describe, a bug in
+// the agent found when it starts, not on a call.
+func SchemaFor[T any]() *Schema {
+	var zero T
+	r := &reflector.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: true}
+	reflected := r.Reflect(&zero)
+	reflected.Version = "" // the card's schemas carry no $schema, as the other runtimes' do not
+	encoded, err := json.Marshal(reflected)
+	if err != nil {
+		panic(fmt.Sprintf("kit: the JSON Schema of %T does not encode: %v", zero, err))
+	}
+	document, err := jsonschema.UnmarshalJSON(strings.NewReader(string(encoded)))
+	if err != nil {
+		panic(fmt.Sprintf("kit: the JSON Schema of %T does not decode: %v", zero, err))
+	}
+	compiler := jsonschema.NewCompiler()
+	compiler.DefaultDraft(jsonschema.Draft2020)
+	const url = "agentmesh:schema.json"
+	if err := compiler.AddResource(url, document); err != nil {
+		panic(fmt.Sprintf("kit: the JSON Schema of %T: %v", zero, err))
+	}
+	validator, err := compiler.Compile(url)
+	if err != nil {
+		panic(fmt.Sprintf("kit: the JSON Schema of %T does not compile: %v", zero, err))
+	}
+	var plain map[string]any
+	if err := json.Unmarshal(encoded, &plain); err != nil {
+		panic(fmt.Sprintf("kit: the JSON Schema of %T: %v", zero, err))
+	}
+	return &Schema{Document: plain, validator: validator}
+}
+
+// Decode fills in schema defaults for what value leaves out, validates it, and decodes it into a
+// T; an InvalidInput error names every field at fault.
+func Decode[T any](schema *Schema, value map[string]any, what string) (T, error) {
+	var decoded T
+	withDefaults := applyDefaults(schema.Document, value).(map[string]any)
+	if violations := schema.Violations(withDefaults); len(violations) > 0 {
+		summary := make([]string, len(violations))
+		for i, v := range violations {
+			summary[i] = v.Field + ": " + v.Description
+		}
+		return decoded, InvalidInput(fmt.Sprintf("invalid %s: %s", what, strings.Join(summary, "; ")), violations...)
+	}
+	encoded, err := json.Marshal(withDefaults)
+	if err != nil {
+		return decoded, InvalidInput(fmt.Sprintf("invalid %s: %v", what, err))
+	}
+	if err := json.Unmarshal(encoded, &decoded); err != nil {
+		return decoded, InvalidInput(fmt.Sprintf("invalid %s: %v", what, err), FieldViolation{Field: fieldOf(err), Description: err.Error()})
+	}
+	return decoded, nil
+}
+
+// Violations is every way value fails the schema, one per field, with the field's dotted path.
+func (s *Schema) Violations(value any) []FieldViolation {
+	err := s.validator.Validate(value)
+	if err == nil {
+		return nil
+	}
+	validation, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return []FieldViolation{{Field: "input", Description: err.Error()}}
+	}
+	var violations []FieldViolation
+	collect(validation, &violations)
+	return violations
+}
+
+func collect(err *jsonschema.ValidationError, into *[]FieldViolation) {
+	if len(err.Causes) > 0 {
+		for _, cause := range err.Causes {
+			collect(cause, into)
+		}
+		return
+	}
+	if required, ok := err.ErrorKind.(*kind.Required); ok {
+		// A missing property is reported at its parent; the caller wants the property named.
+		for _, name := range required.Missing {
+			*into = append(*into, FieldViolation{Field: path(append(err.InstanceLocation, name)), Description: "is required"})
+		}
+		return
+	}
+	*into = append(*into, FieldViolation{Field: path(err.InstanceLocation), Description: err.ErrorKind.LocalizedString(englishPrinter)})
+}
+
+func path(location []string) string {
+	if len(location) == 0 {
+		return "input"
+	}
+	return strings.Join(location, ".")
+}
+
+// applyDefaults is value with each property the schema gives a default, and value lacks, filled
+// in, in nested objects too.
+func applyDefaults(schema map[string]any, value any) any {
+	object, ok := value.(map[string]any)
+	properties, hasProperties := schema["properties"].(map[string]any)
+	if !ok || !hasProperties {
+		return value
+	}
+	filled := make(map[string]any, len(object)+len(properties))
+	for key, v := range object {
+		filled[key] = v
+	}
+	for name, raw := range properties {
+		property, _ := raw.(map[string]any)
+		if current, present := filled[name]; present {
+			filled[name] = applyDefaults(property, current)
+		} else if fallback, has := property["default"]; has {
+			filled[name] = fallback
+		}
+	}
+	return filled
+}
+
+func fieldOf(err error) string {
+	if typeErr, ok := err.(*json.UnmarshalTypeError); ok && typeErr.Field != "" {
+		return typeErr.Field
+	}
+	return "input"
+}
+
+// typeName is T's name for messages.
+func typeName[T any]() string {
+	return reflect.TypeFor[T]().String()
+}

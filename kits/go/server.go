@@ -1,0 +1,205 @@
+package kit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"agentmesh/kit/descriptors"
+	pb "agentmesh/kit/gen/agentmesh/v1"
+	"agentmesh/kit/llm"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// MaxMessageBytes is the largest request or reply an agent accepts, as in every agentmesh runtime.
+const MaxMessageBytes = 16 * 1024 * 1024
+
+// Server is an agent served over gRPC: AgentService, grpc.health.v1 and reflection.
+type Server struct {
+	agent    *Agent
+	llm      llm.Provider
+	grpc     *grpc.Server
+	health   *health.Server
+	log      *slog.Logger
+	inFlight atomic.Int64
+	stopping atomic.Bool
+	stopOnce sync.Once
+}
+
+// NewServer is the agent's gRPC server, not yet listening; provider is how it thinks.
+func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger) *Server {
+	s := &Server{agent: agent, llm: provider, health: health.NewServer(), log: log}
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(s.countUnary, requireUnary),
+		grpc.ChainStreamInterceptor(s.countStream, requireStream),
+	)
+	pb.RegisterAgentServiceServer(s.grpc, &service{agent: agent, llm: provider, log: log, stopping: s.stopping.Load})
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	options := reflection.ServerOptions{Services: s.grpc, DescriptorResolver: documented()}
+	reflectionv1.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(options))
+	reflectionv1alpha.RegisterServerReflectionServer(s.grpc, reflection.NewServer(options))
+	return s
+}
+
+// Serve answers calls on listener until Stop; health says SERVING from the first call.
+func (s *Server) Serve(listener net.Listener) error {
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(pb.AgentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return s.grpc.Serve(listener)
+}
+
+// Stop drains: health turns NOT_SERVING so balancers send no more work, calls in flight get
+// grace to finish, and whatever still runs then is cancelled.
+func (s *Server) Stop(grace time.Duration) {
+	s.stopOnce.Do(func() {
+		s.stopping.Store(true)
+		s.log.Info("shutting down", "grace_seconds", grace.Seconds())
+		s.health.Shutdown()
+		drained := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			close(drained)
+		}()
+		select {
+		case <-drained:
+		case <-time.After(grace):
+			s.log.Warn("grace period over; cancelling calls", "in_flight", s.inFlight.Load())
+			s.grpc.Stop()
+			<-drained
+		}
+		s.log.Info("stopped")
+	})
+}
+
+func (s *Server) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	return handler(ctx, req)
+}
+
+func (s *Server) countStream(srv any, stream grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	return handler(srv, stream)
+}
+
+// requireUnary refuses, before any handler runs, a request that lacks a field the protos mark
+// REQUIRED (google.api.field_behavior), as every agentmesh server does.
+func requireUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := checkRequired(req); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func requireStream(srv any, stream grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, &requiredStream{ServerStream: stream})
+}
+
+// requiredStream checks the request of a server-streaming call as it is received.
+type requiredStream struct{ grpc.ServerStream }
+
+func (r *requiredStream) RecvMsg(m any) error {
+	if err := r.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return checkRequired(m)
+}
+
+func checkRequired(req any) error {
+	message, ok := req.(proto.Message)
+	if !ok {
+		return nil
+	}
+	reflected := message.ProtoReflect()
+	var violations []FieldViolation
+	fields := reflected.Descriptor().Fields()
+	for i := range fields.Len() {
+		field := fields.Get(i)
+		options, _ := field.Options().(*descriptorpb.FieldOptions)
+		if options == nil {
+			continue
+		}
+		behaviors, _ := proto.GetExtension(options, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		for _, behavior := range behaviors {
+			if behavior == annotations.FieldBehavior_REQUIRED && lacks(reflected, field) {
+				violations = append(violations, FieldViolation{Field: string(field.Name()), Description: "is required"})
+			}
+		}
+	}
+	if len(violations) == 0 {
+		return nil
+	}
+	names := make([]string, len(violations))
+	for i, v := range violations {
+		names[i] = v.Field
+	}
+	err := InvalidInput("missing required field(s): "+strings.Join(names, ", "), violations...)
+	err.Reason = "MISSING_REQUIRED_FIELD"
+	return err.GRPCStatus().Err()
+}
+
+func lacks(message protoreflect.Message, field protoreflect.FieldDescriptor) bool {
+	switch {
+	case field.IsList():
+		return message.Get(field).List().Len() == 0
+	case field.IsMap():
+		return message.Get(field).Map().Len() == 0
+	case field.HasPresence():
+		return !message.Has(field)
+	}
+	return !message.Has(field) // proto3 scalars: "missing" is the zero value
+}
+
+// documented resolves descriptors from the contract's descriptor set, which keeps the protos'
+// comments (grpcurl describe shows them), and everything else (health, reflection itself) from
+// the descriptors compiled into this binary.
+func documented() protodesc.Resolver {
+	set := &descriptorpb.FileDescriptorSet{}
+	if err := proto.Unmarshal(descriptors.Set, set); err != nil {
+		panic(fmt.Sprintf("kit: the embedded descriptor set does not decode: %v", err))
+	}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		panic(fmt.Sprintf("kit: the embedded descriptor set does not resolve: %v", err))
+	}
+	return layered{files, protoregistry.GlobalFiles}
+}
+
+type layered []*protoregistry.Files
+
+func (l layered) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	for _, files := range l {
+		if found, err := files.FindFileByPath(path); err == nil {
+			return found, nil
+		}
+	}
+	return nil, protoregistry.NotFound
+}
+
+func (l layered) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	for _, files := range l {
+		if found, err := files.FindDescriptorByName(name); err == nil {
+			return found, nil
+		}
+	}
+	return nil, protoregistry.NotFound
+}

@@ -1,3 +1,0 @@
-from agentmesh_services.trend_scanner.agent import agent
-
-__all__ = ["agent"]

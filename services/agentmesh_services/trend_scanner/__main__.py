@@ -1,3 +1,0 @@
-from agentmesh_services.trend_scanner import agent
-
-agent.run()
