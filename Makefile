@@ -10,7 +10,16 @@ GRPCURL := $(TOOLS)/grpcurl
 
 .PHONY: install protos check-protos lint typecheck test demo bench ci clean lock
 
-install: $(STAMP) $(NODE_STAMP)
+# The Go agents, static binaries in bin/ where the mesh file's `run` commands expect them.
+# Stripped and without cgo: the size of a Go binary is most of its resident memory.
+GO_AGENTS := bin/trend-scanner
+GO_SOURCES := $(shell find kits/go services/go -name '*.go' -o -name go.mod -o -name go.sum) go.work
+GO_PACKAGES := agentmesh/kit/... agentmesh/services/... agentmesh/examples/...
+
+install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS)
+
+bin/trend-scanner: $(GO_SOURCES)
+	CGO_ENABLED=0 go build -C services/go/trend_scanner -trimpath -ldflags='-s -w' -o $(CURDIR)/$@ .
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -71,14 +80,17 @@ lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BUF) lint
+	@test -z "$$(gofmt -l kits/go services/go examples/go)" || { gofmt -l kits/go services/go examples/go; echo "gofmt wants to reformat these"; exit 1; }
+	go vet $(GO_PACKAGES)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) $(GRPCURL)
+test: install $(GRPCURL)
+	go test $(GO_PACKAGES)
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
 
-demo: $(STAMP)
+demo: install
 	$(BIN)/agentmesh demo
 
 # Benchmarks against the raw gRPC floor; QUICK=1 keeps a run under 5 minutes on 2 cores.
@@ -95,4 +107,4 @@ lock:
 	rm -rf .lock-venv build *.egg-info
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) node_modules bin .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -1,4 +1,8 @@
-"""Standalone agent processes: deadlines, graceful shutdown, start-up paths and bad command lines."""
+"""Standalone agent processes: deadlines, graceful shutdown, start-up paths and bad command lines.
+
+Every runtime's agents behave alike here (the Python runtime and the Go kit), so the behaviour
+tests run once per runtime, against a shipped agent written with it.
+"""
 
 from __future__ import annotations
 
@@ -19,33 +23,46 @@ from agentmesh_cli.process import ServerProcess, StartFailed
 from agentmesh_services import AGENTS, python_agents
 from tests.conftest import logged_soon, running_agent
 from tests.support.mesh import run_cli
+from tests.support.samples import SAMPLES
 
 PLAN = {"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}
+# One shipped agent per language the mesh is written in.
+ONE_PER_RUNTIME = {"python": "researcher", "go": "trend-scanner"}
+RUNTIMES = pytest.mark.parametrize("name", list(ONE_PER_RUNTIME.values()), ids=list(ONE_PER_RUNTIME))
 
 
-async def test_a_passed_deadline_cancels_the_handler() -> None:
+def test_one_per_runtime_names_agents_in_those_runtimes() -> None:
+    assert AGENTS["researcher"].module is not None
+    assert AGENTS["trend-scanner"].command == ("bin/trend-scanner",)
+
+
+@RUNTIMES
+async def test_a_passed_deadline_cancels_the_handler(name: str) -> None:
     # The offline model "thinks" for 5 s; the caller gives it 0.3 s.
-    async with running_agent("researcher", env={"AGENTMESH_OFFLINE_LATENCY_MS": "5000"}) as agent:
+    sample = SAMPLES[name]
+    async with running_agent(name, env={"AGENTMESH_OFFLINE_LATENCY_MS": "5000"}) as agent:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await agent.invoke("plan", PLAN, timeout=0.3)
+            await agent.invoke(sample.skill, sample.valid, timeout=0.3)
         assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         cancelled = await logged_soon(agent.process, "rpc cancelled")
         assert cancelled[0]["method"] == "Invoke"
         assert cancelled[0]["cause"] == "deadline exceeded"
 
 
-async def test_sigterm_drains_in_flight_calls_then_exits_zero() -> None:
-    async with running_agent("researcher", env={"AGENTMESH_OFFLINE_LATENCY_MS": "1500"}) as agent:
+@RUNTIMES
+async def test_sigterm_drains_in_flight_calls_then_exits_zero(name: str) -> None:
+    sample = SAMPLES[name]
+    async with running_agent(name, env={"AGENTMESH_OFFLINE_LATENCY_MS": "1500"}) as agent:
         statuses = health.watch(agent.channel)
         assert await anext(statuses) == health.SERVING
-        in_flight = asyncio.create_task(agent.invoke("plan", PLAN))
+        in_flight = asyncio.create_task(agent.invoke(sample.skill, sample.valid))
         await asyncio.sleep(0.5)
         agent.process.signal(signal.SIGTERM)
         # Health turns NOT_SERVING first, so balancers stop sending work…
         assert await anext(statuses) == health.NOT_SERVING
         # …and the call that was already running still completes.
         reply = Message.from_proto((await in_flight).message)
-        assert len(reply.data["subtopics"]) == 2
+        assert sample.check(reply.data)
         assert await agent.process.wait(15) == 0
         assert agent.process.logged("shutting down") and agent.process.logged("stopped")
 
@@ -66,9 +83,10 @@ async def test_python_dash_m_serves_each_agent_standalone(name: str) -> None:
         assert await process.stop() == 0
 
 
-async def test_a_busy_port_is_an_error_not_a_silent_second_server() -> None:
+@RUNTIMES
+async def test_a_busy_port_is_an_error_not_a_silent_second_server(name: str) -> None:
     async with running_agent("analyst") as first:
-        second = ServerProcess.agent("writer", port=first.process.port)
+        second = ServerProcess.agent(name, port=first.process.port)
         with pytest.raises(StartFailed, match="exited with code 1 before listening"):
             await second.start()
         assert second.returncode == 1
@@ -83,16 +101,18 @@ def test_an_unknown_agent_name_is_one_clear_line() -> None:
     assert "Traceback" not in result.stderr
 
 
+@RUNTIMES
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_a_call_outliving_the_grace_period_is_cancelled_and_the_exit_is_still_clean(
-    signum: int,
+    name: str, signum: int
 ) -> None:
+    sample = SAMPLES[name]
     args = [
         sys.executable,
         "-m",
         "agentmesh_cli",
         "agent",
-        "researcher",
+        name,
         "--host",
         "127.0.0.1",
         "--port",
@@ -104,7 +124,7 @@ async def test_a_call_outliving_the_grace_period_is_cancelled_and_the_exit_is_st
     port = await process.start()
     await wait_serving(f"127.0.0.1:{port}")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        request = pb.InvokeRequest(skill="plan", message=Message.request(PLAN).to_proto())
+        request = pb.InvokeRequest(skill=sample.skill, message=Message.request(sample.valid).to_proto())
         call = pb_grpc.AgentServiceStub(channel).Invoke(request, timeout=60)
         await asyncio.sleep(0.5)
         process.signal(signum)
@@ -115,18 +135,21 @@ async def test_a_call_outliving_the_grace_period_is_cancelled_and_the_exit_is_st
     assert process.logged("grace period over; cancelling calls")[0]["in_flight"] == 1
 
 
-async def test_an_oversized_message_is_refused_and_the_agent_stays_healthy() -> None:
-    async with running_agent("critic") as agent:
-        huge = {"report": "# Big\n" + "word " * (4 * 1024 * 1024)}  # 20 MiB, over the 16 MiB limit
+@RUNTIMES
+async def test_an_oversized_message_is_refused_and_the_agent_stays_healthy(name: str) -> None:
+    sample = SAMPLES[name]
+    async with running_agent(name) as agent:
+        huge = {**sample.valid, "padding": "word " * (4 * 1024 * 1024)}  # 20 MiB, over the 16 MiB limit
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await agent.invoke("review", huge)
+            await agent.invoke(sample.skill, huge)
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert await health.check(agent.channel) == health.SERVING
 
 
-async def test_a_burst_of_thousands_of_calls_is_served_not_shed() -> None:
+@RUNTIMES
+async def test_a_burst_of_thousands_of_calls_is_served_not_shed(name: str) -> None:
     # grpc's defaults cancel a burst beyond 1,000-3,000 calls not yet picked up (a big for_each).
-    async with running_agent("researcher") as agent:
+    async with running_agent(name) as agent:
         replies = await asyncio.gather(
             *(health.check(agent.channel, timeout=60) for _ in range(4000)), return_exceptions=True
         )

@@ -83,3 +83,57 @@ async def test_writer_streams_a_gemini_answer_chunk_by_chunk() -> None:
     assert final.data["sections"] == ["Summary"] and final.data["title"] == "Open source in schools"
     assert (result.usage.input_tokens, result.usage.output_tokens) == (30, 12)
     assert final.metadata["llm_provider"] == "gemini"
+
+
+MODEL_TRENDS = {
+    "platform": "x",
+    "topic": "robots",
+    "date_range": "last_30_days",
+    "trends": [
+        {"rank": i, "name": f"robot trend {i}", "hashtag": f"#Robot{i}", "score": 90 - i}
+        | {"growth_percent": 12.5, "description": "rising"}
+        for i in (1, 2, 3)
+    ],
+}
+
+
+@pytest.mark.parametrize("provider", ["gemini", "openai"])
+async def test_the_go_trend_scanner_thinks_through_either_api(provider: str) -> None:
+    # The Go kit's own REST clients, against the same fakes the Python SDKs are tested with.
+    fake: FakeGemini | FakeOpenAI = FakeGemini() if provider == "gemini" else FakeOpenAI()
+    with fake:
+        env = {"AGENTMESH_LLM": provider, "AGENTMESH_OPENAI_MODEL": "m", "AGENTMESH_GEMINI_MODEL": "m"}
+        env |= {"GEMINI_API_KEY": "sekret-gemini", "AGENTMESH_OPENAI_API_KEY": "sekret-openai"}
+        env |= {"AGENTMESH_GEMINI_BASE_URL": fake.base_url, "AGENTMESH_OPENAI_BASE_URL": fake.base_url}
+        async with running_agent("trend-scanner", env) as agent:
+            fake.answer(json.dumps(MODEL_TRENDS), prompt_tokens=21, output_tokens=34)
+            response = await agent.invoke("scan", {"platform": "x", "topic": "robots", "limit": 2})
+            fake.fail(429, "slow down")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await agent.invoke("scan", {"platform": "x", "topic": "robots"})
+            fake.answer("no json here")
+            with pytest.raises(grpc.aio.AioRpcError) as garbled:
+                await agent.invoke("scan", {"platform": "x", "topic": "robots"})
+            logs = "\n".join(json.dumps(entry) for entry in agent.process.logs)
+    reply = Message.from_proto(response.message)
+    # The agent keeps the caller's platform, topic and range, and the limit it was given.
+    assert [t["name"] for t in reply.data["trends"]] == ["robot trend 1", "robot trend 2"]
+    assert reply.data["date_range"] == "last_7_days"
+    assert (reply.metadata["llm_provider"], reply.metadata["llm_model"]) == (provider, "m")
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (21, 34)
+    sent = fake.requests[0]
+    headers = {key.lower(): value for key, value in sent.headers.items()}
+    if provider == "gemini":
+        assert sent.path == "/v1beta/models/m:generateContent"
+        assert headers["x-goog-api-key"] == "sekret-gemini" and "sekret" not in sent.path
+        assert sent.body["generationConfig"]["responseMimeType"] == "application/json"
+        assert "robots" in sent.body["contents"][-1]["parts"][0]["text"]
+    else:
+        assert sent.path == "/v1/chat/completions"
+        assert headers["authorization"] == "Bearer sekret-openai"
+        assert "robots" in sent.body["messages"][-1]["content"]
+    limited = details_of(caught.value)
+    assert (limited.code, limited.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "LLM_RATE_LIMITED")
+    assert limited.metadata["http_status"] == "429"
+    assert details_of(garbled.value).reason == "LLM_BAD_OUTPUT"
+    assert "sekret" not in logs

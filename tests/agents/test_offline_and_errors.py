@@ -11,7 +11,7 @@ from google.rpc import error_details_pb2, status_pb2
 from agentmesh.errors import FieldViolation, InvalidInput, ProviderRateLimited, provider_error_for_http_status
 from agentmesh.llm import OfflineProvider, Prompt, Turn
 from agentmesh.status import to_status
-from agentmesh_services import AGENTS, load_agent
+from agentmesh_services import load_agent, python_agents
 
 
 async def test_offline_answers_are_deterministic_and_count_words_as_tokens() -> None:
@@ -40,8 +40,9 @@ async def test_offline_stream_reassembles_to_the_same_text_with_usage_last() -> 
     assert "1 message" in whole.text  # it remembers the earlier user turn
 
 
-def test_every_shipped_agent_has_an_offline_composer_for_each_skill() -> None:
-    for name in AGENTS:
+def test_every_shipped_python_agent_has_an_offline_composer_for_each_skill() -> None:
+    # The Go and TypeScript agents' composers are checked by their own languages' tests.
+    for name in python_agents():
         agent = load_agent(name)
         assert {skill.id for skill in agent.skills} <= set(agent.composers), name
 

@@ -57,10 +57,12 @@ async def test_a_broken_agent_fails_where_it_is_broken(broken: str) -> None:
         "invalid input",
         "unknown skill",
         "missing message",
+        "short deadline",
         "stream result",
     }, checks
     assert "does not fit its input_schema" in checks["agent card"][1]
     assert "INTERNAL" in checks["invalid input"][1]
+    assert "UNKNOWN" in checks["short deadline"][1]
     assert checks["stream result"][1] == "the stream sent 2 result(s), last event result"
 
 

@@ -3,7 +3,8 @@
 It serves AgentService on a plain grpc.aio server (not the agentmesh runtime): health
 says NOT_SERVING for the agent service, there is no reflection, its card's example does
 not fit its input schema and it has no output schema, it answers invalid input with
-INTERNAL and an unknown skill with success, and its stream sends two results.
+INTERNAL and an unknown skill with success, a call with a short deadline with UNKNOWN, and its
+stream sends two results.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Broken(pb_grpc.AgentServiceServicer):
         return pb.GetAgentCardResponse(card=card)
 
     async def Invoke(self, request: pb.InvokeRequest, context: Context) -> pb.InvokeResponse:
+        remaining = context.time_remaining()
+        if remaining is not None and remaining < 0.5:
+            await context.abort(grpc.StatusCode.UNKNOWN, "no time to answer")
         data = Message.from_proto(request.message).data
         if "text" not in data and request.skill == "echo":
             await context.abort(grpc.StatusCode.INTERNAL, "KeyError: 'text'")

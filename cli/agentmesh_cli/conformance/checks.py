@@ -165,7 +165,9 @@ async def short_deadline(subject: Subject) -> str:
     """Calls with a 1 ms deadline end DEADLINE_EXCEEDED or in time, and the agent stays healthy.
 
     An agent may well answer within a millisecond (and grpc rounds deadlines that short),
-    so answering in time is no failure; answering with any other error is.
+    so answering in time is no failure. Nor is CANCELLED: grpc-go's server resets the stream
+    (RST_STREAM CANCEL) when its own timer fires, which reaches a client whose timer has not
+    fired yet as CANCELLED. Any other error is a failure.
     """
     skill, example = next(iter(_examples(subject)))
     codes: list[str] = []
@@ -175,12 +177,12 @@ async def short_deadline(subject: Subject) -> str:
             codes.append("OK")
         except grpc.aio.AioRpcError as exc:
             codes.append(exc.code().name)
-    wrong = sorted(set(codes) - {"OK", "DEADLINE_EXCEEDED"})
+    wrong = sorted(set(codes) - {"OK", "DEADLINE_EXCEEDED", "CANCELLED"})
     if wrong:
         raise CheckFailed(f"calls with a 1 ms deadline ended {', '.join(wrong)}")
     await _still_serving(subject)
-    exceeded = codes.count("DEADLINE_EXCEEDED")
-    return f"{exceeded} of {DEADLINE_TRIES} DEADLINE_EXCEEDED, the rest in time; still SERVING and answering"
+    exceeded = codes.count("DEADLINE_EXCEEDED") + codes.count("CANCELLED")
+    return f"{exceeded} of {DEADLINE_TRIES} ended at the deadline, the rest in time; still SERVING, answering"
 
 
 async def stream_ends_with_one_result(subject: Subject) -> str:
