@@ -1,3 +1,0 @@
-from agentmesh_services.post_scheduler import agent
-
-agent.run()

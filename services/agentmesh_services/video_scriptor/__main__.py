@@ -1,3 +1,0 @@
-from agentmesh_services.video_scriptor import agent
-
-agent.run()
