@@ -258,13 +258,19 @@ class rpc_errors:
 
     def _cancel_cause(self) -> str:
         remaining = self._context.time_remaining()
-        if remaining is not None and remaining <= 0:
+        if remaining is not None and remaining <= DEADLINE_SLACK_S:
             return "deadline exceeded"
         host = current_host.get()
         # A stopping server cancels the calls still open when its grace runs out.
         if host is not None and host.stopping:
             return "server shutting down"
         return "cancelled by the caller"
+
+
+#: A client cancels at its own deadline, which the server, having started its clock when the
+#: request arrived, reaches a network delay later: a cancellation this close to the server's
+#: deadline is the deadline.
+DEADLINE_SLACK_S = 0.1
 
 
 class Answered(Exception):

@@ -196,16 +196,19 @@ func (s *service) fail(ctx context.Context, err error, method string) error {
 }
 
 func (s *service) cancelCause(ctx context.Context) string {
-	// A client cancels at its deadline too, and that may arrive first: the clock decides.
+	// A client cancels at its own deadline, which the server, having started its clock when the
+	// request arrived, reaches a network delay later: a cancellation that close is the deadline.
 	deadline, has := ctx.Deadline()
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || (has && !time.Now().Before(deadline)):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || (has && time.Until(deadline) <= deadlineSlack):
 		return "deadline exceeded"
 	case s.stopping():
 		return "server shutting down" // a stopping server cancels the calls still open after its grace
 	}
 	return "cancelled by the caller"
 }
+
+const deadlineSlack = 100 * time.Millisecond
 
 // codeName is a code as gRPC's specification spells it, as the other runtimes log it.
 func codeName(code codes.Code) string {
