@@ -16,7 +16,15 @@ GO_AGENTS := bin/trend-scanner
 GO_SOURCES := $(shell find kits/go services/go -name '*.go' -o -name go.mod -o -name go.sum) go.work
 GO_PACKAGES := agentmesh/kit/... agentmesh/services/... agentmesh/examples/...
 
-install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS)
+# The TypeScript kit and agents, compiled by tsc into each package's dist/.
+TS_STAMP := node_modules/.built
+TS_SOURCES := $(shell find kits/typescript/src services/typescript/src -name '*.ts') tsconfig.base.json tsconfig.json kits/typescript/tsconfig.json services/typescript/tsconfig.json
+
+install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS) $(TS_STAMP)
+
+$(TS_STAMP): $(NODE_STAMP) $(TS_SOURCES)
+	node_modules/.bin/tsc -b
+	touch $@
 
 bin/trend-scanner: $(GO_SOURCES)
 	CGO_ENABLED=0 go build -C services/go/trend_scanner -trimpath -ldflags='-s -w' -o $(CURDIR)/$@ .
@@ -76,18 +84,20 @@ check-protos: protos
 	@test -z "$$(git status --porcelain -- $(GENERATED))" || \
 		{ git status --porcelain -- $(GENERATED); echo "generated code drifts from protos/: run 'make protos' and commit"; exit 1; }
 
-lint: $(STAMP) $(BUF)
+lint: $(STAMP) $(BUF) $(TS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BUF) lint
 	@test -z "$$(gofmt -l kits/go services/go examples/go)" || { gofmt -l kits/go services/go examples/go; echo "gofmt wants to reformat these"; exit 1; }
 	go vet $(GO_PACKAGES)
+	node_modules/.bin/eslint --max-warnings 0 kits/typescript/src services/typescript/src
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: install $(GRPCURL)
 	go test $(GO_PACKAGES)
+	node --test kits/typescript/dist/test/ services/typescript/dist/test/
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
 
 demo: install

@@ -1,6 +1,6 @@
 """Standalone agent processes: deadlines, graceful shutdown, start-up paths and bad command lines.
 
-Every runtime's agents behave alike here (the Python runtime and the Go kit), so the behaviour
+Every runtime's agents behave alike here (the Python runtime, the Go and TypeScript kits), so the behaviour
 tests run once per runtime, against a shipped agent written with it.
 """
 
@@ -27,13 +27,14 @@ from tests.support.samples import SAMPLES
 
 PLAN = {"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}
 # One shipped agent per language the mesh is written in.
-ONE_PER_RUNTIME = {"python": "researcher", "go": "trend-scanner"}
+ONE_PER_RUNTIME = {"python": "researcher", "go": "trend-scanner", "node": "video-scriptor"}
 RUNTIMES = pytest.mark.parametrize("name", list(ONE_PER_RUNTIME.values()), ids=list(ONE_PER_RUNTIME))
 
 
 def test_one_per_runtime_names_agents_in_those_runtimes() -> None:
     assert AGENTS["researcher"].module is not None
     assert AGENTS["trend-scanner"].command == ("bin/trend-scanner",)
+    assert AGENTS["video-scriptor"].command[0] == "node"
 
 
 @RUNTIMES

@@ -137,3 +137,58 @@ async def test_the_go_trend_scanner_thinks_through_either_api(provider: str) -> 
     assert limited.metadata["http_status"] == "429"
     assert details_of(garbled.value).reason == "LLM_BAD_OUTPUT"
     assert "sekret" not in logs
+
+
+MODEL_SCRIPT = {
+    "title": "Robots at home",
+    "format": "unboxing",
+    "objective": "awareness",
+    "platform": "tiktok",
+    "hook": "Meet your new helper.",
+    "scenes": [{"number": 1, "duration_seconds": 20, "visual": "box", "narration": "Open it."}],
+    "call_to_action": "Follow!",
+    "hashtags": ["#Robots"],
+    "duration_seconds": 26,
+}
+
+
+@pytest.mark.parametrize("provider", ["gemini", "openai"])
+async def test_the_typescript_video_scriptor_thinks_through_either_official_sdk(provider: str) -> None:
+    # @google/genai and openai, the official TypeScript SDKs, against the same local fakes.
+    fake: FakeGemini | FakeOpenAI = FakeGemini() if provider == "gemini" else FakeOpenAI()
+    with fake:
+        env = {"AGENTMESH_LLM": provider, "AGENTMESH_OPENAI_MODEL": "m", "AGENTMESH_GEMINI_MODEL": "m"}
+        env |= {"GEMINI_API_KEY": "sekret-gemini", "AGENTMESH_OPENAI_API_KEY": "sekret-openai"}
+        env |= {"AGENTMESH_GEMINI_BASE_URL": fake.base_url, "AGENTMESH_OPENAI_BASE_URL": fake.base_url}
+        request = {"format": "unboxing", "objective": "awareness", "trends": ["robots"]}
+        async with running_agent("video-scriptor", env) as agent:
+            fake.answer("```json\n" + json.dumps(MODEL_SCRIPT) + "\n```", prompt_tokens=50, output_tokens=70)
+            response = await agent.invoke("script", request)
+            fake.fail(429, "slow down")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await agent.invoke("script", request)
+            fake.fail(503, "overloaded")
+            with pytest.raises(grpc.aio.AioRpcError) as unavailable:
+                await agent.invoke("script", request)
+            fake.answer('{"title": "no scenes"}')
+            with pytest.raises(grpc.aio.AioRpcError) as garbled:
+                await agent.invoke("script", request)
+            logs = "\n".join(json.dumps(entry) for entry in agent.process.logs)
+    reply = Message.from_proto(response.message)
+    assert reply.data["title"] == "Robots at home" and reply.data["scenes"][0]["on_screen_text"] == ""
+    assert (reply.metadata["llm_provider"], reply.metadata["llm_model"]) == (provider, "m")
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (50, 70)
+    sent = fake.requests[0]
+    headers = {key.lower(): value for key, value in sent.headers.items()}
+    if provider == "gemini":
+        assert sent.path.startswith("/v1beta/models/m:generateContent")
+        assert headers["x-goog-api-key"] == "sekret-gemini" and "sekret" not in sent.path
+    else:
+        assert sent.path == "/v1/chat/completions"
+        assert headers["authorization"] == "Bearer sekret-openai"
+    limited = details_of(caught.value)
+    assert (limited.code, limited.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "LLM_RATE_LIMITED")
+    assert "slow down" in limited.message
+    assert details_of(unavailable.value).code == grpc.StatusCode.UNAVAILABLE
+    assert details_of(garbled.value).reason == "LLM_BAD_OUTPUT"
+    assert "sekret" not in logs

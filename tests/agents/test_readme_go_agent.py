@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from agentmesh.health import wait_serving
-from agentmesh.messages import Message
+from agentmesh.messages import Message, struct_to_dict
 from agentmesh.status import details_of
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
@@ -70,6 +70,6 @@ async def test_the_readme_go_agent_serves_and_validates(greeter: Path) -> None:
             assert [v.field for v in details.violations] == ["name"]
             card = (await stub.GetAgentCard(pb.GetAgentCardRequest(), timeout=5)).card
             assert (card.name, [s.id for s in card.skills]) == ("greeter", ["greet"])
-            assert card.skills[0].input_schema["required"] == ["name"]
+            assert struct_to_dict(card.skills[0].input_schema)["required"] == ["name"]
     finally:
         assert await process.stop() == 0

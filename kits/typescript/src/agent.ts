@@ -1,0 +1,138 @@
+// An agent is a name, a description and skills: each a zod input schema, an optional output
+// schema, and an async handler. How it is served lives in server.ts; how it is run in main.ts.
+import { status as Status } from "@grpc/grpc-js";
+import type { z } from "zod";
+
+import type { Call } from "./call.js";
+import { AgentError } from "./errors.js";
+import type { Composer } from "./llm/offline.js";
+import { decode, jsonSchemaOf, type JsonSchema, withAliases } from "./schema.js";
+
+/** What a handler answers: readable text (markdown), and structured data of the output schema. */
+export interface Reply<Out> {
+  text?: string;
+  data?: Out;
+  metadata?: Record<string, unknown>;
+}
+
+export interface SkillSpec<In extends z.ZodType, Out extends z.ZodType | undefined> {
+  id: string;
+  name?: string;
+  description: string;
+  tags?: string[];
+  input: In;
+  /** The data's schema; leave it out for a skill that answers text only. */
+  output?: Out;
+  /** Whether the skill emits output as it goes (its card says so; InvokeStream works either way). */
+  streams?: boolean;
+  /** Valid inputs, shown in the agent card and used by the conformance kit. */
+  examples?: z.input<In>[];
+  /** Other spellings of input fields (alias → field), e.g. a content system's camelCase. */
+  aliases?: Record<string, string>;
+}
+
+export type Handler<In extends z.ZodType, Out extends z.ZodType | undefined> = (
+  input: z.output<In>,
+  call: Call,
+) => Promise<Reply<Out extends z.ZodType ? z.input<Out> : never>>;
+
+/** A skill as the server sees it, its types erased. */
+export interface RegisteredSkill {
+  id: string;
+  name: string;
+  description: string;
+  tags: string[];
+  streams: boolean;
+  inputSchema: JsonSchema;
+  outputSchema?: JsonSchema;
+  examples: Record<string, unknown>[];
+  invoke(data: Record<string, unknown>, call: Call): Promise<{ text: string; data?: Record<string, unknown>; metadata: Record<string, unknown> }>;
+}
+
+export interface AgentOptions {
+  name: string;
+  description?: string;
+  version?: string;
+  /** Where the agent listens unless --port says otherwise. */
+  defaultPort?: number;
+}
+
+export class Agent {
+  readonly name: string;
+  readonly description: string;
+  readonly version: string;
+  readonly defaultPort: number;
+  readonly skills: RegisteredSkill[] = [];
+  readonly composers = new Map<string, Composer>();
+
+  constructor(options: AgentOptions) {
+    this.name = options.name;
+    this.description = options.description ?? "";
+    this.version = options.version ?? "0.1.0";
+    this.defaultPort = options.defaultPort ?? 0;
+  }
+
+  /** Adds a skill. A duplicate id or an example that does not fit the input is a bug: it throws. */
+  skill<In extends z.ZodType, Out extends z.ZodType | undefined = undefined>(spec: SkillSpec<In, Out>, handler: Handler<In, Out>): this {
+    if (this.skills.some((s) => s.id === spec.id)) {
+      throw new Error(`agent ${this.name} already has a skill ${spec.id}`);
+    }
+    const examples = (spec.examples ?? []).map((example, i) => {
+      const parsed = spec.input.safeParse(example);
+      if (!parsed.success) {
+        throw new Error(`example ${i} of skill ${spec.id} does not fit its input: ${parsed.error.message}`);
+      }
+      return example as Record<string, unknown>;
+    });
+    const output = spec.output;
+    this.skills.push({
+      id: spec.id,
+      name: spec.name ?? humanize(spec.id),
+      description: spec.description,
+      tags: spec.tags ?? [],
+      streams: spec.streams ?? false,
+      inputSchema: jsonSchemaOf(spec.input, "input"),
+      ...(output ? { outputSchema: jsonSchemaOf(output, "output") } : {}),
+      examples,
+      invoke: async (data, call) => {
+        const input = decode(spec.input, withAliases(data, spec.aliases ?? {}), `input for skill "${spec.id}"`) as z.output<In>;
+        const reply = await handler(input, call);
+        const answered = output ? (output.parse(reply.data) as Record<string, unknown>) : undefined;
+        return { text: reply.text ?? "", ...(answered ? { data: answered } : {}), metadata: reply.metadata ?? {} };
+      },
+    });
+    return this;
+  }
+
+  /** How the offline provider answers a model task (by default a skill's id): data in, JSON out. */
+  compose<In extends z.ZodType>(task: string, input: In, composer: (data: z.output<In>) => unknown): this {
+    this.composers.set(task, (data) => composer(input.parse(data)));
+    return this;
+  }
+
+  /** The skill a request names; an empty name picks the first skill. */
+  find(id: string): RegisteredSkill {
+    const first = this.skills[0];
+    if (first === undefined) {
+      throw unknownSkill(`agent "${this.name}" has no skills`);
+    }
+    if (!id) {
+      return first;
+    }
+    const found = this.skills.find((s) => s.id === id);
+    if (found === undefined) {
+      const known = this.skills.map((s) => s.id).join(", ");
+      throw unknownSkill(`agent "${this.name}" has no skill "${id}"; it has: ${known}`);
+    }
+    return found;
+  }
+}
+
+function unknownSkill(message: string): AgentError {
+  return new AgentError(Status.INVALID_ARGUMENT, "UNKNOWN_SKILL", `skill: ${message}`, {}, [{ field: "skill", description: message }]);
+}
+
+function humanize(id: string): string {
+  const words = id.replace(/[_-]/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}

@@ -1,0 +1,108 @@
+// What a handler gets besides its input: the call's cancellation, its metadata, the model, and a
+// way to stream output. Model tokens used through it add up into the reply's usage.
+import { status as Status } from "@grpc/grpc-js";
+import type { z } from "zod";
+
+import { AgentError } from "./errors.js";
+import { addUsage, type Generation, type Prompt, type Provider, type Usage } from "./llm/provider.js";
+import { decode, jsonSchemaOf } from "./schema.js";
+import { parseTraceParent, type TraceParent } from "./trace.js";
+
+export class Call {
+  private used: Usage = { inputTokens: 0, outputTokens: 0 };
+
+  constructor(
+    readonly agent: string,
+    readonly skill: string,
+    /** Aborts when the caller cancels, its deadline passes, or the server stops after its grace. */
+    readonly signal: AbortSignal,
+    readonly llm: Provider,
+    /** The call's gRPC metadata: lower-case keys, first value of each. */
+    readonly metadata: Readonly<Record<string, string>>,
+    /** The request's text parts, joined by blank lines. */
+    readonly text: string,
+    /** Groups the messages of one conversation or workflow run. */
+    readonly contextId: string,
+    readonly sender: string,
+    private readonly emitter?: (text: string) => Promise<void>,
+  ) {}
+
+  /** The same for every delivery of one attempt of one workflow step: dedupe side effects on it. */
+  get idempotencyKey(): string | undefined {
+    return this.metadata["agentmesh-idempotency-key"];
+  }
+
+  /** The W3C trace context the caller sent, when it sent a valid one. */
+  get trace(): TraceParent | undefined {
+    return parseTraceParent(this.metadata.traceparent);
+  }
+
+  /** Whether the caller reads output as it is produced (InvokeStream). */
+  get streaming(): boolean {
+    return this.emitter !== undefined;
+  }
+
+  get usage(): Usage {
+    return this.used;
+  }
+
+  /** Sends a piece of output now when the caller streams; does nothing for unary calls. */
+  async emit(text: string): Promise<void> {
+    if (this.emitter && text) {
+      await this.emitter(text);
+    }
+  }
+
+  /** Asks the model; when the caller streams, its output is emitted as it arrives. */
+  async generate(prompt: Prompt): Promise<Generation> {
+    const asked = { task: this.skill, ...prompt };
+    const generation = this.emitter
+      ? await this.llm.stream(asked, this.signal, this.emitter)
+      : await this.llm.generate(asked, this.signal);
+    this.used = addUsage(this.used, generation.usage);
+    return generation;
+  }
+
+  /** Asks the model for JSON of `schema`'s shape and validates it. A model that answers off-schema
+   * may answer on-schema next time: that error is retryable (UNAVAILABLE, LLM_BAD_OUTPUT). */
+  async generateJSON<T>(schema: z.ZodType<T>, prompt: Prompt): Promise<T> {
+    const asked = { task: this.skill, ...prompt, jsonSchema: jsonSchemaOf(schema, "output") };
+    const generation = await this.llm.generate(asked, this.signal);
+    this.used = addUsage(this.used, generation.usage);
+    let value: unknown;
+    try {
+      value = JSON.parse(stripFences(generation.text));
+    } catch (error) {
+      throw this.badOutput(error instanceof Error ? error.message : String(error));
+    }
+    try {
+      return decode(schema, value, "model output");
+    } catch (error) {
+      throw this.badOutput(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private badOutput(cause: string): AgentError {
+    return new AgentError(
+      Status.UNAVAILABLE,
+      "LLM_BAD_OUTPUT",
+      `${this.llm.name} answered with output that does not fit the skill's output: ${cause}`,
+      { provider: this.llm.name, model: this.llm.model },
+    );
+  }
+}
+
+/** JSON unwrapped from the markdown code fence models often put it in. */
+export function stripFences(text: string): string {
+  const stripped = text.trim();
+  if (!stripped.startsWith("```")) {
+    return stripped;
+  }
+  const newline = stripped.indexOf("\n");
+  if (newline < 0) {
+    return "";
+  }
+  const rest = stripped.slice(newline + 1);
+  const end = rest.lastIndexOf("```");
+  return end >= 0 ? rest.slice(0, end) : rest;
+}

@@ -1,0 +1,82 @@
+// Runs an agent as a standalone process with the flags, logs and signals of every agentmesh agent:
+// --host (default 127.0.0.1), --port (0 picks a free one), --grace seconds for in-flight calls on
+// SIGTERM or SIGINT, --log-format json|text, --log-level.
+import { parseArgs } from "node:util";
+
+import type { Agent } from "./agent.js";
+import { fromEnv } from "./llm/env.js";
+import { isLevel, newLogger } from "./log.js";
+import { AgentServer } from "./server.js";
+
+const USAGE = "usage: AGENT [--host HOST] [--port PORT] [--grace SECONDS] [--log-format json|text] [--log-level LEVEL]";
+
+/** Serves `agent` until SIGTERM or SIGINT, then drains; resolves to the process's exit code. */
+export async function run(agent: Agent, args: string[] = process.argv.slice(2)): Promise<number> {
+  const write = (line: string): void => {
+    process.stderr.write(line);
+  };
+  let options;
+  try {
+    options = parseArgs({
+      args,
+      strict: true,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: String(agent.defaultPort) },
+        grace: { type: "string", default: "10" },
+        "log-format": { type: "string", default: "json" },
+        "log-level": { type: "string", default: "info" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (error) {
+    write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    return 2;
+  }
+  if (options.help) {
+    write(`${USAGE}\n`);
+    return 0;
+  }
+  const port = Number(options.port);
+  const grace = Number(options.grace);
+  const format = options["log-format"];
+  const level = options["log-level"].toLowerCase().replace(/^warn$/, "warning");
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || !Number.isFinite(grace) || grace < 0 || (format !== "json" && format !== "text") || !isLevel(level)) {
+    write(`invalid option: --port is 0..65535, --grace seconds, --log-format json or text, --log-level debug|info|warning|error\n${USAGE}\n`);
+    return 2;
+  }
+  const log = newLogger(write, format, level);
+  let server: AgentServer;
+  let bound: number;
+  try {
+    server = new AgentServer(agent, await fromEnv(agent.composers), log);
+    bound = await server.listen(options.host, port);
+  } catch (error) {
+    log.error("cannot serve", { agent: agent.name, error: error instanceof Error ? error.message : String(error) });
+    return 1;
+  }
+  const address = options.host.includes(":") ? `[${options.host}]:${bound}` : `${options.host}:${bound}`;
+  log.info("listening", { agent: agent.name, address, port: bound, llm_provider: server.llm.name });
+  await new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  await server.stop(grace * 1000);
+  return 0;
+}
+
+/** `run`, then exit with its code: the last line of an agent's main module. */
+export function main(agent: Agent): void {
+  run(agent).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

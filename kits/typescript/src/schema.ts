@@ -1,0 +1,50 @@
+// A skill's input and output shapes are zod schemas: the JSON Schema in the agent card comes from
+// them (z.toJSONSchema), and so does validation, whose issues become BadRequest field violations.
+import { z } from "zod";
+
+import { type FieldViolation, invalidInput } from "./errors.js";
+
+export type JsonSchema = Record<string, unknown>;
+
+/** The JSON Schema of what a caller may send (`io: "input"`: fields with defaults are optional). */
+export function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+  const document = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
+  delete document.$schema;
+  return document;
+}
+
+/** Parses `value` with `schema`, or throws INVALID_ARGUMENT naming every offending field. */
+export function decode<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) {
+    return parsed.data;
+  }
+  const violations = parsed.error.issues.map(violationOf);
+  const fields = [...new Set(violations.map((v) => v.field || "(input)"))].join(", ");
+  throw invalidInput(`${what} is invalid: ${fields}`, violations);
+}
+
+function violationOf(issue: z.core.$ZodIssue): FieldViolation {
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    return { field: [...path, issue.keys[0] ?? ""].filter(Boolean).join("."), description: "not a field of this input" };
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined) {
+    return { field: path.join("."), description: "required" };
+  }
+  return { field: path.join("."), description: issue.message };
+}
+
+/** `data` with each alias renamed to its field, unless the field itself was given. */
+export function withAliases(data: Record<string, unknown>, aliases: Readonly<Record<string, string>>): Record<string, unknown> {
+  const renamed: Record<string, unknown> = { ...data };
+  for (const [alias, field] of Object.entries(aliases)) {
+    if (alias in renamed) {
+      if (!(field in renamed)) {
+        renamed[field] = renamed[alias];
+      }
+      Reflect.deleteProperty(renamed, alias);
+    }
+  }
+  return renamed;
+}

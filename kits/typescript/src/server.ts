@@ -1,0 +1,122 @@
+// An agent served over gRPC: AgentService, grpc.health.v1 (grpc-health-check) and server
+// reflection (@grpc/reflection, serving the documented descriptor set so grpcurl shows comments).
+import * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { readFileSync } from "node:fs";
+
+import type { Agent } from "./agent.js";
+import { AgentService } from "./gen/agentmesh/v1/agent_service_pb.js";
+import type { Provider } from "./llm/provider.js";
+import { type Logger, silent } from "./log.js";
+import { addReflection } from "./reflection.js";
+import { agentService, Cancelled } from "./service.js";
+
+/** The largest request or reply an agent accepts, as in every agentmesh runtime. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+// How long answered calls get to reach their callers once a drain has no call left to wait for.
+const FLUSH_MS = 1000;
+
+const DESCRIPTORS = new URL("../descriptors.binpb", import.meta.url);
+
+export class AgentServer {
+  private readonly server: grpc.Server;
+  private readonly health: HealthImplementation;
+  private readonly calls = new Set<AbortController>();
+  private drained: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly agent: Agent,
+    readonly llm: Provider,
+    private readonly log: Logger = silent,
+  ) {
+    this.server = new grpc.Server({
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    });
+    const { definition, handlers } = agentService({ agent, llm, log, track: (controller) => this.track(controller) });
+    this.server.addService(definition, handlers);
+    this.health = new HealthImplementation({ "": "NOT_SERVING", [AgentService.typeName]: "NOT_SERVING" });
+    this.health.addToServer(this.server);
+    addReflection(this.server, readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"]);
+  }
+
+  /** Listens on host:port (0 picks a free port) and turns SERVING; resolves to the bound port. */
+  async listen(host: string, port: number): Promise<number> {
+    const bound = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+        if (error) {
+          reject(error);
+        } else {
+          resolve(bound);
+        }
+      });
+    });
+    this.health.setStatus("", "SERVING");
+    this.health.setStatus(AgentService.typeName, "SERVING");
+    return bound;
+  }
+
+  /** The calls in flight now. */
+  get inFlight(): number {
+    return this.calls.size;
+  }
+
+  /** Drains: health turns NOT_SERVING so balancers send no more work, calls in flight get `graceMs`
+   * to finish, and whatever still runs then is cancelled. Health watchers are not waited for. */
+  stop(graceMs: number): Promise<void> {
+    this.stopping ??= this.drain(graceMs);
+    return this.stopping;
+  }
+
+  private async drain(graceMs: number): Promise<void> {
+    this.log.info("shutting down", { grace_seconds: graceMs / 1000 });
+    this.health.setStatus("", "NOT_SERVING");
+    this.health.setStatus(AgentService.typeName, "NOT_SERVING");
+    // No new calls from here. Open health watches would hold tryShutdown's callback until the
+    // grace ran out: once the calls are answered, it gets a moment to flush them, then the rest
+    // is closed.
+    const flushed = new Promise<void>((resolve) => {
+      this.server.tryShutdown(() => {
+        resolve();
+      });
+    });
+    const started = Date.now();
+    if (this.calls.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = new Promise<boolean>((resolve) => {
+        this.drained = () => {
+          resolve(true);
+        };
+        timer = setTimeout(() => {
+          resolve(false);
+        }, graceMs);
+      });
+      const inTime = await drained;
+      clearTimeout(timer);
+      if (!inTime) {
+        this.log.warning("grace period over; cancelling calls", { in_flight: this.calls.size });
+        for (const controller of this.calls) {
+          controller.abort(new Cancelled("server shutting down"));
+        }
+        // Let the cancelled handlers answer their callers before the transport closes.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const flushMs = Math.max(0, Math.min(FLUSH_MS, graceMs - (Date.now() - started)));
+    await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, flushMs))]);
+    this.server.forceShutdown();
+    this.log.info("stopped");
+  }
+
+  private track(controller: AbortController): () => void {
+    this.calls.add(controller);
+    return () => {
+      this.calls.delete(controller);
+      if (this.calls.size === 0) {
+        this.drained?.();
+      }
+    };
+  }
+}

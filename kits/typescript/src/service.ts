@@ -1,0 +1,313 @@
+// agentmesh.v1.AgentService for one agent: protobuf in, typed values to the handler, protobuf
+// out. Every error leaves through toServiceError, so every status carries ErrorInfo.
+import { create, type DescMessage, fromBinary, type JsonObject, type Message, toBinary } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import type * as grpc from "@grpc/grpc-js";
+import { status as Status } from "@grpc/grpc-js";
+import { randomBytes } from "node:crypto";
+
+import type { Agent } from "./agent.js";
+import { Call } from "./call.js";
+import { AgentError, statusOf, toServiceError } from "./errors.js";
+import {
+  type AgentCard,
+  AgentCardSchema,
+  AgentService,
+  GetAgentCardResponseSchema,
+  type InvokeResponse,
+  InvokeResponseSchema,
+  InvokeStreamResponseSchema,
+  SkillSchema,
+} from "./gen/agentmesh/v1/agent_service_pb.js";
+import { type AgentMessage, AgentMessageSchema, MessageType, PartSchema, Role, TokenUsageSchema } from "./gen/agentmesh/v1/message_pb.js";
+import type { Provider } from "./llm/provider.js";
+import type { Logger } from "./log.js";
+import { checkRequired } from "./required.js";
+
+const DEADLINE_SLACK_MS = 100;
+
+/** Why a call was cancelled, as the logs of every runtime name it. */
+export type CancelCause = "deadline exceeded" | "cancelled by the caller" | "server shutting down";
+
+export class Cancelled extends Error {
+  constructor(readonly why: CancelCause) {
+    super(why);
+    this.name = "Cancelled";
+  }
+}
+
+/** A request that did not decode: answered INVALID_ARGUMENT (MALFORMED_REQUEST), not INTERNAL. */
+interface Malformed {
+  malformed: string;
+}
+
+type Decoded<T> = T | Malformed;
+
+function isMalformed<T>(value: Decoded<T>): value is Malformed {
+  return typeof value === "object" && value !== null && "malformed" in value;
+}
+
+export interface ServiceOptions {
+  agent: Agent;
+  llm: Provider;
+  log: Logger;
+  /** Tracks a call from start to end: the server counts and cancels them. */
+  track: (controller: AbortController) => () => void;
+}
+
+/** The grpc-js definition and handlers of AgentService, from its protobuf-es descriptors. */
+export function agentService(options: ServiceOptions): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
+  const definition: Record<string, grpc.MethodDefinition<Message | Decoded<Message>, Message>> = {};
+  for (const method of AgentService.methods) {
+    definition[method.name] = {
+      path: `/${AgentService.typeName}/${method.name}`,
+      requestStream: false,
+      responseStream: method.methodKind === "server_streaming",
+      requestSerialize: (value: Decoded<Message>) => Buffer.from(isMalformed(value) ? new Uint8Array() : toBinary(method.input, value)),
+      requestDeserialize: (bytes: Buffer): Decoded<Message> => decodeRequest(method.input, bytes),
+      responseSerialize: (value: Message) => Buffer.from(toBinary(method.output, value)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+    };
+  }
+  const service = new Service(options);
+  return {
+    definition: definition,
+    handlers: {
+      Invoke: (call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>) => {
+        void service.invoke(call, callback);
+      },
+      InvokeStream: (call: grpc.ServerWritableStream<Decoded<Message>, Message>) => {
+        void service.invokeStream(call);
+      },
+      GetAgentCard: (_call: grpc.ServerUnaryCall<Decoded<Message>, Message>, callback: grpc.sendUnaryData<Message>) => {
+        callback(null, create(GetAgentCardResponseSchema, { card: service.card() }));
+      },
+    },
+  };
+}
+
+function decodeRequest(desc: DescMessage, bytes: Buffer): Decoded<Message> {
+  try {
+    return fromBinary(desc, bytes);
+  } catch (error) {
+    return { malformed: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+interface RequestFields {
+  skill: string;
+  message?: AgentMessage;
+}
+
+class Service {
+  constructor(private readonly options: ServiceOptions) {}
+
+  // A call is tracked until its answer is handed to grpc-js, so a draining server waits for it.
+  async invoke(call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>): Promise<void> {
+    const controller = new AbortController();
+    const untrack = this.options.track(controller);
+    try {
+      callback(null, await this.run(call, "Invoke", controller, undefined));
+    } catch (error) {
+      callback(this.fail(error, "Invoke"));
+    } finally {
+      untrack();
+    }
+  }
+
+  async invokeStream(call: grpc.ServerWritableStream<Decoded<Message>, Message>): Promise<void> {
+    let index = 0;
+    const emit = async (text: string): Promise<void> => {
+      const chunk = create(InvokeStreamResponseSchema, { event: { case: "chunk", value: { index: index++, text } } });
+      if (!call.write(chunk)) {
+        await new Promise<void>((resolve) => call.once("drain", resolve));
+      }
+    };
+    const controller = new AbortController();
+    const untrack = this.options.track(controller);
+    try {
+      const result = await this.run(call, "InvokeStream", controller, emit);
+      call.write(create(InvokeStreamResponseSchema, { event: { case: "result", value: result } }));
+      call.end();
+    } catch (error) {
+      call.emit("error", this.fail(error, "InvokeStream"));
+    } finally {
+      untrack();
+    }
+  }
+
+  private async run(
+    call: grpc.ServerUnaryCall<Decoded<Message>, unknown> | grpc.ServerWritableStream<Decoded<Message>, unknown>,
+    method: string,
+    controller: AbortController,
+    emit: ((text: string) => Promise<void>) | undefined,
+  ): Promise<InvokeResponse> {
+    const request = call.request;
+    if (isMalformed(request)) {
+      throw new AgentError(Status.INVALID_ARGUMENT, "MALFORMED_REQUEST", `the request is not a valid ${method} request: ${request.malformed}`);
+    }
+    checkRequired(request.$typeName === "agentmesh.v1.InvokeRequest" ? AgentService.method.invoke.input : AgentService.method.invokeStream.input, request);
+    const { skill: skillId, message } = request as unknown as RequestFields;
+    const { agent, llm, log } = this.options;
+    const skill = agent.find(skillId);
+    const { text, data } = contentOf(message);
+    if (text && !("text" in data)) {
+      data.text = text;
+    }
+    const onCancelled = (): void => {
+      // A client cancels at its own deadline, which the server, having started its clock when the
+      // request arrived, reaches a network delay later: a cancellation that close is the deadline.
+      const deadline = call.getDeadline();
+      const at = deadline instanceof Date ? deadline.getTime() : deadline;
+      const passed = Number.isFinite(at) && at - Date.now() <= DEADLINE_SLACK_MS;
+      controller.abort(new Cancelled(passed ? "deadline exceeded" : "cancelled by the caller"));
+    };
+    call.once("cancelled", onCancelled);
+    const handlerCall = new Call(
+      agent.name,
+      skill.id,
+      controller.signal,
+      llm,
+      metadataOf(call.metadata),
+      text,
+      message?.contextId ?? "",
+      message?.sender ?? "",
+      emit,
+    );
+    const started = performance.now();
+    try {
+      const answer = await Promise.race([skill.invoke(data, handlerCall), aborted(controller.signal)]);
+      const usage = handlerCall.usage;
+      log.debug("invoked", { ...logFields(handlerCall), duration_ms: Math.round((performance.now() - started) * 1000) / 1000 });
+      return create(InvokeResponseSchema, {
+        message: this.reply(message, skill.id, answer.text, answer.data, answer.metadata),
+        usage: create(TokenUsageSchema, {
+          inputTokens: BigInt(usage.inputTokens),
+          outputTokens: BigInt(usage.outputTokens),
+          totalTokens: BigInt(usage.inputTokens + usage.outputTokens),
+        }),
+      });
+    } catch (error) {
+      throw Object.assign(controller.signal.aborted ? (controller.signal.reason as Error) : asError(error), { call: handlerCall });
+    } finally {
+      call.removeListener("cancelled", onCancelled);
+    }
+  }
+
+  private reply(request: AgentMessage | undefined, skill: string, text: string, data: Record<string, unknown> | undefined, extra: Record<string, unknown>): AgentMessage {
+    const { agent, llm } = this.options;
+    const message = create(AgentMessageSchema, {
+      messageId: randomBytes(16).toString("hex"),
+      contextId: request?.contextId ?? "",
+      correlationId: request?.messageId ?? "",
+      sender: agent.name,
+      receiver: request?.sender ?? "",
+      role: Role.AGENT,
+      type: MessageType.RESPONSE,
+      metadata: { agent: agent.name, skill, llm_provider: llm.name, llm_model: llm.model, ...(extra as JsonObject) },
+      createTime: timestampNow(),
+    });
+    if (text) {
+      message.parts.push(create(PartSchema, { content: { case: "text", value: text }, mediaType: "text/markdown" }));
+    }
+    if (data !== undefined) {
+      message.parts.push(create(PartSchema, { content: { case: "data", value: data as JsonObject }, mediaType: "application/json" }));
+    }
+    return message;
+  }
+
+  card(): AgentCard {
+    const { agent, llm } = this.options;
+    return create(AgentCardSchema, {
+      name: agent.name,
+      description: agent.description,
+      version: agent.version,
+      llmProvider: llm.name,
+      streaming: agent.skills.some((s) => s.streams),
+      skills: agent.skills.map((s) =>
+        create(SkillSchema, {
+          id: s.id,
+          name: s.name,
+          description: s.description,
+          tags: s.tags,
+          streaming: s.streams,
+          inputSchema: s.inputSchema as JsonObject,
+          ...(s.outputSchema ? { outputSchema: s.outputSchema as JsonObject } : {}),
+          inputExamples: s.examples as JsonObject[],
+        }),
+      ),
+    });
+  }
+
+  /** Logs how a call ended, with the messages every runtime uses, and returns its status. */
+  private fail(error: unknown, method: string): Partial<grpc.ServiceError> {
+    const { log } = this.options;
+    const call = (error as { call?: Call } | undefined)?.call;
+    const fields = call ? logFields(call) : {};
+    if (error instanceof Cancelled) {
+      log.info("rpc cancelled", { method, cause: error.why, ...fields });
+      const code = error.why === "deadline exceeded" ? Status.DEADLINE_EXCEEDED : Status.CANCELLED;
+      return toServiceError(new AgentError(code, error.why === "deadline exceeded" ? "DEADLINE_EXCEEDED" : "CANCELLED", error.why));
+    }
+    const status = statusOf(error);
+    if (status !== error) {
+      log.error("rpc failed unexpectedly", { method, error: error instanceof Error ? (error.stack ?? error.message) : String(error), ...fields });
+    } else {
+      const level = status.code === Status.INVALID_ARGUMENT ? "warning" : "error";
+      log[level]("rpc failed", { method, code: Status[status.code], reason: status.reason, error: status.message, ...fields });
+    }
+    return toServiceError(status);
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+    }
+    signal.addEventListener("abort", () => {
+      reject(signal.reason as Error);
+    }, { once: true });
+  });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function logFields(call: Call): Record<string, string> {
+  const fields: Record<string, string> = { skill: call.skill };
+  const trace = call.trace;
+  if (trace) {
+    fields.trace_id = trace.traceId;
+    fields.span_id = trace.parentId;
+  }
+  if (call.idempotencyKey) {
+    fields.idempotency_key = call.idempotencyKey;
+  }
+  return fields;
+}
+
+/** A message's text parts joined by blank lines, and its data parts merged in order. */
+function contentOf(message: AgentMessage | undefined): { text: string; data: Record<string, unknown> } {
+  const texts: string[] = [];
+  const data: Record<string, unknown> = {};
+  for (const part of message?.parts ?? []) {
+    if (part.content.case === "text") {
+      texts.push(part.content.value);
+    } else if (part.content.case === "data") {
+      Object.assign(data, part.content.value);
+    }
+  }
+  return { text: texts.join("\n\n"), data };
+}
+
+function metadataOf(metadata: grpc.Metadata): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === "string") {
+      flat[key] = value;
+    }
+  }
+  return flat;
+}

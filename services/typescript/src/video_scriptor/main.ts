@@ -1,0 +1,5 @@
+import { main } from "@agentmesh/kit";
+
+import { agent } from "./agent.js";
+
+main(agent);
