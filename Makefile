@@ -16,9 +16,9 @@ GO_AGENTS := bin/trend-scanner
 GO_SOURCES := $(shell find kits/go services/go -name '*.go' -o -name go.mod -o -name go.sum) go.work
 GO_PACKAGES := agentmesh/kit/... agentmesh/services/... agentmesh/examples/...
 
-# The TypeScript kit and agents, compiled by tsc into each package's dist/.
+# The TypeScript kit, agents and example client, compiled by tsc into each package's dist/.
 TS_STAMP := node_modules/.built
-TS_SOURCES := $(shell find kits/typescript/src services/typescript/src -name '*.ts') tsconfig.base.json tsconfig.json kits/typescript/tsconfig.json services/typescript/tsconfig.json
+TS_SOURCES := $(shell find kits/typescript/src services/typescript/src examples/node/src -name '*.ts') tsconfig.base.json tsconfig.json $(wildcard */typescript/tsconfig.json) examples/node/tsconfig.json
 
 install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS) $(TS_STAMP)
 
@@ -90,7 +90,7 @@ lint: $(STAMP) $(BUF) $(TS_STAMP)
 	$(BUF) lint
 	@test -z "$$(gofmt -l kits/go services/go examples/go)" || { gofmt -l kits/go services/go examples/go; echo "gofmt wants to reformat these"; exit 1; }
 	go vet $(GO_PACKAGES)
-	node_modules/.bin/eslint --max-warnings 0 kits/typescript/src services/typescript/src
+	node_modules/.bin/eslint --max-warnings 0 kits/typescript/src services/typescript/src examples/node/src
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/src/gen/**", "node_modules/**", ".venv/**", "examples/**/*.go"] },
   {
-    files: ["kits/typescript/src/**/*.ts", "services/typescript/src/**/*.ts"],
+    files: ["kits/typescript/src/**/*.ts", "services/typescript/src/**/*.ts", "examples/node/src/**/*.ts"],
     extends: [eslint.configs.recommended, ...tseslint.configs.strictTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
