@@ -97,7 +97,7 @@ typecheck: $(STAMP)
 
 test: install $(GRPCURL)
 	go test $(GO_PACKAGES)
-	node --test kits/typescript/dist/test/ services/typescript/dist/test/
+	node --test kits/typescript/dist/test/*.test.js services/typescript/dist/test/*.test.js
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
 
 demo: install

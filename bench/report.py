@@ -61,7 +61,9 @@ TARGETS = {
         "floor_broadcast_p99_ms",
     ),
     "p6_startup_s": Target("`agentmesh up` to all eight servers SERVING (s)", True, 3, "p6_startup_s"),
-    "p6_agent_rss_mb": Target("idle agent RSS (MB)", True, 60, "p6_agent_rss_mb"),
+    "p6_python_rss_mb": Target("idle Python agent RSS (MB)", True, 60, "p6_python_rss_mb"),
+    "p6_node_rss_mb": Target("idle TypeScript (Node) agent RSS (MB)", True, 60, "p6_node_rss_mb"),
+    "p6_go_rss_mb": Target("idle Go agent RSS (MB)", True, 20, "p6_go_rss_mb"),
     "p7_event_ratio": Target(
         "events/s delivered to one watcher ÷ raw server-stream messages/s",
         False,

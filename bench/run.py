@@ -132,7 +132,8 @@ class Bench:
         for _ in range(self.reps):
             seconds, rss = time_up(self.workdir)
             self.add("p6_startup_s", seconds)
-            self.add("p6_agent_rss_mb", rss)
+            for runtime, mb in rss.items():
+                self.add(f"p6_{runtime}_rss_mb", mb)
 
     def medians(self) -> dict[str, float]:
         return {key: round(statistics.median(values), 4) for key, values in self.figures.items()}
@@ -147,7 +148,9 @@ class Bench:
             "p4_rss_mb": median["p4_rss_mb"],
             "p5_delivery_p99_ms": median["p5_delivery_p99_ms"],
             "p6_startup_s": median["p6_startup_s"],
-            "p6_agent_rss_mb": median["p6_agent_rss_mb"],
+            "p6_python_rss_mb": median["p6_python_rss_mb"],
+            "p6_node_rss_mb": median["p6_node_rss_mb"],
+            "p6_go_rss_mb": median["p6_go_rss_mb"],
             "p7_event_ratio": median["p7_events_per_s"] / median["floor_stream_msgs_per_s"],
         }
         out.update({f"raw_{key}": value for key, value in median.items()})

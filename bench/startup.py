@@ -1,4 +1,4 @@
-"""p6: `agentmesh up` until every server is SERVING, and an idle agent's memory."""
+"""p6: `agentmesh up` until every server is SERVING, and an idle agent's memory in each runtime."""
 
 from __future__ import annotations
 
@@ -22,8 +22,23 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def time_up(workdir: Path) -> tuple[float, float]:
-    """`agentmesh up` until it reports every server SERVING; an idle agent's RSS.
+# Idle means settled: a Node agent's heap shrinks ~10 s after start, when V8's memory reducer
+# runs; Python and Go agents are flat by then.
+IDLE_AFTER_S = 12.0
+
+
+def runtime_of(name: str) -> str:
+    """The language a shipped agent is written in, from the command its mesh file gives."""
+    from agentmesh_services import AGENTS
+
+    entry = AGENTS[name]
+    if entry.module is not None:
+        return "python"
+    return "node" if entry.command[0] == "node" else "go"
+
+
+def time_up(workdir: Path) -> tuple[float, dict[str, float]]:
+    """`agentmesh up` until it reports every server SERVING; an idle agent's RSS per runtime.
 
     The mesh file gives fixed ports, as the default one does, so that the gateway starts
     alongside its agents; they are picked free first, so the bench runs beside anything.
@@ -42,18 +57,20 @@ def time_up(workdir: Path) -> tuple[float, float]:
         env={**os.environ, "COLUMNS": "200"},
     )
     assert up.stdout is not None
-    pids = []
+    pids: dict[str, int] = {}
     for line in up.stdout:
-        if found := re.search(r"pid (\d+)", line):
-            pids.append(int(found.group(1)))
+        if found := re.search(r"(\S+)\s+\S+\s+pid (\d+)", line):
+            pids[found.group(1)] = int(found.group(2))
         if "mesh is up" in line:
             break
     elapsed = time.perf_counter() - started
-    time.sleep(1.0)
-    rss = statistics.median(rss_mb(pid) for pid in pids[:-1])  # the agents; the gateway is last
+    time.sleep(IDLE_AFTER_S)
+    by_runtime: dict[str, list[float]] = {}
+    for name in AGENTS:
+        by_runtime.setdefault(runtime_of(name), []).append(rss_mb(pids[name]))
     up.send_signal(2)
     up.wait(30)
-    return elapsed, rss
+    return elapsed, {runtime: statistics.median(values) for runtime, values in by_runtime.items()}
 
 
 def rss_mb(pid: int) -> float:
