@@ -170,24 +170,29 @@ func lacks(message protoreflect.Message, field protoreflect.FieldDescriptor) boo
 }
 
 // documented resolves descriptors from the contract's descriptor set, which keeps the protos'
-// comments (grpcurl describe shows them), and everything else (health, reflection itself) from
-// the descriptors compiled into this binary.
+// comments (grpcurl describe shows them), and everything else from the descriptors compiled into
+// this binary. The set is decoded on the first reflection request, not at start: an agent nobody
+// describes does not hold a second copy of the contract in memory.
 func documented() protodesc.Resolver {
-	set := &descriptorpb.FileDescriptorSet{}
-	if err := proto.Unmarshal(descriptors.Set, set); err != nil {
-		panic(fmt.Sprintf("kit: the embedded descriptor set does not decode: %v", err))
-	}
-	files, err := protodesc.NewFiles(set)
-	if err != nil {
-		panic(fmt.Sprintf("kit: the embedded descriptor set does not resolve: %v", err))
-	}
-	return layered{files, protoregistry.GlobalFiles}
+	return &layered{load: sync.OnceValue(func() []*protoregistry.Files {
+		set := &descriptorpb.FileDescriptorSet{}
+		if err := proto.Unmarshal(descriptors.Set, set); err != nil {
+			panic(fmt.Sprintf("kit: the embedded descriptor set does not decode: %v", err))
+		}
+		files, err := protodesc.NewFiles(set)
+		if err != nil {
+			panic(fmt.Sprintf("kit: the embedded descriptor set does not resolve: %v", err))
+		}
+		return []*protoregistry.Files{files, protoregistry.GlobalFiles}
+	})}
 }
 
-type layered []*protoregistry.Files
+type layered struct {
+	load func() []*protoregistry.Files
+}
 
-func (l layered) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
-	for _, files := range l {
+func (l *layered) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	for _, files := range l.load() {
 		if found, err := files.FindFileByPath(path); err == nil {
 			return found, nil
 		}
@@ -195,8 +200,8 @@ func (l layered) FindFileByPath(path string) (protoreflect.FileDescriptor, error
 	return nil, protoregistry.NotFound
 }
 
-func (l layered) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
-	for _, files := range l {
+func (l *layered) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	for _, files := range l.load() {
 		if found, err := files.FindDescriptorByName(name); err == nil {
 			return found, nil
 		}

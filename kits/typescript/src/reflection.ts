@@ -74,9 +74,11 @@ class Index {
   }
 }
 
-/** Adds ServerReflection v1 and v1alpha to `server`, listing `services` and describing them from `set`. */
-export function addReflection(server: grpc.Server, set: Uint8Array, services: string[]): void {
-  const index = new Index(set);
+/** Adds ServerReflection v1 and v1alpha to `server`, listing `services` and describing them from the set `set` reads. */
+export function addReflection(server: grpc.Server, set: () => Uint8Array, services: string[]): void {
+  // Built on the first request: an agent nobody describes does not hold the contract twice.
+  let built: Index | undefined;
+  const index = (): Index => (built ??= new Index(set()));
   for (const version of ["v1", "v1alpha"]) {
     const name = `grpc.reflection.${version}.ServerReflection`;
     const identity = (bytes: Buffer): Buffer => bytes;
@@ -95,7 +97,7 @@ export function addReflection(server: grpc.Server, set: Uint8Array, services: st
       {
         ServerReflectionInfo: (stream: grpc.ServerDuplexStream<Buffer, Buffer>) => {
           stream.on("data", (request: Buffer) => {
-            stream.write(Buffer.from(answer(index, services, request)));
+            stream.write(Buffer.from(answer(index(), services, request)));
           });
           stream.on("end", () => {
             stream.end();

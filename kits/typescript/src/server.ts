@@ -39,7 +39,7 @@ export class AgentServer {
     this.server.addService(definition, handlers);
     this.health = new HealthImplementation({ "": "NOT_SERVING", [AgentService.typeName]: "NOT_SERVING" });
     this.health.addToServer(this.server);
-    addReflection(this.server, readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"]);
+    addReflection(this.server, () => readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"]);
   }
 
   /** Listens on host:port (0 picks a free port) and turns SERVING; resolves to the bound port. */
