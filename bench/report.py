@@ -64,6 +64,9 @@ TARGETS = {
     "p6_python_rss_mb": Target("idle Python agent RSS (MB)", True, 60, "p6_python_rss_mb"),
     "p6_node_rss_mb": Target("idle TypeScript (Node) agent RSS (MB)", True, 60, "p6_node_rss_mb"),
     "p6_go_rss_mb": Target("idle Go agent RSS (MB)", True, 20, "p6_go_rss_mb"),
+    "p6_python_serving_s": Target("a Python agent: spawned to SERVING (s)", True, 1, "p6_python_serving_s"),
+    "p6_node_serving_s": Target("a Node agent: spawned to SERVING (s)", True, 1, "p6_node_serving_s"),
+    "p6_go_serving_s": Target("a Go agent: spawned to SERVING (s)", True, 1, "p6_go_serving_s"),
     "p7_event_ratio": Target(
         "events/s delivered to one watcher ÷ raw server-stream messages/s",
         False,

@@ -23,7 +23,7 @@ from bench.capacity import delivery, inflight, percentile, raw_delivery, watched
 from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
 from bench.mesh import bench_mesh, echo_server
 from bench.report import write_report
-from bench.startup import time_up
+from bench.startup import ONE_PER_RUNTIME, time_to_serving, time_up
 from bench.workloads import chain, concurrently, fan_out, repeat, run_to_end, timed
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -66,7 +66,7 @@ class Bench:
                     for _ in range(self.capacity_reps):
                         await self.capacity(client, mesh.gateway.pid)
         if self.wanted("p6"):
-            self.startup()
+            await self.startup()
 
     def wanted(self, part: str) -> bool:
         return not self.only or part in self.only
@@ -128,12 +128,14 @@ class Bench:
         self.add("p4_inflight_runs", most)
         self.add("p4_rss_mb", rss)
 
-    def startup(self) -> None:
+    async def startup(self) -> None:
         for _ in range(self.reps):
             seconds, rss = time_up(self.workdir)
             self.add("p6_startup_s", seconds)
             for runtime, mb in rss.items():
                 self.add(f"p6_{runtime}_rss_mb", mb)
+            for runtime, name in ONE_PER_RUNTIME.items():
+                self.add(f"p6_{runtime}_serving_s", await time_to_serving(name))
 
     def medians(self) -> dict[str, float]:
         return {key: round(statistics.median(values), 4) for key, values in self.figures.items()}
@@ -151,6 +153,9 @@ class Bench:
             "p6_python_rss_mb": median["p6_python_rss_mb"],
             "p6_node_rss_mb": median["p6_node_rss_mb"],
             "p6_go_rss_mb": median["p6_go_rss_mb"],
+            "p6_python_serving_s": median["p6_python_serving_s"],
+            "p6_node_serving_s": median["p6_node_serving_s"],
+            "p6_go_serving_s": median["p6_go_serving_s"],
             "p7_event_ratio": median["p7_events_per_s"] / median["floor_stream_msgs_per_s"],
         }
         out.update({f"raw_{key}": value for key, value in median.items()})

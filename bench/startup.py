@@ -78,3 +78,28 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+# A shipped agent per runtime, for the time from spawning its process to SERVING.
+ONE_PER_RUNTIME = {"python": "researcher", "node": "video-scriptor", "go": "trend-scanner"}
+
+
+async def time_to_serving(name: str) -> float:
+    """Seconds from spawning a shipped agent's process (its mesh file command) to health SERVING."""
+    from agentmesh.health import wait_serving
+    from agentmesh_services import AGENTS
+
+    entry = AGENTS[name]
+    (port,) = free_ports(1)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*entry.argv(), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=entry.root,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_serving(f"127.0.0.1:{port}", timeout=30)
+        return time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(30)
