@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -92,14 +93,12 @@ async def time_to_serving(name: str) -> float:
     entry = AGENTS[name]
     (port,) = free_ports(1)
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [*entry.argv(), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=entry.root,
-        stderr=subprocess.DEVNULL,
+    process = await asyncio.create_subprocess_exec(
+        *entry.argv(), "--host", "127.0.0.1", "--port", str(port), cwd=entry.root, stderr=subprocess.DEVNULL
     )
     try:
         await wait_serving(f"127.0.0.1:{port}", timeout=30)
         return time.perf_counter() - started
     finally:
         process.terminate()
-        process.wait(30)
+        await process.wait()

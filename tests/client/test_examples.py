@@ -37,12 +37,18 @@ def run_client(argv: list[str], gateway: str) -> subprocess.CompletedProcess[str
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
 
 
-async def test_the_go_client_resumes_gap_free(mesh: LocalMesh, tmp_path: Path) -> None:
+def build_go_client(into: Path) -> Path:
     go = shutil.which("go")
     assert go, "Go is a prerequisite of the test suite (see README)"
-    binary = tmp_path / "gateway-client"
+    binary = into / "gateway-client"
     env = {**os.environ, "CGO_ENABLED": "0"}
-    subprocess.run([go, "build", "-o", str(binary), "./examples/go"], cwd=ROOT, env=env, check=True, timeout=600)
+    command = [go, "build", "-o", str(binary), "./examples/go"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=600)
+    return binary
+
+
+async def test_the_go_client_resumes_gap_free(mesh: LocalMesh, tmp_path: Path) -> None:
+    binary = await asyncio.to_thread(build_go_client, tmp_path)
     result = await asyncio.to_thread(run_client, [str(binary)], mesh.target)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dropped the stream after event 3; resuming" in result.stdout
