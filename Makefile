@@ -45,6 +45,11 @@ BUF := $(TOOLS)/buf
 $(BUF):
 	GOBIN=$(TOOLS) go install github.com/bufbuild/buf/cmd/buf@v1.75.0
 
+# kustomize, to render deploy/k8s in the tests (Kubernetes' own tool, pinned).
+KUSTOMIZE := $(TOOLS)/kustomize
+$(KUSTOMIZE):
+	GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
+
 # grpcurl, for the tests that run the README's grpcurl examples as written.
 $(GRPCURL):
 	GOBIN=$(TOOLS) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
@@ -95,7 +100,7 @@ lint: $(STAMP) $(BUF) $(TS_STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: install $(GRPCURL)
+test: install $(GRPCURL) $(KUSTOMIZE)
 	go test $(GO_PACKAGES)
 	node --test kits/typescript/dist/test/*.test.js services/typescript/dist/test/*.test.js
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
