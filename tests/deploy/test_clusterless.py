@@ -1,0 +1,149 @@
+"""The dev overlay run without a cluster: every container's command, args and env, exactly as
+the rendered manifests give them, started as a local process from the checkout (the image's
+paths mapped onto it), with each Service's DNS name resolving to loopback for the gateway
+(its own /etc/hosts, bind-mounted in a private mount namespace). Both shipped workflows then run
+through the gateway: a wrong flag, env var, port or DNS name in a manifest fails here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from agentmesh import Client
+from agentmesh.health import wait_serving
+from agentmesh_cli.process import ServerProcess
+from tests.deploy.test_manifests import render
+from tests.support import ROOT
+from tests.support.manifests import Doc, containers, workloads
+
+# Where the images put what the checkout has elsewhere (deploy/images/*.Containerfile).
+IMAGE_PATHS = {
+    "agentmesh": str(ROOT / ".venv" / "bin" / "agentmesh"),
+    "/usr/local/bin/trend-scanner": str(ROOT / "bin" / "trend-scanner"),
+}
+
+
+def unshare_available() -> bool:
+    probe = ["unshare", "-m", "true"]
+    return shutil.which("unshare") is not None and subprocess.run(probe, check=False).returncode == 0
+
+
+def env_of(container: Doc, config_maps: dict[str, dict[str, str]]) -> dict[str, str]:
+    env = {}
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        else:
+            ref = entry["valueFrom"]["configMapKeyRef"]  # the dev overlay has no Secret
+            env[entry["name"]] = config_maps[ref["name"]][ref["key"]]
+    return env
+
+
+def mounted(container: Doc, pod: Doc, config_maps: dict[str, dict[str, str]], root: Path) -> dict[str, Path]:
+    """Each volume mount as a local directory: ConfigMaps written out, other volumes empty."""
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    places = {}
+    for mount in container.get("volumeMounts", []):
+        local = root / mount["name"]
+        local.mkdir(parents=True, exist_ok=True)
+        source = volumes.get(mount["name"], {})
+        for key, text in config_maps.get(source.get("configMap", {}).get("name", ""), {}).items():
+            (local / key).write_text(text)
+        places[mount["mountPath"]] = local
+    return places
+
+
+def localize(text: str, places: dict[str, Path]) -> str:
+    """`text` with each path under a mount point moved to the mount's local directory, in one pass."""
+    if not places:
+        return text
+    alternatives = "|".join(re.escape(path) for path in sorted(places, key=len, reverse=True))
+    pattern = rf"(?<![\w/.-])({alternatives})(?=/|$|[^\w.-])"
+    return re.sub(pattern, lambda match: str(places[match.group(1)]), text)
+
+
+Launch = tuple[str, list[str], dict[str, str]]
+
+
+def plan(workdir: Path) -> tuple[list[Launch], int]:
+    """What to start for each workload of the rendered dev overlay (agents first, then the
+    gateway), and the gateway's port."""
+    docs = render("dev")
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service"]
+    hosts = workdir / "hosts"
+    hosts.write_text("".join(f"127.0.0.1 {name}\n" for name in services) + Path("/etc/hosts").read_text())
+    launches: list[Launch] = []
+    gateway_port = 0
+    for doc in sorted(workloads(docs), key=lambda d: d["kind"] == "StatefulSet"):  # the gateway last
+        pod: dict[str, Any] = doc["spec"]["template"]["spec"]
+        container = containers(doc)[0]
+        places = mounted(container, pod, config_maps, workdir / doc["metadata"]["name"])
+        for local in places.values():  # files from ConfigMaps name paths in the image too
+            for file in local.iterdir():
+                file.write_text(localize(file.read_text(), places))
+        argv = [
+            localize(IMAGE_PATHS.get(part, part), places) for part in container["command"] + container["args"]
+        ]
+        if doc["kind"] == "StatefulSet":
+            gateway_port = container["ports"][0]["containerPort"]
+            argv = [
+                "unshare",
+                "-m",
+                "sh",
+                "-c",
+                'mount --bind "$0" /etc/hosts && exec "$@"',
+                str(hosts),
+                *argv,
+            ]
+        launches.append((doc["metadata"]["name"], argv, {**os.environ, **env_of(container, config_maps)}))
+    return launches, gateway_port
+
+
+@pytest_asyncio.fixture(scope="module")
+async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    if not unshare_available():
+        pytest.skip("needs unshare -m (root) to give the gateway its own /etc/hosts")
+    launches, gateway_port = plan(tmp_path_factory.mktemp("clusterless"))
+    processes: list[ServerProcess] = []
+    try:
+        for name, argv, env in launches:
+            process = ServerProcess(argv, env, name=name, cwd=ROOT)
+            processes.append(process)
+            await process.start()
+        await wait_serving(f"127.0.0.1:{gateway_port}", timeout=30)
+        yield f"127.0.0.1:{gateway_port}"
+    finally:
+        for process in reversed(processes):
+            await process.stop()
+
+
+async def test_both_shipped_workflows_run_on_the_rendered_dev_overlay(cluster: str) -> None:
+    async with await Client.connect(cluster) as client:
+        agents = {agent.name: agent for agent in await client.list_agents()}
+        assert set(agents) == {
+            "researcher",
+            "analyst",
+            "writer",
+            "critic",
+            "trend-scanner",
+            "video-scriptor",
+            "post-scheduler",
+        }
+        research = await client.start(
+            "research", {"topic": "Benefits of open source", "depth": "quick", "max_subtopics": 2}
+        )
+        trends = await client.start("trend-analysis", {"topic": "robots"})
+        # An agent the gateway cannot reach leaves its step waiting for a replica: fail, not hang.
+        async with asyncio.timeout(60):
+            assert (await research.result()).outputs
+            assert (await trends.result()).outputs
