@@ -8,7 +8,7 @@ GEN_DIR := agentmesh/v1
 TOOLS  := $(CURDIR)/.tools/bin
 GRPCURL := $(TOOLS)/grpcurl
 
-.PHONY: install protos check-protos lint typecheck test demo bench ci clean lock
+.PHONY: install protos check-protos lint typecheck test demo bench ci clean lock images
 
 # The Go agents, static binaries in bin/ where the mesh file's `run` commands expect them.
 # Stripped and without cgo: the size of a Go binary is most of its resident memory.
@@ -107,6 +107,12 @@ test: install $(GRPCURL) $(KUSTOMIZE)
 
 demo: install
 	$(BIN)/agentmesh demo
+
+# The three images, from their real Containerfiles, on this machine kind: no Docker engine and no
+# public registry, so each base is a local Debian image (mmdebstrap, buildah; see the script).
+# Tagged with the manifests' names; the deploy tests run them when they exist.
+images:
+	deploy/images/build-local.sh
 
 # Benchmarks against the raw gRPC floor; QUICK=1 keeps a run under 5 minutes on 2 cores.
 bench: $(STAMP)

@@ -1,8 +1,10 @@
 """The dev overlay run without a cluster: every container's command, args and env, exactly as
-the rendered manifests give them, started as a local process from the checkout (the image's
-paths mapped onto it), with each Service's DNS name resolving to loopback for the gateway
-(its own /etc/hosts, bind-mounted in a private mount namespace). Both shipped workflows then run
-through the gateway: a wrong flag, env var, port or DNS name in a manifest fails here."""
+the rendered manifests give them, with each Service's DNS name resolving to loopback for the
+gateway. Both shipped workflows then run through the gateway: a wrong flag, env var, port or DNS
+name in a manifest fails here. Twice: from the built images (`buildah run` of each manifest's
+image, its volumes and the gateway's /etc/hosts mounted in; `make images` builds them), and from
+the checkout (the images' paths mapped onto it, the gateway's /etc/hosts bind-mounted in a
+private mount namespace)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,56 @@ def localize(text: str, places: dict[str, Path]) -> str:
 Launch = tuple[str, list[str], dict[str, str]]
 
 
+def images_built(docs: list[Doc]) -> bool:
+    if shutil.which("buildah") is None:
+        return False
+    images = {containers(doc)[0]["image"] for doc in workloads(docs)}
+    return all(
+        subprocess.run(
+            ["buildah", "inspect", "--type", "image", image], capture_output=True, check=False
+        ).returncode
+        == 0
+        for image in images
+    )
+
+
+def plan_images(docs: list[Doc], workdir: Path) -> tuple[list[Launch], int, list[str]]:
+    """`buildah run` of each workload's image with its command, args, env and volumes; and the
+    working containers to remove afterwards."""
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service"]
+    hosts = workdir / "hosts"
+    hosts.write_text("".join(f"127.0.0.1 {name}\n" for name in services) + "127.0.0.1 localhost\n")
+    launches: list[Launch] = []
+    created: list[str] = []
+    gateway_port = 0
+    for doc in sorted(workloads(docs), key=lambda d: d["kind"] == "StatefulSet"):
+        name = doc["metadata"]["name"]
+        pod: dict[str, Any] = doc["spec"]["template"]["spec"]
+        container = containers(doc)[0]
+        places = mounted(container, pod, config_maps, workdir / name)
+        for local in places.values():  # what the pod's user (its runAsUser) writes to
+            os.chown(local, pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"])
+        ctr = f"agentmesh-clusterless-{name}"
+        subprocess.run(["buildah", "rm", ctr], capture_output=True, check=False)
+        subprocess.run(
+            ["buildah", "from", "--name", ctr, container["image"]], capture_output=True, check=True
+        )
+        created.append(ctr)
+        argv = ["buildah", "run", "--isolation", "chroot"]
+        argv += [f"--volume={local}:{path}" for path, local in places.items()]
+        argv += [f"--env={key}={value}" for key, value in env_of(container, config_maps).items()]
+        if doc["kind"] == "StatefulSet":
+            gateway_port = container["ports"][0]["containerPort"]
+            # The Services' names from this hosts file; --no-hosts, or buildah's own /etc/hosts
+            # may be mounted over it.
+            argv += ["--no-hosts", f"--volume={hosts}:/etc/hosts:ro"]
+        launches.append(
+            (name, [*argv, ctr, "--", *container["command"], *container["args"]], dict(os.environ))
+        )
+    return launches, gateway_port, created
+
+
 def plan(workdir: Path) -> tuple[list[Launch], int]:
     """What to start for each workload of the rendered dev overlay (agents first, then the
     gateway), and the gateway's port."""
@@ -109,11 +161,26 @@ def plan(workdir: Path) -> tuple[list[Launch], int]:
     return launches, gateway_port
 
 
-@pytest_asyncio.fixture(scope="module")
-async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    if not unshare_available():
-        pytest.skip("needs unshare -m (root) to give the gateway its own /etc/hosts")
-    launches, gateway_port = plan(tmp_path_factory.mktemp("clusterless"))
+def remove_containers(names: list[str]) -> None:
+    for name in names:
+        subprocess.run(["buildah", "rm", name], capture_output=True, check=False)
+
+
+@pytest_asyncio.fixture(scope="module", params=["images", "checkout"])
+async def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    workdir = tmp_path_factory.mktemp(f"clusterless-{request.param}")
+    created: list[str] = []
+    if request.param == "images":
+        docs = render("dev")
+        if not images_built(docs):
+            pytest.skip("the images are not built: `make images` (CI runs it)")
+        launches, gateway_port, created = plan_images(docs, workdir)
+    else:
+        if not unshare_available():
+            pytest.skip("needs unshare -m (root) to give the gateway its own /etc/hosts")
+        launches, gateway_port = plan(workdir)
     processes: list[ServerProcess] = []
     try:
         for name, argv, env in launches:
@@ -125,6 +192,7 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str
     finally:
         for process in reversed(processes):
             await process.stop()
+        await asyncio.to_thread(remove_containers, created)
 
 
 async def test_both_shipped_workflows_run_on_the_rendered_dev_overlay(cluster: str) -> None:
