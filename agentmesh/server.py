@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,14 +51,39 @@ class Service:
 MAX_PENDING_CALLS = 20_000
 
 
-def server_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
+# How long a client's connection to an agent lives before the agent asks it (GOAWAY) to
+# reconnect: a client of dns:///name re-resolves the name then, and so reaches replicas added
+# since (a Kubernetes scale-up). Calls already running get the grace to finish.
+MAX_CONNECTION_AGE_ENV = "AGENTMESH_MAX_CONNECTION_AGE_S"
+DEFAULT_MAX_CONNECTION_AGE_S = 60.0
+MAX_CONNECTION_AGE_GRACE_S = 600.0
+
+
+def max_connection_age_s(env: Mapping[str, str] = os.environ) -> float:
+    """AGENTMESH_MAX_CONNECTION_AGE_S, every agentmesh runtime's setting (default 60 s)."""
+    try:
+        value = float(env.get(MAX_CONNECTION_AGE_ENV, DEFAULT_MAX_CONNECTION_AGE_S))
+    except ValueError:
+        return DEFAULT_MAX_CONNECTION_AGE_S
+    return value if value > 0 else DEFAULT_MAX_CONNECTION_AGE_S
+
+
+def server_options(
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, max_connection_age: float | None = None
+) -> list[tuple[str, Any]]:
     # Without so_reuseport=0 a second server binds a busy port silently and steals half its calls.
-    return [
+    options: list[tuple[str, Any]] = [
         ("grpc.so_reuseport", 0),
         ("grpc.server.max_pending_requests", MAX_PENDING_CALLS // 2),
         ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
         *message_size_options(max_message_bytes),
     ]
+    if max_connection_age is not None:
+        options += [
+            ("grpc.max_connection_age_ms", int(max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(MAX_CONNECTION_AGE_GRACE_S * 1000)),
+        ]
+    return options
 
 
 class ServiceHost:
@@ -70,12 +96,14 @@ class ServiceHost:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         tracer_provider: trace.TracerProvider | None = None,
         subscriptions: Sequence[str] = (),
+        max_connection_age: float | None = None,
     ) -> None:
         """`subscriptions`: method-path prefixes of streams that follow something for as long as
         the client likes; shutdown does not wait for them, and they are not traced."""
         self._services = tuple(services)
         self._untraced = (*UNTRACED_SERVICES, *subscriptions)
         self._max_message_bytes = max_message_bytes
+        self._max_connection_age = max_connection_age
         self._tracer_provider = tracer_provider
         self._server: grpc.aio.Server | None = None
         self._in_flight: InFlight | None = None
@@ -92,7 +120,10 @@ class ServiceHost:
         if self._tracer_provider is not None or tracing_configured():
             interceptors.append(server_interceptor(self._tracer_provider, self._untraced))
         interceptors.append(HostedCalls(self._state))
-        server = grpc.aio.server(interceptors=interceptors, options=server_options(self._max_message_bytes))
+        server = grpc.aio.server(
+            interceptors=interceptors,
+            options=server_options(self._max_message_bytes, self._max_connection_age),
+        )
         for service in self._services:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

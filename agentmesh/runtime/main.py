@@ -14,7 +14,14 @@ from agentmesh.llm import LLMProvider, provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.runtime.agent import Agent
 from agentmesh.runtime.servicer import AgentServicer
-from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST, Service, ServiceHost, serve_until_signalled
+from agentmesh.server import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_HOST,
+    Service,
+    ServiceHost,
+    max_connection_age_s,
+    serve_until_signalled,
+)
 from agentmesh.telemetry import configure_tracing
 from agentmesh.v1 import agent_service_pb2, agent_service_pb2_grpc
 
@@ -32,7 +39,11 @@ def agent_host(
     def register(server: grpc.aio.Server) -> None:
         agent_service_pb2_grpc.add_AgentServiceServicer_to_server(servicer, server)
 
-    return ServiceHost([Service(AGENT_SERVICE, register)], tracer_provider=tracer_provider)
+    return ServiceHost(
+        [Service(AGENT_SERVICE, register)],
+        tracer_provider=tracer_provider,
+        max_connection_age=max_connection_age_s(),
+    )
 
 
 async def serve_agent(

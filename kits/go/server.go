@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
@@ -26,6 +29,23 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
+
+// A client's connection lives this long before the agent asks it (GOAWAY) to reconnect: a
+// client of dns:///name re-resolves the name then, and so reaches replicas added since (a
+// Kubernetes scale-up). AGENTMESH_MAX_CONNECTION_AGE_S sets it, as in every agentmesh runtime;
+// calls already running get the grace to finish.
+const (
+	defaultMaxConnectionAge = 60 * time.Second
+	maxConnectionAgeGrace   = 10 * time.Minute
+)
+
+func maxConnectionAge(getenv func(string) string) time.Duration {
+	seconds, err := strconv.ParseFloat(getenv("AGENTMESH_MAX_CONNECTION_AGE_S"), 64)
+	if err != nil || seconds <= 0 {
+		return defaultMaxConnectionAge
+	}
+	return time.Duration(seconds * float64(time.Second))
+}
 
 // MaxMessageBytes is the largest request or reply an agent accepts, as in every agentmesh runtime.
 const MaxMessageBytes = 16 * 1024 * 1024
@@ -48,6 +68,9 @@ func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger) *Server {
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionAge: maxConnectionAge(os.Getenv), MaxConnectionAgeGrace: maxConnectionAgeGrace,
+		}),
 		grpc.ChainUnaryInterceptor(s.countUnary, requireUnary),
 		grpc.ChainStreamInterceptor(s.countStream, requireStream),
 	)

@@ -14,6 +14,18 @@ import { agentService, Cancelled } from "./service.js";
 /** The largest request or reply an agent accepts, as in every agentmesh runtime. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+// A client's connection lives this long before the agent asks it (GOAWAY) to reconnect: a
+// client of dns:///name re-resolves the name then, and so reaches replicas added since (a
+// Kubernetes scale-up). AGENTMESH_MAX_CONNECTION_AGE_S sets it, as in every agentmesh runtime;
+// calls already running get the grace to finish.
+const DEFAULT_MAX_CONNECTION_AGE_MS = 60_000;
+const MAX_CONNECTION_AGE_GRACE_MS = 600_000;
+
+function maxConnectionAgeMs(seconds: string | undefined): number {
+  const value = Number(seconds);
+  return Number.isFinite(value) && value > 0 ? value * 1000 : DEFAULT_MAX_CONNECTION_AGE_MS;
+}
+
 // How long answered calls get to reach their callers once a drain has no call left to wait for.
 const FLUSH_MS = 1000;
 
@@ -34,6 +46,8 @@ export class AgentServer {
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_connection_age_ms": maxConnectionAgeMs(process.env.AGENTMESH_MAX_CONNECTION_AGE_S),
+      "grpc.max_connection_age_grace_ms": MAX_CONNECTION_AGE_GRACE_MS,
     });
     const { definition, handlers } = agentService({ agent, llm, log, track: (controller) => this.track(controller) });
     this.server.addService(definition, handlers);
