@@ -11,11 +11,15 @@ VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 WORK=${TMPDIR:-/tmp}/agentmesh-bases
 mkdir -p "$WORK"
 
-base() {  # name, extra mmdebstrap arguments...: a local base image, built once per machine
+# A base is kept between builds only while what it was made from is unchanged: its tag is a
+# digest of this script and of the toolchain versions copied into it.
+KEY=$( { cat "$0"; node --version; go version; python3 --version; } | sha256sum | cut -c1-12)
+
+base() {  # name, extra mmdebstrap arguments...: a local base image
   local name=$1; shift
-  if ! podman image exists "localhost/agentmesh-base-$name:bookworm"; then
+  if ! podman image exists "localhost/agentmesh-base-$name:$KEY"; then
     mmdebstrap --quiet --variant=minbase "$@" bookworm "$WORK/$name.tar"
-    podman import --quiet "$WORK/$name.tar" "localhost/agentmesh-base-$name:bookworm" >/dev/null
+    podman import --quiet "$WORK/$name.tar" "localhost/agentmesh-base-$name:$KEY" >/dev/null
     rm -f "$WORK/$name.tar"
   fi
 }
@@ -37,7 +41,7 @@ wait
 build() {  # runtime, base build-arg
   buildah bud --quiet --isolation chroot --layers=false \
     --volume /etc/ssl/certs:/etc/ssl/certs:ro \
-    --build-arg "VERSION=$VERSION" --build-arg "$2=localhost/agentmesh-base-$1:bookworm" \
+    --build-arg "VERSION=$VERSION" --build-arg "$2=localhost/agentmesh-base-$1:$KEY" \
     -f "deploy/images/$1.Containerfile" -t "ghcr.io/agentmesh/agentmesh-$1:$VERSION" . >/dev/null
   echo "built ghcr.io/agentmesh/agentmesh-$1:$VERSION (the manifests' name; nothing is pushed)"
 }
