@@ -143,9 +143,9 @@ def plan(workdir: Path) -> tuple[list[Launch], int]:
         for local in places.values():  # files from ConfigMaps name paths in the image too
             for file in local.iterdir():
                 file.write_text(localize(file.read_text(), places))
-        argv = [
-            localize(IMAGE_PATHS.get(part, part), places) for part in container["command"] + container["args"]
-        ]
+        # The image's paths become the checkout's; the manifest's mount paths become local ones.
+        parts = container["command"] + container["args"]
+        argv = [IMAGE_PATHS.get(part) or localize(part, places) for part in parts]
         if doc["kind"] == "StatefulSet":
             gateway_port = container["ports"][0]["containerPort"]
             argv = [
@@ -185,8 +185,8 @@ async def cluster(
     try:
         for name, argv, env in launches:
             process = ServerProcess(argv, env, name=name, cwd=ROOT)
+            await process.start()  # one that fails to start has exited: nothing to stop
             processes.append(process)
-            await process.start()
         await wait_serving(f"127.0.0.1:{gateway_port}", timeout=30)
         yield f"127.0.0.1:{gateway_port}"
     finally:
