@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	reflector "github.com/invopop/jsonschema"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -25,9 +26,21 @@ type Schema struct {
 
 var englishPrinter = message.NewPrinter(language.English)
 
-// SchemaFor reflects T's JSON Schema; it panics on a type no JSON Schema can describe, a bug in
-// the agent found when it starts, not on a call.
+// schemas holds each type's Schema once made: GenerateJSON asks for one on every model call.
+var schemas sync.Map // reflect.Type → *Schema
+
+// SchemaFor reflects T's JSON Schema, once per type; it panics on a type no JSON Schema can
+// describe, a bug in the agent found when it starts, not on a call.
 func SchemaFor[T any]() *Schema {
+	key := reflect.TypeFor[T]()
+	if known, ok := schemas.Load(key); ok {
+		return known.(*Schema)
+	}
+	made, _ := schemas.LoadOrStore(key, reflectSchema[T]())
+	return made.(*Schema)
+}
+
+func reflectSchema[T any]() *Schema {
 	var zero T
 	r := &reflector.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: true}
 	reflected := r.Reflect(&zero)

@@ -73,6 +73,16 @@ def localize(text: str, places: dict[str, Path]) -> str:
     return re.sub(pattern, lambda match: str(places[match.group(1)]), text)
 
 
+def config_maps_of(docs: list[Doc]) -> dict[str, dict[str, str]]:
+    return {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+
+
+def services_on_loopback(docs: list[Doc], hosts: Path, rest: str) -> None:
+    """A hosts file resolving every Service's name to 127.0.0.1, followed by `rest`."""
+    services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service"]
+    hosts.write_text("".join(f"127.0.0.1 {name}\n" for name in services) + rest)
+
+
 Launch = tuple[str, list[str], dict[str, str]]
 
 
@@ -92,10 +102,9 @@ def images_built(docs: list[Doc]) -> bool:
 def plan_images(docs: list[Doc], workdir: Path) -> tuple[list[Launch], int, list[str]]:
     """`buildah run` of each workload's image with its command, args, env and volumes; and the
     working containers to remove afterwards."""
-    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
-    services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service"]
+    config_maps = config_maps_of(docs)
     hosts = workdir / "hosts"
-    hosts.write_text("".join(f"127.0.0.1 {name}\n" for name in services) + "127.0.0.1 localhost\n")
+    services_on_loopback(docs, hosts, "127.0.0.1 localhost\n")
     launches: list[Launch] = []
     created: list[str] = []
     gateway_port = 0
@@ -130,10 +139,9 @@ def plan(workdir: Path) -> tuple[list[Launch], int]:
     """What to start for each workload of the rendered dev overlay (agents first, then the
     gateway), and the gateway's port."""
     docs = render("dev")
-    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
-    services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service"]
+    config_maps = config_maps_of(docs)
     hosts = workdir / "hosts"
-    hosts.write_text("".join(f"127.0.0.1 {name}\n" for name in services) + Path("/etc/hosts").read_text())
+    services_on_loopback(docs, hosts, Path("/etc/hosts").read_text())
     launches: list[Launch] = []
     gateway_port = 0
     for doc in sorted(workloads(docs), key=lambda d: d["kind"] == "StatefulSet"):  # the gateway last

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from agentmesh import Client
 from agentmesh.health import wait_serving
 from agentmesh_cli.launch import LocalMesh
 from agentmesh_cli.process import ServerProcess
+from tests.deploy.test_clusterless import unshare_available
 from tests.support import ROOT
 from tests.support.mesh import probe_log, step, workflow
 
@@ -47,11 +46,6 @@ def free_port_on_both() -> int:
 def replica(host: str, port: int, label: str, log: Path) -> ServerProcess:
     env = {**os.environ, "PROBE_LOG": str(log), "PROBE_LABEL": label, "AGENTMESH_MAX_CONNECTION_AGE_S": "1"}
     return ServerProcess([sys.executable, str(PROBE), "--host", host, "--port", str(port)], env, name=label)
-
-
-def unshare_available() -> bool:
-    probe = ["unshare", "-m", "true"]
-    return shutil.which("unshare") is not None and subprocess.run(probe, check=False).returncode == 0
 
 
 def resolve_to(hosts: Path, *addresses: str) -> None:

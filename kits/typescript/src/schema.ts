@@ -6,10 +6,18 @@ import { type FieldViolation, invalidInput } from "./errors.js";
 
 export type JsonSchema = Record<string, unknown>;
 
-/** The JSON Schema of what a caller may send (`io: "input"`: fields with defaults are optional). */
+// Each schema's JSON Schema, made once: generateJSON asks for one on every model call.
+const documents = { input: new WeakMap<z.ZodType, JsonSchema>(), output: new WeakMap<z.ZodType, JsonSchema>() };
+
+/** The JSON Schema of what a caller may send (`io: "input"`: fields with defaults are optional)
+ * or of what comes back (`io: "output"`). */
 export function jsonSchemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
-  const document = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
-  delete document.$schema;
+  let document = documents[io].get(schema);
+  if (document === undefined) {
+    document = z.toJSONSchema(schema, { io, unrepresentable: "any" });
+    delete document.$schema;
+    documents[io].set(schema, document);
+  }
   return document;
 }
 
