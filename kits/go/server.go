@@ -57,7 +57,7 @@ type Server struct {
 	grpc     *grpc.Server
 	health   *health.Server
 	log      *slog.Logger
-	inFlight atomic.Int64
+	calls    agentCalls
 	stopping atomic.Bool
 	stopOnce sync.Once
 }
@@ -89,13 +89,16 @@ func (s *Server) Serve(listener net.Listener) error {
 	return s.grpc.Serve(listener)
 }
 
-// Stop drains: health turns NOT_SERVING so balancers send no more work, calls in flight get
-// grace to finish, and whatever still runs then is cancelled.
+// Stop drains: health turns NOT_SERVING so balancers send no more work, AgentService calls in
+// flight get grace to finish, and whatever still runs then is cancelled. Health Watch streams
+// are not waited for: a prober's watch lasts as long as the prober likes, and it has been told
+// NOT_SERVING already.
 func (s *Server) Stop(grace time.Duration) {
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
 		s.log.Info("shutting down", "grace_seconds", grace.Seconds())
 		s.health.Shutdown()
+		// GracefulStop refuses new calls at once, then waits for every stream, watches included.
 		drained := make(chan struct{})
 		go func() {
 			s.grpc.GracefulStop()
@@ -103,25 +106,79 @@ func (s *Server) Stop(grace time.Duration) {
 		}()
 		select {
 		case <-drained:
+		case <-s.calls.idle():
+			// A handler that has returned has not necessarily sent its reply yet.
+			select {
+			case <-drained:
+			case <-time.After(farewell):
+			}
 		case <-time.After(grace):
-			s.log.Warn("grace period over; cancelling calls", "in_flight", s.inFlight.Load())
-			s.grpc.Stop()
-			<-drained
+			s.log.Warn("grace period over; cancelling calls", "in_flight", s.calls.count())
 		}
+		s.grpc.Stop()
+		<-drained
 		s.log.Info("stopped")
 	})
 }
 
-func (s *Server) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
+// farewell is how long replies of calls that have just finished, and NOT_SERVING to health
+// watchers, get to go out before the server cuts its connections (as in the Python runtime).
+const farewell = 250 * time.Millisecond
+
+const agentServicePrefix = "/agentmesh.v1.AgentService/"
+
+func (s *Server) countUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, agentServicePrefix) {
+		s.calls.add(1)
+		defer s.calls.add(-1)
+	}
 	return handler(ctx, req)
 }
 
-func (s *Server) countStream(srv any, stream grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
+func (s *Server) countStream(srv any, stream grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if strings.HasPrefix(info.FullMethod, agentServicePrefix) {
+		s.calls.add(1)
+		defer s.calls.add(-1)
+	}
 	return handler(srv, stream)
+}
+
+// agentCalls counts the AgentService calls in flight, the ones a drain waits for.
+type agentCalls struct {
+	mu      sync.Mutex
+	n       int
+	waiters []chan struct{}
+}
+
+func (c *agentCalls) add(delta int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += delta
+	if c.n == 0 {
+		for _, w := range c.waiters {
+			close(w)
+		}
+		c.waiters = nil
+	}
+}
+
+func (c *agentCalls) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// idle is closed once no AgentService call is in flight (at once if none is).
+func (c *agentCalls) idle() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := make(chan struct{})
+	if c.n == 0 {
+		close(w)
+	} else {
+		c.waiters = append(c.waiters, w)
+	}
+	return w
 }
 
 // requireUnary refuses, before any handler runs, a request that lacks a field the protos mark

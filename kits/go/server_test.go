@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,11 +99,16 @@ type served struct {
 
 func serve(t *testing.T, agent *kit.Agent) *served {
 	t.Helper()
+	return serveLogging(t, agent, io.Discard)
+}
+
+func serveLogging(t *testing.T, agent *kit.Agent, logs io.Writer) *served {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := kit.NewServer(agent, &llm.Offline{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	server := kit.NewServer(agent, &llm.Offline{}, slog.New(slog.NewTextHandler(logs, nil)))
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(listener) }()
 	conn, err := grpc.NewClient(listener.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -388,4 +394,44 @@ func TestStopCancelsCallsStillRunningAfterTheGrace(t *testing.T) {
 	if !observed.cancelled.Load() {
 		t.Fatal("the handler was not cancelled after the grace")
 	}
+}
+
+func TestStopDoesNotWaitForHealthWatches(t *testing.T) {
+	var logs syncBuffer
+	s := serveLogging(t, testAgent(&seen{}), &logs)
+	watch, err := healthpb.NewHealthClient(s.conn).Watch(within(t, 60), &healthpb.HealthCheckRequest{Service: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// With no AgentService call in flight the drain is over at once; a stop that waited for the
+	// watch (open for a minute more) would wait out the grace and say so.
+	s.server.Stop(2 * time.Second)
+	if strings.Contains(logs.String(), "grace period over") {
+		t.Fatalf("stop waited out the grace for a health watch:\n%s", logs.String())
+	}
+	for {
+		if _, err := watch.Recv(); err != nil {
+			break // the watch is closed by the stop
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
