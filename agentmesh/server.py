@@ -28,11 +28,14 @@ from agentmesh.descriptors import documented_pool
 from agentmesh.drain import InFlight
 from agentmesh.status import HostState
 from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor, tracing_configured
+from agentmesh.tls import ServerTLS, is_loopback
 
 log = logging.getLogger("agentmesh.server")
 
 DEFAULT_GRACE_SECONDS = 10.0
-DEFAULT_HOST = "[::]"
+# Loopback unless told otherwise: a plaintext server on every interface is one flag away, and
+# says so when it starts (see ServiceHost.start).
+DEFAULT_HOST = "127.0.0.1"
 # Time for open Watch streams to deliver NOT_SERVING before the server cuts them.
 _FAREWELL_SECONDS = 0.25
 
@@ -97,14 +100,17 @@ class ServiceHost:
         tracer_provider: trace.TracerProvider | None = None,
         subscriptions: Sequence[str] = (),
         max_connection_age: float | None = None,
+        tls: ServerTLS | None = None,
     ) -> None:
         """`subscriptions`: method-path prefixes of streams that follow something for as long as
-        the client likes; shutdown does not wait for them, and they are not traced."""
+        the client likes; shutdown does not wait for them, and they are not traced. `tls`: serve
+        TLS (mutual TLS if it names a client CA), re-reading the files when they change."""
         self._services = tuple(services)
         self._untraced = (*UNTRACED_SERVICES, *subscriptions)
         self._max_message_bytes = max_message_bytes
         self._max_connection_age = max_connection_age
         self._tracer_provider = tracer_provider
+        self._tls = tls
         self._server: grpc.aio.Server | None = None
         self._in_flight: InFlight | None = None
         self._state = HostState()
@@ -131,7 +137,17 @@ class ServiceHost:
         served = [*names, health.SERVICE_NAME, reflection.SERVICE_NAME]
         reflection.enable_server_reflection(served, server, pool=documented_pool())  # type: ignore[arg-type]
         try:
-            port = server.add_insecure_port(address)
+            if self._tls is not None:
+                port = server.add_secure_port(address, self._tls.credentials())
+            else:
+                port = server.add_insecure_port(address)
+                host = address.rpartition(":")[0]
+                if not is_loopback(host):
+                    log.warning(
+                        "serving plaintext on a non-loopback address: anyone who reaches it can call"
+                        " it unencrypted; give a TLS certificate and key, or bind 127.0.0.1",
+                        extra={"address": address},
+                    )
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {address}: {exc}") from None
         if port == 0:

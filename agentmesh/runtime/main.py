@@ -10,6 +10,7 @@ import grpc
 import typer
 from opentelemetry import trace
 
+from agentmesh.cli_options import TLSCertOption, TLSClientCAOption, TLSKeyOption
 from agentmesh.llm import LLMProvider, provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.runtime.agent import Agent
@@ -23,6 +24,7 @@ from agentmesh.server import (
     serve_until_signalled,
 )
 from agentmesh.telemetry import configure_tracing
+from agentmesh.tls import ServerTLS, TLSConfigError
 from agentmesh.v1 import agent_service_pb2, agent_service_pb2_grpc
 
 log = logging.getLogger("agentmesh.agent")
@@ -31,7 +33,11 @@ AGENT_SERVICE = agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].fu
 
 
 def agent_host(
-    agent: Agent, llm: LLMProvider | None = None, *, tracer_provider: trace.TracerProvider | None = None
+    agent: Agent,
+    llm: LLMProvider | None = None,
+    *,
+    tracer_provider: trace.TracerProvider | None = None,
+    tls: ServerTLS | None = None,
 ) -> ServiceHost:
     """A ServiceHost serving `agent`, not yet started; the LLM defaults to AGENTMESH_LLM's choice."""
     servicer = AgentServicer(agent, llm or provider_from_env(agent.composers))
@@ -43,21 +49,39 @@ def agent_host(
         [Service(AGENT_SERVICE, register)],
         tracer_provider=tracer_provider,
         max_connection_age=max_connection_age_s(),
+        tls=tls,
     )
 
 
 async def serve_agent(
-    agent: Agent, host: str = DEFAULT_HOST, port: int | None = None, grace: float = DEFAULT_GRACE_SECONDS
+    agent: Agent,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    grace: float = DEFAULT_GRACE_SECONDS,
+    tls: ServerTLS | None = None,
 ) -> None:
     """Serve until SIGTERM or Ctrl-C, then drain gracefully."""
     llm = provider_from_env(agent.composers)
-    service_host = agent_host(agent, llm)
+    service_host = agent_host(agent, llm, tls=tls)
     bound = await service_host.start(f"{host}:{agent.default_port if port is None else port}")
     log.info(
         "listening",
-        extra={"agent": agent.name, "address": f"{host}:{bound}", "port": bound, "llm_provider": llm.name},
+        extra={
+            "agent": agent.name,
+            "address": f"{host}:{bound}",
+            "port": bound,
+            "llm_provider": llm.name,
+            "tls": tls_mode(tls),
+        },
     )
     await serve_until_signalled(service_host, grace)
+
+
+def tls_mode(tls: ServerTLS | None) -> str:
+    """How a server's listening line describes its transport."""
+    if tls is None:
+        return "off"
+    return "mutual" if tls.mutual else "on"
 
 
 def run_agent_cli(agent: Agent, argv: Sequence[str] | None = None) -> None:
@@ -71,20 +95,36 @@ def run_agent_cli(agent: Agent, argv: Sequence[str] | None = None) -> None:
         grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
         log_format: str = typer.Option("json", help="json or text."),
         log_level: str = typer.Option("info", help="debug, info, warning or error."),
+        tls_cert: str = TLSCertOption,
+        tls_key: str = TLSKeyOption,
+        tls_client_ca: str = TLSClientCAOption,
     ) -> None:
-        run_agent(agent, host=host, port=port, grace=grace, log_format=log_format, log_level=log_level)
+        try:
+            tls = ServerTLS.from_settings(tls_cert, tls_key, tls_client_ca)
+        except TLSConfigError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        run_agent(
+            agent, host=host, port=port, grace=grace, log_format=log_format, log_level=log_level, tls=tls
+        )
 
     app(args=list(argv) if argv is not None else None, prog_name=agent.name)
 
 
 def run_agent(
-    agent: Agent, *, host: str, port: int, grace: float, log_format: str, log_level: str = "info"
+    agent: Agent,
+    *,
+    host: str,
+    port: int,
+    grace: float,
+    log_format: str,
+    log_level: str = "info",
+    tls: ServerTLS | None = None,
 ) -> None:
     fmt: LogFormat = "text" if log_format == "text" else "json"
     configure_logging(fmt, log_level)
     configure_tracing(f"agentmesh-{agent.name}")
     try:
-        asyncio.run(serve_agent(agent, host, port, grace))
-    except OSError as exc:
+        asyncio.run(serve_agent(agent, host, port, grace, tls))
+    except (OSError, TLSConfigError) as exc:
         log.error("cannot serve", extra={"agent": agent.name, "error": str(exc)})
         raise typer.Exit(1) from None

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from agentmesh.cli_options import TLSCAOption, TLSCertOption, TLSClientCAOption, TLSKeyOption
 from agentmesh.logs import LogFormat
 from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
-from agentmesh_cli.client import DEFAULT_GATEWAY, CliError
+from agentmesh_cli.client import DEFAULT_GATEWAY, TOKEN_ENV, CliError, access
 from agentmesh_services import AGENTS
 
 app = typer.Typer(
@@ -35,6 +36,27 @@ GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address
 LogFormatOption = typer.Option("json", help="json or text.")
 LogLevelOption = typer.Option("info", help="debug, info, warning or error.")
 JsonOption = typer.Option(False, "--json", help="Print each event as one JSON line (snake_case fields).")
+
+
+@app.callback()
+def global_options(
+    tls_ca: str = typer.Option(
+        "",
+        "--tls-ca",
+        envvar="AGENTMESH_TLS_CA",
+        help="Reach the gateway over TLS, trusting this CA; for mutual TLS the client certificate"
+        " and key come from AGENTMESH_TLS_CERT and AGENTMESH_TLS_KEY.",
+    ),
+    token: str = typer.Option(
+        "",
+        "--token",
+        envvar=TOKEN_ENV,
+        show_default=False,
+        help=f"Bearer token for the gateway (prefer env {TOKEN_ENV}: a flag shows in `ps`).",
+    ),
+) -> None:
+    """agentmesh: a gRPC polyglot agent mesh."""
+    access.tls_ca, access.token = tls_ca, token
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -75,16 +97,31 @@ def agent_command(
     grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
     log_format: str = LogFormatOption,
     log_level: str = LogLevelOption,
+    tls_cert: str = TLSCertOption,
+    tls_key: str = TLSKeyOption,
+    tls_client_ca: str = TLSClientCAOption,
 ) -> None:
     """Serve one agent as a standalone gRPC server (health, reflection, graceful shutdown)."""
     if name not in AGENTS:
         raise _fail(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
     fmt, level = _log_options(log_format, log_level)
+    from agentmesh.tls import ServerTLS, TLSConfigError
+
+    try:
+        tls = ServerTLS.from_settings(tls_cert, tls_key, tls_client_ca)
+    except TLSConfigError as exc:
+        raise _fail(str(exc)) from None
     entry = AGENTS[name]
     port = entry.default_port if port is None else port
     if entry.module is None:  # TypeScript or Go: its own program takes the same options
         argv = [*entry.argv(), "--host", host, "--port", str(port), "--grace", str(grace)]
         argv += ["--log-format", fmt, "--log-level", level]
+        for flag, value in (
+            ("--tls-cert", tls_cert),
+            ("--tls-key", tls_key),
+            ("--tls-client-ca", tls_client_ca),
+        ):
+            argv += [flag, value] if value else []
         os.chdir(entry.root)
         try:
             os.execvp(argv[0], argv)  # noqa: S606 - the mesh file's command, as given, without a shell
@@ -94,12 +131,14 @@ def agent_command(
     from agentmesh.runtime.main import run_agent
     from agentmesh_services import load_agent
 
-    run_agent(load_agent(name), host=host, port=port, grace=grace, log_format=fmt, log_level=level)
+    run_agent(load_agent(name), host=host, port=port, grace=grace, log_format=fmt, log_level=level, tls=tls)
 
 
 @app.command("gateway")
 def gateway_command(
-    host: str | None = typer.Option(None, help="Interface to bind. Default: the mesh file's, else [::]."),
+    host: str | None = typer.Option(
+        None, help="Interface to bind. Default: the mesh file's, else 127.0.0.1."
+    ),
     port: int | None = typer.Option(
         None, help="Port to bind (0 picks one). Default: the mesh file's, else 50051."
     ),
@@ -116,6 +155,10 @@ def gateway_command(
     grace: float = typer.Option(DEFAULT_GRACE_SECONDS, help="Seconds in-flight calls get on shutdown."),
     log_format: str = LogFormatOption,
     log_level: str = LogLevelOption,
+    tls_cert: str = TLSCertOption,
+    tls_key: str = TLSKeyOption,
+    tls_client_ca: str = TLSClientCAOption,
+    tls_ca: str = TLSCAOption,
 ) -> None:
     """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
     fmt, level = _log_options(log_format, log_level)
@@ -131,6 +174,7 @@ def gateway_command(
             settings.agents = dict(parse_agent_flag(flag) for flag in agent)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    settings.tls = settings.tls.overlay(cert=tls_cert, key=tls_key, client_ca=tls_client_ca, ca=tls_ca)
     settings.host = host if host is not None else settings.host
     settings.port = port if port is not None else settings.port
     settings.workflow_paths += workflows

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from agentmesh.client import Client, default_target
 from agentmesh.errors import AgentMeshError, InvalidInput, InvalidWorkflow, Unavailable
+from agentmesh.tls import ClientTLS, TLSConfigError
 
 DEFAULT_GATEWAY = default_target()
+TOKEN_ENV = "AGENTMESH_TOKEN"  # noqa: S105 - the variable's name, not a token
+
+
+@dataclass
+class Access:
+    """How the CLI reaches the gateway beyond its address: TLS files and a bearer token.
+
+    Set by the global options (`agentmesh --tls-ca CA --token T COMMAND`); the client
+    certificate for mutual TLS comes from AGENTMESH_TLS_CERT/AGENTMESH_TLS_KEY.
+    """
+
+    tls_ca: str = ""
+    token: str = ""
+
+
+access = Access()
 
 
 class CliError(Exception):
@@ -23,7 +42,14 @@ class CliError(Exception):
 async def connected(address: str) -> AsyncIterator[Client]:
     """A client of the gateway at `address`; what the gateway refuses becomes a CliError."""
     try:
-        client = await Client.connect(address, timeout=5)
+        tls = ClientTLS.from_settings(
+            access.tls_ca, os.environ.get("AGENTMESH_TLS_CERT"), os.environ.get("AGENTMESH_TLS_KEY")
+        )
+        credentials = tls.credentials() if tls is not None else False
+    except TLSConfigError as exc:
+        raise CliError(str(exc), exit_code=2) from None
+    try:
+        client = await Client.connect(address, tls=credentials, token=access.token or None, timeout=5)
     except Unavailable:
         raise CliError(
             f"cannot reach the gateway at {address} (is `agentmesh up` running? try --gateway)"

@@ -22,6 +22,7 @@ from agentmesh import health
 from agentmesh.channels import message_size_options
 from agentmesh.errors import AgentMeshError
 from agentmesh.status import details_of
+from agentmesh.tls import ClientTLS
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import agent_service_pb2_grpc as agent_grpc
 from agentmesh.v1 import orchestrator_service_pb2 as pb
@@ -54,29 +55,49 @@ class CallFailure(Exception):
         return f"{self.code.name}: {self.message}"
 
 
+# How often the gateway looks at its TLS files for a renewed client certificate or CA, and how
+# long calls on a channel made with the old ones get to finish.
+TLS_CHECK_SECONDS = 5.0
+_OLD_CHANNEL_GRACE_SECONDS = 600.0
+
+
 class Replica:
-    def __init__(self, agent: str, address: str) -> None:
+    def __init__(self, agent: str, address: str, tls: ClientTLS | None = None) -> None:
         self.agent = agent
         self.address = address
+        self.channel = self._connect(tls.credentials() if tls is not None else None)
+        self.stub = agent_grpc.AgentServiceStub(self.channel)
+        self.health: pb.ReplicaHealth.ValueType = pb.REPLICA_HEALTH_UNKNOWN
+        self._retired: set[asyncio.Task[None]] = set()
+
+    def _connect(self, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
         # grpc's default reconnect backoff starts at 1 s: an agent that comes up just after the
         # gateway (as under `agentmesh up`) or restarts would sit unused for that long.
         options = [*message_size_options(), *_RECONNECT_OPTIONS]
-        if address.startswith("dns:///"):
+        if self.address.startswith("dns:///"):
             options.append(("grpc.service_config", _DNS_SERVICE_CONFIG))
-        self.channel = grpc.aio.insecure_channel(address, options=options)
+        if credentials is None:
+            return grpc.aio.insecure_channel(self.address, options=options)
+        return grpc.aio.secure_channel(self.address, credentials, options=options)
+
+    def reconnect(self, credentials: grpc.ChannelCredentials) -> None:
+        """New calls go over a channel with `credentials`; calls on the old one get time to finish."""
+        old, self.channel = self.channel, self._connect(credentials)
         self.stub = agent_grpc.AgentServiceStub(self.channel)
-        self.health: pb.ReplicaHealth.ValueType = pb.REPLICA_HEALTH_UNKNOWN
+        task = asyncio.create_task(old.close(_OLD_CHANNEL_GRACE_SECONDS), name=f"retire:{self.address}")
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def close(self) -> None:
-        await self.channel.close()
+        await asyncio.gather(self.channel.close(), *self._retired, return_exceptions=True)
 
 
 class AgentPool:
     """The replicas of one agent."""
 
-    def __init__(self, name: str, addresses: Sequence[str]) -> None:
+    def __init__(self, name: str, addresses: Sequence[str], tls: ClientTLS | None = None) -> None:
         self.name = name
-        self.replicas = [Replica(name, address) for address in addresses]
+        self.replicas = [Replica(name, address, tls) for address in addresses]
         self.card: agent_pb.AgentCard | None = None
         self._next = 0
         self._changed = asyncio.Condition()
@@ -92,6 +113,14 @@ class AgentPool:
             task.cancel()
         await asyncio.gather(*self._watchers, return_exceptions=True)
         await asyncio.gather(*(r.close() for r in self.replicas))
+
+    def reconnect(self, credentials: grpc.ChannelCredentials) -> None:
+        """Every replica over a new channel, its health followed there from now on."""
+        for task in self._watchers:
+            task.cancel()
+        for replica in self.replicas:
+            replica.reconnect(credentials)
+        self.start()
 
     def streams(self, skill: str) -> bool:
         """Whether `skill` (empty: the agent's first) streams its output, as the card says."""
@@ -152,8 +181,12 @@ class AgentPool:
 class AgentDirectory:
     """Every configured agent, by name."""
 
-    def __init__(self, agents: Mapping[str, Sequence[str]]) -> None:
-        self._pools = {name: AgentPool(name, addresses) for name, addresses in agents.items()}
+    def __init__(self, agents: Mapping[str, Sequence[str]], tls: ClientTLS | None = None) -> None:
+        """`tls`: call agents over TLS, trusting its CA and presenting its certificate if asked."""
+        self._tls = tls
+        self._tls_version = tls.version() if tls is not None else ()
+        self._pools = {name: AgentPool(name, addresses, tls) for name, addresses in agents.items()}
+        self._tls_watcher: asyncio.Task[None] | None = None
 
     @property
     def names(self) -> list[str]:
@@ -162,9 +195,31 @@ class AgentDirectory:
     def start(self) -> None:
         for pool in self._pools.values():
             pool.start()
+        if self._tls is not None:
+            self._tls_watcher = asyncio.create_task(self._follow_tls(self._tls), name="agent-tls")
 
     async def stop(self) -> None:
+        if self._tls_watcher is not None:
+            self._tls_watcher.cancel()
+            await asyncio.gather(self._tls_watcher, return_exceptions=True)
         await asyncio.gather(*(pool.stop() for pool in self._pools.values()))
+
+    async def _follow_tls(self, tls: ClientTLS) -> None:
+        """Renewed client certificate or CA files: new channels (grpc cannot change a live one's)."""
+        while True:
+            await asyncio.sleep(TLS_CHECK_SECONDS)
+            version = tls.version()
+            if version == self._tls_version:
+                continue
+            try:
+                credentials = tls.credentials()
+            except ValueError as exc:
+                log.warning("cannot reload the TLS files; keeping the channels", extra={"error": str(exc)})
+                continue
+            self._tls_version = version
+            for pool in self._pools.values():
+                pool.reconnect(credentials)
+            log.info("reconnecting to agents with renewed TLS files", extra={"ca": str(tls.ca)})
 
     def statuses(self) -> list[pb.AgentStatus]:
         return [

@@ -1,8 +1,14 @@
 """The gateway's configuration: a mesh file, overridden by command-line flags.
 
     gateway:
+      host: 0.0.0.0                                 # default 127.0.0.1
       port: 50051
       store: .agentmesh/gateway.db
+      tls:                                          # PEM files, re-read when they change
+        cert: /etc/agentmesh/tls/tls.crt            # serve TLS with these...
+        key: /etc/agentmesh/tls/tls.key
+        client_ca: /etc/agentmesh/tls/ca.crt        # ...demanding client certificates (mTLS)
+        ca: /etc/agentmesh/tls/ca.crt               # call agents over TLS, trusting this CA
     agents:
       researcher: 127.0.0.1:50061                  # one address
       writer: [10.0.0.5:50063, 10.0.0.6:50063]     # replicas, shared round-robin
@@ -26,6 +32,8 @@ from typing import Any
 import yaml
 
 from agentmesh.llm import PROVIDERS
+from agentmesh.server import DEFAULT_HOST
+from agentmesh.tls import ClientTLS, ServerTLS, TLSConfigError
 
 DEFAULT_PORT = 50051
 DEFAULT_STORE = Path(".agentmesh/gateway.db")
@@ -37,12 +45,41 @@ class ConfigError(ValueError):
 
 @dataclass
 class GatewayConfig:
-    host: str = "[::]"
+    host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     store: Path = DEFAULT_STORE
     agents: dict[str, list[str]] = field(default_factory=dict)
     workflow_paths: list[Path] = field(default_factory=list)
     llm: str | None = None
+    # Files for TLS, by role: cert/key serve (and are presented to agents that ask), client_ca
+    # demands client certificates, ca turns TLS on for calls to agents.
+    tls: TLSFiles = field(default_factory=lambda: TLSFiles())
+
+    @property
+    def server_tls(self) -> ServerTLS | None:
+        try:
+            return ServerTLS.from_settings(self.tls.cert, self.tls.key, self.tls.client_ca)
+        except TLSConfigError as exc:
+            raise ConfigError(f"gateway TLS: {exc}") from None
+
+    @property
+    def agent_tls(self) -> ClientTLS | None:
+        try:
+            return ClientTLS.from_settings(self.tls.ca, self.tls.cert, self.tls.key)
+        except TLSConfigError as exc:
+            raise ConfigError(f"gateway TLS: {exc}") from None
+
+
+@dataclass
+class TLSFiles:
+    cert: str = ""
+    key: str = ""
+    client_ca: str = ""
+    ca: str = ""
+
+    def overlay(self, **values: str) -> TLSFiles:
+        """These files, each replaced by the value given for it unless that is empty."""
+        return dataclasses.replace(self, **{name: value for name, value in values.items() if value})
 
 
 def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> GatewayConfig:
@@ -61,6 +98,14 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
     gateway = _mapping(data.get("gateway", {}), f"{path}: gateway")
     config.host = str(gateway.get("host", config.host))
     config.port = _port(gateway.get("port", config.port), f"{path}: gateway.port")
+    if "tls" in gateway:
+        tls = _mapping(gateway["tls"] or {}, f"{path}: gateway.tls")
+        unknown = set(tls) - {f.name for f in dataclasses.fields(TLSFiles)}
+        if unknown:
+            raise ConfigError(f"{path}: gateway.tls: unknown setting(s) {', '.join(sorted(unknown))}")
+        config.tls = config.tls.overlay(
+            **{str(name): str(_relative(path, str(value))) for name, value in tls.items() if value}
+        )
     if "store" in gateway:
         config.store = _relative(path, store_path(gateway["store"], f"{path}: gateway.store"))
     if "agents" in data:

@@ -11,8 +11,10 @@ import grpc
 from agentmesh.errors import AgentMeshError
 from agentmesh.llm import provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
+from agentmesh.runtime.main import tls_mode
 from agentmesh.server import Service, ServiceHost, serve_until_signalled
 from agentmesh.telemetry import configure_tracing
+from agentmesh.tls import TLSConfigError
 from agentmesh.v1 import orchestrator_service_pb2, workflow_pb2
 from agentmesh.workflows import load_directory, load_workflow
 from agentmesh_gateway.agents import AgentDirectory
@@ -46,13 +48,18 @@ def load_workflows(paths: list[Path]) -> dict[str, workflow_pb2.Workflow]:
 
 def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
     store = SqliteRunStore(config.store)
-    engine = Engine(store, AgentDirectory(config.agents), load_workflows(config.workflow_paths))
+    engine = Engine(
+        store, AgentDirectory(config.agents, config.agent_tls), load_workflows(config.workflow_paths)
+    )
     servicer = OrchestratorServicer(engine, Chat(store, provider_from_env()))
 
     def register(server: grpc.aio.Server) -> None:
         add_to_server(servicer, server)
 
-    return engine, ServiceHost([Service(ORCHESTRATOR_SERVICE, register)], subscriptions=SUBSCRIPTIONS)
+    host = ServiceHost(
+        [Service(ORCHESTRATOR_SERVICE, register)], subscriptions=SUBSCRIPTIONS, tls=config.server_tls
+    )
+    return engine, host
 
 
 async def serve_gateway(config: GatewayConfig, grace: float) -> None:
@@ -72,6 +79,8 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
                 "address": f"{config.host}:{port}",
                 "port": port,
                 "store": str(config.store),
+                "tls": tls_mode(config.server_tls),
+                "agent_tls": "on" if config.agent_tls is not None else "off",
                 "agents": sorted(config.agents),
                 "workflows": sorted(engine.workflows_by_name),
             },
@@ -88,7 +97,7 @@ def run_gateway(
     configure_tracing("agentmesh-gateway")
     try:
         asyncio.run(serve_gateway(config, grace))
-    except (OSError, ConfigError, AgentMeshError) as exc:
+    except (OSError, ConfigError, TLSConfigError, AgentMeshError) as exc:
         log.error("cannot serve", extra={"error": str(exc)})
         return 1
     return 0

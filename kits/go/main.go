@@ -15,14 +15,15 @@ import (
 	"time"
 
 	"agentmesh/kit/llm"
+	"google.golang.org/grpc"
 )
 
 // DefaultGrace is how long calls in flight get to finish on shutdown unless --grace says otherwise.
 const DefaultGrace = 10 * time.Second
 
 // Main serves the agent from the command line until SIGTERM or Ctrl-C, then drains and exits;
-// it takes the options every agentmesh agent takes: --host, --port, --grace, --log-format and
-// --log-level. It exits 1 if the agent cannot serve, 2 on a bad command line.
+// it takes the options every agentmesh agent takes: --host, --port, --grace, --log-format,
+// --log-level and --tls-cert, --tls-key, --tls-client-ca. It exits 1 if the agent cannot serve, 2 on a bad command line.
 func (a *Agent) Main() {
 	os.Exit(a.Run(os.Args[1:], os.Stderr))
 }
@@ -36,6 +37,10 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 	grace := flags.Float64("grace", DefaultGrace.Seconds(), "seconds in-flight calls get on shutdown")
 	format := flags.String("log-format", "json", "json or text")
 	level := flags.String("log-level", "info", "debug, info, warning or error")
+	var files TLSFiles
+	flags.StringVar(&files.Cert, "tls-cert", os.Getenv("AGENTMESH_TLS_CERT"), "PEM certificate to serve TLS with, re-read when it changes (env AGENTMESH_TLS_CERT)")
+	flags.StringVar(&files.Key, "tls-key", os.Getenv("AGENTMESH_TLS_KEY"), "PEM private key of --tls-cert (env AGENTMESH_TLS_KEY)")
+	flags.StringVar(&files.ClientCA, "tls-client-ca", os.Getenv("AGENTMESH_TLS_CLIENT_CA"), "demand client certificates signed by this CA: mutual TLS (env AGENTMESH_TLS_CLIENT_CA)")
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "%s: %s\n\nUsage: %s [options]\n", a.Name, a.Description, a.Name)
 		flags.PrintDefaults()
@@ -48,6 +53,10 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 	}
 	log, err := NewLogger(stderr, *format, *level)
 	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if err := files.Check(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
@@ -64,10 +73,22 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	bound := listener.Addr().(*net.TCPAddr).Port
-	server := NewServer(a, provider, log)
+	var options []grpc.ServerOption
+	if files.Enabled() {
+		creds, err := files.Credentials(log)
+		if err != nil {
+			_ = listener.Close()
+			log.Error("cannot serve", "agent", a.Name, "error", err.Error())
+			return 1
+		}
+		options = append(options, grpc.Creds(creds))
+	} else if !isLoopback(*host) {
+		log.Warn("serving plaintext on a non-loopback address: anyone who reaches it can call it unencrypted; give a TLS certificate and key, or bind 127.0.0.1", "address", listener.Addr().String())
+	}
+	server := NewServer(a, provider, log, options...)
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
-	log.Info("listening", "agent", a.Name, "address", net.JoinHostPort(*host, strconv.Itoa(bound)), "port", bound, "llm_provider", provider.Name())
+	log.Info("listening", "agent", a.Name, "address", net.JoinHostPort(*host, strconv.Itoa(bound)), "port", bound, "llm_provider", provider.Name(), "tls", files.Mode())
 	select {
 	case <-ctx.Done():
 		server.Stop(time.Duration(*grace * float64(time.Second)))

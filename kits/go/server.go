@@ -62,10 +62,11 @@ type Server struct {
 	stopOnce sync.Once
 }
 
-// NewServer is the agent's gRPC server, not yet listening; provider is how it thinks.
-func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger) *Server {
+// NewServer is the agent's gRPC server, not yet listening; provider is how it thinks. options
+// add to the kit's own, such as grpc.Creds(TLSFiles.Credentials(...)) to serve TLS.
+func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger, options ...grpc.ServerOption) *Server {
 	s := &Server{agent: agent, llm: provider, health: health.NewServer(), log: log}
-	s.grpc = grpc.NewServer(
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
@@ -73,12 +74,12 @@ func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger) *Server {
 		}),
 		grpc.ChainUnaryInterceptor(s.countUnary, requireUnary),
 		grpc.ChainStreamInterceptor(s.countStream, requireStream),
-	)
+	}, options...)...)
 	pb.RegisterAgentServiceServer(s.grpc, &service{agent: agent, llm: provider, log: log, stopping: s.stopping.Load})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	options := reflection.ServerOptions{Services: s.grpc, DescriptorResolver: documented()}
-	reflectionv1.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(options))
-	reflectionv1alpha.RegisterServerReflectionServer(s.grpc, reflection.NewServer(options))
+	reflecting := reflection.ServerOptions{Services: s.grpc, DescriptorResolver: documented()}
+	reflectionv1.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(reflecting))
+	reflectionv1alpha.RegisterServerReflectionServer(s.grpc, reflection.NewServer(reflecting))
 	return s
 }
 

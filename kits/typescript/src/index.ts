@@ -7,5 +7,6 @@ export { type Composer, fromEnv, Offline, type Prompt, type Provider, type Usage
 export { type Logger, newLogger, silent } from "./log.js";
 export { main, run } from "./main.js";
 export { AgentServer, MAX_MESSAGE_BYTES } from "./server.js";
+export { serverCredentials, type TlsFiles } from "./tls.js";
 export { parseTraceParent, type TraceParent } from "./trace.js";
 export { invokeSkill, type InvokeOptions, type Result } from "./testing.js";

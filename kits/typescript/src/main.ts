@@ -1,14 +1,17 @@
 // Runs an agent as a standalone process with the flags, logs and signals of every agentmesh agent:
 // --host (default 127.0.0.1), --port (0 picks a free one), --grace seconds for in-flight calls on
-// SIGTERM or SIGINT, --log-format json|text, --log-level.
+// SIGTERM or SIGINT, --log-format json|text, --log-level, and TLS from --tls-cert, --tls-key and
+// --tls-client-ca (or AGENTMESH_TLS_CERT, AGENTMESH_TLS_KEY, AGENTMESH_TLS_CLIENT_CA).
 import { parseArgs } from "node:util";
 
 import type { Agent } from "./agent.js";
 import { fromEnv } from "./llm/env.js";
 import { isLevel, newLogger } from "./log.js";
 import { AgentServer } from "./server.js";
+import { isLoopback, serverCredentials, tlsMode, tlsProblem } from "./tls.js";
 
-const USAGE = "usage: AGENT [--host HOST] [--port PORT] [--grace SECONDS] [--log-format json|text] [--log-level LEVEL]";
+const USAGE =
+  "usage: AGENT [--host HOST] [--port PORT] [--grace SECONDS] [--log-format json|text] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]";
 
 /** Serves `agent` until SIGTERM or SIGINT, then drains; resolves to the process's exit code. */
 export async function run(agent: Agent, args: string[] = process.argv.slice(2)): Promise<number> {
@@ -26,6 +29,9 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
         grace: { type: "string", default: "10" },
         "log-format": { type: "string", default: "json" },
         "log-level": { type: "string", default: "info" },
+        "tls-cert": { type: "string", default: process.env.AGENTMESH_TLS_CERT ?? "" },
+        "tls-key": { type: "string", default: process.env.AGENTMESH_TLS_KEY ?? "" },
+        "tls-client-ca": { type: "string", default: process.env.AGENTMESH_TLS_CLIENT_CA ?? "" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -45,18 +51,28 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
     write(`invalid option: --port is 0..65535, --grace seconds, --log-format json or text, --log-level debug|info|warning|error\n${USAGE}\n`);
     return 2;
   }
+  const tls = { cert: options["tls-cert"], key: options["tls-key"], clientCa: options["tls-client-ca"] };
+  const problem = tlsProblem(tls);
+  if (problem !== undefined) {
+    write(`${problem}\n${USAGE}\n`);
+    return 2;
+  }
   const log = newLogger(write, format, level);
   let server: AgentServer;
   let bound: number;
   try {
+    const credentials = serverCredentials(tls, log);
     server = new AgentServer(agent, await fromEnv(agent.composers), log);
-    bound = await server.listen(options.host, port);
+    bound = await server.listen(options.host, port, credentials);
   } catch (error) {
     log.error("cannot serve", { agent: agent.name, error: error instanceof Error ? error.message : String(error) });
     return 1;
   }
   const address = options.host.includes(":") ? `[${options.host}]:${bound}` : `${options.host}:${bound}`;
-  log.info("listening", { agent: agent.name, address, port: bound, llm_provider: server.llm.name });
+  if (tlsMode(tls) === "off" && !isLoopback(options.host)) {
+    log.warning("serving plaintext on a non-loopback address: anyone who reaches it can call it unencrypted; give a TLS certificate and key, or bind 127.0.0.1", { address });
+  }
+  log.info("listening", { agent: agent.name, address, port: bound, llm_provider: server.llm.name, tls: tlsMode(tls) });
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {
       process.off("SIGTERM", onSignal);

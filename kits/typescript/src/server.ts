@@ -56,10 +56,13 @@ export class AgentServer {
     addReflection(this.server, () => readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"]);
   }
 
-  /** Listens on host:port (0 picks a free port) and turns SERVING; resolves to the bound port. */
-  async listen(host: string, port: number): Promise<number> {
+  /**
+   * Listens on host:port (0 picks a free port) and turns SERVING; resolves to the bound port.
+   * `credentials`: TLS (see `serverCredentials`); plaintext if not given.
+   */
+  async listen(host: string, port: number, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     const bound = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+      this.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, credentials, (error, bound) => {
         if (error) {
           reject(error);
         } else {
