@@ -11,7 +11,8 @@ logged as one warning per method per interval that counts the ones held back.
 The same wrapper refuses a request that lacks a field its proto marks REQUIRED
 (`agentmesh.required`), before any handler runs, and tells each call which host
 serves it (`current_host`), so that a handler cancelled because its server is
-stopping can say so.
+stopping can say so. A host's `Guard` (the gateway's authentication) runs first of
+all, in the call's own task, before a byte of the request is decoded.
 
 Streaming-request methods (only reflection's, among those agentmesh hosts) are left
 to grpc.
@@ -27,7 +28,7 @@ from typing import Any, NoReturn, TypeAlias
 import grpc
 from google.protobuf.message import DecodeError
 
-from agentmesh.errors import InvalidInput
+from agentmesh.errors import AgentMeshError, InvalidInput
 from agentmesh.logs import Throttle
 from agentmesh.required import check_required, required_fields
 from agentmesh.status import Answered, HostState, abort, current_host, to_status
@@ -40,6 +41,10 @@ MALFORMED_LOG_INTERVAL_SECONDS = 10.0
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 Behavior: TypeAlias = Callable[..., Any]
+#: Decides whether a call may go on, by its method path and context (metadata, peer); raises
+#: an AgentMeshError (UNAUTHENTICATED, PERMISSION_DENIED...) to refuse it. Runs in the call's
+#: task, so a context variable it sets is seen by the handler.
+Guard: TypeAlias = Callable[[str, "grpc.aio.ServicerContext[Any, Any]"], None]
 
 
 class HostedCalls(grpc.aio.ServerInterceptor):
@@ -50,8 +55,14 @@ class HostedCalls(grpc.aio.ServerInterceptor):
     tracing interceptor before it records the code a malformed request is answered with.
     """
 
-    def __init__(self, state: HostState, log_interval: float = MALFORMED_LOG_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        state: HostState,
+        log_interval: float = MALFORMED_LOG_INTERVAL_SECONDS,
+        guard: Guard | None = None,
+    ) -> None:
         self._state = state
+        self._guard = guard
         self._log_interval = log_interval
         # The wrapper of each method's handler, next to the handler it wraps.
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
@@ -76,7 +87,7 @@ class HostedCalls(grpc.aio.ServerInterceptor):
         decode = handler.request_deserializer
         if decode is None or handler.request_streaming:
             return handler
-        call = _Call(method, decode, _Malformed(method, decode, self._log_interval), self._state)
+        call = _Call(method, decode, _Malformed(method, decode, self._log_interval), self._state, self._guard)
         # Only the request's decoding changes: what the handler sends back, and how, stays its own.
         codec = {"response_serializer": handler.response_serializer}
         unary: Behavior | None = handler.unary_unary
@@ -94,9 +105,15 @@ class _Call:
     """The wrappers of one method's behavior: decode the request, or answer MALFORMED_REQUEST."""
 
     def __init__(
-        self, method: str, decode: Callable[[bytes], Any], malformed: _Malformed, state: HostState
+        self,
+        method: str,
+        decode: Callable[[bytes], Any],
+        malformed: _Malformed,
+        state: HostState,
+        guard: Guard | None,
     ) -> None:
         self._method = method
+        self._guard = guard
         self._decode = decode
         self._malformed = malformed
         self._state = state
@@ -108,12 +125,14 @@ class _Call:
 
     def unary(self, behavior: Behavior) -> Callable[[bytes, Context], Awaitable[Any]]:
         decode, malformed, state = self._decode, self._malformed, self._state
-        required, method = self._required, self._method
+        required, method, guard = self._required, self._method, self._guard
 
         async def decoded(raw: bytes, context: Context) -> Any:
             # Each call runs in its own task, so this reaches this call's handler and nothing else.
             current_host.set(state)
             try:
+                if guard is not None:
+                    admit(guard, method, context)
                 try:
                     request = decode(raw)
                 except DecodeError:
@@ -128,11 +147,13 @@ class _Call:
 
     def stream(self, behavior: Behavior) -> Callable[[bytes, Context], AsyncIterator[Any]]:
         decode, malformed, state = self._decode, self._malformed, self._state
-        required, method = self._required, self._method
+        required, method, guard = self._required, self._method, self._guard
 
         async def decoded(raw: bytes, context: Context) -> AsyncIterator[Any]:
             current_host.set(state)
             try:
+                if guard is not None:
+                    admit(guard, method, context)
                 try:
                     request = decode(raw)
                 except DecodeError:
@@ -145,6 +166,16 @@ class _Call:
                 return  # the status is set: grpc ends the stream with it
 
         return decoded
+
+
+def admit(guard: Guard, method: str, context: Context) -> None:
+    """Let the guard decide; a refusal ends the call with the error's status, logged once."""
+    try:
+        guard(method, context)
+    except AgentMeshError as exc:
+        status = to_status(exc)
+        log.warning("rpc refused", extra={"method": method, "code": status.code.name, "reason": exc.reason})
+        abort(context, status)
 
 
 def refuse_incomplete(request: Any, method: str, context: Context) -> None:

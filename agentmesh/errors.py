@@ -6,7 +6,11 @@ Every error carries the gRPC status code it travels as, an UPPER_SNAKE reason fo
     AgentMeshError              any other code, as the server sent it
     ├── InvalidInput            INVALID_ARGUMENT, with BadRequest field violations
     │   └── InvalidWorkflow     a workflow (or workflow file) that does not validate
-    ├── NotFound                NOT_FOUND: no such run, workflow or skill
+    ├── NotFound                NOT_FOUND: no such run, workflow or skill (or not the caller's)
+    ├── Unauthenticated         UNAUTHENTICATED: no credentials, or ones the server does not accept
+    ├── PermissionDenied        PERMISSION_DENIED: a known caller without the role the call needs
+    ├── ResourceExhausted       RESOURCE_EXHAUSTED (retryable): the server is at capacity;
+    │                           `.retry_delay` (google.rpc.RetryInfo) says when to try again
     ├── Unavailable             UNAVAILABLE (retryable): the server cannot be reached, or its store
     ├── DeadlineExceeded        DEADLINE_EXCEEDED (retryable)
     ├── ProviderError           the LLM provider failed
@@ -119,6 +123,33 @@ class InvalidInput(AgentMeshError):
 class NotFound(AgentMeshError):
     code = grpc.StatusCode.NOT_FOUND
     reason = "NOT_FOUND"
+
+
+class Unauthenticated(AgentMeshError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(AgentMeshError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PERMISSION_DENIED"
+
+
+class ResourceExhausted(AgentMeshError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_delay: float | None = None,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        #: Seconds the server asks the caller to wait before trying again (RetryInfo).
+        self.retry_delay = retry_delay
 
 
 class InvalidWorkflow(InvalidInput):

@@ -22,7 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
-from agentmesh.calls import HostedCalls
+from agentmesh.calls import Guard, HostedCalls
 from agentmesh.channels import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from agentmesh.descriptors import documented_pool
 from agentmesh.drain import InFlight
@@ -101,16 +101,19 @@ class ServiceHost:
         subscriptions: Sequence[str] = (),
         max_connection_age: float | None = None,
         tls: ServerTLS | None = None,
+        guard: Guard | None = None,
     ) -> None:
         """`subscriptions`: method-path prefixes of streams that follow something for as long as
         the client likes; shutdown does not wait for them, and they are not traced. `tls`: serve
-        TLS (mutual TLS if it names a client CA), re-reading the files when they change."""
+        TLS (mutual TLS if it names a client CA), re-reading the files when they change. `guard`:
+        admits or refuses each unary-request call before its request is decoded (authentication)."""
         self._services = tuple(services)
         self._untraced = (*UNTRACED_SERVICES, *subscriptions)
         self._max_message_bytes = max_message_bytes
         self._max_connection_age = max_connection_age
         self._tracer_provider = tracer_provider
         self._tls = tls
+        self._guard = guard
         self._server: grpc.aio.Server | None = None
         self._in_flight: InFlight | None = None
         self._state = HostState()
@@ -125,7 +128,7 @@ class ServiceHost:
         # Without a tracer there is no span to record or to hand on, only the interceptor's cost.
         if self._tracer_provider is not None or tracing_configured():
             interceptors.append(server_interceptor(self._tracer_provider, self._untraced))
-        interceptors.append(HostedCalls(self._state))
+        interceptors.append(HostedCalls(self._state, guard=self._guard))
         server = grpc.aio.server(
             interceptors=interceptors,
             options=server_options(self._max_message_bytes, self._max_connection_age),

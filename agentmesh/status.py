@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -34,6 +35,9 @@ from agentmesh.errors import (
     InvalidInput,
     InvalidWorkflow,
     NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -77,6 +81,10 @@ def to_status(error: AgentMeshError) -> grpc.Status:
     if isinstance(error, InvalidInput) and error.violations:
         room = MAX_STATUS_DETAILS_BYTES - status.ByteSize() - _BAD_REQUEST_OVERHEAD
         status.details.add().Pack(_bad_request(error.violations, room))
+    if isinstance(error, ResourceExhausted) and error.retry_delay is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromTimedelta(timedelta(seconds=error.retry_delay))
+        status.details.add().Pack(retry)
     return rpc_status.to_status(status)
 
 
@@ -148,6 +156,8 @@ class ErrorDetails:
     domain: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     violations: tuple[FieldViolation, ...] = ()
+    #: google.rpc.RetryInfo's delay, in seconds, when the server sent one.
+    retry_delay: float | None = None
 
 
 def details_of(error: grpc.aio.AioRpcError) -> ErrorDetails:
@@ -157,6 +167,7 @@ def details_of(error: grpc.aio.AioRpcError) -> ErrorDetails:
         return ErrorDetails(code=error.code(), message=error.details() or "")
     reason, domain, metadata = "", "", {}
     violations: list[FieldViolation] = []
+    retry_delay: float | None = None
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
@@ -166,6 +177,10 @@ def details_of(error: grpc.aio.AioRpcError) -> ErrorDetails:
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             violations.extend(FieldViolation(v.field, v.description) for v in bad.field_violations)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            retry_delay = retry.retry_delay.ToTimedelta().total_seconds()
     return ErrorDetails(
         code=error.code(),
         message=status.message,
@@ -173,6 +188,7 @@ def details_of(error: grpc.aio.AioRpcError) -> ErrorDetails:
         domain=domain,
         metadata=metadata,
         violations=tuple(violations),
+        retry_delay=retry_delay,
     )
 
 
@@ -186,7 +202,11 @@ def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentMeshError:
     if details.code == grpc.StatusCode.INVALID_ARGUMENT:
         kind = InvalidWorkflow if details.reason.startswith("INVALID_WORKFLOW") else InvalidInput
         return kind(message, details.violations, **options)
-    known = {
+    if details.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return ResourceExhausted(message, retry_delay=details.retry_delay, **options)
+    known: dict[grpc.StatusCode, type[AgentMeshError]] = {
+        grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+        grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
         grpc.StatusCode.NOT_FOUND: NotFound,
         grpc.StatusCode.UNAVAILABLE: Unavailable,
         grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,

@@ -114,6 +114,8 @@ class Run:
     start_time: datetime | None
     end_time: datetime | None
     last_sequence: int
+    #: Who started the run (empty when the gateway runs without authentication).
+    principal: str
     proto: run_pb2.Run = field(repr=False, compare=False)
 
     @property
@@ -150,6 +152,7 @@ class Run:
             start_time=timestamp(run, "start_time"),
             end_time=timestamp(run, "end_time"),
             last_sequence=run.last_sequence,
+            principal=run.principal,
             proto=run,
         )
 

@@ -48,6 +48,13 @@ class Context:
         return self.metadata.get("agentmesh-idempotency-key", "")
 
     @property
+    def principal(self) -> str:
+        """Who the gateway works for in this call: the principal that started the run (empty
+        when the gateway runs without authentication). Trust it only from a gateway that has
+        proved itself, i.e. when this agent demands client certificates (mutual TLS)."""
+        return self.metadata.get("agentmesh-principal", "")
+
+    @property
     def streaming(self) -> bool:
         """Whether the caller reads output as it is produced (InvokeStream)."""
         return self._emit is not None

@@ -8,6 +8,8 @@ what they need when they run, so that each starts quickly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -159,6 +161,22 @@ def gateway_command(
     tls_key: str = TLSKeyOption,
     tls_client_ca: str = TLSClientCAOption,
     tls_ca: str = TLSCAOption,
+    auth_tokens: Path | None = typer.Option(
+        None, help="Static API tokens (names, roles, SHA-256 hashes); see `agentmesh token new`."
+    ),
+    jwks: Path | None = typer.Option(None, help="JWKS file to verify OIDC/JWT access tokens with."),
+    jwt_issuer: str = typer.Option("", help="The `iss` JWTs must carry."),
+    jwt_audience: str = typer.Option("", help="The `aud` JWTs must carry."),
+    jwt_roles_claim: str = typer.Option("roles", help="Claim (dotted path) naming the caller's roles."),
+    tenant_isolation: bool | None = typer.Option(
+        None, "--tenant-isolation/--no-tenant-isolation", help="Principals see only their own runs."
+    ),
+    max_runs: int | None = typer.Option(
+        None, min=1, help="Runs in flight at most (beyond: RESOURCE_EXHAUSTED). Default 20000."
+    ),
+    max_watchers: int | None = typer.Option(
+        None, min=1, help="WatchRun/RunWorkflow streams at most. Default 5000."
+    ),
 ) -> None:
     """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
     fmt, level = _log_options(log_format, log_level)
@@ -175,6 +193,20 @@ def gateway_command(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     settings.tls = settings.tls.overlay(cert=tls_cert, key=tls_key, client_ca=tls_client_ca, ca=tls_ca)
+    from agentmesh_gateway.auth.jwt_tokens import JWTSettings
+
+    auth = settings.auth
+    if auth_tokens is not None:
+        auth = dataclasses.replace(auth, tokens=auth_tokens)
+    if jwks is not None:
+        if not jwt_issuer or not jwt_audience:
+            raise _fail("--jwks needs --jwt-issuer and --jwt-audience")
+        auth = dataclasses.replace(auth, jwt=JWTSettings(jwks, jwt_issuer, jwt_audience, jwt_roles_claim))
+    if tenant_isolation is not None:
+        auth = dataclasses.replace(auth, tenant_isolation=tenant_isolation)
+    settings.auth = auth
+    settings.max_runs = max_runs if max_runs is not None else settings.max_runs
+    settings.max_watchers = max_watchers if max_watchers is not None else settings.max_watchers
     settings.host = host if host is not None else settings.host
     settings.port = port if port is not None else settings.port
     settings.workflow_paths += workflows
@@ -336,6 +368,30 @@ def demo_command(
     from agentmesh_cli.demo import run_demo
 
     _run(run_demo(topic))
+
+
+token_app = typer.Typer(help="Static API tokens for the gateway.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("new")
+def token_new_command(
+    name: str = typer.Option(..., help="Who holds the token: runs it starts record this name."),
+    role: str = typer.Option("operator", help="viewer, operator or admin."),
+) -> None:
+    """Make a token: print it once (stdout) and the entry for the gateway's tokens file (stderr)."""
+    from agentmesh_gateway.auth import Role
+    from agentmesh_gateway.auth.static_tokens import new_token, token_hash
+
+    if Role.named(role) is None:
+        raise _fail("--role must be viewer, operator or admin")
+    token = new_token()
+    print(token)
+    err.print("# add to the tokens file (only the hash is stored; the token is shown once):", highlight=False)
+    err.print(
+        f"  - {{name: {json.dumps(name)}, role: {role.lower()}, sha256: {token_hash(token)}}}",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -4,11 +4,21 @@
       host: 0.0.0.0                                 # default 127.0.0.1
       port: 50051
       store: .agentmesh/gateway.db
+      max_runs: 20000                               # runs in flight; beyond: RESOURCE_EXHAUSTED
+      max_watchers: 5000                            # WatchRun/RunWorkflow streams at once
       tls:                                          # PEM files, re-read when they change
         cert: /etc/agentmesh/tls/tls.crt            # serve TLS with these...
         key: /etc/agentmesh/tls/tls.key
         client_ca: /etc/agentmesh/tls/ca.crt        # ...demanding client certificates (mTLS)
         ca: /etc/agentmesh/tls/ca.crt               # call agents over TLS, trusting this CA
+      auth:                                         # bearer tokens; off when neither is given
+        tokens: /etc/agentmesh/auth/tokens.yaml     # static API tokens, stored hashed
+        jwt:                                        # OIDC access tokens
+          jwks: /etc/agentmesh/auth/jwks.json
+          issuer: https://login.example.com/realms/mesh
+          audience: agentmesh
+          roles_claim: realm_access.roles           # default: roles
+        tenant_isolation: true                      # principals see only their own runs
     agents:
       researcher: 127.0.0.1:50061                  # one address
       writer: [10.0.0.5:50063, 10.0.0.6:50063]     # replicas, shared round-robin
@@ -34,6 +44,9 @@ import yaml
 from agentmesh.llm import PROVIDERS
 from agentmesh.server import DEFAULT_HOST
 from agentmesh.tls import ClientTLS, ServerTLS, TLSConfigError
+from agentmesh_gateway.admission import DEFAULT_MAX_RUNS, DEFAULT_MAX_WATCHERS
+from agentmesh_gateway.auth import AuthConfig
+from agentmesh_gateway.auth.jwt_tokens import JWTSettings
 
 DEFAULT_PORT = 50051
 DEFAULT_STORE = Path(".agentmesh/gateway.db")
@@ -54,6 +67,9 @@ class GatewayConfig:
     # Files for TLS, by role: cert/key serve (and are presented to agents that ask), client_ca
     # demands client certificates, ca turns TLS on for calls to agents.
     tls: TLSFiles = field(default_factory=lambda: TLSFiles())
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    max_runs: int = DEFAULT_MAX_RUNS
+    max_watchers: int = DEFAULT_MAX_WATCHERS
 
     @property
     def server_tls(self) -> ServerTLS | None:
@@ -106,6 +122,14 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
         config.tls = config.tls.overlay(
             **{str(name): str(_relative(path, str(value))) for name, value in tls.items() if value}
         )
+    for limit in ("max_runs", "max_watchers"):
+        if limit in gateway:
+            value = gateway[limit]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{path}: gateway.{limit} must be a whole number of at least 1")
+            setattr(config, limit, value)
+    if "auth" in gateway:
+        config.auth = _auth(path, _mapping(gateway["auth"] or {}, f"{path}: gateway.auth"))
     if "store" in gateway:
         config.store = _relative(path, store_path(gateway["store"], f"{path}: gateway.store"))
     if "agents" in data:
@@ -123,6 +147,30 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
             raise ConfigError(f"{path}: workflows must be a list of files or directories")
         config.workflow_paths += [_relative(path, str(entry)) for entry in entries]
     return config
+
+
+def _auth(path: Path, auth: dict[str, Any]) -> AuthConfig:
+    where = f"{path}: gateway.auth"
+    unknown = set(auth) - {"tokens", "jwt", "tenant_isolation"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    tokens = _relative(path, str(auth["tokens"])) if auth.get("tokens") else None
+    jwt = None
+    if auth.get("jwt"):
+        settings = _mapping(auth["jwt"], f"{where}.jwt")
+        missing = [name for name in ("jwks", "issuer", "audience") if not settings.get(name)]
+        if missing:
+            raise ConfigError(f"{where}.jwt: give {', '.join(missing)}")
+        jwt = JWTSettings(
+            jwks=_relative(path, str(settings["jwks"])),
+            issuer=str(settings["issuer"]),
+            audience=str(settings["audience"]),
+            roles_claim=str(settings.get("roles_claim", "roles")),
+        )
+    isolation = auth.get("tenant_isolation", False)
+    if not isinstance(isolation, bool):
+        raise ConfigError(f"{where}.tenant_isolation must be true or false")
+    return AuthConfig(tokens=tokens, jwt=jwt, tenant_isolation=isolation)
 
 
 def store_path(value: object, where: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from agentmesh.errors import InvalidInput, NotFound, echo
 from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from agentmesh_gateway.execution import RunExecutor
@@ -53,13 +54,20 @@ class RunRequest:
     inputs: Mapping[str, Any]
     context: run_pb2.RunContext
     request_id: str = ""
+    #: Who asks: the run records it as its owner, and agents are told it (empty: nobody known).
+    principal: str = ""
 
 
 class Engine:
     def __init__(
-        self, store: RunStore, agents: AgentDirectory, workflows: Mapping[str, workflow_pb2.Workflow]
+        self,
+        store: RunStore,
+        agents: AgentDirectory,
+        workflows: Mapping[str, workflow_pb2.Workflow],
+        admission: Admission | None = None,
     ) -> None:
         self.store = store
+        self.admission = admission or Admission()
         self.agents = agents
         self.events = EventLog(store)
         self._workflows = dict(workflows)
@@ -141,6 +149,19 @@ class Engine:
         return self.events.watch(run.run_id, 0, subscriber)
 
     async def _start(self, request: RunRequest, *, watch: bool) -> tuple[run_pb2.Run, Subscriber | None]:
+        self.admission.reserve_run()
+        launched = False
+        try:
+            run, subscriber, launched = await self._create(request, watch=watch)
+        finally:
+            if not launched:
+                self.admission.release_run()
+        return run, subscriber
+
+    async def _create(
+        self, request: RunRequest, *, watch: bool
+    ) -> tuple[run_pb2.Run, Subscriber | None, bool]:
+        """Store the run and launch it; (run, subscriber, whether a new run was launched)."""
         workflow, context, request_id = request.workflow, request.context, request.request_id
         await self.validate(workflow)
         run_inputs = apply_inputs(workflow, request.inputs)
@@ -153,6 +174,7 @@ class Engine:
             inputs=dict_to_struct(run_inputs),
             context=context,
             request_id=request_id,
+            principal=request.principal,
             create_time=now,
             start_time=now,
             steps=[run_pb2.StepRun(step_id=s.id, state=run_pb2.STEP_STATE_PENDING) for s in workflow.steps],
@@ -171,10 +193,10 @@ class Engine:
         if existing is not None:
             if subscriber is not None:
                 self.events.unsubscribe(subscriber)
-            return existing, None
+            return existing, None, False
         log.debug("run started", extra={"run_id": run.run_id, "workflow": workflow.name})
         self._launch(RunExecutor(RunState(run), self.events, self.agents), resumed=False)
-        return run_pb2.Run.FromString(run.SerializeToString()), subscriber
+        return run_pb2.Run.FromString(run.SerializeToString()), subscriber, True
 
     async def cancel_run(self, run_id: str, reason: str) -> run_pb2.Run:
         executor = self._executors.get(run_id)
@@ -188,21 +210,29 @@ class Engine:
             raise NotFound(f"no run {echo(run_id)}", reason="RUN_NOT_FOUND")
         return run
 
-    async def list_runs(self, state: int, page_size: int, page_token: str) -> Page:
+    async def list_runs(self, state: int, page_size: int, page_token: str, owner: str | None = None) -> Page:
         if page_size < 0:
             raise InvalidInput.field("page_size", "must not be negative")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         try:
             return await self.store.list_runs(
-                state=state, page_size=size, page_token=page_token, max_bytes=MAX_LIST_PAGE_BYTES
+                state=state, page_size=size, page_token=page_token, max_bytes=MAX_LIST_PAGE_BYTES, owner=owner
             )
         except ValueError as exc:
             raise InvalidInput.field("page_token", str(exc)) from None
 
     def _launch(self, executor: RunExecutor, *, resumed: bool) -> None:
+        """Run it; its admission place (reserved by a start, taken back by a resume) ends with it."""
+        if resumed:
+            self.admission.take_back_run()
         self._executors[executor.run_id] = executor
         task = executor.start(resumed=resumed)
-        task.add_done_callback(lambda _: self._executors.pop(executor.run_id, None))
+
+        def ended(_: object) -> None:
+            self._executors.pop(executor.run_id, None)
+            self.admission.release_run()
+
+        task.add_done_callback(ended)
 
     async def _resume(self, run_id: str) -> None:
         records: list[EventRecord] = []

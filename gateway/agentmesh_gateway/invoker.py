@@ -32,6 +32,9 @@ from agentmesh_gateway.store.base import CallRecord
 from agentmesh_gateway.tracing import RunTrace
 
 IDEMPOTENCY_KEY = "agentmesh-idempotency-key"
+#: The principal that started the run, told to every agent it calls (agents that need to know
+#: who they work for read it; mTLS makes sure it comes from the gateway).
+PRINCIPAL_KEY = "agentmesh-principal"
 CHUNK_INTERVAL = 0.05
 CHUNK_BYTES = 2048
 
@@ -51,6 +54,7 @@ class StepInvoker:
     ) -> None:
         self.state = state
         self.run_id = state.run.run_id
+        self.principal = state.run.principal
         self._record, self._record_nowait = record, record_nowait
         self._events = events
         self._agents = agents
@@ -120,6 +124,8 @@ class StepInvoker:
             ("agentmesh-run-id", self.run_id),
             ("agentmesh-step-id", step.id),
         ]
+        if self.principal:
+            metadata.append((PRINCIPAL_KEY, self.principal))
         message = Message.request(data, sender="gateway", receiver=step.agent, context_id=self.run_id)
         request = agent_pb.InvokeRequest(message=message.to_proto(), skill=step.skill)
         chunks = _Chunks(step.id, index, self._record)

@@ -14,10 +14,12 @@ from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.runtime.main import tls_mode
 from agentmesh.server import Service, ServiceHost, serve_until_signalled
 from agentmesh.telemetry import configure_tracing
-from agentmesh.tls import TLSConfigError
+from agentmesh.tls import TLSConfigError, is_loopback
 from agentmesh.v1 import orchestrator_service_pb2, workflow_pb2
 from agentmesh.workflows import load_directory, load_workflow
+from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
+from agentmesh_gateway.auth import AuthConfig, Gatekeeper
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.config import ConfigError, GatewayConfig
 from agentmesh_gateway.engine import Engine
@@ -47,17 +49,28 @@ def load_workflows(paths: list[Path]) -> dict[str, workflow_pb2.Workflow]:
 
 
 def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
+    try:
+        gatekeeper = Gatekeeper(config.auth) if config.auth.enabled else None
+    except ValueError as exc:
+        raise ConfigError(f"gateway auth: {exc}") from None
     store = SqliteRunStore(config.store)
     engine = Engine(
-        store, AgentDirectory(config.agents, config.agent_tls), load_workflows(config.workflow_paths)
+        store,
+        AgentDirectory(config.agents, config.agent_tls),
+        load_workflows(config.workflow_paths),
+        Admission(config.max_runs, config.max_watchers),
     )
-    servicer = OrchestratorServicer(engine, Chat(store, provider_from_env()))
+    chat = Chat(store, provider_from_env())
+    servicer = OrchestratorServicer(engine, chat, tenant_isolation=config.auth.tenant_isolation)
 
     def register(server: grpc.aio.Server) -> None:
         add_to_server(servicer, server)
 
     host = ServiceHost(
-        [Service(ORCHESTRATOR_SERVICE, register)], subscriptions=SUBSCRIPTIONS, tls=config.server_tls
+        [Service(ORCHESTRATOR_SERVICE, register)],
+        subscriptions=SUBSCRIPTIONS,
+        tls=config.server_tls,
+        guard=gatekeeper,
     )
     return engine, host
 
@@ -81,13 +94,27 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
                 "store": str(config.store),
                 "tls": tls_mode(config.server_tls),
                 "agent_tls": "on" if config.agent_tls is not None else "off",
+                "auth": auth_mode(config.auth),
                 "agents": sorted(config.agents),
                 "workflows": sorted(engine.workflows_by_name),
             },
         )
+        if not config.auth.enabled and not is_loopback(config.host):
+            log.warning(
+                "no authentication: anyone who reaches the gateway can start, watch and cancel runs;"
+                " give --auth-tokens or --jwks",
+                extra={"address": f"{config.host}:{port}"},
+            )
         await serve_until_signalled(host, grace)
     finally:
         await engine.stop()
+
+
+def auth_mode(auth: AuthConfig) -> str:
+    kinds = [kind for kind, on in (("tokens", auth.tokens), ("jwt", auth.jwt)) if on is not None]
+    if not kinds:
+        return "off"
+    return "+".join(kinds) + (", tenant isolation" if auth.tenant_isolation else "")
 
 
 def run_gateway(

@@ -8,13 +8,15 @@ from typing import Any
 
 import grpc
 
-from agentmesh.errors import InvalidInput
+from agentmesh.errors import InvalidInput, NotFound, echo
 from agentmesh.messages import struct_to_dict
 from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
+from agentmesh.v1 import run_pb2
 from agentmesh_gateway import metrics
+from agentmesh_gateway.auth import Role, current_principal
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.store.base import EventRecord
@@ -28,9 +30,27 @@ MIN_METRICS_INTERVAL = 0.1
 
 
 class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
-    def __init__(self, engine: Engine, chat: Chat) -> None:
+    def __init__(self, engine: Engine, chat: Chat, *, tenant_isolation: bool = False) -> None:
+        """`tenant_isolation`: a principal sees, watches and cancels only the runs it started
+        (admins see every run); another principal's run is answered as not found."""
         self._engine = engine
         self._chat = chat
+        self._isolated = tenant_isolation
+
+    def _owner_filter(self) -> str | None:
+        """The one owner whose runs the caller may see, or None for every run."""
+        principal = current_principal.get()
+        if not self._isolated or principal is None or principal.may(Role.ADMIN):
+            return None
+        return principal.name
+
+    async def _visible_run(self, run_id: str) -> run_pb2.Run:
+        run = await self._engine.get_run(run_id)
+        owner = self._owner_filter()
+        if owner is not None and run.principal != owner:
+            # Not PERMISSION_DENIED: that would tell a caller which run ids exist.
+            raise NotFound(f"no run {echo(run_id)}", reason="RUN_NOT_FOUND")
+        return run
 
     async def ValidateWorkflow(
         self, request: pb.ValidateWorkflowRequest, context: Context
@@ -49,9 +69,12 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.RunWorkflowRequest, context: Context
     ) -> AsyncIterator[bytes]:
         async with rpc_errors(context, "RunWorkflow"):
-            events = await self._engine.run_and_watch(self._run_request(request))
-            async for record in events:
-                yield encode_event_response(record)
+            # The watcher's place first: a run started for a stream that is then refused
+            # would run unwatched.
+            with self._engine.admission.watcher():
+                events = await self._engine.run_and_watch(self._run_request(request))
+                async for record in events:
+                    yield encode_event_response(record)
 
     async def WatchRun(  # type: ignore[override]
         self, request: pb.WatchRunRequest, context: Context
@@ -59,17 +82,20 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         async with rpc_errors(context, "WatchRun"):
             if request.after_sequence < 0:
                 raise InvalidInput.field("after_sequence", "must not be negative")
-            await self._engine.get_run(request.run_id)
-            async for record in self._engine.events.watch(request.run_id, request.after_sequence):
-                yield encode_event_response(record)
+            await self._visible_run(request.run_id)
+            with self._engine.admission.watcher():
+                async for record in self._engine.events.watch(request.run_id, request.after_sequence):
+                    yield encode_event_response(record)
 
     async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
         async with rpc_errors(context, "GetRun"):
-            return pb.GetRunResponse(run=await self._engine.get_run(request.run_id))
+            return pb.GetRunResponse(run=await self._visible_run(request.run_id))
 
     async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
         async with rpc_errors(context, "ListRuns"):
-            page = await self._engine.list_runs(request.state, request.page_size, request.page_token)
+            page = await self._engine.list_runs(
+                request.state, request.page_size, request.page_token, owner=self._owner_filter()
+            )
             for run in page.runs:
                 for step in run.steps:
                     step.ClearField("output")
@@ -77,6 +103,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def CancelRun(self, request: pb.CancelRunRequest, context: Context) -> pb.CancelRunResponse:
         async with rpc_errors(context, "CancelRun"):
+            await self._visible_run(request.run_id)
             return pb.CancelRunResponse(run=await self._engine.cancel_run(request.run_id, request.reason))
 
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
@@ -108,7 +135,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def Chat(self, request: pb.ChatRequest, context: Context) -> pb.ChatResponse:
         async with rpc_errors(context, "Chat"):
-            text, session, tokens = await self._chat.answer(request.message, request.session_id)
+            text, session, tokens = await self._chat.answer(request.message, request.session_id, _caller())
             return pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
 
     async def ChatStream(
@@ -116,7 +143,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
     ) -> AsyncIterator[pb.ChatStreamResponse]:
         async with rpc_errors(context, "ChatStream"):
             async for item in relay(
-                lambda emit: self._chat.answer(request.message, request.session_id, emit)
+                lambda emit: self._chat.answer(request.message, request.session_id, _caller(), emit)
             ):
                 if isinstance(item, Finished):
                     text, session, tokens = item.value
@@ -138,7 +165,13 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             inputs=struct_to_dict(request.inputs),
             context=request.context,
             request_id=request.request_id,
+            principal=_caller(),
         )
+
+
+def _caller() -> str:
+    principal = current_principal.get()
+    return principal.name if principal is not None else ""
 
 
 def encode_event_response(record: EventRecord) -> bytes:

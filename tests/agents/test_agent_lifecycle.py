@@ -44,7 +44,12 @@ async def test_a_passed_deadline_cancels_the_handler(name: str) -> None:
     async with running_agent(name, env={"AGENTMESH_OFFLINE_LATENCY_MS": "5000"}) as agent:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await agent.invoke(sample.skill, sample.valid, timeout=0.3)
-        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # grpc-go resets the stream (RST_STREAM CANCEL) when its own copy of the deadline fires,
+        # which a client whose timer is a moment behind (a loaded machine) reports as CANCELLED.
+        expected = {grpc.StatusCode.DEADLINE_EXCEEDED}
+        if name == "trend-scanner":
+            expected.add(grpc.StatusCode.CANCELLED)
+        assert caught.value.code() in expected
         cancelled = await logged_soon(agent.process, "rpc cancelled")
         assert cancelled[0]["method"] == "Invoke"
         assert cancelled[0]["cause"] == "deadline exceeded"

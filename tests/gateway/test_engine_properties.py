@@ -15,13 +15,12 @@ import asyncio
 import itertools
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 import pytest_asyncio
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from agentmesh.messages import value_to_python
@@ -39,18 +38,10 @@ from tests.support.engine import (
     scripted_agent,
     start,
 )
+from tests.support.properties import for_each_example
 
 T = TypeVar("T")
 
-PROPERTY_SETTINGS = settings(
-    # No explain phase: it parses source with `ast` in hypothesis's thread while the engine
-    # parses expressions on the loop's, and CPython 3.11's AST conversion is not thread-safe.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-    database=None,
-)
 TERMINAL_STEP_EVENTS = ("step_completed", "step_failed", "step_skipped")
 STATE_NAMES = {
     run_pb2.STEP_STATE_SUCCEEDED: "succeeded",
@@ -78,18 +69,6 @@ async def agent_address() -> AsyncIterator[str]:
 async def engine(agent_address: str, store_dir: Path) -> AsyncIterator[Engine]:
     async with running_engine(SqliteRunStore(store_dir / "shared.db"), agent_address) as running:
         yield running
-
-
-async def for_each_example(test: Callable[..., Coroutine[Any, Any, None]], *strategies: Any) -> None:
-    """Run hypothesis in a worker thread; each example's coroutine runs on this test's loop."""
-    loop = asyncio.get_running_loop()
-
-    @PROPERTY_SETTINGS
-    @given(st.tuples(*strategies))
-    def examples(args: tuple[Any, ...]) -> None:
-        asyncio.run_coroutine_threadsafe(test(*args), loop).result(timeout=120)
-
-    await asyncio.to_thread(examples)
 
 
 # --- what every run must satisfy -------------------------------------------------------------

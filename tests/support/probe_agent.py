@@ -29,6 +29,7 @@ def record(ctx: Context, event: str, key: str, **fields: Any) -> None:
         "skill": ctx.skill,
         "key": key,
         "idempotency_key": ctx.idempotency_key,
+        "principal": ctx.principal,
         "replica": os.environ.get("PROBE_LABEL", ""),
         "traceparent": ctx.metadata.get("traceparent", ""),
         "time": time.monotonic(),

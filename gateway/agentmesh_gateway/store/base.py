@@ -60,11 +60,25 @@ class NewRun:
     request_id: str
     create_time_ns: int
     first_event: EventRecord
+    #: Who started it (the run's principal); empty without authentication.
+    owner: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        """What makes two requests the same: the request_id, within one principal's requests
+        (another principal's request_id must neither find nor block this one's run)."""
+        if not self.request_id:
+            return ""
+        return f"{self.owner}\n{self.request_id}" if self.owner else self.request_id
 
     @classmethod
     def of(cls, run: run_pb2.Run, first_event: run_pb2.RunEvent) -> NewRun:
         return cls(
-            Snapshot.of(run), run.request_id, run.create_time.ToNanoseconds(), EventRecord.of(first_event)
+            Snapshot.of(run),
+            run.request_id,
+            run.create_time.ToNanoseconds(),
+            EventRecord.of(first_event),
+            run.principal,
         )
 
 
@@ -125,8 +139,11 @@ class RunStore(Protocol):
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None: ...
 
-    async def list_runs(self, *, state: int, page_size: int, page_token: str, max_bytes: int) -> Page:
-        """Runs newest first, optionally of one state; raises ValueError for a bad page token.
+    async def list_runs(
+        self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
+    ) -> Page:
+        """Runs newest first, optionally of one state and of one owner (principal); raises
+        ValueError for a bad page token.
 
         A page holds at most `page_size` runs and, past its first, no more than `max_bytes`
         of stored snapshots."""

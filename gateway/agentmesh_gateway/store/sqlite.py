@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,10 +29,11 @@ from agentmesh_gateway.store.base import Batch, CallStats, EventRecord, Page
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
-    request_id  TEXT UNIQUE,
+    request_id  TEXT UNIQUE,             -- the idempotency key: owner, newline, request_id
     state       INTEGER NOT NULL,
     create_time INTEGER NOT NULL,
-    snapshot    BLOB NOT NULL
+    snapshot    BLOB NOT NULL,
+    owner       TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (create_time DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, create_time DESC, run_id DESC);
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS events (
     event    BLOB NOT NULL,
     PRIMARY KEY (run_id, sequence)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, create_time DESC, run_id DESC);
 CREATE TABLE IF NOT EXISTS calls (
     agent  TEXT NOT NULL,
     ok     INTEGER NOT NULL,
@@ -69,7 +73,8 @@ class SqliteRunStore:
         self._read_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(self._path)
         self._writer = await self._on(self._write_thread, self._connect_writer)
         self._reader = await self._on(self._read_thread, self._connect)
 
@@ -82,6 +87,10 @@ class SqliteRunStore:
         connection = self._connect()
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
+        # A store made before runs had owners gets the column before the schema's index on it.
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+        if columns and "owner" not in columns:
+            connection.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         connection.executescript(_SCHEMA)
         return connection
 
@@ -131,15 +140,14 @@ class SqliteRunStore:
             taken: dict[str, bytes] = {}
             for new in batch.runs:
                 run = new.snapshot
+                key = new.idempotency_key or None
                 inserted = db.execute(
-                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
-                    (run.run_id, new.request_id or None, run.state, new.create_time_ns, run.data),
+                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+                    (run.run_id, key, run.state, new.create_time_ns, run.data, new.owner),
                 ).rowcount
                 if not inserted:
-                    found = db.execute(
-                        "SELECT snapshot FROM runs WHERE request_id = ?", (new.request_id,)
-                    ).fetchone()
+                    found = db.execute("SELECT snapshot FROM runs WHERE request_id = ?", (key,)).fetchone()
                     taken[run.run_id] = bytes(found[0])
                     continue
                 first = new.first_event
@@ -158,9 +166,14 @@ class SqliteRunStore:
         rows = await self._query("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,))
         return run_pb2.Run.FromString(rows[0][0]) if rows else None
 
-    async def list_runs(self, *, state: int, page_size: int, page_token: str, max_bytes: int) -> Page:
+    async def list_runs(
+        self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
+    ) -> Page:
         clauses: list[str] = []
         params: list[object] = []
+        if owner is not None:
+            clauses.append("owner = ?")
+            params.append(owner)
         if state:
             clauses.append("state = ?")
             params.append(state)
@@ -258,6 +271,16 @@ class SqliteRunStore:
             _FINISHED,
         )
         return [row[0] for row in rows]
+
+
+def _private(path: Path) -> None:
+    """The store file readable by its owner only (runs hold inputs and outputs): created 0600,
+    or narrowed to it. SQLite gives the -wal and -shm files the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if stat.S_IMODE(os.stat(path).st_mode) & 0o077:
+            os.chmod(path, 0o600)
 
 
 def _encode_token(create_time: int, run_id: str) -> str:

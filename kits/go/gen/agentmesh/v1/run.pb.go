@@ -162,7 +162,10 @@ type Run struct {
 	StartTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	EndTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// Sequence number of the last event recorded for the run.
-	LastSequence  int64 `protobuf:"varint,13,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
+	LastSequence int64 `protobuf:"varint,13,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
+	// Who started the run: the authenticated caller's name (a token's name or a JWT's
+	// subject); empty when the gateway runs without authentication. Set by the gateway.
+	Principal     string `protobuf:"bytes,14,opt,name=principal,proto3" json:"principal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -286,6 +289,13 @@ func (x *Run) GetLastSequence() int64 {
 		return x.LastSequence
 	}
 	return 0
+}
+
+func (x *Run) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
 }
 
 // RunContext is what the content system called the pipeline context.
@@ -1473,7 +1483,7 @@ var File_agentmesh_v1_run_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe4\x04\n" +
+	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x05\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x122\n" +
 	"\bworkflow\x18\x02 \x01(\v2\x16.agentmesh.v1.WorkflowR\bworkflow\x12,\n" +
@@ -1491,7 +1501,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12#\n" +
-	"\rlast_sequence\x18\r \x01(\x03R\flastSequence\"\\\n" +
+	"\rlast_sequence\x18\r \x01(\x03R\flastSequence\x12\x1c\n" +
+	"\tprincipal\x18\x0e \x01(\tR\tprincipal\"\\\n" +
 	"\n" +
 	"RunContext\x12\x1d\n" +
 	"\n" +

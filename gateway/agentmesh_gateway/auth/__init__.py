@@ -1,0 +1,20 @@
+"""Who may call the gateway, and what each caller may do.
+
+A call carries a bearer token in its `authorization` metadata. The gateway accepts
+static API tokens (stored as SHA-256 hashes in a file or Secret, `static_tokens`) and
+OIDC/JWT access tokens verified against a JWKS file (`jwt_tokens`); the `Gatekeeper`
+(`gatekeeper`) tries them in turn and checks the caller's role against the method:
+
+    viewer    GetRun, ListRuns, WatchRun, ListAgents, ListWorkflows, GetMetrics, WatchMetrics
+    operator  all of the above, and StartRun, RunWorkflow, CancelRun, ValidateWorkflow, Chat
+    admin     everything, and with tenant isolation on, every principal's runs
+
+Health checks need no token (probes carry none); reflection neither, since it
+describes the contract, not anybody's data. Without any authentication configured the
+gateway admits every call, as it did before, and says so at start-up.
+"""
+
+from agentmesh_gateway.auth.gatekeeper import AuthConfig, Gatekeeper
+from agentmesh_gateway.auth.principal import Principal, Role, current_principal
+
+__all__ = ["AuthConfig", "Gatekeeper", "Principal", "Role", "current_principal"]
