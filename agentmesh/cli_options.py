@@ -24,3 +24,9 @@ TLSCAOption = typer.Option(
     envvar=CA_ENV,
     help="Call over TLS, trusting this CA (and presenting --tls-cert if asked).",
 )
+MetricsPortOption = typer.Option(
+    "",
+    "--metrics-port",
+    envvar="AGENTMESH_METRICS_PORT",
+    help="Serve Prometheus /metrics on this port (0 picks one); off unless given.",
+)

@@ -26,6 +26,7 @@ from agentmesh.calls import Guard, HostedCalls
 from agentmesh.channels import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from agentmesh.descriptors import documented_pool
 from agentmesh.drain import InFlight
+from agentmesh.prometheus import ServerMetrics
 from agentmesh.status import HostState
 from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor, tracing_configured
 from agentmesh.tls import ServerTLS, is_loopback
@@ -102,11 +103,13 @@ class ServiceHost:
         max_connection_age: float | None = None,
         tls: ServerTLS | None = None,
         guard: Guard | None = None,
+        metrics: bool = False,
     ) -> None:
         """`subscriptions`: method-path prefixes of streams that follow something for as long as
         the client likes; shutdown does not wait for them, and they are not traced. `tls`: serve
         TLS (mutual TLS if it names a client CA), re-reading the files when they change. `guard`:
-        admits or refuses each unary-request call before its request is decoded (authentication)."""
+        admits or refuses each unary-request call before its request is decoded (authentication).
+        `metrics`: count and time every call for Prometheus (agentmesh.prometheus)."""
         self._services = tuple(services)
         self._untraced = (*UNTRACED_SERVICES, *subscriptions)
         self._max_message_bytes = max_message_bytes
@@ -114,6 +117,7 @@ class ServiceHost:
         self._tracer_provider = tracer_provider
         self._tls = tls
         self._guard = guard
+        self._metrics = metrics
         self._server: grpc.aio.Server | None = None
         self._in_flight: InFlight | None = None
         self._state = HostState()
@@ -128,6 +132,8 @@ class ServiceHost:
         # Without a tracer there is no span to record or to hand on, only the interceptor's cost.
         if self._tracer_provider is not None or tracing_configured():
             interceptors.append(server_interceptor(self._tracer_provider, self._untraced))
+        if self._metrics:
+            interceptors.append(ServerMetrics())
         interceptors.append(HostedCalls(self._state, guard=self._guard))
         server = grpc.aio.server(
             interceptors=interceptors,

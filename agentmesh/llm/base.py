@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from agentmesh.messages import TokenUsage
+from agentmesh.prometheus import count_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,17 @@ class LLMProvider(Protocol):
 async def complete(
     llm: LLMProvider, prompt: Prompt, emit: Callable[[str], Awaitable[None]] | None = None
 ) -> Generation:
-    """The whole completion; with `emit`, it is streamed and each piece emitted as it arrives."""
+    """The whole completion; with `emit`, it is streamed and each piece emitted as it arrives.
+
+    Its tokens are counted in `agentmesh_llm_tokens_total` (see agentmesh.prometheus)."""
+    generation = await _complete(llm, prompt, emit)
+    count_tokens(llm.name, generation.usage.input_tokens, generation.usage.output_tokens)
+    return generation
+
+
+async def _complete(
+    llm: LLMProvider, prompt: Prompt, emit: Callable[[str], Awaitable[None]] | None
+) -> Generation:
     if emit is None:
         return await llm.generate(prompt)
     pieces: list[str] = []

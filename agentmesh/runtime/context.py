@@ -77,7 +77,7 @@ class Context:
     async def generate_json(self, prompt: Prompt, model: type[T]) -> T:
         """Ask the model for a JSON object of `model`'s shape and validate it."""
         prompt = dataclasses.replace(self._with_task(prompt), json_schema=model.model_json_schema())
-        generation = await self.llm.generate(prompt)
+        generation = await complete(self.llm, prompt)
         self.usage += generation.usage
         try:
             return model.model_validate(json.loads(_strip_fences(generation.text)))

@@ -10,9 +10,11 @@ import grpc
 import typer
 from opentelemetry import trace
 
-from agentmesh.cli_options import TLSCertOption, TLSClientCAOption, TLSKeyOption
+from agentmesh.cli_options import MetricsPortOption, TLSCertOption, TLSClientCAOption, TLSKeyOption
 from agentmesh.llm import LLMProvider, provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
+from agentmesh.prometheus import metrics_port as parse_metrics_port
+from agentmesh.prometheus import serve_metrics
 from agentmesh.runtime.agent import Agent
 from agentmesh.runtime.servicer import AgentServicer
 from agentmesh.server import (
@@ -38,6 +40,7 @@ def agent_host(
     *,
     tracer_provider: trace.TracerProvider | None = None,
     tls: ServerTLS | None = None,
+    metrics: bool = False,
 ) -> ServiceHost:
     """A ServiceHost serving `agent`, not yet started; the LLM defaults to AGENTMESH_LLM's choice."""
     servicer = AgentServicer(agent, llm or provider_from_env(agent.composers))
@@ -50,6 +53,7 @@ def agent_host(
         tracer_provider=tracer_provider,
         max_connection_age=max_connection_age_s(),
         tls=tls,
+        metrics=metrics,
     )
 
 
@@ -59,10 +63,13 @@ async def serve_agent(
     port: int | None = None,
     grace: float = DEFAULT_GRACE_SECONDS,
     tls: ServerTLS | None = None,
+    metrics_port: int | None = None,
 ) -> None:
-    """Serve until SIGTERM or Ctrl-C, then drain gracefully."""
+    """Serve until SIGTERM or Ctrl-C, then drain gracefully; /metrics on `metrics_port` if given."""
     llm = provider_from_env(agent.composers)
-    service_host = agent_host(agent, llm, tls=tls)
+    service_host = agent_host(agent, llm, tls=tls, metrics=metrics_port is not None)
+    if metrics_port is not None:
+        serve_metrics(host, metrics_port)
     bound = await service_host.start(f"{host}:{agent.default_port if port is None else port}")
     log.info(
         "listening",
@@ -98,13 +105,22 @@ def run_agent_cli(agent: Agent, argv: Sequence[str] | None = None) -> None:
         tls_cert: str = TLSCertOption,
         tls_key: str = TLSKeyOption,
         tls_client_ca: str = TLSClientCAOption,
+        metrics_port: str = MetricsPortOption,
     ) -> None:
         try:
             tls = ServerTLS.from_settings(tls_cert, tls_key, tls_client_ca)
-        except TLSConfigError as exc:
+            metrics = parse_metrics_port(metrics_port)
+        except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         run_agent(
-            agent, host=host, port=port, grace=grace, log_format=log_format, log_level=log_level, tls=tls
+            agent,
+            host=host,
+            port=port,
+            grace=grace,
+            log_format=log_format,
+            log_level=log_level,
+            tls=tls,
+            metrics_port=metrics,
         )
 
     app(args=list(argv) if argv is not None else None, prog_name=agent.name)
@@ -119,12 +135,13 @@ def run_agent(
     log_format: str,
     log_level: str = "info",
     tls: ServerTLS | None = None,
+    metrics_port: int | None = None,
 ) -> None:
     fmt: LogFormat = "text" if log_format == "text" else "json"
     configure_logging(fmt, log_level)
     configure_tracing(f"agentmesh-{agent.name}")
     try:
-        asyncio.run(serve_agent(agent, host, port, grace, tls))
+        asyncio.run(serve_agent(agent, host, port, grace, tls, metrics_port))
     except (OSError, TLSConfigError) as exc:
         log.error("cannot serve", extra={"agent": agent.name, "error": str(exc)})
         raise typer.Exit(1) from None

@@ -18,7 +18,13 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from agentmesh.cli_options import TLSCAOption, TLSCertOption, TLSClientCAOption, TLSKeyOption
+from agentmesh.cli_options import (
+    MetricsPortOption,
+    TLSCAOption,
+    TLSCertOption,
+    TLSClientCAOption,
+    TLSKeyOption,
+)
 from agentmesh.logs import LogFormat
 from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
 from agentmesh_cli.client import DEFAULT_GATEWAY, TOKEN_ENV, CliError, access
@@ -102,16 +108,19 @@ def agent_command(
     tls_cert: str = TLSCertOption,
     tls_key: str = TLSKeyOption,
     tls_client_ca: str = TLSClientCAOption,
+    metrics_port: str = MetricsPortOption,
 ) -> None:
     """Serve one agent as a standalone gRPC server (health, reflection, graceful shutdown)."""
     if name not in AGENTS:
         raise _fail(f"unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
     fmt, level = _log_options(log_format, log_level)
+    from agentmesh.prometheus import metrics_port as parse_metrics_port
     from agentmesh.tls import ServerTLS, TLSConfigError
 
     try:
         tls = ServerTLS.from_settings(tls_cert, tls_key, tls_client_ca)
-    except TLSConfigError as exc:
+        metrics = parse_metrics_port(metrics_port)
+    except (TLSConfigError, ValueError) as exc:
         raise _fail(str(exc)) from None
     entry = AGENTS[name]
     port = entry.default_port if port is None else port
@@ -124,6 +133,7 @@ def agent_command(
             ("--tls-client-ca", tls_client_ca),
         ):
             argv += [flag, value] if value else []
+        argv += ["--metrics-port", str(metrics)] if metrics is not None else []
         os.chdir(entry.root)
         try:
             os.execvp(argv[0], argv)  # noqa: S606 - the mesh file's command, as given, without a shell
@@ -177,6 +187,7 @@ def gateway_command(
     max_watchers: int | None = typer.Option(
         None, min=1, help="WatchRun/RunWorkflow streams at most. Default 5000."
     ),
+    metrics_port: str = MetricsPortOption,
 ) -> None:
     """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
     fmt, level = _log_options(log_format, log_level)
@@ -207,6 +218,13 @@ def gateway_command(
     settings.auth = auth
     settings.max_runs = max_runs if max_runs is not None else settings.max_runs
     settings.max_watchers = max_watchers if max_watchers is not None else settings.max_watchers
+    from agentmesh.prometheus import metrics_port as parse_metrics_port
+
+    try:
+        asked = parse_metrics_port(metrics_port, {})
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    settings.metrics_port = asked if asked is not None else settings.metrics_port
     settings.host = host if host is not None else settings.host
     settings.port = port if port is not None else settings.port
     settings.workflow_paths += workflows

@@ -6,6 +6,7 @@
       store: .agentmesh/gateway.db
       max_runs: 20000                               # runs in flight; beyond: RESOURCE_EXHAUSTED
       max_watchers: 5000                            # WatchRun/RunWorkflow streams at once
+      metrics_port: 9090                            # Prometheus /metrics; off unless given
       tls:                                          # PEM files, re-read when they change
         cert: /etc/agentmesh/tls/tls.crt            # serve TLS with these...
         key: /etc/agentmesh/tls/tls.key
@@ -70,6 +71,7 @@ class GatewayConfig:
     auth: AuthConfig = field(default_factory=AuthConfig)
     max_runs: int = DEFAULT_MAX_RUNS
     max_watchers: int = DEFAULT_MAX_WATCHERS
+    metrics_port: int | None = None
 
     @property
     def server_tls(self) -> ServerTLS | None:
@@ -128,6 +130,8 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{path}: gateway.{limit} must be a whole number of at least 1")
             setattr(config, limit, value)
+    if gateway.get("metrics_port") is not None:
+        config.metrics_port = _port(gateway["metrics_port"], f"{path}: gateway.metrics_port")
     if "auth" in gateway:
         config.auth = _auth(path, _mapping(gateway["auth"] or {}, f"{path}: gateway.auth"))
     if "store" in gateway:

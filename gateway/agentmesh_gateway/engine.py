@@ -16,6 +16,7 @@ from typing import Any
 from agentmesh.errors import InvalidInput, NotFound, echo
 from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh_gateway import prometheus
 from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
@@ -68,6 +69,7 @@ class Engine:
     ) -> None:
         self.store = store
         self.admission = admission or Admission()
+        prometheus.follow_admission(self.admission)
         self.agents = agents
         self.events = EventLog(store)
         self._workflows = dict(workflows)
@@ -82,6 +84,7 @@ class Engine:
     async def start(self) -> None:
         """Open the store, follow agent health, and resume every run a previous gateway left unfinished."""
         await self.store.open()
+        prometheus.runs_counted(await self.store.run_counts())
         self.events.start()
         self.agents.start()
         for run_id in await self.store.unfinished_runs():
@@ -195,6 +198,7 @@ class Engine:
                 self.events.unsubscribe(subscriber)
             return existing, None, False
         log.debug("run started", extra={"run_id": run.run_id, "workflow": workflow.name})
+        prometheus.run_started()
         self._launch(RunExecutor(RunState(run), self.events, self.agents), resumed=False)
         return run_pb2.Run.FromString(run.SerializeToString()), subscriber, True
 
@@ -231,6 +235,8 @@ class Engine:
         def ended(_: object) -> None:
             self._executors.pop(executor.run_id, None)
             self.admission.release_run()
+            if executor.state.finished:  # not a run left for the next gateway by a stop
+                prometheus.run_ended(executor.state.run.state)
 
         task.add_done_callback(ended)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from agentmesh.errors import Unavailable
 from agentmesh.v1 import run_pb2
+from agentmesh_gateway import prometheus
 from agentmesh_gateway.snapshots import SNAPSHOT_INTERVAL, Committed, SnapshotPacer
 from agentmesh_gateway.store.base import Batch, CallRecord, EventRecord, NewRun, RunStore
 
@@ -190,7 +191,8 @@ class EventLog:
             return
         batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls)
         try:
-            taken = await self._store.write(batch)
+            with prometheus.STORE_COMMIT.time():
+                taken = await self._store.write(batch)
         except Exception:
             log.exception("recording events failed", extra={"events": len(appends), "runs": len(creates)})
             waiting: list[asyncio.Future[Any]] = [a.done for a in appends] + [c.done for c in creates]

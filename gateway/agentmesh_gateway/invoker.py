@@ -20,7 +20,7 @@ from agentmesh.errors import echo
 from agentmesh.messages import DataPart, Message, python_to_value, struct_to_dict
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import run_pb2, workflow_pb2
-from agentmesh_gateway import templates
+from agentmesh_gateway import prometheus, templates
 from agentmesh_gateway.agents import AgentDirectory, CallFailure
 from agentmesh_gateway.events import EventLog
 from agentmesh_gateway.expressions import ExpressionError
@@ -95,6 +95,7 @@ class StepInvoker:
                 retrying.delay.FromTimedelta(timedelta(seconds=delay))
                 if index is not None:
                     retrying.item = index
+                prometheus.STEP_RETRIES.labels(step.agent).inc()
                 await self._record(step_retrying=retrying)
                 await asyncio.sleep(delay)
                 attempt += 1
@@ -160,7 +161,9 @@ class StepInvoker:
         return output, reply.text
 
     def _count(self, agent: str, *, ok: bool, begun: float) -> None:
-        self._events.count_call(CallRecord(agent, ok, (time.monotonic() - begun) * 1000))
+        seconds = time.monotonic() - begun
+        self._events.count_call(CallRecord(agent, ok, seconds * 1000))
+        prometheus.STEP_DURATION.labels(agent, "ok" if ok else "error").observe(seconds)
 
 
 def check_completion(state: RunState, completed: run_pb2.StepCompleted, output: Any) -> None:

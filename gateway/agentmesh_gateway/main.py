@@ -11,6 +11,7 @@ import grpc
 from agentmesh.errors import AgentMeshError
 from agentmesh.llm import provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
+from agentmesh.prometheus import serve_metrics
 from agentmesh.runtime.main import tls_mode
 from agentmesh.server import Service, ServiceHost, serve_until_signalled
 from agentmesh.telemetry import configure_tracing
@@ -71,6 +72,7 @@ def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
         subscriptions=SUBSCRIPTIONS,
         tls=config.server_tls,
         guard=gatekeeper,
+        metrics=config.metrics_port is not None,
     )
     return engine, host
 
@@ -85,6 +87,8 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
     await engine.start()
     try:
         port = await host.start(f"{config.host}:{config.port}")
+        if config.metrics_port is not None:
+            serve_metrics(config.host, config.metrics_port)
         log.info(
             "listening",
             extra={

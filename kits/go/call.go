@@ -65,8 +65,14 @@ func (c *Call) Generate(prompt llm.Prompt) (llm.Generation, error) {
 	if err != nil {
 		return llm.Generation{}, err
 	}
-	c.usage = c.usage.Add(generation.Usage)
+	c.used(generation.Usage)
 	return generation, nil
+}
+
+// used adds a model call's tokens to the reply's usage and to agentmesh_llm_tokens_total.
+func (c *Call) used(usage llm.Usage) {
+	c.usage = c.usage.Add(usage)
+	countTokens(c.LLM.Name(), usage)
 }
 
 // GenerateJSON asks the model for a JSON object of T's shape and validates it. A model that
@@ -82,7 +88,7 @@ func GenerateJSON[T any](c *Call, prompt llm.Prompt) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	c.usage = c.usage.Add(generation.Usage)
+	c.used(generation.Usage)
 	var object map[string]any
 	if err := json.Unmarshal([]byte(stripFences(generation.Text)), &object); err != nil {
 		return zero, badOutput(c.LLM, typeName[T](), err)

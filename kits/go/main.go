@@ -37,6 +37,7 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 	grace := flags.Float64("grace", DefaultGrace.Seconds(), "seconds in-flight calls get on shutdown")
 	format := flags.String("log-format", "json", "json or text")
 	level := flags.String("log-level", "info", "debug, info, warning or error")
+	metricsPort := flags.String("metrics-port", os.Getenv("AGENTMESH_METRICS_PORT"), "serve Prometheus /metrics on this port, 0 picks one; off unless given (env AGENTMESH_METRICS_PORT)")
 	var files TLSFiles
 	flags.StringVar(&files.Cert, "tls-cert", os.Getenv("AGENTMESH_TLS_CERT"), "PEM certificate to serve TLS with, re-read when it changes (env AGENTMESH_TLS_CERT)")
 	flags.StringVar(&files.Key, "tls-key", os.Getenv("AGENTMESH_TLS_KEY"), "PEM private key of --tls-cert (env AGENTMESH_TLS_KEY)")
@@ -59,6 +60,12 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 	if err := files.Check(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if *metricsPort != "" {
+		if port, err := strconv.Atoi(*metricsPort); err != nil || port < 0 || port > 65535 {
+			fmt.Fprintf(stderr, "--metrics-port must be 0..65535, not %q\n", *metricsPort)
+			return 2
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -86,6 +93,15 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 		log.Warn("serving plaintext on a non-loopback address: anyone who reaches it can call it unencrypted; give a TLS certificate and key, or bind 127.0.0.1", "address", listener.Addr().String())
 	}
 	server := NewServer(a, provider, log, options...)
+	if *metricsPort != "" {
+		metricsListener, err := net.Listen("tcp", net.JoinHostPort(*host, *metricsPort))
+		if err != nil {
+			_ = listener.Close()
+			log.Error("cannot serve", "agent", a.Name, "error", err.Error())
+			return 1
+		}
+		server.ServeMetrics(metricsListener, log)
+	}
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
 	log.Info("listening", "agent", a.Name, "address", net.JoinHostPort(*host, strconv.Itoa(bound)), "port", bound, "llm_provider", provider.Name(), "tls", files.Mode())

@@ -15,6 +15,7 @@ import (
 	"agentmesh/kit/descriptors"
 	pb "agentmesh/kit/gen/agentmesh/v1"
 	"agentmesh/kit/llm"
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -58,6 +59,7 @@ type Server struct {
 	health   *health.Server
 	log      *slog.Logger
 	calls    agentCalls
+	metrics  *grpcprom.ServerMetrics
 	stopping atomic.Bool
 	stopOnce sync.Once
 }
@@ -65,21 +67,22 @@ type Server struct {
 // NewServer is the agent's gRPC server, not yet listening; provider is how it thinks. options
 // add to the kit's own, such as grpc.Creds(TLSFiles.Credentials(...)) to serve TLS.
 func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger, options ...grpc.ServerOption) *Server {
-	s := &Server{agent: agent, llm: provider, health: health.NewServer(), log: log}
+	s := &Server{agent: agent, llm: provider, health: health.NewServer(), log: log, metrics: newServerMetrics()}
 	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionAge: maxConnectionAge(os.Getenv), MaxConnectionAgeGrace: maxConnectionAgeGrace,
 		}),
-		grpc.ChainUnaryInterceptor(s.countUnary, requireUnary),
-		grpc.ChainStreamInterceptor(s.countStream, requireStream),
+		grpc.ChainUnaryInterceptor(s.countUnary, s.metrics.UnaryServerInterceptor(), requireUnary),
+		grpc.ChainStreamInterceptor(s.countStream, s.metrics.StreamServerInterceptor(), requireStream),
 	}, options...)...)
 	pb.RegisterAgentServiceServer(s.grpc, &service{agent: agent, llm: provider, log: log, stopping: s.stopping.Load})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflecting := reflection.ServerOptions{Services: s.grpc, DescriptorResolver: documented()}
 	reflectionv1.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(reflecting))
 	reflectionv1alpha.RegisterServerReflectionServer(s.grpc, reflection.NewServer(reflecting))
+	s.metrics.InitializeMetrics(s.grpc)
 	return s
 }
 

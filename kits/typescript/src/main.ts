@@ -7,11 +7,12 @@ import { parseArgs } from "node:util";
 import type { Agent } from "./agent.js";
 import { fromEnv } from "./llm/env.js";
 import { isLevel, newLogger } from "./log.js";
+import { serveMetrics } from "./metrics.js";
 import { AgentServer } from "./server.js";
 import { isLoopback, serverCredentials, tlsMode, tlsProblem } from "./tls.js";
 
 const USAGE =
-  "usage: AGENT [--host HOST] [--port PORT] [--grace SECONDS] [--log-format json|text] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]";
+  "usage: AGENT [--host HOST] [--port PORT] [--grace SECONDS] [--log-format json|text] [--log-level LEVEL] [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] [--metrics-port PORT]";
 
 /** Serves `agent` until SIGTERM or SIGINT, then drains; resolves to the process's exit code. */
 export async function run(agent: Agent, args: string[] = process.argv.slice(2)): Promise<number> {
@@ -32,6 +33,7 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
         "tls-cert": { type: "string", default: process.env.AGENTMESH_TLS_CERT ?? "" },
         "tls-key": { type: "string", default: process.env.AGENTMESH_TLS_KEY ?? "" },
         "tls-client-ca": { type: "string", default: process.env.AGENTMESH_TLS_CLIENT_CA ?? "" },
+        "metrics-port": { type: "string", default: process.env.AGENTMESH_METRICS_PORT ?? "" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -51,6 +53,11 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
     write(`invalid option: --port is 0..65535, --grace seconds, --log-format json or text, --log-level debug|info|warning|error\n${USAGE}\n`);
     return 2;
   }
+  const metricsPort = options["metrics-port"] === "" ? undefined : Number(options["metrics-port"]);
+  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
+    write(`--metrics-port is 0..65535\n${USAGE}\n`);
+    return 2;
+  }
   const tls = { cert: options["tls-cert"], key: options["tls-key"], clientCa: options["tls-client-ca"] };
   const problem = tlsProblem(tls);
   if (problem !== undefined) {
@@ -62,7 +69,8 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
   let bound: number;
   try {
     const credentials = serverCredentials(tls, log);
-    server = new AgentServer(agent, await fromEnv(agent.composers), log);
+    const metrics = metricsPort === undefined ? undefined : (await serveMetrics(options.host, metricsPort, log)).metrics;
+    server = new AgentServer(agent, await fromEnv(agent.composers), log, metrics);
     bound = await server.listen(options.host, port, credentials);
   } catch (error) {
     log.error("cannot serve", { agent: agent.name, error: error instanceof Error ? error.message : String(error) });

@@ -21,6 +21,7 @@ import {
 } from "./gen/agentmesh/v1/agent_service_pb.js";
 import { type AgentMessage, AgentMessageSchema, MessageType, PartSchema, Role, TokenUsageSchema } from "./gen/agentmesh/v1/message_pb.js";
 import type { Provider } from "./llm/provider.js";
+import type { Metrics } from "./metrics.js";
 import type { Logger } from "./log.js";
 import { checkRequired } from "./required.js";
 
@@ -53,6 +54,8 @@ export interface ServiceOptions {
   log: Logger;
   /** Tracks a call from start to end: the server counts and cancels them. */
   track: (controller: AbortController) => () => void;
+  /** Counts and times calls, and model tokens, for Prometheus (see metrics.ts). */
+  metrics?: Metrics | undefined;
 }
 
 /** The grpc-js definition and handlers of AgentService, from its protobuf-es descriptors. */
@@ -70,18 +73,32 @@ export function agentService(options: ServiceOptions): { definition: grpc.Servic
     };
   }
   const service = new Service(options);
+  const { metrics } = options;
+  const timed = <A extends unknown[]>(type: string, method: string, handle: (...args: A) => Promise<number>) => {
+    if (metrics === undefined) {
+      return (...args: A): void => {
+        void handle(...args);
+      };
+    }
+    return (...args: A): void => {
+      metrics.started(type, AgentService.typeName, method);
+      const begun = performance.now();
+      void handle(...args).then((code) => {
+        metrics.handled(type, AgentService.typeName, method, code, (performance.now() - begun) / 1000);
+      });
+    };
+  };
   return {
     definition: definition,
     handlers: {
-      Invoke: (call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>) => {
-        void service.invoke(call, callback);
-      },
-      InvokeStream: (call: grpc.ServerWritableStream<Decoded<Message>, Message>) => {
-        void service.invokeStream(call);
-      },
-      GetAgentCard: (_call: grpc.ServerUnaryCall<Decoded<Message>, Message>, callback: grpc.sendUnaryData<Message>) => {
+      Invoke: timed("unary", "Invoke", (call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>) =>
+        service.invoke(call, callback),
+      ),
+      InvokeStream: timed("server_stream", "InvokeStream", (call: grpc.ServerWritableStream<Decoded<Message>, Message>) => service.invokeStream(call)),
+      GetAgentCard: timed("unary", "GetAgentCard", (_call: grpc.ServerUnaryCall<Decoded<Message>, Message>, callback: grpc.sendUnaryData<Message>) => {
         callback(null, create(GetAgentCardResponseSchema, { card: service.card() }));
-      },
+        return Promise.resolve(Status.OK);
+      }),
     },
   };
 }
@@ -103,19 +120,23 @@ class Service {
   constructor(private readonly options: ServiceOptions) {}
 
   // A call is tracked until its answer is handed to grpc-js, so a draining server waits for it.
-  async invoke(call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>): Promise<void> {
+  // Each resolves to the call's status code.
+  async invoke(call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>): Promise<number> {
     const controller = new AbortController();
     const untrack = this.options.track(controller);
     try {
       callback(null, await this.run(call, "Invoke", controller, undefined));
+      return Status.OK;
     } catch (error) {
-      callback(this.fail(error, "Invoke"));
+      const failure = this.fail(error, "Invoke");
+      callback(failure);
+      return failure.code ?? Status.UNKNOWN;
     } finally {
       untrack();
     }
   }
 
-  async invokeStream(call: grpc.ServerWritableStream<Decoded<Message>, Message>): Promise<void> {
+  async invokeStream(call: grpc.ServerWritableStream<Decoded<Message>, Message>): Promise<number> {
     let index = 0;
     const emit = async (text: string): Promise<void> => {
       const chunk = create(InvokeStreamResponseSchema, { event: { case: "chunk", value: { index: index++, text } } });
@@ -129,8 +150,11 @@ class Service {
       const result = await this.run(call, "InvokeStream", controller, emit);
       call.write(create(InvokeStreamResponseSchema, { event: { case: "result", value: result } }));
       call.end();
+      return Status.OK;
     } catch (error) {
-      call.emit("error", this.fail(error, "InvokeStream"));
+      const failure = this.fail(error, "InvokeStream");
+      call.emit("error", failure);
+      return failure.code ?? Status.UNKNOWN;
     } finally {
       untrack();
     }
@@ -191,6 +215,8 @@ class Service {
       throw Object.assign(controller.signal.aborted ? (controller.signal.reason as Error) : asError(error), { call: handlerCall });
     } finally {
       call.removeListener("cancelled", onCancelled);
+      const used = handlerCall.usage;
+      this.options.metrics?.tokens(llm.name, used.inputTokens, used.outputTokens);
     }
   }
 

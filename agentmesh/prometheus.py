@@ -1,0 +1,199 @@
+"""Prometheus metrics of an agentmesh process, on a port of their own (off unless asked for).
+
+gRPC server metrics use go-grpc-prometheus's names and labels, the de-facto standard that
+dashboards and alerts already query (`grpc_server_handled_total{grpc_service, grpc_method,
+grpc_code}`, `grpc_server_handling_seconds`), codes spelled as grpc-go spells them (`OK`,
+`InvalidArgument`, `Canceled`) so one query covers every runtime; the Go kit exports the same series through
+go-grpc-middleware's provider, the TypeScript kit through prom-client. LLM usage is
+`agentmesh_llm_tokens_total{provider, kind}` in every runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from prometheus_client import Counter, Histogram, start_http_server
+
+log = logging.getLogger("agentmesh.metrics")
+
+METRICS_PORT_ENV = "AGENTMESH_METRICS_PORT"
+
+STARTED = Counter(
+    "grpc_server_started_total",
+    "RPCs started on the server.",
+    ["grpc_type", "grpc_service", "grpc_method"],
+)
+HANDLED = Counter(
+    "grpc_server_handled_total",
+    "RPCs completed on the server, by status code.",
+    ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+)
+HANDLING = Histogram(
+    "grpc_server_handling_seconds",
+    "Time from an RPC's start to its status, on the server.",
+    ["grpc_type", "grpc_service", "grpc_method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+LLM_TOKENS = Counter(
+    "agentmesh_llm_tokens_total",
+    "Tokens an LLM provider reported, by provider and kind (prompt or output).",
+    ["provider", "kind"],
+)
+
+
+def count_tokens(provider: str, prompt: int, output: int) -> None:
+    if prompt:
+        LLM_TOKENS.labels(provider, "prompt").inc(prompt)
+    if output:
+        LLM_TOKENS.labels(provider, "output").inc(output)
+
+
+def metrics_port(value: str | None, env: Mapping[str, str] = os.environ) -> int | None:
+    """The port asked for (flag first, then AGENTMESH_METRICS_PORT); None: no metrics endpoint."""
+    text = value if value not in (None, "") else env.get(METRICS_PORT_ENV, "")
+    if not text:
+        return None
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(f"the metrics port must be a number, not {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"the metrics port must be 0..65535, not {port}")
+    return port
+
+
+def serve_metrics(host: str, port: int) -> int:
+    """Serve /metrics (Prometheus text format) on host:port from a thread; the bound port."""
+    server, _ = start_http_server(port, addr=host.strip("[]"))
+    bound = int(server.server_address[1])
+    log.info("metrics listening", extra={"address": f"{host}:{bound}", "port": bound, "path": "/metrics"})
+    return bound
+
+
+Handler = "grpc.RpcMethodHandler[Any, Any]"
+Context = "grpc.aio.ServicerContext[Any, Any]"
+
+
+class ServerMetrics(grpc.aio.ServerInterceptor):
+    """Counts and times every unary-request RPC (what agentmesh serves; reflection is left out)."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming:
+            return handler
+        method: str = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+
+def _wrap(method: str, handler: Any) -> Any:
+    service, _, name = method.lstrip("/").rpartition("/")
+    kind = "server_stream" if handler.response_streaming else "unary"
+    labels = (kind, service, name)
+    started, timing = STARTED.labels(*labels), HANDLING.labels(*labels)
+    codec = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+
+    def done(context: Any, begun: float, code: str | None) -> None:
+        timing.observe(time.perf_counter() - begun)
+        HANDLED.labels(*labels, code or _code_of(context)).inc()
+
+    unary, streaming = handler.unary_unary, handler.unary_stream
+    if inspect.iscoroutinefunction(unary):
+
+        async def unary_call(request: Any, context: Any) -> Any:
+            started.inc()
+            begun = time.perf_counter()
+            code = None
+            try:
+                return await unary(request, context)
+            except asyncio.CancelledError:
+                code = "Canceled"
+                raise
+            except BaseException:
+                code = "Unknown"
+                raise
+            finally:
+                done(context, begun, code)
+
+        return grpc.unary_unary_rpc_method_handler(unary_call, **codec)
+    if inspect.isasyncgenfunction(streaming):
+
+        async def stream_call(request: Any, context: Any) -> AsyncIterator[Any]:
+            started.inc()
+            begun = time.perf_counter()
+            code = None
+            try:
+                async for response in streaming(request, context):
+                    yield response
+            except (asyncio.CancelledError, GeneratorExit):
+                code = "Canceled"
+                raise
+            except BaseException:
+                code = "Unknown"
+                raise
+            finally:
+                done(context, begun, code)
+
+        return grpc.unary_stream_rpc_method_handler(stream_call, **codec)
+    if inspect.iscoroutinefunction(streaming):  # context.write()-style streams (health's Watch)
+
+        async def written_call(request: Any, context: Any) -> None:
+            started.inc()
+            begun = time.perf_counter()
+            code = None
+            try:
+                await streaming(request, context)
+            except asyncio.CancelledError:
+                code = "Canceled"
+                raise
+            finally:
+                done(context, begun, code)
+
+        return grpc.unary_stream_rpc_method_handler(written_call, **codec)
+    return handler
+
+
+def code_label(code: grpc.StatusCode) -> str:
+    """A status code as go-grpc-prometheus labels it (grpc-go's code names: InvalidArgument, Canceled)."""
+    return _GO_NAMES[code]
+
+
+_GO_NAMES = {
+    code: "OK" if code is grpc.StatusCode.OK else "".join(part.title() for part in code.name.split("_"))
+    for code in grpc.StatusCode
+}
+_GO_NAMES[grpc.StatusCode.CANCELLED] = "Canceled"
+
+
+def _code_of(context: Any) -> str:
+    """The status the handler set (set_code / an abort), else OK."""
+    code = context.code()
+    if code is None:
+        return "OK"
+    if isinstance(code, grpc.StatusCode):
+        return code_label(code)
+    for status in grpc.StatusCode:
+        if status.value[0] == code:
+            return code_label(status)
+    return "Unknown"

@@ -1,0 +1,91 @@
+"""Every process's Prometheus endpoint, scraped and parsed: agents in three languages and the gateway
+export the same gRPC series (go-grpc-prometheus's names), LLM tokens, and the gateway its own."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import grpc
+import pytest
+
+from agentmesh.client import Client
+from agentmesh.messages import Message
+from agentmesh.v1 import agent_service_pb2 as pb
+from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
+from agentmesh_cli.process import ServerProcess
+from tests.support.mesh import gateway_process, start_probe, step, workflow
+from tests.support.samples import SAMPLES
+from tests.support.scrape import metrics_port, scrape, value
+
+RUNTIMES = {"python": "researcher", "typescript": "video-scriptor", "go": "trend-scanner"}
+SERVICE = "agentmesh.v1.AgentService"
+
+
+@pytest.mark.parametrize("agent", RUNTIMES.values(), ids=RUNTIMES.keys())
+async def test_an_agent_counts_its_calls_by_method_and_code_and_its_tokens(agent: str) -> None:
+    process = ServerProcess.agent(agent, extra=["--metrics-port", "0"])
+    await process.start()
+    try:
+        sample = SAMPLES[agent]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{process.port}") as channel:
+            stub = pb_grpc.AgentServiceStub(channel)
+            for data in (sample.valid, sample.valid, sample.invalid):
+                request = pb.InvokeRequest(skill=sample.skill, message=Message.request(data).to_proto())
+                with contextlib.suppress(grpc.aio.AioRpcError):  # the invalid one; counted below
+                    await stub.Invoke(request, timeout=20)
+        families = await scrape(metrics_port(process))
+    finally:
+        await process.stop()
+    method = {"grpc_service": SERVICE, "grpc_method": "Invoke"}
+    assert value(families, "grpc_server_started_total", **method) == 3
+    assert value(families, "grpc_server_handled_total", grpc_code="OK", **method) == 2
+    assert value(families, "grpc_server_handled_total", grpc_code="InvalidArgument", **method) == 1
+    assert value(families, "grpc_server_handling_seconds_count", **method) == 3
+    assert value(families, "grpc_server_handling_seconds_bucket", le="+Inf", **method) == 3
+    tokens = value(families, "agentmesh_llm_tokens_total", provider="offline")
+    assert tokens > 0, "the offline model reports the tokens it would have used"
+
+
+FLAKY = workflow(
+    {
+        "name": "flaky",
+        "steps": [
+            step(
+                "a",
+                "flaky",
+                {"key": "metrics-flaky", "succeed_on": 2},
+                retry={"max_attempts": 3, "initial_delay": "0.01s"},
+            ),
+            step("b", "echo", {"key": "b"}, dependencies=["a"]),
+        ],
+    }
+)
+
+
+async def test_the_gateway_exports_runs_steps_retries_watchers_and_store_commits(tmp_path: Path) -> None:
+    probe = await start_probe(tmp_path / "probe.jsonl")
+    gateway = gateway_process(tmp_path / "runs.db", {"probe": [probe.port]}, ["--metrics-port", "0"])
+    gateway.env = dict(os.environ)
+    await gateway.start()
+    try:
+        async with await Client.connect(f"127.0.0.1:{gateway.port}") as client:
+            run = await (await client.start(FLAKY)).result()
+            assert run.state.name == "SUCCEEDED"
+            families = await scrape(metrics_port(gateway))
+    finally:
+        await gateway.stop()
+        await probe.stop()
+    assert value(families, "agentmesh_runs_started_total") == 1
+    assert value(families, "agentmesh_runs_finished_total", state="succeeded") == 1
+    assert value(families, "agentmesh_runs", state="succeeded") == 1
+    assert value(families, "agentmesh_runs", state="running") == 0
+    assert value(families, "agentmesh_runs_in_flight") == 0
+    assert value(families, "agentmesh_step_duration_seconds_count", agent="probe", outcome="ok") == 2
+    assert value(families, "agentmesh_step_duration_seconds_count", agent="probe", outcome="error") == 1
+    assert value(families, "agentmesh_step_retries_total", agent="probe") == 1
+    assert value(families, "agentmesh_store_commit_seconds_count") > 0
+    assert "agentmesh_watchers" in families
+    started = {"grpc_service": "agentmesh.v1.OrchestratorService", "grpc_method": "StartRun"}
+    assert value(families, "grpc_server_handled_total", grpc_code="OK", **started) == 1
