@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
+from opentelemetry import trace
+
 LogFormat = Literal["json", "text"]
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
@@ -27,6 +29,12 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid and "trace_id" not in entry:
+            # Inside a step (the gateway's attempt, an agent's call): the lines of one run share
+            # its trace id, so a log search and a trace view find each other.
+            entry["trace_id"] = f"{span.trace_id:032x}"
+            entry["span_id"] = f"{span.span_id:016x}"
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

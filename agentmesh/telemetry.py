@@ -1,8 +1,11 @@
-"""OpenTelemetry server spans.
+"""OpenTelemetry: the SDK configured from the standard OTEL_* variables, and server spans.
 
 Spans go to whatever tracer provider is installed. `configure_tracing` installs the
-SDK only when OTEL_TRACES_EXPORTER asks for an exporter, and a server without a
-tracer installs no tracing interceptor, so an untraced agent pays nothing for it.
+SDK only when OTEL_TRACES_EXPORTER asks for an exporter (otlp over grpc or
+http/protobuf, or console), and a server without a tracer installs no tracing
+interceptor, so an untraced agent pays nothing for it. agentmesh configures itself:
+running it under `opentelemetry-instrument` is not needed (and that route's grpc
+instrumentation wraps health's Watch, which it breaks; opentelemetry-python-contrib#3066).
 Health and reflection are left out of tracing: the aio interceptor breaks their
 context.write-style streaming handlers (opentelemetry-python-contrib#3066). So are
 subscriptions such as WatchRun: a span as long as a watch says nothing, and each
@@ -12,10 +15,16 @@ streamed message would pay for the wrapper.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 import grpc
 from opentelemetry import trace
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 UNTRACED_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.")
 
@@ -43,14 +52,104 @@ def tracing_configured() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
-def configure_tracing(service_name: str) -> None:
-    """Install the SDK, exporting spans to stdout (logs stay on stderr), when OTEL_TRACES_EXPORTER=console."""
-    if os.environ.get("OTEL_TRACES_EXPORTER", "none").strip().lower() != "console":
+class TelemetryConfigError(ValueError):
+    """An OTEL_* variable asks for something agentmesh cannot do; the message names it."""
+
+
+EXPORTERS = ("otlp", "console", "none")
+PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def _exporters(env: Mapping[str, str]) -> list[str]:
+    value = env.get("OTEL_TRACES_EXPORTER", "none")
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in EXPORTERS]
+    if unknown:
+        raise TelemetryConfigError(
+            f"OTEL_TRACES_EXPORTER={value!r}: unknown exporter {unknown[0]!r}"
+            " (agentmesh exports otlp, console or none)"
+        )
+    return [name for name in names if name != "none"]
+
+
+def _protocol(env: Mapping[str, str]) -> str:
+    variable = next(
+        (v for v in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL") if env.get(v)), ""
+    )
+    protocol = env.get(variable, "http/protobuf").strip().lower() if variable else "http/protobuf"
+    if protocol not in PROTOCOLS:
+        raise TelemetryConfigError(
+            f"{variable}={env[variable]!r}: agentmesh speaks OTLP over grpc or http/protobuf"
+        )
+    return protocol
+
+
+def configure_tracing(service_name: str, env: Mapping[str, str] = os.environ) -> None:
+    """Install the SDK as the OTEL_* variables say: exporters (otlp, console), OTLP protocol and
+    endpoint, sampler, service name (`service_name` unless OTEL_SERVICE_NAME or
+    OTEL_RESOURCE_ATTRIBUTES names one). Nothing when no exporter is asked for; a value agentmesh
+    does not know raises TelemetryConfigError, so that a misspelt exporter stops the process at
+    start-up instead of dropping every span without a word."""
+    exporters = _exporters(env)
+    if not exporters:
         return
+    protocol = _protocol(env) if "otlp" in exporters else ""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    named = env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    resource = Resource.create({} if named else {"service.name": service_name})
+    provider = TracerProvider(resource=resource, id_generator=_chosen_ids_generator())
+    for name in exporters:
+        exporter: SpanExporter
+        if name == "console":
+            exporter = ConsoleSpanExporter()
+        elif protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+            exporter = GrpcExporter()
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+            exporter = HttpExporter()
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+
+
+def shutdown_tracing() -> None:
+    """Export what is still batched (a stopping process's last spans)."""
+    provider = trace.get_tracer_provider()
+    shutdown = getattr(provider, "shutdown", None)
+    if callable(shutdown):
+        shutdown()
+
+
+#: Ids the next span started in this context must have (a run's root span: its ids derive from
+#: the run id, so that every step span, made before the root is, already points at it).
+_chosen: ContextVar[tuple[int, int] | None] = ContextVar("agentmesh_chosen_ids", default=None)
+
+
+def _chosen_ids_generator() -> IdGenerator:
+    """Random ids, unless `chosen_ids` says which the next root span gets."""
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class ChosenIds(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            chosen = _chosen.get()
+            return chosen[0] if chosen is not None else super().generate_trace_id()
+
+        def generate_span_id(self) -> int:
+            chosen = _chosen.get()
+            return chosen[1] if chosen is not None else super().generate_span_id()
+
+    return ChosenIds()
+
+
+@contextmanager
+def chosen_ids(trace_id: int, span_id: int) -> Iterator[None]:
+    token = _chosen.set((trace_id, span_id))
+    try:
+        yield
+    finally:
+        _chosen.reset(token)

@@ -25,7 +25,7 @@ from agentmesh.server import (
     max_connection_age_s,
     serve_until_signalled,
 )
-from agentmesh.telemetry import configure_tracing
+from agentmesh.telemetry import TelemetryConfigError, configure_tracing, shutdown_tracing
 from agentmesh.tls import ServerTLS, TLSConfigError
 from agentmesh.v1 import agent_service_pb2, agent_service_pb2_grpc
 
@@ -139,9 +139,11 @@ def run_agent(
 ) -> None:
     fmt: LogFormat = "text" if log_format == "text" else "json"
     configure_logging(fmt, log_level)
-    configure_tracing(f"agentmesh-{agent.name}")
     try:
+        configure_tracing(f"agentmesh-{agent.name}")
         asyncio.run(serve_agent(agent, host, port, grace, tls, metrics_port))
-    except (OSError, TLSConfigError) as exc:
+    except (OSError, TLSConfigError, TelemetryConfigError) as exc:
         log.error("cannot serve", extra={"agent": agent.name, "error": str(exc)})
         raise typer.Exit(1) from None
+    finally:
+        shutdown_tracing()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from pydantic import BaseModel
 
 from agentmesh.llm.base import LLMProvider
@@ -30,23 +33,25 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
         self._llm = llm
 
     async def Invoke(self, request: pb.InvokeRequest, context: ServicerContext) -> pb.InvokeResponse:
-        async with rpc_errors(context, "Invoke"):
-            return await self._run(request.message, request.skill, context, emit=None)
+        with caller_trace(context):
+            async with rpc_errors(context, "Invoke"):
+                return await self._run(request.message, request.skill, context, emit=None)
 
     async def InvokeStream(
         self, request: pb.InvokeStreamRequest, context: ServicerContext
     ) -> AsyncIterator[pb.InvokeStreamResponse]:
         # An async generator, not context.write(): the tracing interceptor breaks the latter.
-        async with rpc_errors(context, "InvokeStream"):
-            index = 0
-            async for item in relay(
-                lambda emit: self._run(request.message, request.skill, context, emit=emit)
-            ):
-                if isinstance(item, Finished):
-                    yield pb.InvokeStreamResponse(result=item.value)
-                else:
-                    yield pb.InvokeStreamResponse(chunk=pb.OutputChunk(index=index, text=item))
-                    index += 1
+        with caller_trace(context):
+            async with rpc_errors(context, "InvokeStream"):
+                index = 0
+                async for item in relay(
+                    lambda emit: self._run(request.message, request.skill, context, emit=emit)
+                ):
+                    if isinstance(item, Finished):
+                        yield pb.InvokeStreamResponse(result=item.value)
+                    else:
+                        yield pb.InvokeStreamResponse(chunk=pb.OutputChunk(index=index, text=item))
+                        index += 1
 
     async def GetAgentCard(
         self, request: pb.GetAgentCardRequest, context: ServicerContext
@@ -70,6 +75,24 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("invoked", extra={"skill": outcome.skill.id, "duration_ms": round(elapsed_ms, 2)})
         return outcome.to_proto()
+
+
+@contextmanager
+def caller_trace(context: ServicerContext) -> Iterator[None]:
+    """Without a server span (tracing off), the caller's traceparent is made current for the call,
+    so that every log line the call writes carries the run's trace and the step's span ids."""
+    if trace.get_current_span().get_span_context().is_valid:
+        yield
+        return
+    parent = next((v for k, v in (context.invocation_metadata() or ()) if k == "traceparent"), None)
+    if not isinstance(parent, str):
+        yield
+        return
+    token = otel_context.attach(propagate.extract({"traceparent": parent}))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def agent_card(agent: Agent, provider: str) -> pb.AgentCard:

@@ -92,6 +92,7 @@ class Run(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     state: Global___RunState.ValueType
     request_id: _builtins.str
@@ -100,6 +101,10 @@ class Run(_message.Message):
     principal: _builtins.str
     """Who started the run: the authenticated caller's name (a token's name or a JWT's
     subject); empty when the gateway runs without authentication. Set by the gateway.
+    """
+    traceparent: _builtins.str
+    """W3C traceparent of the call that started the run (StartRun's server span, or the
+    caller's); the run's root span links to it. Empty when there was none.
     """
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow: ...
@@ -140,10 +145,11 @@ class Run(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         last_sequence: _builtins.int = ...,
         principal: _builtins.str = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "inputs", b"inputs", "outputs", b"outputs", "start_time", b"start_time", "workflow", b"workflow"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "inputs", b"inputs", "last_sequence", b"last_sequence", "outputs", b"outputs", "principal", b"principal", "request_id", b"request_id", "run_id", b"run_id", "start_time", b"start_time", "state", b"state", "steps", b"steps", "workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "inputs", b"inputs", "last_sequence", b"last_sequence", "outputs", b"outputs", "principal", b"principal", "request_id", b"request_id", "run_id", b"run_id", "start_time", b"start_time", "state", b"state", "steps", b"steps", "traceparent", b"traceparent", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,6 +25,7 @@ from agentmesh_gateway.failures import run_error
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES, MiB
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.store.base import EventRecord, Page, RunStore
+from agentmesh_gateway.tracing import export_root_span
 from agentmesh_gateway.validation import apply_inputs, check_run_data, check_size, validate
 
 log = logging.getLogger("agentmesh.gateway")
@@ -57,6 +58,8 @@ class RunRequest:
     request_id: str = ""
     #: Who asks: the run records it as its owner, and agents are told it (empty: nobody known).
     principal: str = ""
+    #: The starting call's W3C traceparent, which the run's root span links to.
+    traceparent: str = ""
 
 
 class Engine:
@@ -178,6 +181,7 @@ class Engine:
             context=context,
             request_id=request_id,
             principal=request.principal,
+            traceparent=request.traceparent,
             create_time=now,
             start_time=now,
             steps=[run_pb2.StepRun(step_id=s.id, state=run_pb2.STEP_STATE_PENDING) for s in workflow.steps],
@@ -237,6 +241,7 @@ class Engine:
             self.admission.release_run()
             if executor.state.finished:  # not a run left for the next gateway by a stop
                 prometheus.run_ended(executor.state.run.state)
+                export_root_span(executor.state.run)
 
         task.add_done_callback(ended)
 

@@ -14,7 +14,7 @@ from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.prometheus import serve_metrics
 from agentmesh.runtime.main import tls_mode
 from agentmesh.server import Service, ServiceHost, serve_until_signalled
-from agentmesh.telemetry import configure_tracing
+from agentmesh.telemetry import TelemetryConfigError, configure_tracing, shutdown_tracing
 from agentmesh.tls import TLSConfigError, is_loopback
 from agentmesh.v1 import orchestrator_service_pb2, workflow_pb2
 from agentmesh.workflows import load_directory, load_workflow
@@ -125,10 +125,12 @@ def run_gateway(
     config: GatewayConfig, *, grace: float, log_format: LogFormat, log_level: str = "info"
 ) -> int:
     configure_logging(log_format, log_level)
-    configure_tracing("agentmesh-gateway")
     try:
+        configure_tracing("agentmesh-gateway")
         asyncio.run(serve_gateway(config, grace))
-    except (OSError, ConfigError, TLSConfigError, AgentMeshError) as exc:
+    except (OSError, ConfigError, TLSConfigError, TelemetryConfigError, AgentMeshError) as exc:
         log.error("cannot serve", extra={"error": str(exc)})
         return 1
+    finally:
+        shutdown_tracing()
     return 0

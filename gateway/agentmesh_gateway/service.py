@@ -20,6 +20,7 @@ from agentmesh_gateway.auth import Role, current_principal
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.store.base import EventRecord
+from agentmesh_gateway.tracing import starting_traceparent
 
 Context = grpc.aio.ServicerContext[Any, Any]
 StartRequest = pb.StartRunRequest | pb.RunWorkflowRequest
@@ -60,7 +61,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
         async with rpc_errors(context, "StartRun"):
-            return pb.StartRunResponse(run=await self._engine.start_run(self._run_request(request)))
+            return pb.StartRunResponse(run=await self._engine.start_run(self._run_request(request, context)))
 
     # The two event streams answer with each response already encoded (see `add_to_server`):
     # the event's bytes are the ones the store holds, serialized once for every watcher.
@@ -72,7 +73,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             # The watcher's place first: a run started for a stream that is then refused
             # would run unwatched.
             with self._engine.admission.watcher():
-                events = await self._engine.run_and_watch(self._run_request(request))
+                events = await self._engine.run_and_watch(self._run_request(request, context))
                 async for record in events:
                     yield encode_event_response(record)
 
@@ -152,7 +153,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 else:
                     yield pb.ChatStreamResponse(text=item)
 
-    def _run_request(self, request: StartRequest) -> RunRequest:
+    def _run_request(self, request: StartRequest, context: Context) -> RunRequest:
         source = request.WhichOneof("source")
         if source == "workflow":
             workflow = request.workflow
@@ -166,6 +167,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             context=request.context,
             request_id=request.request_id,
             principal=_caller(),
+            traceparent=starting_traceparent(context),
         )
 
 

@@ -74,6 +74,12 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 		log.Error("cannot serve", "agent", a.Name, "error", err.Error())
 		return 1
 	}
+	traces, err := newTracing(ctx, "agentmesh-"+a.Name, os.Getenv)
+	if err != nil {
+		log.Error("cannot serve", "agent", a.Name, "error", err.Error())
+		return 1
+	}
+	defer traces.shutdown(context.Background())
 	listener, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {
 		log.Error("cannot serve", "agent", a.Name, "error", err.Error())
@@ -81,6 +87,9 @@ func (a *Agent) Run(args []string, stderr io.Writer) int {
 	}
 	bound := listener.Addr().(*net.TCPAddr).Port
 	var options []grpc.ServerOption
+	if traces != nil {
+		options = append(options, traces.serverOption())
+	}
 	if files.Enabled() {
 		creds, err := files.Credentials(log)
 		if err != nil {

@@ -8,6 +8,7 @@ import type { Agent } from "./agent.js";
 import { fromEnv } from "./llm/env.js";
 import { isLevel, newLogger } from "./log.js";
 import { serveMetrics } from "./metrics.js";
+import { type Tracing, tracingFromEnv } from "./telemetry.js";
 import { AgentServer } from "./server.js";
 import { isLoopback, serverCredentials, tlsMode, tlsProblem } from "./tls.js";
 
@@ -67,10 +68,12 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
   const log = newLogger(write, format, level);
   let server: AgentServer;
   let bound: number;
+  let tracing: Tracing | undefined;
   try {
+    tracing = await tracingFromEnv(`agentmesh-${agent.name}`, log);
     const credentials = serverCredentials(tls, log);
     const metrics = metricsPort === undefined ? undefined : (await serveMetrics(options.host, metricsPort, log)).metrics;
-    server = new AgentServer(agent, await fromEnv(agent.composers), log, metrics);
+    server = new AgentServer(agent, await fromEnv(agent.composers), log, metrics, tracing);
     bound = await server.listen(options.host, port, credentials);
   } catch (error) {
     log.error("cannot serve", { agent: agent.name, error: error instanceof Error ? error.message : String(error) });
@@ -91,6 +94,7 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
     process.on("SIGINT", onSignal);
   });
   await server.stop(grace * 1000);
+  await tracing?.shutdown();
   return 0;
 }
 

@@ -8,6 +8,7 @@ import type { Agent } from "./agent.js";
 import { AgentService } from "./gen/agentmesh/v1/agent_service_pb.js";
 import type { Provider } from "./llm/provider.js";
 import type { Metrics } from "./metrics.js";
+import type { Tracing } from "./telemetry.js";
 import { type Logger, silent } from "./log.js";
 import { addReflection } from "./reflection.js";
 import { agentService, Cancelled } from "./service.js";
@@ -44,6 +45,7 @@ export class AgentServer {
     readonly llm: Provider,
     private readonly log: Logger = silent,
     metrics?: Metrics,
+    tracing?: Tracing,
   ) {
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
@@ -51,7 +53,7 @@ export class AgentServer {
       "grpc.max_connection_age_ms": maxConnectionAgeMs(process.env.AGENTMESH_MAX_CONNECTION_AGE_S),
       "grpc.max_connection_age_grace_ms": MAX_CONNECTION_AGE_GRACE_MS,
     });
-    const { definition, handlers } = agentService({ agent, llm, log, metrics, track: (controller) => this.track(controller) });
+    const { definition, handlers } = agentService({ agent, llm, log, metrics, tracing, track: (controller) => this.track(controller) });
     this.server.addService(definition, handlers);
     this.health = new HealthImplementation({ "": "NOT_SERVING", [AgentService.typeName]: "NOT_SERVING" });
     this.health.addToServer(this.server);

@@ -22,6 +22,7 @@ import {
 import { type AgentMessage, AgentMessageSchema, MessageType, PartSchema, Role, TokenUsageSchema } from "./gen/agentmesh/v1/message_pb.js";
 import type { Provider } from "./llm/provider.js";
 import type { Metrics } from "./metrics.js";
+import type { Tracing } from "./telemetry.js";
 import type { Logger } from "./log.js";
 import { checkRequired } from "./required.js";
 
@@ -56,6 +57,8 @@ export interface ServiceOptions {
   track: (controller: AbortController) => () => void;
   /** Counts and times calls, and model tokens, for Prometheus (see metrics.ts). */
   metrics?: Metrics | undefined;
+  /** Makes a server span of each call (see telemetry.ts). */
+  tracing?: Tracing | undefined;
 }
 
 /** The grpc-js definition and handlers of AgentService, from its protobuf-es descriptors. */
@@ -73,18 +76,22 @@ export function agentService(options: ServiceOptions): { definition: grpc.Servic
     };
   }
   const service = new Service(options);
-  const { metrics } = options;
-  const timed = <A extends unknown[]>(type: string, method: string, handle: (...args: A) => Promise<number>) => {
-    if (metrics === undefined) {
+  const { metrics, tracing } = options;
+  // Each handler resolves to its call's status code, which metrics count and spans record.
+  const timed = <A extends [{ metadata: grpc.Metadata }, ...unknown[]]>(type: string, method: string, handle: (...args: A) => Promise<number>) => {
+    if (metrics === undefined && tracing === undefined) {
       return (...args: A): void => {
         void handle(...args);
       };
     }
     return (...args: A): void => {
-      metrics.started(type, AgentService.typeName, method);
+      metrics?.started(type, AgentService.typeName, method);
+      const parent = args[0].metadata.get("traceparent")[0];
+      const span = tracing?.start(`${AgentService.typeName}/${method}`, typeof parent === "string" ? parent : undefined);
       const begun = performance.now();
       void handle(...args).then((code) => {
-        metrics.handled(type, AgentService.typeName, method, code, (performance.now() - begun) / 1000);
+        metrics?.handled(type, AgentService.typeName, method, code, (performance.now() - begun) / 1000);
+        span?.end(code);
       });
     };
   };

@@ -165,7 +165,10 @@ type Run struct {
 	LastSequence int64 `protobuf:"varint,13,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	// Who started the run: the authenticated caller's name (a token's name or a JWT's
 	// subject); empty when the gateway runs without authentication. Set by the gateway.
-	Principal     string `protobuf:"bytes,14,opt,name=principal,proto3" json:"principal,omitempty"`
+	Principal string `protobuf:"bytes,14,opt,name=principal,proto3" json:"principal,omitempty"`
+	// W3C traceparent of the call that started the run (StartRun's server span, or the
+	// caller's); the run's root span links to it. Empty when there was none.
+	Traceparent   string `protobuf:"bytes,15,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -294,6 +297,13 @@ func (x *Run) GetLastSequence() int64 {
 func (x *Run) GetPrincipal() string {
 	if x != nil {
 		return x.Principal
+	}
+	return ""
+}
+
+func (x *Run) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -1483,7 +1493,7 @@ var File_agentmesh_v1_run_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x05\n" +
+	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x05\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x122\n" +
 	"\bworkflow\x18\x02 \x01(\v2\x16.agentmesh.v1.WorkflowR\bworkflow\x12,\n" +
@@ -1502,7 +1512,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12#\n" +
 	"\rlast_sequence\x18\r \x01(\x03R\flastSequence\x12\x1c\n" +
-	"\tprincipal\x18\x0e \x01(\tR\tprincipal\"\\\n" +
+	"\tprincipal\x18\x0e \x01(\tR\tprincipal\x12 \n" +
+	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\"\\\n" +
 	"\n" +
 	"RunContext\x12\x1d\n" +
 	"\n" +
