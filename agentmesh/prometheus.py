@@ -14,12 +14,15 @@ import asyncio
 import inspect
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import grpc
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram, make_wsgi_app
 
 log = logging.getLogger("agentmesh.metrics")
 
@@ -69,12 +72,39 @@ def metrics_port(value: str | None, env: Mapping[str, str] = os.environ) -> int 
     return port
 
 
-def serve_metrics(host: str, port: int) -> int:
-    """Serve /metrics (Prometheus text format) on host:port from a thread; the bound port."""
-    server, _ = start_http_server(port, addr=host.strip("[]"))
+def serve_metrics(host: str, port: int, ready: Callable[[], bool] = lambda: True) -> int:
+    """Serve /metrics (Prometheus text format) on host:port from a thread; the bound port.
+
+    The same port answers /healthz (200 while the process runs) and /readyz (200 while `ready`
+    says so, 503 once the server drains): HTTP probes for a kubelet that cannot speak TLS to the
+    gRPC port, whose native gRPC probes are plaintext only."""
+    metrics = make_wsgi_app()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz"):
+            ok = path == "/healthz" or ready()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"ok\n" if ok else b"draining\n"]
+        if path != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+        return metrics(environ, start_response)
+
+    server = make_server(host.strip("[]"), port, app, _ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     bound = int(server.server_address[1])
     log.info("metrics listening", extra={"address": f"{host}:{bound}", "port": bound, "path": "/metrics"})
     return bound
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 Handler = "grpc.RpcMethodHandler[Any, Any]"

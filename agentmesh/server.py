@@ -167,6 +167,11 @@ class ServiceHost:
         self._server, self.port = server, port
         return port
 
+    @property
+    def serving(self) -> bool:
+        """Started and not stopping: what a readiness probe asks."""
+        return self._server is not None and not self._state.stopping
+
     async def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
         """NOT_SERVING first; in-flight calls get up to `grace` seconds to finish; then stop."""
         if self._server is None:

@@ -69,7 +69,7 @@ async def serve_agent(
     llm = provider_from_env(agent.composers)
     service_host = agent_host(agent, llm, tls=tls, metrics=metrics_port is not None)
     if metrics_port is not None:
-        serve_metrics(host, metrics_port)
+        serve_metrics(host, metrics_port, lambda: service_host.serving)
     bound = await service_host.start(f"{host}:{agent.default_port if port is None else port}")
     log.info(
         "listening",

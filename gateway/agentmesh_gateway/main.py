@@ -88,7 +88,7 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
     try:
         port = await host.start(f"{config.host}:{config.port}")
         if config.metrics_port is not None:
-            serve_metrics(config.host, config.metrics_port)
+            serve_metrics(config.host, config.metrics_port, lambda: host.serving)
         log.info(
             "listening",
             extra={

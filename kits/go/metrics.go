@@ -41,12 +41,25 @@ func newServerMetrics() *grpcprom.ServerMetrics {
 }
 
 // ServeMetrics serves /metrics on listener until the process ends: the server's gRPC metrics,
-// LLM tokens, and the Go runtime's and process's own.
+// LLM tokens, and the Go runtime's and process's own. The same port answers /healthz and
+// /readyz (503 once the server drains): HTTP probes for a kubelet that cannot speak TLS to the
+// gRPC port, whose native gRPC probes are plaintext only.
 func (s *Server) ServeMetrics(listener net.Listener, log *slog.Logger) {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(s.metrics, llmTokens, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.stopping.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("draining\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	port := listener.Addr().(*net.TCPAddr).Port
 	log.Info("metrics listening", "address", listener.Addr().String(), "port", port, "path", "/metrics")

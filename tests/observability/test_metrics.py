@@ -3,8 +3,12 @@ export the same gRPC series (go-grpc-prometheus's names), LLM tokens, and the ga
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import signal
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -89,3 +93,36 @@ async def test_the_gateway_exports_runs_steps_retries_watchers_and_store_commits
     assert "agentmesh_watchers" in families
     started = {"grpc_service": "agentmesh.v1.OrchestratorService", "grpc_method": "StartRun"}
     assert value(families, "grpc_server_handled_total", grpc_code="OK", **started) == 1
+
+
+def http_status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize("agent", RUNTIMES.values(), ids=RUNTIMES.keys())
+async def test_the_metrics_port_answers_http_probes_and_readiness_ends_with_the_drain(agent: str) -> None:
+    env = {**os.environ, "AGENTMESH_METRICS_PORT": "0", "AGENTMESH_OFFLINE_LATENCY_MS": "1500"}
+    process = ServerProcess.agent(agent, env=env)
+    await process.start()
+    port = metrics_port(process)
+    try:
+        assert await asyncio.to_thread(http_status, port, "/healthz") == 200
+        assert await asyncio.to_thread(http_status, port, "/readyz") == 200
+        assert await asyncio.to_thread(http_status, port, "/nothing") == 404
+        sample = SAMPLES[agent]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{process.port}") as channel:
+            request = pb.InvokeRequest(skill=sample.skill, message=Message.request(sample.valid).to_proto())
+            call = asyncio.ensure_future(pb_grpc.AgentServiceStub(channel).Invoke(request, timeout=20))
+            await asyncio.sleep(0.5)  # in flight
+            process.signal(signal.SIGTERM)
+            async with asyncio.timeout(5):
+                while await asyncio.to_thread(http_status, port, "/readyz") != 503:
+                    await asyncio.sleep(0.05)
+            assert await asyncio.to_thread(http_status, port, "/healthz") == 200  # alive while it drains
+            await call
+    finally:
+        assert await process.stop() == 0

@@ -72,8 +72,11 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
   try {
     tracing = await tracingFromEnv(`agentmesh-${agent.name}`, log);
     const credentials = serverCredentials(tls, log);
-    const metrics = metricsPort === undefined ? undefined : (await serveMetrics(options.host, metricsPort, log)).metrics;
-    server = new AgentServer(agent, await fromEnv(agent.composers), log, metrics, tracing);
+    let serving = (): boolean => false;
+    const metrics = metricsPort === undefined ? undefined : (await serveMetrics(options.host, metricsPort, log, () => serving())).metrics;
+    const agentServer = new AgentServer(agent, await fromEnv(agent.composers), log, metrics, tracing);
+    serving = () => agentServer.serving;
+    server = agentServer;
     bound = await server.listen(options.host, port, credentials);
   } catch (error) {
     log.error("cannot serve", { agent: agent.name, error: error instanceof Error ? error.message : String(error) });
@@ -84,14 +87,17 @@ export async function run(agent: Agent, args: string[] = process.argv.slice(2)):
     log.warning("serving plaintext on a non-loopback address: anyone who reaches it can call it unencrypted; give a TLS certificate and key, or bind 127.0.0.1", { address });
   }
   log.info("listening", { agent: agent.name, address, port: bound, llm_provider: server.llm.name, tls: tlsMode(tls) });
+  // The handlers stay until the process exits: a second SIGTERM (or Ctrl-C) while calls finish,
+  // or in the moment between the drain's end and the exit, must not kill the process with them,
+  // as it does not in the other runtimes.
+  let signalled = (): void => undefined;
+  const onSignal = (): void => {
+    signalled();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   await new Promise<void>((resolve) => {
-    const onSignal = (): void => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      resolve();
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
+    signalled = resolve;
   });
   await server.stop(grace * 1000);
   await tracing?.shutdown();

@@ -20,7 +20,12 @@ export interface Metrics {
 }
 
 /** The metrics, and an HTTP server for /metrics on host:port (0 picks one); resolves once listening. */
-export async function serveMetrics(host: string, port: number, log: Logger): Promise<{ metrics: Metrics; server: Server; port: number }> {
+export async function serveMetrics(
+  host: string,
+  port: number,
+  log: Logger,
+  ready: () => boolean = () => true,
+): Promise<{ metrics: Metrics; server: Server; port: number }> {
   const prom = await import("prom-client");
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
@@ -59,7 +64,14 @@ export async function serveMetrics(host: string, port: number, log: Logger): Pro
       if (output > 0) tokens.inc({ provider, kind: "output" }, output);
     },
   };
+  // The same port answers /healthz and /readyz (503 once the server drains): HTTP probes for a
+  // kubelet that cannot speak TLS to the gRPC port, whose native gRPC probes are plaintext only.
   const server = createServer((request, response) => {
+    if (request.url === "/healthz" || request.url === "/readyz") {
+      const ok = request.url === "/healthz" || ready();
+      response.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(ok ? "ok\n" : "draining\n");
+      return;
+    }
     if (request.url !== "/metrics") {
       response.writeHead(404).end();
       return;

@@ -39,6 +39,7 @@ export class AgentServer {
   private readonly calls = new Set<AbortController>();
   private drained: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
+  private listening = false;
 
   constructor(
     readonly agent: Agent,
@@ -60,6 +61,11 @@ export class AgentServer {
     addReflection(this.server, () => readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"]);
   }
 
+  /** Listening and not draining: what a readiness probe asks. */
+  get serving(): boolean {
+    return this.listening && this.stopping === undefined;
+  }
+
   /**
    * Listens on host:port (0 picks a free port) and turns SERVING; resolves to the bound port.
    * `credentials`: TLS (see `serverCredentials`); plaintext if not given.
@@ -76,6 +82,7 @@ export class AgentServer {
     });
     this.health.setStatus("", "SERVING");
     this.health.setStatus(AgentService.typeName, "SERVING");
+    this.listening = true;
     return bound;
   }
 
