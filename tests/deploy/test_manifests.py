@@ -21,8 +21,10 @@ from tests.support.manifests import (
     containers,
     every_agent_deployed,
     locked_down,
+    metrics_exposed,
     ports_agree,
     probes_listen,
+    tls_wired,
     workloads,
 )
 
@@ -44,8 +46,20 @@ def render(overlay: str) -> list[Doc]:
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
+# Custom resources of cert-manager and the Prometheus Operator: not in Kubernetes' schemas, checked
+# by tls_wired and metrics_exposed instead.
+CUSTOM_GROUPS = ("cert-manager.io/", "monitoring.coreos.com/")
+
+
 def all_checks(docs: list[Doc]) -> list[str]:
-    return probes_listen(docs) + ports_agree(docs) + every_agent_deployed(docs, AGENTS) + locked_down(docs)
+    return (
+        probes_listen(docs)
+        + ports_agree(docs)
+        + every_agent_deployed(docs, AGENTS)
+        + locked_down(docs)
+        + metrics_exposed(docs)
+        + tls_wired(docs)
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -53,7 +67,8 @@ def test_every_object_validates_strictly_against_kubernetes(overlay: str) -> Non
     docs = render(overlay)
     assert len(docs) > 30
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        if not doc["apiVersion"].startswith(CUSTOM_GROUPS):
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -130,12 +145,17 @@ def latest_tag(docs: list[Doc]) -> None:
     containers(first_agent(docs))[0]["image"] = "ghcr.io/agentmesh/agentmesh-python:latest"
 
 
+def metrics_undeclared(docs: list[Doc]) -> None:
+    container = containers(first_agent(docs))[0]
+    container["ports"] = [p for p in container["ports"] if p["name"] != "metrics"]
+
+
 def short_grace(docs: list[Doc]) -> None:
     first_agent(docs)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 5
 
 
 BREAKAGES: dict[str, tuple[Callable[[list[Doc]], None], str]] = {
-    "no readiness probe": (drop_readiness, "no gRPC readinessProbe"),
+    "no readiness probe": (drop_readiness, "no readinessProbe"),
     "probe on the wrong port": (probe_wrong_port, "livenessProbe on 1, not a port it listens on"),
     "Service on the wrong port": (service_wrong_port, "port 1234 → 1234"),
     "mesh file names no Service": (mesh_wrong_host, "critic at dns:///critique:50064 names no Service"),
@@ -145,7 +165,52 @@ BREAKAGES: dict[str, tuple[Callable[[list[Doc]], None], str]] = {
     "no limits": (no_limits, "no CPU and memory limits"),
     "latest tag": (latest_tag, "is not pinned to a version"),
     "grace shorter than the drain": (short_grace, "terminationGracePeriodSeconds 5 is not above --grace 10"),
+    "metrics on an undeclared port": (metrics_undeclared, "is not its containerPort `metrics`"),
 }
+
+
+def grpc_probe_on_tls(docs: list[Doc]) -> None:
+    containers(first_agent(docs))[0]["readinessProbe"] = {"grpc": {"port": 50061}}
+
+
+def podmonitor_wrong_port(docs: list[Doc]) -> None:
+    monitor = next(d for d in docs if d["kind"] == "PodMonitor")
+    monitor["spec"]["podMetricsEndpoints"][0]["port"] = "prometheus"
+
+
+def certificate_without_a_host(docs: list[Doc]) -> None:
+    certificate = next(
+        d for d in docs if d["kind"] == "Certificate" and d["metadata"]["name"] == "agentmesh-tls"
+    )
+    certificate["spec"]["dnsNames"].remove("critic")
+
+
+def tls_file_unmounted(docs: list[Doc]) -> None:
+    containers(first_agent(docs))[0]["volumeMounts"] = []
+
+
+def policy_without_metrics(docs: list[Doc]) -> None:
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    policy["spec"]["ingress"].pop()
+
+
+# Broken in the prod overlay, which has TLS and monitoring.
+PROD_BREAKAGES: dict[str, tuple[Callable[[list[Doc]], None], str]] = {
+    "a gRPC probe on a TLS port": (grpc_probe_on_tls, "gRPC readinessProbe on a TLS port"),
+    "PodMonitor on a port nobody has": (podmonitor_wrong_port, "no port named ['prometheus']"),
+    "a certificate missing a host": (certificate_without_a_host, "no dnsName critic"),
+    "a TLS file outside any Secret": (tls_file_unmounted, "is in no mounted Secret"),
+    "metrics shut out by the NetworkPolicy": (policy_without_metrics, "does not admit the metrics port"),
+}
+
+
+@pytest.mark.parametrize("breakage", list(PROD_BREAKAGES))
+def test_each_tls_and_monitoring_check_catches_what_it_is_for(breakage: str) -> None:
+    docs: list[Any] = copy.deepcopy(render("prod"))
+    breaks, expected = PROD_BREAKAGES[breakage]
+    breaks(docs)
+    problems = all_checks(docs)
+    assert any(expected in problem for problem in problems), problems
 
 
 @pytest.fixture(scope="module")

@@ -36,21 +36,37 @@ def container_ports(container: Doc) -> dict[str, int]:
     }
 
 
+def serves_tls(container: Doc) -> bool:
+    env = {entry["name"] for entry in container.get("env", [])}
+    return "AGENTMESH_TLS_CERT" in env or arg_after(container, "--tls-cert") is not None
+
+
 def probes_listen(docs: list[Doc]) -> list[str]:
-    """Every container has startup, readiness and liveness probes, native gRPC, on a port it listens on."""
+    """Every container has startup, readiness and liveness probes on a port it listens on: native
+    gRPC, or HTTP (the metrics port's /healthz and /readyz) where its gRPC port serves TLS, which
+    the kubelet's gRPC probes cannot speak."""
     problems = []
     for doc in workloads(docs):
         for container in containers(doc):
-            ports = set(container_ports(container).values())
+            named = container_ports(container)
+            tls = serves_tls(container)
             for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
                 probe = container.get(kind)
-                if not probe or "grpc" not in probe:
-                    problems.append(f"{name_of(doc)} {container['name']}: no gRPC {kind}")
-                elif probe["grpc"]["port"] not in ports:
+                where = f"{name_of(doc)} {container['name']}"
+                if not probe:
+                    problems.append(f"{where}: no {kind}")
+                    continue
+                if tls and "grpc" in probe:
                     problems.append(
-                        f"{name_of(doc)} {container['name']}: {kind} on {probe['grpc']['port']}, "
-                        "not a port it listens on"
+                        f"{where}: gRPC {kind} on a TLS port (the kubelet's gRPC probes are plaintext)"
                     )
+                    continue
+                if not tls and "grpc" not in probe:
+                    problems.append(f"{where}: no gRPC {kind}")
+                    continue
+                port = probe["grpc"]["port"] if "grpc" in probe else probe.get("httpGet", {}).get("port")
+                if port not in named.values() and port not in named:
+                    problems.append(f"{where}: {kind} on {port}, not a port it listens on")
     return problems
 
 
@@ -147,4 +163,70 @@ def locked_down(docs: list[Doc]) -> list[str]:
                 problems.append(
                     f"{where}: terminationGracePeriodSeconds {period} is not above --grace {grace}"
                 )
+    return problems
+
+
+def metrics_exposed(docs: list[Doc]) -> list[str]:
+    """Every container serves /metrics (--metrics-port) on its containerPort named `metrics`, a
+    PodMonitor (if any) selects every workload's pods by that port, and the agents' NetworkPolicy
+    admits it."""
+    problems = []
+    for doc in workloads(docs):
+        container = containers(doc)[0]
+        flag = arg_after(container, "--metrics-port")
+        port = container_ports(container).get("metrics")
+        if flag is None or port is None or int(flag) != port:
+            problems.append(
+                f"{name_of(doc)}: --metrics-port {flag} is not its containerPort `metrics` ({port})"
+            )
+    for monitor in (d for d in docs if d["kind"] == "PodMonitor"):
+        wanted = monitor["spec"]["selector"].get("matchLabels", {})
+        endpoints = [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]]
+        for doc in workloads(docs):
+            labels = doc["spec"]["template"]["metadata"].get("labels", {})
+            if any(labels.get(k) != v for k, v in wanted.items()):
+                problems.append(f"{name_of(doc)}: its pods are not selected by {name_of(monitor)}")
+            elif any(e not in container_ports(containers(doc)[0]) for e in endpoints):
+                problems.append(f"{name_of(doc)}: no port named {endpoints} for {name_of(monitor)}")
+    for policy in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        ports = [p.get("port") for rule in policy["spec"].get("ingress", []) for p in rule.get("ports", [])]
+        if ports and "metrics" not in ports:
+            problems.append(f"{name_of(policy)}: does not admit the metrics port")
+    return problems
+
+
+def tls_wired(docs: list[Doc]) -> list[str]:
+    """Every TLS file a container is told about is inside a mounted Secret; a Certificate making that
+    Secret names every host the gateway calls and the gateway itself."""
+    problems = []
+    certificates = {d["spec"]["secretName"]: d for d in docs if d["kind"] == "Certificate"}
+    mounted: set[str] = set()
+    for doc in workloads(docs):
+        pod = doc["spec"]["template"]["spec"]
+        secrets = {v["name"]: v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        mounted |= set(secrets.values())
+        for container in containers(doc):
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            for entry in container.get("env", []):
+                if not entry["name"].startswith("AGENTMESH_TLS_"):
+                    continue
+                path = entry.get("value", "")
+                mount = next((m for m in mounts if path.startswith(m.rstrip("/") + "/")), None)
+                if mount is None or mounts[mount] not in secrets:
+                    problems.append(f"{name_of(doc)}: {entry['name']}={path} is in no mounted Secret")
+    hosts = {"gateway"} | {
+        re.sub(r"^dns:///|:\d+$", "", address)
+        for entry in (mesh_file(docs).get("agents") or {}).values()
+        for address in entry["addresses"]
+    }
+    for secret, certificate in certificates.items():
+        if secret not in mounted:
+            continue  # the CA's own, say
+        names = set(certificate["spec"].get("dnsNames", []))
+        problems += [f"{name_of(certificate)}: no dnsName {host}" for host in sorted(hosts - names)]
+        usages = set(certificate["spec"].get("usages", []))
+        if not {"server auth", "client auth"} <= usages:
+            problems.append(
+                f"{name_of(certificate)} ({secret}): usages must include server auth and client auth"
+            )
     return problems
