@@ -36,12 +36,20 @@ async def watch(channel: grpc.aio.Channel, service: str = "") -> AsyncGenerator[
         yield response.status
 
 
-async def wait_serving(target: str, service: str = "", timeout: float = 10.0) -> None:
-    """Block until `target` reports SERVING for `service`, reconnecting while it is not up yet."""
+async def wait_serving(
+    target: str, service: str = "", timeout: float = 10.0, credentials: grpc.ChannelCredentials | None = None
+) -> None:
+    """Block until `target` reports SERVING for `service`, reconnecting while it is not up yet
+    (over TLS with `credentials`)."""
+
+    def connect() -> grpc.aio.Channel:
+        if credentials is None:
+            return grpc.aio.insecure_channel(target)
+        return grpc.aio.secure_channel(target, credentials)
 
     async def follow() -> None:
         while True:
-            async with grpc.aio.insecure_channel(target) as channel:
+            async with connect() as channel:
                 with contextlib.suppress(grpc.aio.AioRpcError):
                     async for status in watch(channel, service):
                         if status == SERVING:

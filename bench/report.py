@@ -74,6 +74,35 @@ TARGETS = {
         "p7_events_per_s",
         "floor_stream_msgs_per_s",
     ),
+    # p8: the same run's plaintext, untraced p1 and p3 are the floor.
+    "p8_tls_p1_cost": Target(
+        "p1 with TLS on every hop (mTLS to the agent): time per step ÷ plaintext",
+        True,
+        1.25,
+        "p8_tls_p1_step_ms",
+        "p1_step_ms",
+    ),
+    "p8_tls_p3_cost": Target(
+        "p3 with TLS on every hop: plaintext runs/s ÷ runs/s with TLS",
+        True,
+        1.25,
+        "p8_tls_p3_runs_per_s",
+        "p3_runs_per_s",
+    ),
+    "p8_otlp_p1_cost": Target(
+        "p1 exporting every span (OTLP/gRPC): time per step ÷ untraced",
+        True,
+        1.5,
+        "p8_otlp_p1_step_ms",
+        "p1_step_ms",
+    ),
+    "p8_otlp_p3_cost": Target(
+        "p3 exporting every span: untraced runs/s ÷ runs/s traced",
+        True,
+        1.5,
+        "p8_otlp_p3_runs_per_s",
+        "p3_runs_per_s",
+    ),
 }
 
 

@@ -21,6 +21,7 @@ import grpc
 from agentmesh.client import Client
 from bench.capacity import delivery, inflight, percentile, raw_delivery, watched_chain
 from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
+from bench.hardened import each_variant
 from bench.mesh import bench_mesh, echo_server
 from bench.report import write_report
 from bench.startup import ONE_PER_RUNTIME, time_to_serving, time_up
@@ -65,6 +66,8 @@ class Bench:
                 if self.wanted("p4"):
                     for _ in range(self.capacity_reps):
                         await self.capacity(client, mesh.gateway.pid)
+        if self.wanted("p8"):
+            await each_variant(self.workdir, self.hardened)
         if self.wanted("p6"):
             await self.startup()
 
@@ -100,6 +103,16 @@ class Bench:
             self.add("p3_runs_per_s", await concurrently(64, 3.0, lambda: run_to_end(client, one_step)))
         if self.wanted("p7"):
             self.add("p7_events_per_s", await self.replay_rate(client))
+
+    async def hardened(self, variant: str, client: Client) -> None:
+        """p1 and p3 again, on a mesh with TLS on every hop or exporting every span (p8)."""
+        steps, long_chain, one_step = 50, chain(50), chain(1)
+        await run_to_end(client, chain(2))
+        for _ in range(self.reps):
+            per_step = await timed(lambda: run_to_end(client, long_chain)) / steps
+            self.add(f"p8_{variant}_p1_step_ms", per_step * 1000)
+            runs = await concurrently(64, 3.0, lambda: run_to_end(client, one_step))
+            self.add(f"p8_{variant}_p3_runs_per_s", runs)
 
     async def replay_rate(self, client: Client) -> float:
         run_id = await run_to_end(client, fan_out(1000 if self.quick else 3000, "noop", {}))
@@ -158,6 +171,9 @@ class Bench:
             "p6_go_serving_s": median["p6_go_serving_s"],
             "p7_event_ratio": median["p7_events_per_s"] / median["floor_stream_msgs_per_s"],
         }
+        for variant in ("tls", "otlp"):
+            out[f"p8_{variant}_p1_cost"] = median[f"p8_{variant}_p1_step_ms"] / median["p1_step_ms"]
+            out[f"p8_{variant}_p3_cost"] = median["p3_runs_per_s"] / median[f"p8_{variant}_p3_runs_per_s"]
         out.update({f"raw_{key}": value for key, value in median.items()})
         out.update({f"spread_{key}": max(v) - min(v) for key, v in self.figures.items()})
         return {key: round(value, 4) for key, value in out.items()}

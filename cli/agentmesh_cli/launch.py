@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+import grpc
+
 from agentmesh.client import Client, ReplicaHealth
 from agentmesh.health import wait_serving
 from agentmesh_cli.process import ServerProcess
@@ -32,8 +34,11 @@ class LocalMesh:
         env: Mapping[str, str] | None = None,
         log_dir: Path | None = None,
         gateway_args: Sequence[str] = (),
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """`credentials`: reach the servers over TLS (when their arguments or env make them serve it)."""
         self.store, self.host, self.port = store, host, port
+        self.credentials = credentials
         self.workflows = list(workflows)
         self.env = dict(env) if env is not None else None
         self.log_dir = log_dir
@@ -79,7 +84,10 @@ class LocalMesh:
             )
             await asyncio.gather(spawning, self.gateway.start())
             await asyncio.gather(
-                *(wait_serving(f"127.0.0.1:{process.port}") for _, process in self.processes)
+                *(
+                    wait_serving(f"127.0.0.1:{process.port}", credentials=self.credentials)
+                    for _, process in self.processes
+                )
             )
             await self._gateway_sees_every_replica()
         except BaseException:
@@ -128,7 +136,8 @@ class LocalMesh:
 
     async def _gateway_sees_every_replica(self, timeout: float = 30) -> None:
         local = {f"127.0.0.1:{process.port}" for _, process in self.agents}
-        async with await Client.connect(self.target) as client, asyncio.timeout(timeout):
+        tls = self.credentials if self.credentials is not None else False
+        async with await Client.connect(self.target, tls=tls) as client, asyncio.timeout(timeout):
             while True:
                 statuses = await client.list_agents()
                 serving = {
