@@ -14,6 +14,7 @@ import asyncio
 import inspect
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -91,7 +92,11 @@ def serve_metrics(host: str, port: int, ready: Callable[[], bool] = lambda: True
             return [b"not found\n"]
         return metrics(environ, start_response)
 
-    server = make_server(host.strip("[]"), port, app, _ThreadingWSGIServer, handler_class=_QuietHandler)
+    address = host.strip("[]")
+    # IPv4 or IPv6 as the host is ("[::]", a pod's usual, is IPv6 and dual-stack).
+    family = socket.getaddrinfo(address or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    server_class = _ThreadingWSGIServer6 if family == socket.AF_INET6 else _ThreadingWSGIServer
+    server = make_server(address, port, app, server_class, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     bound = int(server.server_address[1])
     log.info("metrics listening", extra={"address": f"{host}:{bound}", "port": bound, "path": "/metrics"})
@@ -100,6 +105,10 @@ def serve_metrics(host: str, port: int, ready: Callable[[], bool] = lambda: True
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+
+
+class _ThreadingWSGIServer6(_ThreadingWSGIServer):
+    address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -143,7 +143,16 @@ def agent_command(
     from agentmesh.runtime.main import run_agent
     from agentmesh_services import load_agent
 
-    run_agent(load_agent(name), host=host, port=port, grace=grace, log_format=fmt, log_level=level, tls=tls)
+    run_agent(
+        load_agent(name),
+        host=host,
+        port=port,
+        grace=grace,
+        log_format=fmt,
+        log_level=level,
+        tls=tls,
+        metrics_port=metrics,
+    )
 
 
 @app.command("gateway")

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from agentmesh.health import wait_serving
 from agentmesh_cli.process import ServerProcess
 from tests.deploy.test_manifests import render
 from tests.support import ROOT
-from tests.support.manifests import Doc, containers, workloads
+from tests.support.manifests import Doc, container_ports, containers, workloads
+from tests.support.scrape import scrape
 
 # Where the images put what the checkout has elsewhere (deploy/images/*.Containerfile).
 IMAGE_PATHS = {
@@ -223,3 +225,15 @@ async def test_both_shipped_workflows_run_on_the_rendered_dev_overlay(cluster: s
         async with asyncio.timeout(60):
             assert (await research.result()).outputs
             assert (await trends.result()).outputs
+
+
+async def test_every_workload_serves_metrics_and_probes_where_the_manifests_say(cluster: str) -> None:
+    for doc in workloads(render("dev")):
+        port = container_ports(containers(doc)[0])["metrics"]
+        try:
+            families = await scrape(port)
+        except OSError as exc:
+            raise AssertionError(f"{doc['metadata']['name']}: no metrics on :{port}: {exc}") from None
+        assert "grpc_server_handled" in families, doc["metadata"]["name"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:  # noqa: ASYNC210
+            assert response.status == 200
