@@ -69,7 +69,11 @@ export async function tracingFromEnv(service: string, log: Logger, env: NodeJS.P
   const resource = resources
     .resourceFromAttributes({ "service.name": service })
     .merge(resources.detectResources({ detectors: [resources.resourceAttributesEnvDetector, resources.serviceNameEnvDetector] }));
-  const provider = new sdk.TracerProvider({ resource, spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor({ exporter })) });
+  const provider = new sdk.TracerProvider({
+    resource,
+    sampler: samplerFromEnv(sdk, env),
+    spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor({ exporter })),
+  });
   const tracer = provider.getTracer("agentmesh.kit");
   const propagator = new core.W3CTraceContextPropagator();
   return {
@@ -94,4 +98,28 @@ export async function tracingFromEnv(service: string, log: Logger, env: NodeJS.P
     },
     shutdown: () => provider.shutdown(),
   };
+}
+
+type TraceSdk = typeof import("@opentelemetry/sdk-trace");
+type Sampler = import("@opentelemetry/sdk-trace").Sampler;
+
+/** OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, which this SDK (unlike its Node bundle) does not read itself. */
+function samplerFromEnv(sdk: TraceSdk, env: NodeJS.ProcessEnv): Sampler {
+  const name = (env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").trim().toLowerCase();
+  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
+  const fraction = Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1;
+  const roots: Record<string, () => Sampler> = {
+    always_on: () => new sdk.AlwaysOnSampler(),
+    always_off: () => new sdk.AlwaysOffSampler(),
+    traceidratio: () => new sdk.TraceIdRatioBasedSampler(fraction),
+  };
+  const root = roots[name];
+  if (root !== undefined) {
+    return root();
+  }
+  const parented = roots[name.replace(/^parentbased_/, "")];
+  if (name.startsWith("parentbased_") && parented !== undefined) {
+    return new sdk.ParentBasedSampler({ root: parented() });
+  }
+  throw new Error(`OTEL_TRACES_SAMPLER=${JSON.stringify(env.OTEL_TRACES_SAMPLER)}: not a sampler agentmesh knows`);
 }
