@@ -33,6 +33,10 @@ type Call struct {
 // side effects on it.
 func (c *Call) IdempotencyKey() string { return c.Metadata["agentmesh-idempotency-key"] }
 
+// Principal is who the gateway works for in this call: the principal that started the run (empty
+// without authentication). Trust it only when this agent demands client certificates (mTLS).
+func (c *Call) Principal() string { return c.Metadata["agentmesh-principal"] }
+
 // Trace is the W3C trace context the caller sent, if it sent a valid one.
 func (c *Call) Trace() (TraceParent, bool) { return ParseTraceParent(c.Metadata["traceparent"]) }
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import stat
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -256,3 +258,19 @@ async def test_no_secret_in_any_log_line_or_stored_byte_and_the_store_is_private
         assert token_hash(secret) not in logs
     for path in stored_files(secured.workdir):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+@pytest.mark.skipif(
+    shutil.which("grpcurl") is None, reason="grpcurl is not installed; `make test` installs it"
+)
+async def test_grpcurl_with_a_bearer_token_as_the_readme_shows(secured: Secured) -> None:
+    def grpcurl(*headers: str) -> subprocess.CompletedProcess[str]:
+        args = ["grpcurl", "-plaintext", *(arg for h in headers for arg in ("-H", h))]
+        args += [secured.target, "agentmesh.v1.OrchestratorService/ListAgents"]
+        return subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+
+    allowed = await asyncio.to_thread(grpcurl, f"authorization: Bearer {secured.tokens['vera']}")
+    assert allowed.returncode == 0 and "probe" in allowed.stdout, allowed.stderr
+    refused = await asyncio.to_thread(grpcurl)
+    assert refused.returncode != 0
+    assert "Unauthenticated" in refused.stderr and "MISSING_CREDENTIALS" in refused.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -82,6 +84,17 @@ async def test_a_run_over_mutual_tls_end_to_end(tmp_path: Path) -> None:
         )  # fmt: skip
         assert run.returncode == 0, run.stdout + run.stderr
         assert "run_completed" in json.loads(run.stdout.splitlines()[-1])
+
+        # grpcurl as the README shows it: the mesh's CA, a client certificate.
+        grpcurl = shutil.which("grpcurl")
+        if grpcurl is not None:  # `make test` installs it
+            listed = await asyncio.to_thread(
+                subprocess.run,
+                [grpcurl, "-cacert", str(ca_file), "-cert", str(cli.cert), "-key", str(cli.key),
+                 target, "agentmesh.v1.OrchestratorService/ListAgents"],
+                capture_output=True, text=True, timeout=30, check=False,
+            )  # fmt: skip
+            assert listed.returncode == 0 and "REPLICA_HEALTH_SERVING" in listed.stdout, listed.stderr
 
         # Without a client certificate, or without TLS, the CLI is refused in one line.
         bare = {k: v for k, v in env.items() if k not in ("AGENTMESH_TLS_CERT", "AGENTMESH_TLS_KEY")}

@@ -32,6 +32,14 @@ export class Call {
     return this.metadata["agentmesh-idempotency-key"];
   }
 
+  /**
+   * Who the gateway works for in this call: the principal that started the run (undefined without
+   * authentication). Trust it only when this agent demands client certificates (mutual TLS).
+   */
+  get principal(): string | undefined {
+    return this.metadata["agentmesh-principal"];
+  }
+
   /** The W3C trace context the caller sent, when it sent a valid one. */
   get trace(): TraceParent | undefined {
     return parseTraceParent(this.metadata.traceparent);
