@@ -14,7 +14,9 @@ streamed message would pay for the wrapper.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,6 +27,8 @@ from opentelemetry import trace
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+log = logging.getLogger("agentmesh.telemetry")
 
 UNTRACED_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.")
 
@@ -91,6 +95,9 @@ def configure_tracing(service_name: str, env: Mapping[str, str] = os.environ) ->
     does not know raises TelemetryConfigError, so that a misspelt exporter stops the process at
     start-up instead of dropping every span without a word."""
     exporters = _exporters(env)
+    _take_back_grpc_instrumentation()
+    if tracing_configured():
+        return  # an SDK someone installed already (opentelemetry-instrument with a distro)
     if not exporters:
         return
     protocol = _protocol(env) if "otlp" in exporters else ""
@@ -115,6 +122,24 @@ def configure_tracing(service_name: str, env: Mapping[str, str] = os.environ) ->
             exporter = HttpExporter()
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+
+
+def _take_back_grpc_instrumentation() -> None:
+    """Under `opentelemetry-instrument`, grpc's aio instrumentations wrap every server and channel:
+    unfiltered, the server one breaks health's Watch (a context.write() stream) and with it the
+    gateway's view of its agents. agentmesh traces its own calls (health, reflection and
+    subscriptions left out, the trace context carried by the gateway itself), so it takes those
+    two back; everything else that route instruments stays."""
+    if "opentelemetry.instrumentation.grpc" not in sys.modules:
+        return  # not loaded: nobody instrumented grpc
+    from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer
+
+    instrumentors = (GrpcAioInstrumentorServer(), GrpcAioInstrumentorClient())  # type: ignore[no-untyped-call]
+    taken = [i for i in instrumentors if i.is_instrumented_by_opentelemetry]
+    for instrumentor in taken:
+        instrumentor.uninstrument()
+    if taken:
+        log.info("took back opentelemetry's automatic grpc.aio instrumentation; agentmesh traces its calls")
 
 
 def shutdown_tracing() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,40 @@ async def test_log_lines_written_inside_a_step_carry_its_trace_and_span_ids(tmp_
             assert failed, f"{name} logged no failure"
             assert all(line.get("trace_id") == run.run_id for line in failed), (name, failed)
             assert all(len(str(line.get("span_id", ""))) == 16 for line in failed), (name, failed)
+
+
+async def test_under_opentelemetry_instrument_health_watch_and_runs_still_work(tmp_path: Path) -> None:
+    # The standard auto-instrumentation route wraps every grpc.aio server unfiltered, which broke
+    # health's Watch (and so the gateway's view of its agents); agentmesh takes that wrapper back.
+    instrument = str(Path(sys.executable).parent / "opentelemetry-instrument")
+    async with otlp_receiver("grpc") as receiver:
+        env = {**os.environ, **receiver.env()}
+        agent = ServerProcess(
+            [instrument, sys.executable, "-m", "agentmesh_services.researcher", "--port", "0"], env
+        )
+        await agent.start()
+        gateway = ServerProcess(
+            [instrument, sys.executable, "-m", "agentmesh_cli", "gateway", "--port", "0",
+             "--store", str(tmp_path / "runs.db"), "--agent", f"researcher=127.0.0.1:{agent.port}"],
+            env,
+            name="gateway",
+        )  # fmt: skip
+        await gateway.start()
+        try:
+            async with await Client.connect(f"127.0.0.1:{gateway.port}") as client:
+                plan = workflow(
+                    {"name": "plan", "steps": [{"id": "plan", "agent": "researcher", "skill": "plan",
+                                                "input": SAMPLES["researcher"].valid}]}
+                )  # fmt: skip
+                async with asyncio.timeout(30):
+                    run = await (await client.start(plan)).result()
+            assert run.state.name == "SUCCEEDED"
+            spans = await receiver.wait_for(3, {"agentmesh-gateway", "agentmesh-researcher"})
+            assert {s.trace_id for s in spans if s.name in ("run plan", "step plan")} == {run.run_id}
+        finally:
+            await gateway.stop()
+            await agent.stop()
+        assert agent.logged(
+            "took back opentelemetry's automatic grpc.aio instrumentation; agentmesh traces its calls"
+        )
+        assert not [e for e in agent.logs if "Unexpected" in str(e.get("msg", ""))]
