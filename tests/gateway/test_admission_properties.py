@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import tempfile
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from hypothesis import strategies as st
 
 from agentmesh.errors import ResourceExhausted
@@ -20,7 +17,7 @@ from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.store.sqlite import SqliteRunStore
-from tests.support.engine import AGENT, Outcome, finish, new_case, scripted_agent
+from tests.support.engine import AGENT, Outcome, finish, new_case
 from tests.support.mesh import workflow
 from tests.support.properties import for_each_example
 
@@ -40,18 +37,6 @@ starts = st.lists(
     min_size=1,
     max_size=12,
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def store_dir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="admission-properties-") as path:
-        yield Path(path)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def agent_address() -> AsyncIterator[str]:
-    async with scripted_agent() as address:
-        yield address
 
 
 async def test_runs_in_flight_never_pass_the_bound_and_nothing_refused_is_stored(

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
 import pytest_asyncio
 from hypothesis import strategies as st
 
@@ -35,7 +33,6 @@ from tests.support.engine import (
     new_case,
     replay,
     running_engine,
-    scripted_agent,
     start,
 )
 from tests.support.properties import for_each_example
@@ -51,18 +48,6 @@ STATE_NAMES = {
 }
 
 _files = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def store_dir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="engine-properties-") as path:
-        yield Path(path)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def agent_address() -> AsyncIterator[str]:
-    async with scripted_agent() as address:
-        yield address
 
 
 @pytest_asyncio.fixture(scope="module")
