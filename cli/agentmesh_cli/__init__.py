@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -28,6 +27,7 @@ from agentmesh.cli_options import (
 from agentmesh.logs import LogFormat
 from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
 from agentmesh_cli.client import DEFAULT_GATEWAY, TOKEN_ENV, CliError, access
+from agentmesh_cli.tokens import token_app
 from agentmesh_services import AGENTS
 
 app = typer.Typer(
@@ -397,28 +397,7 @@ def demo_command(
     _run(run_demo(topic))
 
 
-token_app = typer.Typer(help="Static API tokens for the gateway.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-
-
-@token_app.command("new")
-def token_new_command(
-    name: str = typer.Option(..., help="Who holds the token: runs it starts record this name."),
-    role: str = typer.Option("operator", help="viewer, operator or admin."),
-) -> None:
-    """Make a token: print it once (stdout) and the entry for the gateway's tokens file (stderr)."""
-    from agentmesh_gateway.auth import Role
-    from agentmesh_gateway.auth.static_tokens import new_token, token_hash
-
-    if Role.named(role) is None:
-        raise _fail("--role must be viewer, operator or admin")
-    token = new_token()
-    print(token)
-    err.print("# add to the tokens file (only the hash is stored; the token is shown once):", highlight=False)
-    err.print(
-        f"  - {{name: {json.dumps(name)}, role: {role.lower()}, sha256: {token_hash(token)}}}",
-        highlight=False,
-    )
 
 
 def main() -> None:

@@ -26,9 +26,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from agentmesh.client import Client, Run
 from agentmesh.errors import AgentMeshError, NotFound, PermissionDenied, Unauthenticated
 from agentmesh_cli.process import ServerProcess
-from agentmesh_gateway.auth.static_tokens import new_token, token_hash
+from agentmesh_gateway.auth import Principal, Role
+from agentmesh_gateway.auth.static_tokens import StaticTokens, new_token, token_hash
 from tests.support.certs import health_over
-from tests.support.mesh import gateway_process, list_services, probe_log, start_probe, step, workflow
+from tests.support.mesh import gateway_process, list_services, probe_log, run_cli, start_probe, step, workflow
 
 ISSUER, AUDIENCE = "https://login.example.test/realms/mesh", "agentmesh"
 ECHO = workflow({"name": "echo", "steps": [step("a", "echo", {"key": "a", "value": 1})]})
@@ -274,3 +275,14 @@ async def test_grpcurl_with_a_bearer_token_as_the_readme_shows(secured: Secured)
     refused = await asyncio.to_thread(grpcurl)
     assert refused.returncode != 0
     assert "Unauthenticated" in refused.stderr and "MISSING_CREDENTIALS" in refused.stderr
+
+
+def test_token_new_prints_a_token_once_and_an_entry_the_gateway_reads(tmp_path: Path) -> None:
+    made = run_cli("token", "new", "--name", "ci bot", "--role", "viewer")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    entry = made.stderr.splitlines()[-1]
+    assert token.startswith("amt_") and token not in made.stderr  # the file gets only the hash
+    (tmp_path / "tokens.yaml").write_text("tokens:\n" + entry + "\n")
+    assert StaticTokens(tmp_path / "tokens.yaml").authenticate(token) == Principal("ci bot", Role.VIEWER)
+    assert run_cli("token", "new", "--name", "x", "--role", "boss").returncode == 2
