@@ -1,8 +1,9 @@
 // Traces, configured as in every agentmesh runtime by the standard OTEL_* variables only:
 // OTEL_TRACES_EXPORTER (otlp, console, none; a list is allowed), OTEL_EXPORTER_OTLP_PROTOCOL (grpc
 // or http/protobuf, the spec's default), the endpoint and headers the exporters read themselves, and
-// OTEL_SERVICE_NAME over the agent's own name. An exporter this kit does not know stops the agent
-// at start-up. The SDK is loaded only when an exporter is asked for.
+// OTEL_SERVICE_NAME over the agent's own name; OTEL_TRACES_SAMPLER and OTEL_BSP_* are read here
+// (this JS SDK no longer reads them). An exporter this kit does not know stops the agent at
+// start-up. The SDK is loaded only when an exporter is asked for.
 //
 // Each AgentService call is a server span, a child of the caller's traceparent (the gateway's
 // step attempt), so a run is one trace across languages. grpc-js has no server interceptor that
@@ -72,7 +73,7 @@ export async function tracingFromEnv(service: string, log: Logger, env: NodeJS.P
   const provider = new sdk.TracerProvider({
     resource,
     sampler: samplerFromEnv(sdk, env),
-    spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor({ exporter })),
+    spanProcessors: exporters.map((exporter) => new sdk.BatchSpanProcessor({ exporter, ...batchFromEnv(env) })),
   });
   const tracer = provider.getTracer("agentmesh.kit");
   const propagator = new core.W3CTraceContextPropagator();
@@ -122,4 +123,22 @@ function samplerFromEnv(sdk: TraceSdk, env: NodeJS.ProcessEnv): Sampler {
     return new sdk.ParentBasedSampler({ root: parented() });
   }
   throw new Error(`OTEL_TRACES_SAMPLER=${JSON.stringify(env.OTEL_TRACES_SAMPLER)}: not a sampler agentmesh knows`);
+}
+
+/** OTEL_BSP_* (batch span processor), which this SDK no longer reads itself either. */
+function batchFromEnv(env: NodeJS.ProcessEnv): Record<string, number> {
+  const settings: Record<string, number> = {};
+  const names = {
+    OTEL_BSP_SCHEDULE_DELAY: "scheduledDelayMillis",
+    OTEL_BSP_EXPORT_TIMEOUT: "exportTimeoutMillis",
+    OTEL_BSP_MAX_QUEUE_SIZE: "maxQueueSize",
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "maxExportBatchSize",
+  };
+  for (const [variable, option] of Object.entries(names)) {
+    const value = Number(env[variable]);
+    if (env[variable] !== undefined && Number.isFinite(value) && value > 0) {
+      settings[option] = value;
+    }
+  }
+  return settings;
 }
