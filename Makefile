@@ -8,7 +8,7 @@ GEN_DIR := agentmesh/v1
 TOOLS  := $(CURDIR)/.tools/bin
 GRPCURL := $(TOOLS)/grpcurl
 
-.PHONY: install protos check-protos lint typecheck test demo bench ci clean lock images
+.PHONY: install protos check-protos lint typecheck test demo bench ci clean lock images postgres
 
 # The Go agents, static binaries in bin/ where the mesh file's `run` commands expect them.
 # Stripped and without cgo: the size of a Go binary is most of its resident memory.
@@ -100,7 +100,15 @@ lint: $(STAMP) $(BUF) $(TS_STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: install $(GRPCURL) $(KUSTOMIZE)
+# PostgreSQL's server binaries (Debian's postgresql package), for the tests that start a real
+# server of their own in a temporary directory (the PostgreSQL run store). Installed if missing.
+POSTGRES_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres:
+	@if [ -z "$(POSTGRES_INITDB)" ] && ! command -v initdb >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: install postgres $(GRPCURL) $(KUSTOMIZE)
 	go test $(GO_PACKAGES)
 	node --test kits/typescript/dist/test/*.test.js services/typescript/dist/test/*.test.js
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q

@@ -165,7 +165,10 @@ def gateway_command(
     ),
     config: Path | None = typer.Option(None, help="Mesh file: agents, store, workflows."),
     store: str | None = typer.Option(
-        None, help="SQLite file for runs and events (its directory is created)."
+        None,
+        envvar="AGENTMESH_STORE",
+        help="Where runs and events are kept: a SQLite file (its directory is created), sqlite:///PATH,"
+        " or postgresql://USER@HOST/DB.",
     ),
     agent: list[str] = typer.Option(
         [], help="NAME=ADDRESS[,ADDRESS...]; repeat per agent. Replaces the file's."
@@ -207,7 +210,7 @@ def gateway_command(
     try:
         settings = load_config(config, default_mesh())
         if store is not None:
-            settings.store = Path(store_path(store, "--store"))
+            settings.store = store_path(store, "--store")
         if agent:
             settings.agents = dict(parse_agent_flag(flag) for flag in agent)
     except ConfigError as exc:

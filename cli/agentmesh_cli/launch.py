@@ -26,7 +26,7 @@ from agentmesh_cli.process import ServerProcess
 class LocalMesh:
     def __init__(
         self,
-        store: Path | None,
+        store: Path | str | None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,

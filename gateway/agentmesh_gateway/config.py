@@ -3,7 +3,7 @@
     gateway:
       host: 0.0.0.0                                 # default 127.0.0.1
       port: 50051
-      store: .agentmesh/gateway.db
+      store: .agentmesh/gateway.db                  # or sqlite:///path, postgresql://user@host/db
       max_runs: 20000                               # runs in flight; beyond: RESOURCE_EXHAUSTED
       max_watchers: 5000                            # WatchRun/RunWorkflow streams at once
       metrics_port: 9090                            # Prometheus /metrics; off unless given
@@ -48,6 +48,7 @@ from agentmesh.tls import ClientTLS, ServerTLS, TLSConfigError
 from agentmesh_gateway.admission import DEFAULT_MAX_RUNS, DEFAULT_MAX_WATCHERS
 from agentmesh_gateway.auth import AuthConfig
 from agentmesh_gateway.auth.jwt_tokens import JWTSettings
+from agentmesh_gateway.store import STORE_SCHEMES
 
 DEFAULT_PORT = 50051
 DEFAULT_STORE = Path(".agentmesh/gateway.db")
@@ -61,7 +62,8 @@ class ConfigError(ValueError):
 class GatewayConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    store: Path = DEFAULT_STORE
+    #: A SQLite file, `sqlite:///PATH`, or `postgresql://…` (see agentmesh_gateway.store.open_store).
+    store: str = str(DEFAULT_STORE)
     agents: dict[str, list[str]] = field(default_factory=dict)
     workflow_paths: list[Path] = field(default_factory=list)
     llm: str | None = None
@@ -135,7 +137,8 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
     if "auth" in gateway:
         config.auth = _auth(path, _mapping(gateway["auth"] or {}, f"{path}: gateway.auth"))
     if "store" in gateway:
-        config.store = _relative(path, store_path(gateway["store"], f"{path}: gateway.store"))
+        location = store_path(gateway["store"], f"{path}: gateway.store")
+        config.store = location if "://" in location else str(_relative(path, location))
     if "agents" in data:
         agents = _mapping(data["agents"], f"{path}: agents")
         config.agents = {
@@ -178,10 +181,17 @@ def _auth(path: Path, auth: dict[str, Any]) -> AuthConfig:
 
 
 def store_path(value: object, where: str) -> str:
-    """A store file name; an empty or missing one is an error (a null once became a file named None)."""
+    """A store file name or URL; an empty or missing one is an error (a null once became a file
+    named None), and so is a URL of a kind no store serves."""
     if not isinstance(value, str | Path) or not str(value).strip():
-        raise ConfigError(f"{where} must name a file")
-    return str(value)
+        raise ConfigError(f"{where} must name a file or a postgresql:// URL")
+    location = str(value)
+    scheme = location.partition("://")[0] if "://" in location else ""
+    if scheme and scheme not in STORE_SCHEMES:
+        raise ConfigError(
+            f"{where}: {scheme}:// is not a store (use a file, sqlite:///PATH or postgresql://)"
+        )
+    return location
 
 
 def parse_agent_flag(flag: str) -> tuple[str, list[str]]:

@@ -25,7 +25,7 @@ from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.config import ConfigError, GatewayConfig
 from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.service import OrchestratorServicer, add_to_server
-from agentmesh_gateway.store.sqlite import SqliteRunStore
+from agentmesh_gateway.store import open_store
 
 log = logging.getLogger("agentmesh.gateway")
 
@@ -54,7 +54,10 @@ def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
         gatekeeper = Gatekeeper(config.auth) if config.auth.enabled else None
     except ValueError as exc:
         raise ConfigError(f"gateway auth: {exc}") from None
-    store = SqliteRunStore(config.store)
+    try:
+        store = open_store(config.store)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     engine = Engine(
         store,
         AgentDirectory(config.agents, config.agent_tls),
@@ -95,7 +98,7 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
                 "service": "gateway",
                 "address": f"{config.host}:{port}",
                 "port": port,
-                "store": str(config.store),
+                "store": str(store_label(config.store)),
                 "tls": tls_mode(config.server_tls),
                 "agent_tls": "on" if config.agent_tls is not None else "off",
                 "auth": auth_mode(config.auth),
@@ -112,6 +115,15 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
         await serve_until_signalled(host, grace)
     finally:
         await engine.stop()
+
+
+def store_label(location: str) -> str:
+    """The store as the log shows it: a URL's password replaced by ***."""
+    scheme, sep, rest = location.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return location
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def auth_mode(auth: AuthConfig) -> str:

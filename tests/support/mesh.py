@@ -48,7 +48,7 @@ def probe_log(path: Path) -> list[dict[str, Any]]:
 
 
 def local_mesh(
-    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
+    store: Path | str | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
 ) -> LocalMesh:
     """A gateway on loopback reaching agents already running on these ports."""
     mesh = LocalMesh(store, port=port, gateway_args=extra)
@@ -59,7 +59,7 @@ def local_mesh(
 
 
 def gateway_process(
-    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
+    store: Path | str | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
 ) -> ServerProcess:
     """`agentmesh gateway` as its own process, for tests that handle the process themselves."""
     return ServerProcess(local_mesh(store, agents, extra, port).gateway_command(), name="gateway")
@@ -130,7 +130,7 @@ class Gateway:
 
 @asynccontextmanager
 async def running_gateway(
-    store: Path | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
+    store: Path | str | None, agents: Mapping[str, Sequence[int]], extra: Sequence[str] = (), port: int = 0
 ) -> AsyncIterator[Gateway]:
     async with local_mesh(store, agents, extra, port) as mesh:
         assert mesh.gateway is not None

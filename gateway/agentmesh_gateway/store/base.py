@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -168,3 +169,19 @@ class RunStore(Protocol):
         ...
 
     async def append_chat(self, session_id: str, turns: Sequence[tuple[str, str]]) -> None: ...
+
+
+FINISHED_STATES = (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED)
+
+
+def encode_page_token(create_time: int, run_id: str) -> str:
+    """ListRuns' next-page token: where the page ended, in the order runs are listed."""
+    return base64.urlsafe_b64encode(f"{create_time}:{run_id}".encode()).decode()
+
+
+def decode_page_token(token: str) -> tuple[int, str]:
+    try:
+        created, run_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
+        return int(created), run_id
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("is not one this server issued") from None

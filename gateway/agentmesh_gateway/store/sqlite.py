@@ -13,7 +13,6 @@ transactions cannot interleave, and reads only ever see committed data.
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 import os
 import sqlite3
@@ -24,7 +23,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentmesh.v1 import run_pb2
-from agentmesh_gateway.store.base import Batch, CallStats, EventRecord, Page
+from agentmesh_gateway.store.base import (
+    FINISHED_STATES,
+    Batch,
+    CallStats,
+    EventRecord,
+    Page,
+    decode_page_token,
+    encode_page_token,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -60,8 +67,6 @@ CREATE TABLE IF NOT EXISTS chat (
 """
 
 T = TypeVar("T")
-
-_FINISHED = (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED)
 
 
 class SqliteRunStore:
@@ -178,7 +183,7 @@ class SqliteRunStore:
             clauses.append("state = ?")
             params.append(state)
         if page_token:
-            before_time, before_id = _decode_token(page_token)
+            before_time, before_id = decode_page_token(page_token)
             clauses.append("(create_time < ? OR (create_time = ? AND run_id < ?))")
             params += [before_time, before_time, before_id]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -201,7 +206,7 @@ class SqliteRunStore:
         token = ""
         if more:
             last = runs[-1]
-            token = _encode_token(last.create_time.ToNanoseconds(), last.run_id)
+            token = encode_page_token(last.create_time.ToNanoseconds(), last.run_id)
         return Page(runs, token)
 
     async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[EventRecord]:
@@ -265,10 +270,10 @@ class SqliteRunStore:
         await self._transaction(append)
 
     async def unfinished_runs(self) -> list[str]:
-        marks = ",".join("?" * len(_FINISHED))
+        marks = ",".join("?" * len(FINISHED_STATES))
         rows = await self._query(
             f"SELECT run_id FROM runs WHERE state NOT IN ({marks}) ORDER BY create_time",  # noqa: S608
-            _FINISHED,
+            FINISHED_STATES,
         )
         return [row[0] for row in rows]
 
@@ -281,15 +286,3 @@ def _private(path: Path) -> None:
     except FileExistsError:
         if stat.S_IMODE(os.stat(path).st_mode) & 0o077:
             os.chmod(path, 0o600)
-
-
-def _encode_token(create_time: int, run_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{create_time}:{run_id}".encode()).decode()
-
-
-def _decode_token(token: str) -> tuple[int, str]:
-    try:
-        created, run_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
-        return int(created), run_id
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("is not one this server issued") from None

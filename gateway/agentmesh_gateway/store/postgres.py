@@ -1,0 +1,238 @@
+"""The PostgreSQL run store (`postgresql://…` store URLs), for gateways that outgrow one machine.
+
+The same `RunStore` as the SQLite one, row for row: a run's row holds its latest snapshot,
+events are its append-only history keyed by (run_id, sequence), and a batch (the event log's
+group commit: every event, new run, snapshot and call record that arrived together) is one
+transaction. Driver: asyncpg, a connection pool per gateway. The schema is versioned; a gateway
+applies the migrations it knows on start, under an advisory lock, so replicas starting together
+apply each once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from agentmesh.v1 import run_pb2
+from agentmesh_gateway.store.base import (
+    FINISHED_STATES,
+    Batch,
+    CallStats,
+    EventRecord,
+    Page,
+    decode_page_token,
+    encode_page_token,
+)
+
+#: Each migration once, in order; a store records the last one applied.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        run_id      text PRIMARY KEY,
+        request_id  text UNIQUE,             -- the idempotency key: owner, newline, request_id
+        state       integer NOT NULL,
+        create_time bigint NOT NULL,
+        snapshot    bytea NOT NULL,
+        owner       text NOT NULL DEFAULT ''
+    );
+    CREATE INDEX runs_by_time ON runs (create_time DESC, run_id DESC);
+    CREATE INDEX runs_by_state ON runs (state, create_time DESC, run_id DESC);
+    CREATE INDEX runs_by_owner ON runs (owner, create_time DESC, run_id DESC);
+    CREATE TABLE events (
+        run_id   text NOT NULL,
+        sequence bigint NOT NULL,
+        event    bytea NOT NULL,
+        PRIMARY KEY (run_id, sequence)
+    );
+    CREATE TABLE calls (
+        agent  text NOT NULL,
+        ok     boolean NOT NULL,
+        millis double precision NOT NULL
+    );
+    CREATE INDEX calls_by_agent ON calls (agent);
+    CREATE TABLE chat (
+        session_id text NOT NULL,
+        turn       integer NOT NULL,
+        role       text NOT NULL,
+        text       text NOT NULL,
+        PRIMARY KEY (session_id, turn)
+    );
+    """,
+)
+
+# Any fixed number: the lock that serializes migrations across replicas.
+_MIGRATION_LOCK = 0x61676D65  # "agme"
+
+
+class PostgresRunStore:
+    def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10) -> None:
+        self._url = url
+        self._sizes = (min_connections, max_connections)
+        self._pool: asyncpg.Pool | None = None
+
+    def __str__(self) -> str:
+        scheme, _, rest = self._url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"  # no user or password in messages
+
+    async def open(self) -> None:
+        try:
+            pool = await asyncpg.create_pool(self._url, min_size=self._sizes[0], max_size=self._sizes[1])
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise OSError(f"cannot open the store {self}: {exc}") from None
+        async with pool.acquire() as db, db.transaction():
+            await db.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await db.execute("CREATE TABLE IF NOT EXISTS agentmesh_schema (version integer NOT NULL)")
+            applied = await db.fetchval("SELECT max(version) FROM agentmesh_schema") or 0
+            for version, migration in enumerate(MIGRATIONS[applied:], start=applied + 1):
+                await db.execute(migration)
+                await db.execute("INSERT INTO agentmesh_schema (version) VALUES ($1)", version)
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the store is not open")
+        return self._pool
+
+    async def write(self, batch: Batch) -> dict[str, bytes]:
+        taken: dict[str, bytes] = {}
+        async with self.pool.acquire() as db, db.transaction():
+            first_events: list[tuple[str, int, bytes]] = []
+            for new in batch.runs:
+                run = new.snapshot
+                key = new.idempotency_key or None
+                inserted = await db.fetchval(
+                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING RETURNING run_id",
+                    run.run_id, key, run.state, new.create_time_ns, run.data, new.owner,
+                )  # fmt: skip
+                if inserted is None:
+                    taken[run.run_id] = bytes(
+                        await db.fetchval("SELECT snapshot FROM runs WHERE request_id = $1", key)
+                    )
+                    continue
+                first = new.first_event
+                first_events.append((first.run_id, first.sequence, first.data))
+            events = first_events + [(e.run_id, e.sequence, e.data) for e in batch.events]
+            if events:
+                await db.executemany(
+                    "INSERT INTO events (run_id, sequence, event) VALUES ($1, $2, $3)", events
+                )
+            if batch.snapshots:
+                await db.executemany(
+                    "UPDATE runs SET snapshot = $1, state = $2 WHERE run_id = $3",
+                    [(s.data, s.state, s.run_id) for s in batch.snapshots],
+                )
+            if batch.calls:
+                await db.executemany(
+                    "INSERT INTO calls (agent, ok, millis) VALUES ($1, $2, $3)",
+                    [(c.agent, c.ok, c.millis) for c in batch.calls],
+                )
+        return taken
+
+    async def get_run(self, run_id: str) -> run_pb2.Run | None:
+        snapshot = await self.pool.fetchval("SELECT snapshot FROM runs WHERE run_id = $1", run_id)
+        return run_pb2.Run.FromString(snapshot) if snapshot is not None else None
+
+    async def list_runs(
+        self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
+    ) -> Page:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def param(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        if owner is not None:
+            clauses.append(f"owner = {param(owner)}")
+        if state:
+            clauses.append(f"state = {param(state)}")
+        if page_token:
+            before_time, before_id = decode_page_token(page_token)
+            at, run = param(before_time), param(before_id)
+            clauses.append(f"(create_time < {at} OR (create_time = {at} AND run_id < {run}))")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit = param(page_size + 1)
+        query = f"SELECT snapshot FROM runs {where} ORDER BY create_time DESC, run_id DESC LIMIT {limit}"  # noqa: S608
+        rows: list[bytes] = []
+        size = 0
+        more = False
+        async with self.pool.acquire() as db, db.transaction():
+            # Row by row, as the SQLite store reads: a page ends where its bytes would pass
+            # max_bytes (after at least one run), so a page of large runs stays sendable.
+            async for record in db.cursor(query, *params):
+                snapshot = bytes(record[0])
+                if len(rows) == page_size or (rows and size + len(snapshot) > max_bytes):
+                    more = True
+                    break
+                rows.append(snapshot)
+                size += len(snapshot)
+        runs = [run_pb2.Run.FromString(row) for row in rows]
+        token = ""
+        if more:
+            last = runs[-1]
+            token = encode_page_token(last.create_time.ToNanoseconds(), last.run_id)
+        return Page(runs, token)
+
+    async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[EventRecord]:
+        rows = await self.pool.fetch(
+            "SELECT sequence, event FROM events WHERE run_id = $1 AND sequence > $2"
+            " ORDER BY sequence LIMIT $3",
+            run_id, after_sequence, limit,
+        )  # fmt: skip
+        # Only a page's last row can be a run's final event: the others are sent as stored.
+        records = [EventRecord(run_id, r["sequence"], bytes(r["event"]), terminal=False) for r in rows[:-1]]
+        records += [EventRecord.parse(run_id, r["sequence"], bytes(r["event"])) for r in rows[-1:]]
+        return records
+
+    async def run_counts(self) -> dict[int, int]:
+        rows = await self.pool.fetch("SELECT state, count(*) AS n FROM runs GROUP BY state")
+        return {int(r["state"]): int(r["n"]) for r in rows}
+
+    async def call_stats(self) -> list[CallStats]:
+        # percentile_disc is the nearest-rank percentile the SQLite store computes by hand.
+        rows = await self.pool.fetch(
+            "SELECT agent, count(*) AS n, sum(ok::int) AS ok, avg(millis) AS mean,"
+            " percentile_disc(0.5) WITHIN GROUP (ORDER BY millis) AS p50,"
+            " percentile_disc(0.95) WITHIN GROUP (ORDER BY millis) AS p95"
+            " FROM calls GROUP BY agent"
+        )
+        return [
+            CallStats(
+                r["agent"], int(r["n"]), int(r["ok"]), float(r["mean"]), float(r["p50"]), float(r["p95"])
+            )
+            for r in rows
+        ]
+
+    async def chat_history(self, session_id: str) -> list[tuple[str, str]]:
+        rows = await self.pool.fetch(
+            "SELECT role, text FROM chat WHERE session_id = $1 ORDER BY turn", session_id
+        )
+        return [(str(r["role"]), str(r["text"])) for r in rows]
+
+    async def append_chat(self, session_id: str, turns: Sequence[tuple[str, str]]) -> None:
+        async with self.pool.acquire() as db, db.transaction():
+            # Two appends to one session at once (two replicas, say) take turns.
+            await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", session_id)
+            last = await db.fetchval(
+                "SELECT coalesce(max(turn), 0) FROM chat WHERE session_id = $1", session_id
+            )
+            await db.executemany(
+                "INSERT INTO chat (session_id, turn, role, text) VALUES ($1, $2, $3, $4)",
+                [(session_id, last + 1 + i, role, text) for i, (role, text) in enumerate(turns)],
+            )
+
+    async def unfinished_runs(self) -> list[str]:
+        rows = await self.pool.fetch(
+            "SELECT run_id FROM runs WHERE NOT (state = ANY($1::integer[])) ORDER BY create_time",
+            list(FINISHED_STATES),
+        )
+        return [str(r["run_id"]) for r in rows]
