@@ -200,6 +200,14 @@ def gateway_command(
         None, min=1, help="WatchRun/RunWorkflow streams at most. Default 5000."
     ),
     metrics_port: str = MetricsPortOption,
+    lease_seconds: float | None = typer.Option(
+        None,
+        min=0.5,
+        max=3600,
+        envvar="AGENTMESH_LEASE_SECONDS",
+        help="PostgreSQL store shared by replicas: a replica's lease on a run (default 6 s; a dead"
+        " replica's runs are taken over within it and a third more).",
+    ),
 ) -> None:
     """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
     fmt, level = _log_options(log_format, log_level)
@@ -237,6 +245,7 @@ def gateway_command(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     settings.metrics_port = asked if asked is not None else settings.metrics_port
+    settings.lease_seconds = lease_seconds if lease_seconds is not None else settings.lease_seconds
     settings.host = host if host is not None else settings.host
     settings.port = port if port is not None else settings.port
     settings.workflow_paths += workflows

@@ -7,6 +7,7 @@
       max_runs: 20000                               # runs in flight; beyond: RESOURCE_EXHAUSTED
       max_watchers: 5000                            # WatchRun/RunWorkflow streams at once
       metrics_port: 9090                            # Prometheus /metrics; off unless given
+      lease_seconds: 6                              # PostgreSQL: a replica's lease on a run
       tls:                                          # PEM files, re-read when they change
         cert: /etc/agentmesh/tls/tls.crt            # serve TLS with these...
         key: /etc/agentmesh/tls/tls.key
@@ -74,6 +75,8 @@ class GatewayConfig:
     max_runs: int = DEFAULT_MAX_RUNS
     max_watchers: int = DEFAULT_MAX_WATCHERS
     metrics_port: int | None = None
+    #: With a store shared by replicas: how long a lease on a run lasts unless renewed.
+    lease_seconds: float | None = None
 
     @property
     def server_tls(self) -> ServerTLS | None:
@@ -132,6 +135,11 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{path}: gateway.{limit} must be a whole number of at least 1")
             setattr(config, limit, value)
+    if gateway.get("lease_seconds") is not None:
+        lease = gateway["lease_seconds"]
+        if not isinstance(lease, int | float) or isinstance(lease, bool) or not 0.5 <= lease <= 3600:
+            raise ConfigError(f"{path}: gateway.lease_seconds must be a number of seconds, 0.5 to 3600")
+        config.lease_seconds = float(lease)
     if gateway.get("metrics_port") is not None:
         config.metrics_port = _port(gateway["metrics_port"], f"{path}: gateway.metrics_port")
     if "auth" in gateway:

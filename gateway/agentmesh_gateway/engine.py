@@ -23,8 +23,17 @@ from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from agentmesh_gateway.execution import RunExecutor
 from agentmesh_gateway.failures import run_error
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES, MiB
+from agentmesh_gateway.replicas import LeaseKeeper
 from agentmesh_gateway.state import RunState
-from agentmesh_gateway.store.base import EventRecord, Page, RunStore
+from agentmesh_gateway.store.base import (
+    FINISHED_STATES,
+    Batch,
+    EventRecord,
+    Page,
+    RunStore,
+    SharedRunStore,
+    Snapshot,
+)
 from agentmesh_gateway.tracing import export_root_span
 from agentmesh_gateway.validation import apply_inputs, check_run_data, check_size, validate
 
@@ -73,6 +82,8 @@ class Engine:
         self.store = store
         self.admission = admission or Admission()
         prometheus.follow_admission(self.admission)
+        # A store shared with other replicas: runs are executed by whoever holds their lease.
+        self._keeper = LeaseKeeper(self, store) if isinstance(store, SharedRunStore) else None
         self.agents = agents
         self.events = EventLog(store)
         self._workflows = dict(workflows)
@@ -90,15 +101,51 @@ class Engine:
         prometheus.runs_counted(await self.store.run_counts())
         self.events.start()
         self.agents.start()
+        if self._keeper is not None:
+            await self._keeper.start()  # claims what nobody holds, this gateway's share among it
+            return
         for run_id in await self.store.unfinished_runs():
             await self._resume(run_id)
 
     async def stop(self) -> None:
-        """Interrupt runs without ending them (the next start resumes them), then close everything."""
+        """Interrupt runs without ending them (the next start resumes them, or another replica
+        takes them over at once), then close everything."""
+        if self._keeper is not None:
+            await self._keeper.stop()
+        held = list(self._executors)
         await asyncio.gather(*(executor.interrupt() for executor in list(self._executors.values())))
         await self.events.stop()
+        if self._keeper is not None:
+            await self._keeper.hand_over(held)
         await self.agents.stop()
         await self.store.close()
+
+    # --- replicas (see agentmesh_gateway.replicas) ------------------------------------------
+
+    def held_fences(self) -> dict[str, int]:
+        """The runs this gateway executes, with the fencing tokens of their leases."""
+        return {run_id: self.events.fences.get(run_id, 0) for run_id in self._executors}
+
+    def watched_elsewhere(self) -> list[str]:
+        """Runs watched here but executed by another replica."""
+        return [run_id for run_id in self.events.watched() if run_id not in self._executors]
+
+    async def adopt(self, run_id: str, fence: int) -> None:
+        """A run this gateway has just claimed: resume it (or, if it still executes here after a
+        lease that lapsed and came back, carry on with the new token)."""
+        self.events.fences[run_id] = fence
+        if run_id not in self._executors:
+            await self._resume(run_id)
+        if run_id not in self._executors:  # finished after all, or unreadable and now failed
+            self.events.fences.pop(run_id, None)
+            if isinstance(self.store, SharedRunStore):
+                await self.store.release([run_id])
+
+    async def drop(self, run_id: str) -> None:
+        """Stop executing a run whose lease is gone, without ending it: its holder goes on."""
+        executor = self._executors.get(run_id)
+        if executor is not None:
+            await executor.interrupt()
         self._validator.shutdown(wait=False, cancel_futures=True)
 
     @property
@@ -201,6 +248,7 @@ class Engine:
             if subscriber is not None:
                 self.events.unsubscribe(subscriber)
             return existing, None, False
+        self.events.fences[run.run_id] = 1  # a new run's lease is its creator's, token 1
         log.debug("run started", extra={"run_id": run.run_id, "workflow": workflow.name})
         prometheus.run_started()
         self._launch(RunExecutor(RunState(run), self.events, self.agents), resumed=False)
@@ -210,6 +258,12 @@ class Engine:
         executor = self._executors.get(run_id)
         if executor is not None:
             await executor.cancel(reason)
+        elif isinstance(self.store, SharedRunStore):
+            run = await self.get_run(run_id)
+            if run.state not in FINISHED_STATES:
+                # Executed by another replica: it cancels at once on the notification.
+                await self.store.request_cancel(run_id, reason or "cancelled")
+            return run
         return await self.get_run(run_id)
 
     async def get_run(self, run_id: str) -> run_pb2.Run:
@@ -238,6 +292,7 @@ class Engine:
 
         def ended(_: object) -> None:
             self._executors.pop(executor.run_id, None)
+            self.events.fences.pop(executor.run_id, None)
             self.admission.release_run()
             if executor.state.finished:  # not a run left for the next gateway by a stop
                 prometheus.run_ended(executor.state.run.state)
@@ -259,6 +314,10 @@ class Engine:
             await self._fail_unreadable(run_id, records[-1].sequence if records else 0)
             return
         if state.finished:
+            # Its end was recorded but not the snapshot that says so (the gateway stopped between
+            # the two): say so now, or it would look unfinished to every start and every claim.
+            fences = {run_id: self.events.fences.get(run_id, 0)}
+            await self.store.write(Batch(snapshots=[Snapshot.of(state.run)], fences=fences))
             return
         log.info("resuming run", extra={"run_id": run_id, "in_flight": state.in_flight()})
         self._launch(RunExecutor(state, self.events, self.agents), resumed=True)

@@ -12,6 +12,7 @@ ride along with the events, paced (see `gateway.snapshots`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,8 +36,18 @@ class StoreUnavailable(Unavailable):
     reason = "STORE_UNAVAILABLE"
 
 
+class LeaseLost(StoreUnavailable):
+    """Another replica holds the run now: nothing more of it is recorded here."""
+
+    reason = "LEASE_LOST"
+
+
 class Overflowed(Exception):
     """The subscriber fell more than its queue's length behind."""
+
+
+#: Put in a subscriber's queue to make its watch read the store: events it will not be sent.
+_POKE = EventRecord("", 0, b"", terminal=False)
 
 
 @dataclass(eq=False)
@@ -75,6 +86,8 @@ class EventLog:
         self._writer: asyncio.Task[None] | None = None
         self._snapshots = SnapshotPacer(snapshot_interval)
         self._snapshot_timer: asyncio.TimerHandle | None = None
+        #: The fencing token of each run this gateway holds (a shared store checks it on write).
+        self.fences: dict[str, int] = {}
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_forever(), name="event-log-writer")
@@ -116,6 +129,10 @@ class EventLog:
         subscriber = Subscriber(run_id)
         self._subscribers.setdefault(run_id, set()).add(subscriber)
         return subscriber
+
+    def watched(self) -> list[str]:
+        """Runs someone watches here now."""
+        return list(self._subscribers)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         subscribers = self._subscribers.get(subscriber.run_id)
@@ -189,10 +206,12 @@ class EventLog:
         snapshots = self._snapshots.take(last, flush=flush)
         if not (appends or creates or calls or snapshots):
             return
-        batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls)
+        written = {a.record.run_id for a in appends} | {s.run_id for s in snapshots}
+        fences = {run_id: self.fences.get(run_id, 0) for run_id in written}
+        batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls, fences)
         try:
             with prometheus.STORE_COMMIT.time():
-                taken = await self._store.write(batch)
+                result = await self._store.write(batch)
         except Exception:
             log.exception("recording events failed", extra={"events": len(appends), "runs": len(creates)})
             waiting: list[asyncio.Future[Any]] = [a.done for a in appends] + [c.done for c in creates]
@@ -200,6 +219,7 @@ class EventLog:
                 if not done.done():
                     done.set_exception(StoreUnavailable("the run store failed to record events"))
             return
+        taken = result.taken
         for create in creates:
             existing = taken.get(create.run.snapshot.run_id)
             if not create.done.done():
@@ -208,9 +228,20 @@ class EventLog:
                 self._snapshots.created(create.run.snapshot.run_id)
                 self._publish(create.run.first_event)
         for append in appends:
+            if append.record.run_id in result.fenced:
+                if not append.done.done():
+                    append.done.set_exception(LeaseLost("another replica has taken the run over"))
+                continue
             if not append.done.done():
                 append.done.set_result(None)
             self._publish(append.record)
+
+    def poke(self, run_id: str) -> None:
+        """Another replica committed events of this run: its watchers here read them from the store."""
+        for subscriber in self._subscribers.get(run_id, ()):
+            subscriber.overflowed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                subscriber.queue.put_nowait(_POKE)
 
     def _publish(self, record: EventRecord) -> None:
         for subscriber in self._subscribers.get(record.run_id, ()):

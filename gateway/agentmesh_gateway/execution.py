@@ -21,7 +21,7 @@ from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import expressions, templates
 from agentmesh_gateway.agents import AgentDirectory
-from agentmesh_gateway.events import EventLog, StoreUnavailable
+from agentmesh_gateway.events import EventLog, LeaseLost, StoreUnavailable
 from agentmesh_gateway.failures import RunFailure, StepError, run_error
 from agentmesh_gateway.invoker import StepInvoker, check_completion
 from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS, LimitExceeded, check_value
@@ -101,6 +101,10 @@ class RunExecutor:
                     current.uncancel()
                 final = {"run_cancelled": run_pb2.RunCancelled(reason=self._cancel_reason)}
             await self.record(**final)
+        except LeaseLost:
+            # Another replica took the run over while this one could not renew its lease (paused,
+            # cut off): it goes on from the recorded history; nothing more is written from here.
+            log.warning("run handed over: another replica holds its lease", extra={"run_id": self.run_id})
         except StoreUnavailable:
             # Nothing more of this run can be made durable; what is stays unfinished, and the
             # next gateway to start on this store resumes it from there.

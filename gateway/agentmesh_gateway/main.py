@@ -55,7 +55,7 @@ def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
     except ValueError as exc:
         raise ConfigError(f"gateway auth: {exc}") from None
     try:
-        store = open_store(config.store)
+        store = open_store(config.store, lease_seconds=config.lease_seconds)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     engine = Engine(

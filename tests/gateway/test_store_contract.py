@@ -3,6 +3,7 @@ events, snapshots, call records and chat the same way, and both survive being cl
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import AsyncIterator
@@ -59,15 +60,23 @@ def event(run_id: str, sequence: int, kind: str = "step_started") -> EventRecord
 
 
 async def test_runs_are_created_once_per_idempotency_key_and_per_owner(store: RunStore) -> None:
-    assert await store.write(Batch(runs=[new_run("a" * 32, created=1, request_id="k", owner="alice")])) == {}
-    taken = await store.write(Batch(runs=[new_run("b" * 32, created=2, request_id="k", owner="alice")]))
+    assert (
+        await store.write(Batch(runs=[new_run("a" * 32, created=1, request_id="k", owner="alice")]))
+    ).taken == {}
+    taken = (
+        await store.write(Batch(runs=[new_run("b" * 32, created=2, request_id="k", owner="alice")]))
+    ).taken
     assert list(taken) == ["b" * 32] and run_pb2.Run.FromString(taken["b" * 32]).run_id == "a" * 32
     assert await store.get_run("b" * 32) is None
     assert await store.events_after("b" * 32, 0, 10) == []  # the refused run's first event is not stored
     # Another principal's request with the same id is another request.
-    assert await store.write(Batch(runs=[new_run("c" * 32, created=3, request_id="k", owner="bob")])) == {}
+    assert (
+        await store.write(Batch(runs=[new_run("c" * 32, created=3, request_id="k", owner="bob")]))
+    ).taken == {}
     # Requests without an id never collide.
-    assert await store.write(Batch(runs=[new_run("d" * 32, created=4), new_run("e" * 32, created=5)])) == {}
+    assert (
+        await store.write(Batch(runs=[new_run("d" * 32, created=4), new_run("e" * 32, created=5)]))
+    ).taken == {}
     listed = await store.list_runs(state=0, page_size=10, page_token="", max_bytes=1 << 20)
     assert {r.run_id for r in listed.runs} == {"a" * 32, "c" * 32, "d" * 32, "e" * 32}
 
@@ -75,8 +84,8 @@ async def test_runs_are_created_once_per_idempotency_key_and_per_owner(store: Ru
 async def test_events_page_in_order_and_only_a_final_event_is_terminal(store: RunStore) -> None:
     run_id = "f" * 32
     await store.write(Batch(runs=[new_run(run_id, created=1)]))
-    await store.write(Batch(events=[event(run_id, n) for n in range(2, 6)]))
-    await store.write(Batch(events=[event(run_id, 6, "run_completed")]))
+    await store.write(Batch(events=[event(run_id, n) for n in range(2, 6)], fences={run_id: 1}))
+    await store.write(Batch(events=[event(run_id, 6, "run_completed")], fences={run_id: 1}))
     page = await store.events_after(run_id, 1, 3)
     assert [e.sequence for e in page] == [2, 3, 4] and not any(e.terminal for e in page)
     rest = await store.events_after(run_id, 4, 10)
@@ -89,7 +98,9 @@ async def test_a_failed_batch_leaves_nothing_behind(store: RunStore) -> None:
     await store.write(Batch(runs=[new_run(run_id, created=1)]))
     with pytest.raises(Exception):  # noqa: B017 - each driver has its own integrity error
         # A new run, and an event whose sequence is already taken: all or nothing.
-        await store.write(Batch(runs=[new_run("2" * 32, created=2)], events=[event(run_id, 1)]))
+        await store.write(
+            Batch(runs=[new_run("2" * 32, created=2)], events=[event(run_id, 1)], fences={run_id: 1})
+        )
     assert await store.get_run("2" * 32) is None
     assert [e.sequence for e in await store.events_after(run_id, 0, 10)] == [1]
 
@@ -99,7 +110,7 @@ async def test_snapshots_states_owners_and_pages(store: RunStore) -> None:
     await store.write(Batch(runs=runs))
     done = run_pb2.Run(run_id=f"{3:032x}", state=run_pb2.RUN_STATE_SUCCEEDED)
     done.create_time.CopyFrom(Timestamp(seconds=103))
-    await store.write(Batch(snapshots=[Snapshot.of(done)]))
+    await store.write(Batch(snapshots=[Snapshot.of(done)], fences={done.run_id: 1}))
     got = await store.get_run(f"{3:032x}")
     assert got is not None and got.state == run_pb2.RUN_STATE_SUCCEEDED
     assert await store.run_counts() == {run_pb2.RUN_STATE_RUNNING: 6, run_pb2.RUN_STATE_SUCCEEDED: 1}
@@ -165,3 +176,34 @@ async def test_what_was_written_is_there_after_reopening(location: str) -> None:
 def test_a_store_location_of_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="mysql:// is not a store"):
         open_store("mysql://db/runs")
+
+
+async def test_a_replica_whose_lease_was_taken_over_writes_nothing_more_of_the_run(
+    postgres_database: str,
+) -> None:
+    """Fencing: A creates a run (token 1); its lease expires; B claims it (token 2); A's late
+    events and snapshot are refused, B's are written, and A learns it lost the run."""
+    from agentmesh_gateway.store.postgres import PostgresRunStore
+
+    a = PostgresRunStore(postgres_database, replica="a", lease_seconds=0.2)
+    b = PostgresRunStore(postgres_database, replica="b", lease_seconds=30)
+    await a.open()
+    await b.open()
+    try:
+        run_id = "7" * 32
+        await a.write(Batch(runs=[new_run(run_id, created=1)]))
+        assert await b.claim(10) == {}  # A's lease is fresh
+        assert await a.renew({run_id: 1}) == set()
+        await asyncio.sleep(0.5)  # A paused past its lease
+        assert await b.claim(10) == {run_id: 2}
+        late = await a.write(Batch(events=[event(run_id, 2)], fences={run_id: 1}))
+        assert late.fenced == {run_id}
+        assert await a.renew({run_id: 1}) == {run_id}
+        on_time = await b.write(Batch(events=[event(run_id, 2)], fences={run_id: 2}))
+        assert on_time.fenced == frozenset()
+        assert [e.sequence for e in await b.events_after(run_id, 0, 10)] == [1, 2]
+        await b.release([run_id])
+        assert await a.claim(10) == {run_id: 3}  # handed over at once, not after 30 s
+    finally:
+        await a.close()
+        await b.close()

@@ -31,7 +31,7 @@ from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.state import RunState
-from agentmesh_gateway.store.base import Batch
+from agentmesh_gateway.store.base import Batch, WriteResult
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 AGENT = "scripted"
@@ -129,7 +129,7 @@ class CrashingStore(SqliteRunStore):
         self._left = durable_writes
         self.crashed = asyncio.Event()
 
-    async def write(self, batch: Batch) -> dict[str, bytes]:
+    async def write(self, batch: Batch) -> WriteResult:
         if self._left is not None:
             if self._left <= 0:
                 self.crashed.set()

@@ -12,21 +12,23 @@ from agentmesh_gateway.store.base import (
     Page,
     RunStore,
     Snapshot,
+    WriteResult,
 )
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
-def open_store(location: str | Path) -> RunStore:
+def open_store(location: str | Path, *, lease_seconds: float | None = None) -> RunStore:
     """The store at `location`: `postgresql://…` (or `postgres://`), `sqlite:///PATH`, or a file path
-    (SQLite). Not opened yet: the engine opens it."""
+    (SQLite). Not opened yet: the engine opens it. `lease_seconds`: how long a replica's lease on a
+    run lasts without renewal (PostgreSQL, shared by replicas; its default otherwise)."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
         # Imported here: a gateway on SQLite never loads the PostgreSQL driver.
-        from agentmesh_gateway.store.postgres import PostgresRunStore
+        from agentmesh_gateway.store.postgres import DEFAULT_LEASE_SECONDS, PostgresRunStore
 
-        return PostgresRunStore(text)
+        return PostgresRunStore(text, lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS)
     if text.startswith("sqlite:///"):
         return SqliteRunStore(text.removeprefix("sqlite:///") or ".")
     if "://" in text:
@@ -47,5 +49,6 @@ __all__ = [
     "RunStore",
     "Snapshot",
     "SqliteRunStore",
+    "WriteResult",
     "open_store",
 ]

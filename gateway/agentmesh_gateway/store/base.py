@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from google.protobuf.message import DecodeError
 
@@ -109,12 +109,29 @@ class CallStats:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """What one transaction writes. Events of one run are in sequence order."""
+    """What one transaction writes. Events of one run are in sequence order.
+
+    `fences`: for each run whose events or snapshot the batch holds, the fencing token of the
+    lease its writer holds. A store shared by replicas refuses a run's writes when the token is
+    no longer the run's (another replica has taken the run over); a store of one gateway has no
+    leases and ignores them.
+    """
 
     runs: Sequence[NewRun] = ()
     events: Sequence[EventRecord] = ()
     snapshots: Sequence[Snapshot] = ()
     calls: Sequence[CallRecord] = ()
+    fences: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """`taken`: new runs not created because their idempotency key was taken, each mapped to the
+    existing run's snapshot. `fenced`: runs whose events and snapshot were refused because the
+    writer's lease on them is gone; everything else in the batch was written."""
+
+    taken: dict[str, bytes] = field(default_factory=dict)
+    fenced: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +147,12 @@ class RunStore(Protocol):
 
     async def close(self) -> None: ...
 
-    async def write(self, batch: Batch) -> dict[str, bytes]:
+    async def write(self, batch: Batch) -> WriteResult:
         """Commit the batch atomically: create its runs, append its events, replace its snapshots.
 
-        A new run whose request_id is already taken is not created: the result maps its
-        run_id to the existing run's snapshot.
+        A new run whose request_id is already taken is not created (`WriteResult.taken`); a run
+        whose lease has passed to another replica gets none of its events or snapshot written
+        (`WriteResult.fenced`).
         """
         ...
 
@@ -185,3 +203,40 @@ def decode_page_token(token: str) -> tuple[int, str]:
         return int(created), run_id
     except (ValueError, UnicodeDecodeError):
         raise ValueError("is not one this server issued") from None
+
+
+@runtime_checkable
+class SharedRunStore(RunStore, Protocol):
+    """A store several gateway replicas share: each run is executed by the replica holding its
+    lease, whose fencing token goes with every write of the run (see `Batch.fences`)."""
+
+    #: This replica's name in the leases it holds.
+    replica: str
+    #: How long a lease lasts unless renewed (seconds).
+    lease_seconds: float
+
+    async def claim(self, limit: int) -> dict[str, int]:
+        """Take up to `limit` unfinished runs nobody holds (or whose lease expired), oldest first;
+        their new fencing tokens. New runs are created held by this replica, token 1."""
+        ...
+
+    async def renew(self, fences: Mapping[str, int]) -> set[str]:
+        """Extend the leases held with these tokens; the runs whose lease is gone."""
+        ...
+
+    async def release(self, run_ids: Sequence[str]) -> None:
+        """Give these runs up at once (a replica stopping hands them over)."""
+        ...
+
+    async def request_cancel(self, run_id: str, reason: str) -> None:
+        """Ask the replica that holds the run to cancel it."""
+        ...
+
+    async def take_cancels(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Cancellations asked for among these runs (each returned once), with their reasons."""
+        ...
+
+    async def follow(self, on_events: Callable[[str], None], on_cancel: Callable[[str], None]) -> None:
+        """Call `on_events(run_id)` when another replica commits events of a run, and
+        `on_cancel(run_id)` when a cancellation is asked for, until the store closes."""
+        ...

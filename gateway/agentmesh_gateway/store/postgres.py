@@ -1,4 +1,4 @@
-"""The PostgreSQL run store (`postgresql://…` store URLs), for gateways that outgrow one machine.
+"""The PostgreSQL run store (`postgresql://…` store URLs), shared by any number of gateway replicas.
 
 The same `RunStore` as the SQLite one, row for row: a run's row holds its latest snapshot,
 events are its append-only history keyed by (run_id, sequence), and a batch (the event log's
@@ -6,11 +6,22 @@ group commit: every event, new run, snapshot and call record that arrived togeth
 transaction. Driver: asyncpg, a connection pool per gateway. The schema is versioned; a gateway
 applies the migrations it knows on start, under an advisory lock, so replicas starting together
 apply each once.
+
+Replicas: each unfinished run is executed by the replica holding its lease, a row lease (owner,
+expiry, fencing token) on the run itself. Row leases and not advisory locks: a lease must outlive
+a connection blip and be visible to every replica, and its token must be checked inside the very
+transaction that writes (Kleppmann's fencing): a batch locks the rows of its runs FOR SHARE and
+writes nothing of a run whose token is not the writer's, so a replica that was paused past its
+lease (SIGSTOP, a long GC, a partition) and wakes up cannot append to a run another replica has
+taken over. Claims take expired leases with FOR UPDATE SKIP LOCKED, so replicas never wait on each
+other. Committed events are announced with NOTIFY (run ids only; watchers read the rows), and so are
+cancellations asked for on a replica that does not hold the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -22,6 +33,7 @@ from agentmesh_gateway.store.base import (
     CallStats,
     EventRecord,
     Page,
+    WriteResult,
     decode_page_token,
     encode_page_token,
 )
@@ -60,17 +72,44 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, turn)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN lease_owner text NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN lease_until timestamptz;
+    ALTER TABLE runs ADD COLUMN fence bigint NOT NULL DEFAULT 0;
+    CREATE INDEX runs_unfinished ON runs (create_time) WHERE state NOT IN (3, 4, 5);
+    CREATE TABLE cancels (
+        run_id text PRIMARY KEY,
+        reason text NOT NULL
+    );
+    """,
 )
+
+EVENTS_CHANNEL = "agentmesh_events"
+CANCEL_CHANNEL = "agentmesh_cancel"
+#: NOTIFY payloads must stay under 8,000 bytes.
+_PAYLOAD_BYTES = 7000
+DEFAULT_LEASE_SECONDS = 6.0
 
 # Any fixed number: the lock that serializes migrations across replicas.
 _MIGRATION_LOCK = 0x61676D65  # "agme"
 
 
 class PostgresRunStore:
-    def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        replica: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        min_connections: int = 1,
+        max_connections: int = 10,
+    ) -> None:
         self._url = url
         self._sizes = (min_connections, max_connections)
         self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.replica = replica or uuid.uuid4().hex[:12]
+        self.lease_seconds = lease_seconds
 
     def __str__(self) -> str:
         scheme, _, rest = self._url.partition("://")
@@ -91,6 +130,9 @@ class PostgresRunStore:
         self._pool = pool
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -101,17 +143,36 @@ class PostgresRunStore:
             raise RuntimeError("the store is not open")
         return self._pool
 
-    async def write(self, batch: Batch) -> dict[str, bytes]:
+    async def write(self, batch: Batch) -> WriteResult:
         taken: dict[str, bytes] = {}
+        created = {new.snapshot.run_id for new in batch.runs}
+        guarded = ({e.run_id for e in batch.events} | {s.run_id for s in batch.snapshots}) - created
         async with self.pool.acquire() as db, db.transaction():
+            fenced: set[str] = set()
+            if guarded:
+                # FOR SHARE: a claim (an UPDATE of these rows) waits for this transaction, and this
+                # one sees a claim that committed first.
+                rows = await db.fetch(
+                    "SELECT run_id, fence, lease_owner FROM runs WHERE run_id = ANY($1::text[]) FOR SHARE",
+                    sorted(guarded),
+                )
+                holds = {r["run_id"]: (r["fence"], r["lease_owner"]) for r in rows}
+                fenced = {
+                    run_id
+                    for run_id in guarded
+                    if holds.get(run_id) != (batch.fences.get(run_id), self.replica)
+                }
             first_events: list[tuple[str, int, bytes]] = []
             for new in batch.runs:
                 run = new.snapshot
                 key = new.idempotency_key or None
                 inserted = await db.fetchval(
-                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner) "
-                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING RETURNING run_id",
+                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner,"
+                    " lease_owner, lease_until, fence)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), 1)"
+                    " ON CONFLICT (request_id) DO NOTHING RETURNING run_id",
                     run.run_id, key, run.state, new.create_time_ns, run.data, new.owner,
+                    self.replica, self.lease_seconds,
                 )  # fmt: skip
                 if inserted is None:
                     taken[run.run_id] = bytes(
@@ -120,22 +181,102 @@ class PostgresRunStore:
                     continue
                 first = new.first_event
                 first_events.append((first.run_id, first.sequence, first.data))
-            events = first_events + [(e.run_id, e.sequence, e.data) for e in batch.events]
+            events = first_events + [
+                (e.run_id, e.sequence, e.data) for e in batch.events if e.run_id not in fenced
+            ]
             if events:
                 await db.executemany(
                     "INSERT INTO events (run_id, sequence, event) VALUES ($1, $2, $3)", events
                 )
-            if batch.snapshots:
-                await db.executemany(
-                    "UPDATE runs SET snapshot = $1, state = $2 WHERE run_id = $3",
-                    [(s.data, s.state, s.run_id) for s in batch.snapshots],
-                )
+            snapshots = [(s.data, s.state, s.run_id) for s in batch.snapshots if s.run_id not in fenced]
+            if snapshots:
+                await db.executemany("UPDATE runs SET snapshot = $1, state = $2 WHERE run_id = $3", snapshots)
             if batch.calls:
                 await db.executemany(
                     "INSERT INTO calls (agent, ok, millis) VALUES ($1, $2, $3)",
                     [(c.agent, c.ok, c.millis) for c in batch.calls],
                 )
-        return taken
+            for payload in self._payloads(sorted({run_id for run_id, _, _ in events})):
+                await db.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, payload)
+        return WriteResult(taken, frozenset(fenced))
+
+    def _payloads(self, run_ids: list[str]) -> list[str]:
+        """NOTIFY payloads naming this replica and the runs, each under PostgreSQL's limit."""
+        payloads: list[str] = []
+        current: list[str] = []
+        for run_id in run_ids:
+            if current and len(self.replica) + 33 * (len(current) + 1) > _PAYLOAD_BYTES:
+                payloads.append(" ".join([self.replica, *current]))
+                current = []
+            current.append(run_id)
+        if current:
+            payloads.append(" ".join([self.replica, *current]))
+        return payloads
+
+    # --- leases ------------------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> dict[str, int]:
+        rows = await self.pool.fetch(
+            "UPDATE runs SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),"
+            " fence = fence + 1"
+            " WHERE run_id IN (SELECT run_id FROM runs WHERE NOT (state = ANY($3::integer[]))"
+            "   AND (lease_until IS NULL OR lease_until < now())"
+            "   ORDER BY create_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
+            " RETURNING run_id, fence",
+            self.replica, self.lease_seconds, list(FINISHED_STATES), limit,
+        )  # fmt: skip
+        return {str(r["run_id"]): int(r["fence"]) for r in rows}
+
+    async def renew(self, fences: Mapping[str, int]) -> set[str]:
+        if not fences:
+            return set()
+        rows = await self.pool.fetch(
+            "UPDATE runs SET lease_until = now() + make_interval(secs => $2)"
+            " WHERE run_id = ANY($3::text[]) AND lease_owner = $1 RETURNING run_id, fence",
+            self.replica, self.lease_seconds, sorted(fences),
+        )  # fmt: skip
+        held = {str(r["run_id"]) for r in rows if fences.get(str(r["run_id"])) == int(r["fence"])}
+        return set(fences) - held
+
+    async def release(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            await self.pool.execute(
+                "UPDATE runs SET lease_until = NULL, lease_owner = ''"
+                " WHERE run_id = ANY($1::text[]) AND lease_owner = $2",
+                sorted(run_ids), self.replica,
+            )  # fmt: skip
+
+    async def request_cancel(self, run_id: str, reason: str) -> None:
+        async with self.pool.acquire() as db, db.transaction():
+            await db.execute(
+                "INSERT INTO cancels (run_id, reason) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING",
+                run_id, reason,
+            )  # fmt: skip
+            await db.execute("SELECT pg_notify($1, $2)", CANCEL_CHANNEL, run_id)
+
+    async def take_cancels(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if not run_ids:
+            return {}
+        rows = await self.pool.fetch(
+            "DELETE FROM cancels WHERE run_id = ANY($1::text[]) RETURNING run_id, reason", sorted(run_ids)
+        )
+        return {str(r["run_id"]): str(r["reason"]) for r in rows}
+
+    async def follow(self, on_events: Callable[[str], None], on_cancel: Callable[[str], None]) -> None:
+        listener = await asyncpg.connect(self._url)
+
+        def events(_: object, __: int, ___: str, payload: object) -> None:
+            replica, *run_ids = str(payload).split()
+            if replica != self.replica:
+                for run_id in run_ids:
+                    on_events(run_id)
+
+        def cancels(_: object, __: int, ___: str, payload: object) -> None:
+            on_cancel(str(payload))
+
+        await listener.add_listener(EVENTS_CHANNEL, events)
+        await listener.add_listener(CANCEL_CHANNEL, cancels)
+        self._listener = listener
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None:
         snapshot = await self.pool.fetchval("SELECT snapshot FROM runs WHERE run_id = $1", run_id)

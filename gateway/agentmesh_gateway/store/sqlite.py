@@ -29,6 +29,7 @@ from agentmesh_gateway.store.base import (
     CallStats,
     EventRecord,
     Page,
+    WriteResult,
     decode_page_token,
     encode_page_token,
 )
@@ -136,7 +137,8 @@ class SqliteRunStore:
     async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return await self._read(lambda db: db.execute(sql, params).fetchall())
 
-    async def write(self, batch: Batch) -> dict[str, bytes]:
+    async def write(self, batch: Batch) -> WriteResult:
+        # One gateway per file: no leases, so nothing is ever fenced.
         events = [(e.run_id, e.sequence, e.data) for e in batch.events]
         snapshots = [(s.data, s.state, s.run_id) for s in batch.snapshots]
         calls = [(c.agent, c.ok, c.millis) for c in batch.calls]
@@ -165,7 +167,7 @@ class SqliteRunStore:
             db.executemany("INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)", calls)
             return taken
 
-        return await self._transaction(write)
+        return WriteResult(await self._transaction(write))
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None:
         rows = await self._query("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,))

@@ -1,0 +1,99 @@
+"""Replicas sharing one store: this gateway's leases on the runs it executes, kept up to date.
+
+Every `interval` (a third of the lease, 2 s at most), the keeper renews the leases of the runs this gateway
+executes and stops executing any it lost (its writes are fenced anyway), cancels runs whose
+cancellation another replica recorded, and claims unfinished runs nobody holds — a new one
+nobody has started yet, or one whose replica died or stopped — resuming each exactly as a
+restarted gateway resumes its own: no completed step or item invoked again, calls in flight
+sent again with the same idempotency key. A replica killed with SIGKILL is taken over within
+one lease plus one interval (6 s + 2 s by default); one stopped with SIGTERM hands its runs over
+at once. Watchers here of runs executed elsewhere are woken by NOTIFY; the keeper also wakes
+them each interval, so a lost notification delays an event, never loses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from agentmesh_gateway.store.base import SharedRunStore
+
+if TYPE_CHECKING:
+    from agentmesh_gateway.engine import Engine
+
+log = logging.getLogger("agentmesh.gateway.replicas")
+
+#: At most this many runs claimed at once (the rest on the next round).
+CLAIM_BATCH = 100
+MAX_INTERVAL = 2.0
+
+
+class LeaseKeeper:
+    def __init__(self, engine: Engine, store: SharedRunStore) -> None:
+        self._engine = engine
+        self._store = store
+        # Renewed well within the lease; runs handed over (SIGTERM) are looked for every 2 s at most.
+        self.interval = min(store.lease_seconds / 3, MAX_INTERVAL)
+        self._task: asyncio.Task[None] | None = None
+        self._cancels: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self._store.follow(self._engine.events.poke, self._cancel_asked)
+        await self.round()  # take over what waits before serving anything
+        self._task = asyncio.create_task(self._keep(), name="lease-keeper")
+
+    async def stop(self) -> None:
+        for task in (self._task, *self._cancels):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._task, *self._cancels) if t is not None), return_exceptions=True
+        )
+        self._task = None
+
+    async def hand_over(self, run_ids: list[str]) -> None:
+        """Give up the leases of runs this gateway stopped executing, so another takes them now."""
+        with contextlib.suppress(Exception):  # a store that is gone lets the leases expire instead
+            await self._store.release(run_ids)
+        if run_ids:
+            log.info("handed runs over", extra={"runs": len(run_ids), "replica": self._store.replica})
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.round()
+            except (TimeoutError, OSError) as exc:
+                log.warning("cannot reach the store to keep leases", extra={"error": str(exc)})
+            except Exception:
+                log.exception("keeping leases failed")
+
+    async def round(self) -> None:
+        engine = self._engine
+        owned = engine.held_fences()
+        for run_id in await self._store.renew(owned):
+            log.warning("lease lost; another replica has the run", extra={"run_id": run_id})
+            await engine.drop(run_id)
+        for run_id, reason in (await self._store.take_cancels(list(engine.held_fences()))).items():
+            await engine.cancel_run(run_id, reason)
+        room = engine.admission.max_runs - engine.admission.runs
+        if room > 0:
+            for run_id, fence in (await self._store.claim(min(room, CLAIM_BATCH))).items():
+                await engine.adopt(run_id, fence)
+        for run_id in engine.watched_elsewhere():
+            engine.events.poke(run_id)
+
+    def _cancel_asked(self, run_id: str) -> None:
+        """NOTIFY: a cancellation was recorded; if the run is executed here, cancel it now."""
+        if run_id not in self._engine.held_fences():
+            return
+
+        async def cancel() -> None:
+            for held, reason in (await self._store.take_cancels([run_id])).items():
+                await self._engine.cancel_run(held, reason)
+
+        task = asyncio.create_task(cancel(), name=f"cancel:{run_id}")
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
