@@ -31,7 +31,7 @@ from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.state import RunState
-from agentmesh_gateway.store.base import Batch, WriteResult
+from agentmesh_gateway.store.base import Batch, RunStore, WriteResult
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 AGENT = "scripted"
@@ -139,7 +139,7 @@ class CrashingStore(SqliteRunStore):
 
 
 @asynccontextmanager
-async def running_engine(store: SqliteRunStore, agent_address: str) -> AsyncIterator[Engine]:
+async def running_engine(store: RunStore, agent_address: str) -> AsyncIterator[Engine]:
     engine = Engine(store, AgentDirectory({AGENT: [agent_address]}), {})
     await engine.start()
     try:
