@@ -156,3 +156,37 @@ async def test_a_replica_paused_past_its_lease_cannot_write_to_the_run_taken_ove
         await probe.stop()
     completed_once(events, 3)
     assert [e.SerializeToString() for e in stored] == [e.SerializeToString() for e in events]
+
+
+async def test_three_replicas_300_runs_two_killed_every_run_completes_each_step_once(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    log = tmp_path / "probe.jsonl"
+    probe = await start_probe(log)
+    flow = chain("chaos", 3, 1500)
+    try:
+        async with replicas(postgres_database, probe.port, 3, lease=2) as members:
+            (a, on_a), (b, on_b), (_, on_c) = members
+            # Started on all three; the same request_id on two replicas is one run.
+            handles = [await [on_a, on_b, on_c][i % 3].start(flow, {"key": f"r{i}"}, request_id=f"req-{i}")
+                       for i in range(300)]  # fmt: skip
+            assert (await on_c.start(flow, {"key": "r0"}, request_id="req-0")).run_id == handles[0].run_id
+            # Watchers on the replica that survives both kills, for every run, from the first event.
+            watched = [asyncio.create_task(events_of(on_c, h.run_id)) for h in handles]
+            await asyncio.sleep(1.0)
+            await a.kill()
+            await asyncio.sleep(2.5)
+            await b.kill()
+            async with asyncio.timeout(120):
+                histories = await asyncio.gather(*watched)
+            runs = [await on_c.get_run(h.run_id) for h in handles]
+    finally:
+        await probe.stop()
+    assert [r.state for r in runs].count(RunState.SUCCEEDED) == 300
+    for events in histories:
+        completed_once(events, 3)  # gap-free sequences, each step completed once
+    starts = Counter(r["idempotency_key"] for r in probe_log(log) if r["event"] == "started")
+    assert all(count <= 3 for count in starts.values())  # re-sent only when in flight at a kill
+    assert len({h.run_id for h in handles}) == 300
+    resumed = sum(any(e.HasField("run_resumed") for e in events) for events in histories)
+    assert resumed >= 20, f"only {resumed} runs were taken over: the kills came too late to test anything"
