@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
 from agentmesh_cli.process import ServerProcess
 from tests.support.mesh import Gateway, running_gateway, start_probe
+from tests.support.postgres import create_database, postgres_server
 
 
 @dataclass
@@ -76,3 +78,18 @@ async def gateway(workdir: Path) -> AsyncIterator[Gateway]:
             yield running
     finally:
         await probe.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return create_database(postgres_url, f"test_{next(_databases)}")

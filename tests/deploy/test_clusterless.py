@@ -41,14 +41,21 @@ def unshare_available() -> bool:
     return shutil.which("unshare") is not None and subprocess.run(probe, check=False).returncode == 0
 
 
-def env_of(container: Doc, config_maps: dict[str, dict[str, str]]) -> dict[str, str]:
+def env_of(
+    container: Doc, config_maps: dict[str, dict[str, str]], secrets: dict[str, dict[str, str]] | None = None
+) -> dict[str, str]:
+    """The container's environment, ConfigMap and Secret references resolved (Secrets: what the
+    test gives as their content)."""
     env = {}
     for entry in container.get("env", []):
         if "value" in entry:
             env[entry["name"]] = entry["value"]
-        else:
-            ref = entry["valueFrom"]["configMapKeyRef"]  # the dev overlay has no Secret
+        elif "configMapKeyRef" in entry["valueFrom"]:
+            ref = entry["valueFrom"]["configMapKeyRef"]
             env[entry["name"]] = config_maps[ref["name"]][ref["key"]]
+        else:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            env[entry["name"]] = (secrets or {})[ref["name"]][ref["key"]]
     return env
 
 
@@ -137,16 +144,18 @@ def plan_images(docs: list[Doc], workdir: Path) -> tuple[list[Launch], int, list
     return launches, gateway_port, created
 
 
-def plan(workdir: Path) -> tuple[list[Launch], int]:
-    """What to start for each workload of the rendered dev overlay (agents first, then the
-    gateway), and the gateway's port."""
-    docs = render("dev")
+def plan(
+    workdir: Path, overlay: str = "dev", secrets: dict[str, dict[str, str]] | None = None
+) -> tuple[list[Launch], int]:
+    """What to start for each workload of the rendered overlay (agents first, then the gateway,
+    one replica of each: they would share a port on one machine), and the gateway's port."""
+    docs = render(overlay)
     config_maps = config_maps_of(docs)
     hosts = workdir / "hosts"
     services_on_loopback(docs, hosts, Path("/etc/hosts").read_text())
     launches: list[Launch] = []
     gateway_port = 0
-    for doc in sorted(workloads(docs), key=lambda d: d["kind"] == "StatefulSet"):  # the gateway last
+    for doc in sorted(workloads(docs), key=lambda d: d["metadata"]["name"] == "gateway"):  # the gateway last
         pod: dict[str, Any] = doc["spec"]["template"]["spec"]
         container = containers(doc)[0]
         places = mounted(container, pod, config_maps, workdir / doc["metadata"]["name"])
@@ -156,7 +165,7 @@ def plan(workdir: Path) -> tuple[list[Launch], int]:
         # The image's paths become the checkout's; the manifest's mount paths become local ones.
         parts = container["command"] + container["args"]
         argv = [IMAGE_PATHS.get(part) or localize(part, places) for part in parts]
-        if doc["kind"] == "StatefulSet":
+        if doc["metadata"]["name"] == "gateway":
             gateway_port = container["ports"][0]["containerPort"]
             argv = [
                 "unshare",
@@ -167,7 +176,8 @@ def plan(workdir: Path) -> tuple[list[Launch], int]:
                 str(hosts),
                 *argv,
             ]
-        launches.append((doc["metadata"]["name"], argv, {**os.environ, **env_of(container, config_maps)}))
+        env = {**os.environ, **env_of(container, config_maps, secrets)}
+        launches.append((doc["metadata"]["name"], argv, env))
     return launches, gateway_port
 
 

@@ -29,7 +29,7 @@ from tests.support.manifests import (
 )
 
 KUBERNETES = "1.34.0"
-OVERLAYS = ["dev", "prod"]
+OVERLAYS = ["dev", "prod", "ha"]
 KUSTOMIZE = shutil.which("kustomize", path=str(ROOT / ".tools" / "bin")) or shutil.which("kustomize")
 
 
@@ -232,3 +232,17 @@ def test_strict_validation_refuses_an_unknown_field(dev: list[Doc]) -> None:
     containers(broken)[0]["readinessProbes"] = containers(broken)[0].pop("readinessProbe")
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES, strict=True)
+
+
+def test_the_ha_overlay_replicates_the_gateway_on_postgresql() -> None:
+    docs = render("ha")
+    gateways = [d for d in workloads(docs) if d["metadata"]["name"] == "gateway"]
+    assert [(d["kind"], d["spec"]["replicas"]) for d in gateways] == [("Deployment", 3)]
+    container = containers(gateways[0])[0]
+    store = next(e for e in container["env"] if e["name"] == "AGENTMESH_STORE")
+    assert store["valueFrom"]["secretKeyRef"] == {"name": "agentmesh-database", "key": "url"}
+    assert "volumeClaimTemplates" not in gateways[0]["spec"]  # nothing of a replica's own to keep
+    budget = next(
+        d for d in docs if d["kind"] == "PodDisruptionBudget" and d["metadata"]["name"] == "gateway"
+    )
+    assert budget["spec"]["maxUnavailable"] == 1
