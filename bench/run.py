@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from agentmesh.client import Client
+from bench import replicas
 from bench.capacity import delivery, inflight, percentile, raw_delivery, watched_chain
 from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
 from bench.hardened import each_variant
@@ -68,6 +69,8 @@ class Bench:
                         await self.capacity(client, mesh.gateway.pid)
         if self.wanted("p8"):
             await each_variant(self.workdir, self.hardened)
+        if self.wanted("p9"):
+            await replicas.measure(self.add, self.reps)
         if self.wanted("p6"):
             await self.startup()
 
@@ -171,6 +174,11 @@ class Bench:
             "p6_go_serving_s": median["p6_go_serving_s"],
             "p7_event_ratio": median["p7_events_per_s"] / median["floor_stream_msgs_per_s"],
         }
+        out["p9_pg_p1_cost"] = median["p9_pg_p1_step_ms"] / median["p1_step_ms"]
+        out["p9_pg_p3_cost"] = median["p3_runs_per_s"] / median["p9_pg_r1_p3_runs_per_s"]
+        out["p9_r2_p3_ratio"] = median["p9_pg_r2_p3_runs_per_s"] / median["p9_pg_r1_p3_runs_per_s"]
+        out["p9_r3_p3_ratio"] = median["p9_pg_r3_p3_runs_per_s"] / median["p9_pg_r1_p3_runs_per_s"]
+        out["p9_takeover_s"] = median["p9_takeover_s"]
         for variant in ("tls", "otlp"):
             out[f"p8_{variant}_p1_cost"] = median[f"p8_{variant}_p1_step_ms"] / median["p1_step_ms"]
             out[f"p8_{variant}_p3_cost"] = median["p3_runs_per_s"] / median[f"p8_{variant}_p3_runs_per_s"]
