@@ -20,7 +20,7 @@ GO_PACKAGES := agentmesh/kit/... agentmesh/services/... agentmesh/examples/...
 TS_STAMP := node_modules/.built
 TS_SOURCES := $(shell find kits/typescript/src services/typescript/src examples/node/src -name '*.ts') tsconfig.base.json tsconfig.json $(wildcard */typescript/tsconfig.json) examples/node/tsconfig.json
 
-install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS) $(TS_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS) $(TS_STAMP) postgres
 
 $(TS_STAMP): $(NODE_STAMP) $(TS_SOURCES)
 	node_modules/.bin/tsc -b
@@ -108,7 +108,7 @@ postgres:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test: install postgres $(GRPCURL) $(KUSTOMIZE)
+test: install $(GRPCURL) $(KUSTOMIZE)
 	go test $(GO_PACKAGES)
 	node --test kits/typescript/dist/test/*.test.js services/typescript/dist/test/*.test.js
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +44,14 @@ def most_at_once(runs: list[Run]) -> int:
     return peak
 
 
-async def inflight(client: Client, gateway_pid: int, runs: int, sleep_ms: int) -> tuple[int, float]:
+async def inflight(
+    client: Client, gateway_pid: int, runs: int, sleep_ms: int, starters: Sequence[Client] = ()
+) -> tuple[int, float]:
     """Start `runs` one-step runs whose step sleeps `sleep_ms`; wait for all, check all succeeded.
 
     Returns the most runs in flight at one instant (from the runs' own start and end
-    times) and the gateway's peak RSS meanwhile.
+    times) and the gateway's peak RSS meanwhile. `starters`: replicas to start the runs on,
+    round-robin (default: `client`'s gateway alone).
     """
     flow = workflow(
         {
@@ -57,10 +62,11 @@ async def inflight(client: Client, gateway_pid: int, runs: int, sleep_ms: int) -
     reset_peak_rss(gateway_pid)
     gate = asyncio.Semaphore(START_CONCURRENCY)
     started: set[str] = set()
+    spread = itertools.cycle(starters or [client])
 
     async def start() -> None:
         async with gate:
-            started.add((await client.start(flow)).run_id)
+            started.add((await next(spread).start(flow)).run_id)
 
     await asyncio.gather(*(start() for _ in range(runs)))
     # Polled rather than watched: 10,000 WatchRun streams would load the gateway being measured.

@@ -1,5 +1,6 @@
-"""p9: the gateway on PostgreSQL next to SQLite in the same run, throughput with one, two and three
-replicas sharing the database, and how long a replica killed with SIGKILL takes to be taken over.
+"""p9: the gateway on PostgreSQL next to SQLite in the same run, throughput (p3) and runs in flight
+(p4, 3,000 of 5 s) with one, two and three replicas sharing the database, and how long a replica
+killed with SIGKILL takes to be taken over.
 
 A real PostgreSQL server is started from the installed binaries (as the tests do; `make test`
 installs Debian's postgresql), fsync off as in the tests, so the figures compare the engines'
@@ -20,12 +21,15 @@ from dataclasses import dataclass
 
 from agentmesh.client import Client, ReplicaHealth, RunResumed
 from agentmesh_cli.process import ServerProcess
+from bench.capacity import inflight
 from bench.workloads import chain, concurrently, run_to_end, timed
 
 # The tests' PostgreSQL harness: starting a server from the binaries is the same job here.
 from tests.support.postgres import create_database, postgres_server
 
 _databases = itertools.count()
+#: p4 on PostgreSQL: fewer runs than p4's 10,000 on SQLite, three times over (one per replica count).
+INFLIGHT_RUNS = 3000
 
 
 @dataclass
@@ -92,6 +96,9 @@ async def measure(add: object, reps: int) -> None:
                     await run_to_end(client, chain(2))
                 for _ in range(reps):
                     add(f"p9_pg_r{count}_p3_runs_per_s", await spread_throughput(mesh.clients))
+                pid = mesh.gateways[0].pid
+                most, _ = await inflight(mesh.clients[0], pid, INFLIGHT_RUNS, 5000, mesh.clients)
+                add(f"p9_pg_r{count}_p4_inflight_runs", most)
         for _ in range(max(1, reps // 2)):
             add("p9_takeover_s", await takeover(fresh(server)))
 

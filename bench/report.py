@@ -124,6 +124,13 @@ TARGETS = {
         "p9_pg_r3_p3_runs_per_s",
         "p9_pg_r1_p3_runs_per_s",
     ),
+    "p9_r3_p4_inflight_runs": Target(
+        "runs in flight at once (3,000 started, steps sleep 5 s) over three replicas on PostgreSQL",
+        False,
+        3000,
+        "p9_pg_r3_p4_inflight_runs",
+        "p9_pg_r1_p4_inflight_runs",
+    ),
     "p9_takeover_s": Target(
         "SIGKILL of the replica executing a run → another resumes it (s; lease 6 s)",
         True,

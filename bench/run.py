@@ -179,6 +179,7 @@ class Bench:
         out["p9_r2_p3_ratio"] = median["p9_pg_r2_p3_runs_per_s"] / median["p9_pg_r1_p3_runs_per_s"]
         out["p9_r3_p3_ratio"] = median["p9_pg_r3_p3_runs_per_s"] / median["p9_pg_r1_p3_runs_per_s"]
         out["p9_takeover_s"] = median["p9_takeover_s"]
+        out["p9_r3_p4_inflight_runs"] = median["p9_pg_r3_p4_inflight_runs"]
         for variant in ("tls", "otlp"):
             out[f"p8_{variant}_p1_cost"] = median[f"p8_{variant}_p1_step_ms"] / median["p1_step_ms"]
             out[f"p8_{variant}_p3_cost"] = median["p3_runs_per_s"] / median[f"p8_{variant}_p3_runs_per_s"]

@@ -12,7 +12,11 @@ from prometheus_client import Counter, Gauge, Histogram
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway.admission import Admission
 
-RUNS = Gauge("agentmesh_runs", "Runs in the store, by state.", ["state"])
+# The store's runs: with replicas sharing a store each replica reports the whole store's counts
+# (read again every lease round), so dashboards take the max across replicas, not the sum.
+RUNS = Gauge(
+    "agentmesh_runs", "Runs in the store, by state (the whole store's, on every replica).", ["state"]
+)
 RUNS_STARTED = Counter("agentmesh_runs_started_total", "Runs started on this gateway.")
 RUNS_FINISHED = Counter(
     "agentmesh_runs_finished_total", "Runs that ended on this gateway, by state.", ["state"]

@@ -18,6 +18,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from agentmesh_gateway import prometheus
 from agentmesh_gateway.store.base import SharedRunStore
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class LeaseKeeper:
                 await engine.adopt(run_id, fence)
         for run_id in engine.watched_elsewhere():
             engine.events.poke(run_id)
+        # Runs by state are the whole store's, which other replicas change too: read them again.
+        prometheus.runs_counted(await self._store.run_counts())
 
     def _cancel_asked(self, run_id: str) -> None:
         """NOTIFY: a cancellation was recorded; if the run is executed here, cancel it now."""
