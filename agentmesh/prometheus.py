@@ -17,7 +17,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -116,10 +117,6 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-Handler = "grpc.RpcMethodHandler[Any, Any]"
-Context = "grpc.aio.ServicerContext[Any, Any]"
-
-
 class ServerMetrics(grpc.aio.ServerInterceptor):
     """Counts and times every unary-request RPC (what agentmesh serves; reflection is left out)."""
 
@@ -153,61 +150,45 @@ def _wrap(method: str, handler: Any) -> Any:
         "response_serializer": handler.response_serializer,
     }
 
-    def done(context: Any, begun: float, code: str | None) -> None:
-        timing.observe(time.perf_counter() - begun)
-        HANDLED.labels(*labels, code or _code_of(context)).inc()
+    @contextmanager
+    def observed(context: Any) -> Iterator[None]:
+        """One call counted, timed, and counted again by the status it ends with."""
+        started.inc()
+        begun = time.perf_counter()
+        code = None
+        try:
+            yield
+        except (asyncio.CancelledError, GeneratorExit):
+            code = "Canceled"
+            raise
+        except BaseException:
+            code = "Unknown"
+            raise
+        finally:
+            timing.observe(time.perf_counter() - begun)
+            HANDLED.labels(*labels, code or _code_of(context)).inc()
 
     unary, streaming = handler.unary_unary, handler.unary_stream
     if inspect.iscoroutinefunction(unary):
 
         async def unary_call(request: Any, context: Any) -> Any:
-            started.inc()
-            begun = time.perf_counter()
-            code = None
-            try:
+            with observed(context):
                 return await unary(request, context)
-            except asyncio.CancelledError:
-                code = "Canceled"
-                raise
-            except BaseException:
-                code = "Unknown"
-                raise
-            finally:
-                done(context, begun, code)
 
         return grpc.unary_unary_rpc_method_handler(unary_call, **codec)
     if inspect.isasyncgenfunction(streaming):
 
         async def stream_call(request: Any, context: Any) -> AsyncIterator[Any]:
-            started.inc()
-            begun = time.perf_counter()
-            code = None
-            try:
+            with observed(context):
                 async for response in streaming(request, context):
                     yield response
-            except (asyncio.CancelledError, GeneratorExit):
-                code = "Canceled"
-                raise
-            except BaseException:
-                code = "Unknown"
-                raise
-            finally:
-                done(context, begun, code)
 
         return grpc.unary_stream_rpc_method_handler(stream_call, **codec)
     if inspect.iscoroutinefunction(streaming):  # context.write()-style streams (health's Watch)
 
         async def written_call(request: Any, context: Any) -> None:
-            started.inc()
-            begun = time.perf_counter()
-            code = None
-            try:
+            with observed(context):
                 await streaming(request, context)
-            except asyncio.CancelledError:
-                code = "Canceled"
-                raise
-            finally:
-                done(context, begun, code)
 
         return grpc.unary_stream_rpc_method_handler(written_call, **codec)
     return handler

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import grpc
 
+from agentmesh.files import Stamp, stamp
+
 log = logging.getLogger("agentmesh.tls")
 
 CERT_ENV = "AGENTMESH_TLS_CERT"
@@ -47,18 +49,6 @@ def _read(path: Path, what: str) -> bytes:
     if b"-----BEGIN " not in data:
         raise TLSConfigError(f"the {what} {path} is not PEM")
     return data
-
-
-def _stamp(paths: tuple[Path | None, ...]) -> tuple[tuple[int, int], ...]:
-    """What changes when any of the files is replaced: (mtime, size) of each (0s if absent)."""
-    stamps = []
-    for path in paths:
-        try:
-            stat = os.stat(path) if path is not None else None
-        except OSError:
-            stat = None
-        stamps.append((stat.st_mtime_ns, stat.st_size) if stat is not None else (0, 0))
-    return tuple(stamps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +109,13 @@ class _Reloader:
     def __init__(self, tls: ServerTLS) -> None:
         self._tls = tls
         self._paths = (tls.cert, tls.key, tls.client_ca)
-        self._stamp = _stamp(self._paths)
+        self._stamp = stamp(*self._paths)
         self.initial = tls._configuration()
 
     def fetch(self) -> grpc.ServerCertificateConfiguration | None:
         """Called by grpc before each handshake: the new configuration, or None for no change."""
-        stamp = _stamp(self._paths)
-        if stamp == self._stamp:
+        now = stamp(*self._paths)
+        if now == self._stamp:
             return None
         try:
             configuration = self._tls._configuration()
@@ -135,7 +125,7 @@ class _Reloader:
                 "cannot reload the TLS certificate; keeping the previous one", extra={"error": str(exc)}
             )
             return None
-        self._stamp = stamp
+        self._stamp = now
         log.info("reloaded the TLS certificate", extra={"certificate": str(self._tls.cert)})
         return configuration
 
@@ -170,9 +160,9 @@ class ClientTLS:
         cert = _read(self.cert, "TLS certificate") if self.cert is not None else None
         return grpc.ssl_channel_credentials(roots, key, cert)
 
-    def version(self) -> tuple[tuple[int, int], ...]:
+    def version(self) -> Stamp:
         """Changes when any of the files does: time to make new channels."""
-        return _stamp((self.ca, self.cert, self.key))
+        return stamp(self.ca, self.cert, self.key)
 
 
 _LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
@@ -187,3 +177,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def tls_mode(tls: ServerTLS | None) -> str:
+    """How a server's listening line describes its transport: off, on or mutual."""
+    if tls is None:
+        return "off"
+    return "mutual" if tls.mutual else "on"

@@ -25,8 +25,6 @@ from agentmesh.client import Client
 from agentmesh_cli.launch import LocalMesh
 from agentmesh_cli.process import ServerProcess
 
-Measure = Callable[[Client], Awaitable[None]]
-
 
 class _Sink(trace_service_pb2_grpc.TraceServiceServicer):
     async def Export(self, request: Any, context: Any) -> trace_service_pb2.ExportTraceServiceResponse:

@@ -26,7 +26,7 @@ from agentmesh.server import (
     serve_until_signalled,
 )
 from agentmesh.telemetry import TelemetryConfigError, configure_tracing, shutdown_tracing
-from agentmesh.tls import ServerTLS, TLSConfigError
+from agentmesh.tls import ServerTLS, TLSConfigError, tls_mode
 from agentmesh.v1 import agent_service_pb2, agent_service_pb2_grpc
 
 log = logging.getLogger("agentmesh.agent")
@@ -82,13 +82,6 @@ async def serve_agent(
         },
     )
     await serve_until_signalled(service_host, grace)
-
-
-def tls_mode(tls: ServerTLS | None) -> str:
-    """How a server's listening line describes its transport."""
-    if tls is None:
-        return "off"
-    return "mutual" if tls.mutual else "on"
 
 
 def run_agent_cli(agent: Agent, argv: Sequence[str] | None = None) -> None:

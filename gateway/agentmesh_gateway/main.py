@@ -12,10 +12,9 @@ from agentmesh.errors import AgentMeshError
 from agentmesh.llm import provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.prometheus import serve_metrics
-from agentmesh.runtime.main import tls_mode
 from agentmesh.server import Service, ServiceHost, serve_until_signalled
 from agentmesh.telemetry import TelemetryConfigError, configure_tracing, shutdown_tracing
-from agentmesh.tls import TLSConfigError, is_loopback
+from agentmesh.tls import TLSConfigError, is_loopback, tls_mode
 from agentmesh.v1 import orchestrator_service_pb2, workflow_pb2
 from agentmesh.workflows import load_directory, load_workflow
 from agentmesh_gateway.admission import Admission
@@ -25,7 +24,7 @@ from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.config import ConfigError, GatewayConfig
 from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.service import OrchestratorServicer, add_to_server
-from agentmesh_gateway.store import open_store
+from agentmesh_gateway.store import location_label, open_store
 
 log = logging.getLogger("agentmesh.gateway")
 
@@ -98,7 +97,7 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
                 "service": "gateway",
                 "address": f"{config.host}:{port}",
                 "port": port,
-                "store": str(store_label(config.store)),
+                "store": location_label(config.store),
                 "tls": tls_mode(config.server_tls),
                 "agent_tls": "on" if config.agent_tls is not None else "off",
                 "auth": auth_mode(config.auth),
@@ -115,15 +114,6 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
         await serve_until_signalled(host, grace)
     finally:
         await engine.stop()
-
-
-def store_label(location: str) -> str:
-    """The store as the log shows it: a URL's password replaced by ***."""
-    scheme, sep, rest = location.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in credentials:
-        return location
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def auth_mode(auth: AuthConfig) -> str:

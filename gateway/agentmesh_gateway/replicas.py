@@ -29,6 +29,8 @@ log = logging.getLogger("agentmesh.gateway.replicas")
 #: At most this many runs claimed at once (the rest on the next round).
 CLAIM_BATCH = 100
 MAX_INTERVAL = 2.0
+#: The store's runs by state are counted again every this many rounds (30 s at 2 s a round).
+RECOUNT_ROUNDS = 15
 
 
 class LeaseKeeper:
@@ -39,6 +41,7 @@ class LeaseKeeper:
         self.interval = min(store.lease_seconds / 3, MAX_INTERVAL)
         self._task: asyncio.Task[None] | None = None
         self._cancels: set[asyncio.Task[None]] = set()
+        self._rounds = 0
 
     async def start(self) -> None:
         await self._store.follow(self._engine.events.poke, self._cancel_asked)
@@ -85,8 +88,11 @@ class LeaseKeeper:
                 await engine.adopt(run_id, fence)
         for run_id in engine.watched_elsewhere():
             engine.events.poke(run_id)
-        # Runs by state are the whole store's, which other replicas change too: read them again.
-        prometheus.runs_counted(await self._store.run_counts())
+        # Runs by state are the whole store's, which other replicas change too: read them again
+        # now and then (a count over every run, not something to do every round).
+        self._rounds += 1
+        if self._rounds % RECOUNT_ROUNDS == 0:
+            prometheus.runs_counted(await self._store.run_counts())
 
     def _cancel_asked(self, run_id: str) -> None:
         """NOTIFY: a cancellation was recorded; if the run is executed here, cancel it now."""

@@ -1,10 +1,13 @@
-"""The gateway killed mid-run, agents going away and coming back, replicas sharing load."""
+"""The gateway killed mid-run (on SQLite and on PostgreSQL), agents going away and coming back,
+replicas sharing load."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from agentmesh.client import ReplicaHealth
 from agentmesh.messages import struct_to_dict
@@ -28,14 +31,18 @@ CHAIN = workflow(
 )
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_kill_9_mid_run_then_restart_completes_the_run_without_reinvoking_completed_steps(
-    tmp_path: Path,
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
     log = tmp_path / "probe.jsonl"
     probe = await start_probe(log)
-    store = tmp_path / "gateway.db"
+    store = (
+        str(tmp_path / "gateway.db") if backend == "sqlite" else request.getfixturevalue("postgres_database")
+    )
     try:
         async with running_gateway(store, {"probe": [probe.port]}) as first:
+            assert first.process.logged("listening")[0]["store"] == store
             run = await first.start_run(CHAIN)
             await first.wait_for(run.run_id, "step_started", step_id="s1")
             while not [r for r in probe_log(log) if r["key"] == "s1"]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
+
+from agentmesh.files import stamp
 
 log = logging.getLogger("agentmesh.gateway.auth")
 
@@ -21,7 +22,7 @@ class ReloadingFile(Generic[T]):
     def __init__(self, path: Path, parse: Callable[[str], T], what: str) -> None:
         """Reads and parses the file now: a missing or wrong file fails here, at start-up."""
         self._path, self._parse, self._what = path, parse, what
-        self._stamp = self._stat()
+        self._stamp = stamp(path)
         try:
             text = path.read_text()
         except OSError as exc:
@@ -29,23 +30,16 @@ class ReloadingFile(Generic[T]):
         self._value = parse(text)
         self._checked = time.monotonic()
 
-    def _stat(self) -> tuple[int, int]:
-        try:
-            stat = os.stat(self._path)
-        except OSError:
-            return (0, 0)
-        return (stat.st_mtime_ns, stat.st_size)
-
     def current(self, force: bool = False) -> T:
         """The parsed content; re-read first if the file changed (looked at once a second, or now)."""
-        now = time.monotonic()
-        if not force and now - self._checked < CHECK_INTERVAL_S:
+        moment = time.monotonic()
+        if not force and moment - self._checked < CHECK_INTERVAL_S:
             return self._value
-        self._checked = now
-        stamp = self._stat()
-        if stamp == self._stamp:
+        self._checked = moment
+        now = stamp(self._path)
+        if now == self._stamp:
             return self._value
-        self._stamp = stamp
+        self._stamp = now
         try:
             self._value = self._parse(self._path.read_text())
         except (OSError, ValueError) as exc:

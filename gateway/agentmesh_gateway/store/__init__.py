@@ -13,6 +13,7 @@ from agentmesh_gateway.store.base import (
     RunStore,
     Snapshot,
     WriteResult,
+    location_label,
 )
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 
@@ -50,5 +51,6 @@ __all__ = [
     "Snapshot",
     "SqliteRunStore",
     "WriteResult",
+    "location_label",
     "open_store",
 ]

@@ -189,6 +189,15 @@ class RunStore(Protocol):
     async def append_chat(self, session_id: str, turns: Sequence[tuple[str, str]]) -> None: ...
 
 
+def location_label(location: str) -> str:
+    """A store's location as logs and errors show it: a URL's password replaced by ***."""
+    scheme, sep, rest = location.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return location
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
 FINISHED_STATES = (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED)
 
 

@@ -36,6 +36,7 @@ from agentmesh_gateway.store.base import (
     WriteResult,
     decode_page_token,
     encode_page_token,
+    location_label,
 )
 
 #: Each migration once, in order; a store records the last one applied.
@@ -112,8 +113,7 @@ class PostgresRunStore:
         self.lease_seconds = lease_seconds
 
     def __str__(self) -> str:
-        scheme, _, rest = self._url.partition("://")
-        return f"{scheme}://{rest.rpartition('@')[2]}"  # no user or password in messages
+        return location_label(self._url)
 
     async def open(self) -> None:
         try:
