@@ -110,7 +110,9 @@ async def metrics_stall(store_path: Path, calls: int) -> None:
     store = SqliteRunStore(store_path)
     await store.open()
     # Seven agents, one call in twenty failing, latencies spread over 0-100 ms.
-    records = [CallRecord(f"agent-{i % 7}", i % 20 != 0, (i * 7919) % 10_000 / 100) for i in range(calls)]
+    records = [
+        CallRecord("bench", f"agent-{i % 7}", i % 20 != 0, (i * 7919) % 10_000 / 100) for i in range(calls)
+    ]
     for start in range(0, calls, 10_000):
         await store.write(Batch(calls=records[start : start + 10_000]))
     longest, done = 0.0, asyncio.Event()

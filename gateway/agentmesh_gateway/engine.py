@@ -119,6 +119,7 @@ class Engine:
             await self._keeper.hand_over(held)
         await self.agents.stop()
         await self.store.close()
+        self._validator.shutdown(wait=False, cancel_futures=True)
 
     # --- replicas (see agentmesh_gateway.replicas) ------------------------------------------
 
@@ -146,7 +147,6 @@ class Engine:
         executor = self._executors.get(run_id)
         if executor is not None:
             await executor.interrupt()
-        self._validator.shutdown(wait=False, cancel_futures=True)
 
     @property
     def workflows_by_name(self) -> dict[str, workflow_pb2.Workflow]:

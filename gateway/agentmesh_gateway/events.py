@@ -207,6 +207,7 @@ class EventLog:
         if not (appends or creates or calls or snapshots):
             return
         written = {a.record.run_id for a in appends} | {s.run_id for s in snapshots}
+        written |= {c.run_id for c in calls}
         fences = {run_id: self.fences.get(run_id, 0) for run_id in written}
         batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls, fences)
         try:

@@ -57,6 +57,9 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Mod: operator.mod,
 }
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"len": len, "str": str, "int": int, "float": float, "bool": bool}
+#: How many arguments each function takes (least, most): a wrong count is found when the
+#: workflow is validated, not when a run gets there.
+_ARITY = {"len": (1, 1), "str": (0, 1), "int": (0, 1), "float": (0, 1), "bool": (0, 1)}
 
 
 class ExpressionError(ValueError):
@@ -90,6 +93,7 @@ def _parse(expression: str) -> ast.expr:
         # NUL bytes, or nesting beyond what CPython's parser takes.
         raise ExpressionError(f"cannot parse {echo(expression)}: it is nested too deeply") from None
     _check_depth(expression, tree)
+    callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise ExpressionError(
@@ -99,6 +103,11 @@ def _parse(expression: str) -> ast.expr:
             raise ExpressionError(
                 f"{echo(expression)} refers to {echo(node.id)}; expressions start from {sorted(ROOTS)}"
             )
+        if isinstance(node, ast.Name) and node.id in _FUNCTIONS and id(node) not in callees:
+            # A function is no value: `${len}` or `${str.join}` would be null at run time.
+            raise ExpressionError(
+                f"{echo(expression)} uses the function {node.id} as a value; call it, as {node.id}(x)"
+            )
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise ExpressionError(
                 f"{echo(expression)} reads {echo(node.attr)}; names starting with _ are not allowed"
@@ -107,6 +116,14 @@ def _parse(expression: str) -> ast.expr:
             isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
         ):
             raise ExpressionError(f"{echo(expression)} calls something other than {sorted(_FUNCTIONS)}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            least, most = _ARITY[node.func.id]
+            if not least <= len(node.args) <= most:
+                wanted = str(least) if least == most else f"{least} or {most}"
+                given = len(node.args)
+                raise ExpressionError(
+                    f"{echo(expression)} calls {node.func.id} with {given} arguments; it takes {wanted}"
+                )
     return tree.body
 
 

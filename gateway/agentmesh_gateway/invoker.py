@@ -162,7 +162,7 @@ class StepInvoker:
 
     def _count(self, agent: str, *, ok: bool, begun: float) -> None:
         seconds = time.monotonic() - begun
-        self._events.count_call(CallRecord(agent, ok, seconds * 1000))
+        self._events.count_call(CallRecord(self.run_id, agent, ok, seconds * 1000))
         prometheus.STEP_DURATION.labels(agent, "ok" if ok else "error").observe(seconds)
 
 

@@ -14,7 +14,16 @@ import pytest_asyncio
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from agentmesh.v1 import run_pb2
-from agentmesh_gateway.store import Batch, CallRecord, EventRecord, NewRun, RunStore, Snapshot, open_store
+from agentmesh_gateway.store import (
+    Batch,
+    CallRecord,
+    EventRecord,
+    NewRun,
+    RunStore,
+    Snapshot,
+    StoreConflict,
+    open_store,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -96,7 +105,7 @@ async def test_events_page_in_order_and_only_a_final_event_is_terminal(store: Ru
 async def test_a_failed_batch_leaves_nothing_behind(store: RunStore) -> None:
     run_id = "1" * 32
     await store.write(Batch(runs=[new_run(run_id, created=1)]))
-    with pytest.raises(Exception):  # noqa: B017 - each driver has its own integrity error
+    with pytest.raises(StoreConflict):
         # A new run, and an event whose sequence is already taken: all or nothing.
         await store.write(
             Batch(runs=[new_run("2" * 32, created=2)], events=[event(run_id, 1)], fences={run_id: 1})
@@ -139,10 +148,14 @@ async def test_snapshots_states_owners_and_pages(store: RunStore) -> None:
 
 async def test_call_stats_are_exact_nearest_rank_per_agent(store: RunStore) -> None:
     rng = random.Random(7)
+    run_id = "c" * 32
     calls = [
-        CallRecord(agent, rng.random() < 0.8, rng.uniform(1, 500)) for agent in ("a", "b") for _ in range(101)
+        CallRecord(run_id, agent, rng.random() < 0.8, rng.uniform(1, 500))
+        for agent in ("a", "b")
+        for _ in range(101)
     ]
-    await store.write(Batch(calls=calls))
+    await store.write(Batch(runs=[new_run(run_id, created=1)]))
+    await store.write(Batch(calls=calls, fences={run_id: 1}))
     for stats in await store.call_stats():
         mine = sorted(c.millis for c in calls if c.agent == stats.agent)
         assert stats.executions == len(mine)
@@ -162,7 +175,9 @@ async def test_chat_turns_append_in_order(store: RunStore) -> None:
 async def test_what_was_written_is_there_after_reopening(location: str) -> None:
     first = open_store(location)
     await first.open()
-    await first.write(Batch(runs=[new_run("9" * 32, created=1)], calls=[CallRecord("a", True, 1.0)]))
+    await first.write(
+        Batch(runs=[new_run("9" * 32, created=1)], calls=[CallRecord("9" * 32, "a", True, 1.0)])
+    )
     await first.close()
     again = open_store(location)
     await again.open()  # migrations already applied: nothing to do, nothing lost
@@ -182,7 +197,7 @@ async def test_a_replica_whose_lease_was_taken_over_writes_nothing_more_of_the_r
     postgres_database: str,
 ) -> None:
     """Fencing: A creates a run (token 1); its lease expires; B claims it (token 2); A's late
-    events and snapshot are refused, B's are written, and A learns it lost the run."""
+    events, snapshot and call records are refused, B's are written, and A learns it lost the run."""
     from agentmesh_gateway.store.postgres import PostgresRunStore
 
     a = PostgresRunStore(postgres_database, replica="a", lease_seconds=0.2)
@@ -196,11 +211,29 @@ async def test_a_replica_whose_lease_was_taken_over_writes_nothing_more_of_the_r
         assert await a.renew({run_id: 1}) == set()
         await asyncio.sleep(0.5)  # A paused past its lease
         assert await b.claim(10) == {run_id: 2}
-        late = await a.write(Batch(events=[event(run_id, 2)], fences={run_id: 1}))
+        stale = run_pb2.Run(run_id=run_id, state=run_pb2.RUN_STATE_FAILED, last_sequence=2)
+        late = await a.write(
+            Batch(
+                events=[event(run_id, 2)],
+                snapshots=[Snapshot.of(stale)],
+                calls=[CallRecord(run_id, "late-agent", True, 18_000.0)],
+                fences={run_id: 1},
+            )
+        )
         assert late.fenced == {run_id}
+        assert await a.call_stats() == []  # the paused replica's call is not counted twice
+        kept = await b.get_run(run_id)
+        assert kept is not None and kept.state == run_pb2.RUN_STATE_RUNNING
         assert await a.renew({run_id: 1}) == {run_id}
-        on_time = await b.write(Batch(events=[event(run_id, 2)], fences={run_id: 2}))
+        on_time = await b.write(
+            Batch(
+                events=[event(run_id, 2)],
+                calls=[CallRecord(run_id, "agent", True, 3.0)],
+                fences={run_id: 2},
+            )
+        )
         assert on_time.fenced == frozenset()
+        assert [(s.agent, s.executions) for s in await b.call_stats()] == [("agent", 1)]
         assert [e.sequence for e in await b.events_after(run_id, 0, 10)] == [1, 2]
         await b.release([run_id])
         assert await a.claim(10) == {run_id: 3}  # handed over at once, not after 30 s

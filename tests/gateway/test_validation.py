@@ -166,3 +166,23 @@ def test_the_readme_workflow_example_is_valid() -> None:
         "script",
         "schedule",
     ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "said"),
+    [
+        ("${len}", "uses the function len as a value"),
+        ("${str.join}", "str"),
+        ("${[len, 1]}", "uses the function len as a value"),
+        ("${inputs.n if bool else int}", "as a value"),
+        ("${len()}", "calls len with 0 arguments; it takes 1"),
+        ("${len(inputs.n, inputs.n)}", "calls len with 2 arguments; it takes 1"),
+        ("${str(1, 2)}", "calls str with 2 arguments; it takes 0 or 1"),
+    ],
+)
+def test_functions_are_called_not_passed_around(expression: str, said: str) -> None:
+    found = violations({"steps": [s("a", input={"v": expression}), s("b", when=expression.strip("${}"))]})
+    assert said in found["workflow.steps[0].input.v"]
+    assert said in found["workflow.steps[1].when"]
+    # What the validator passes, the run can evaluate: the same expressions called properly do.
+    assert validate(workflow({"steps": [s("a", input={"v": "${len(str(int(1)))}"})]}), AGENTS) == ["a"]

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from agentmesh.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from agentmesh.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from agentmesh.llm import LLMProvider, Prompt, provider_from_env
 from agentmesh.llm.gemini import GeminiProvider
 from agentmesh.llm.openai_compat import OpenAICompatibleProvider
@@ -160,7 +166,8 @@ def test_provider_is_chosen_by_environment(gemini: FakeGemini) -> None:
     assert (chosen.name, chosen.model) == ("gemini", "gemini-2.5-flash")
     chosen = provider_from_env(env={"AGENTMESH_LLM": "openai", "AGENTMESH_OPENAI_MODEL": "qwen"})
     assert (chosen.name, chosen.model) == ("openai", "qwen")
-    with pytest.raises(Exception, match="GOOGLE_API_KEY"):
+    with pytest.raises(ProviderAuthError, match="GOOGLE_API_KEY"):
         provider_from_env(env={"AGENTMESH_LLM": "gemini"})
-    with pytest.raises(Exception, match="not one of"):
+    with pytest.raises(ProviderError, match="not one of") as unknown:
         provider_from_env(env={"AGENTMESH_LLM": "claude"})
+    assert unknown.value.reason == "LLM_UNKNOWN"

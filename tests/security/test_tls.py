@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentmesh_cli.process import ServerProcess
+from agentmesh_cli.process import ServerProcess, StartFailed
 from tests.support.certs import SecretVolume, authority, credentials, health_over, issue
 
 RUNTIMES = {"python": "researcher", "typescript": "video-scriptor", "go": "trend-scanner"}
@@ -109,6 +109,6 @@ async def test_half_a_tls_configuration_is_refused_at_start(agent: str, tmp_path
     ca, ca_file = authority(tmp_path, "mesh")
     identity = issue(ca, ca_file, tmp_path, "agent")
     process = ServerProcess.agent(agent, extra=["--tls-cert", str(identity.cert)])
-    with pytest.raises(Exception, match=r"exited with code [12]"):
+    with pytest.raises(StartFailed, match=r"exited with code [12]"):
         await process.start()
     assert "key" in " ".join(str(entry) for entry in process.logs)

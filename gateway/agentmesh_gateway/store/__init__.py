@@ -12,6 +12,8 @@ from agentmesh_gateway.store.base import (
     Page,
     RunStore,
     Snapshot,
+    StoreConflict,
+    StoreError,
     WriteResult,
     location_label,
 )
@@ -50,6 +52,8 @@ __all__ = [
     "RunStore",
     "Snapshot",
     "SqliteRunStore",
+    "StoreConflict",
+    "StoreError",
     "WriteResult",
     "location_label",
     "open_store",

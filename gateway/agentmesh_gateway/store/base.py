@@ -14,6 +14,15 @@ from agentmesh.v1 import run_pb2
 TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
 
+class StoreError(Exception):
+    """A write the store could not make, whatever its driver: nothing of the batch was written."""
+
+
+class StoreConflict(StoreError):
+    """The batch would break the store's integrity (an event's sequence already taken, say): the
+    writer's view of a run is not the store's. Nothing of the batch was written."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     """A run event serialized once: the same bytes are stored and sent to every watcher."""
@@ -85,8 +94,10 @@ class NewRun:
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One agent call (one attempt of a step or item): who, whether it succeeded, how long it took."""
+    """One agent call (one attempt of a step or item): of which run, to whom, whether it
+    succeeded, how long it took. It is the run's data like its events: fenced as they are."""
 
+    run_id: str
     agent: str
     ok: bool
     millis: float
@@ -111,10 +122,10 @@ class CallStats:
 class Batch:
     """What one transaction writes. Events of one run are in sequence order.
 
-    `fences`: for each run whose events or snapshot the batch holds, the fencing token of the
-    lease its writer holds. A store shared by replicas refuses a run's writes when the token is
-    no longer the run's (another replica has taken the run over); a store of one gateway has no
-    leases and ignores them.
+    `fences`: for each run whose events, snapshot or calls the batch holds, the fencing token of
+    the lease its writer holds. A store shared by replicas refuses every write of a run whose
+    token is no longer the run's (another replica has taken the run over); a store of one gateway
+    has no leases and ignores them.
     """
 
     runs: Sequence[NewRun] = ()
@@ -127,8 +138,8 @@ class Batch:
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """`taken`: new runs not created because their idempotency key was taken, each mapped to the
-    existing run's snapshot. `fenced`: runs whose events and snapshot were refused because the
-    writer's lease on them is gone; everything else in the batch was written."""
+    existing run's snapshot. `fenced`: runs whose events, snapshot and calls were refused because
+    the writer's lease on them is gone; everything else in the batch was written."""
 
     taken: dict[str, bytes] = field(default_factory=dict)
     fenced: frozenset[str] = frozenset()
@@ -152,7 +163,8 @@ class RunStore(Protocol):
 
         A new run whose request_id is already taken is not created (`WriteResult.taken`); a run
         whose lease has passed to another replica gets none of its events or snapshot written
-        (`WriteResult.fenced`).
+        (`WriteResult.fenced`). Raises StoreConflict for a batch that breaks the store's integrity
+        and StoreError when the driver fails; either way nothing of the batch is written.
         """
         ...
 

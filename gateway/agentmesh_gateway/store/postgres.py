@@ -33,6 +33,8 @@ from agentmesh_gateway.store.base import (
     CallStats,
     EventRecord,
     Page,
+    StoreConflict,
+    StoreError,
     WriteResult,
     decode_page_token,
     encode_page_token,
@@ -144,9 +146,18 @@ class PostgresRunStore:
         return self._pool
 
     async def write(self, batch: Batch) -> WriteResult:
+        try:
+            return await self._write(batch)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise StoreConflict(f"the store refused the batch: {exc}") from exc
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"the store could not write the batch: {exc}") from exc
+
+    async def _write(self, batch: Batch) -> WriteResult:
         taken: dict[str, bytes] = {}
         created = {new.snapshot.run_id for new in batch.runs}
-        guarded = ({e.run_id for e in batch.events} | {s.run_id for s in batch.snapshots}) - created
+        written = {e.run_id for e in batch.events} | {s.run_id for s in batch.snapshots}
+        guarded = (written | {c.run_id for c in batch.calls}) - created
         async with self.pool.acquire() as db, db.transaction():
             fenced: set[str] = set()
             if guarded:
@@ -191,11 +202,9 @@ class PostgresRunStore:
             snapshots = [(s.data, s.state, s.run_id) for s in batch.snapshots if s.run_id not in fenced]
             if snapshots:
                 await db.executemany("UPDATE runs SET snapshot = $1, state = $2 WHERE run_id = $3", snapshots)
-            if batch.calls:
-                await db.executemany(
-                    "INSERT INTO calls (agent, ok, millis) VALUES ($1, $2, $3)",
-                    [(c.agent, c.ok, c.millis) for c in batch.calls],
-                )
+            calls = [(c.agent, c.ok, c.millis) for c in batch.calls if c.run_id not in fenced]
+            if calls:
+                await db.executemany("INSERT INTO calls (agent, ok, millis) VALUES ($1, $2, $3)", calls)
             for payload in self._payloads(sorted({run_id for run_id, _, _ in events})):
                 await db.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, payload)
         return WriteResult(taken, frozenset(fenced))

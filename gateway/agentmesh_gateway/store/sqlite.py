@@ -29,6 +29,8 @@ from agentmesh_gateway.store.base import (
     CallStats,
     EventRecord,
     Page,
+    StoreConflict,
+    StoreError,
     WriteResult,
     decode_page_token,
     encode_page_token,
@@ -167,7 +169,12 @@ class SqliteRunStore:
             db.executemany("INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)", calls)
             return taken
 
-        return WriteResult(await self._transaction(write))
+        try:
+            return WriteResult(await self._transaction(write))
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(f"the store refused the batch: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"the store could not write the batch: {exc}") from exc
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None:
         rows = await self._query("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,))
