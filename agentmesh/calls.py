@@ -14,8 +14,8 @@ serves it (`current_host`), so that a handler cancelled because its server is
 stopping can say so. A host's `Guard` (the gateway's authentication) runs first of
 all, in the call's own task, before a byte of the request is decoded.
 
-Streaming-request methods (only reflection's, among those agentmesh hosts) are left
-to grpc.
+Streaming-request methods (only reflection's, among those agentmesh hosts) decode each
+request as it is read, and end the call the same way at the first that does not decode.
 """
 
 from __future__ import annotations
@@ -85,11 +85,16 @@ class HostedCalls(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: Handler) -> Handler:
         decode = handler.request_deserializer
-        if decode is None or handler.request_streaming:
+        if decode is None:
             return handler
         call = _Call(method, decode, _Malformed(method, decode, self._log_interval), self._state, self._guard)
         # Only the request's decoding changes: what the handler sends back, and how, stays its own.
         codec = {"response_serializer": handler.response_serializer}
+        if handler.request_streaming:
+            bidi: Behavior | None = handler.stream_stream
+            if inspect.isasyncgenfunction(bidi):  # reflection's ServerReflectionInfo
+                return grpc.stream_stream_rpc_method_handler(call.bidi(bidi), **codec)
+            return handler
         unary: Behavior | None = handler.unary_unary
         streaming: Behavior | None = handler.unary_stream
         if inspect.iscoroutinefunction(unary):
@@ -161,6 +166,31 @@ class _Call:
                 if required:
                     refuse_incomplete(request, method, context)
                 async for response in behavior(request, context):
+                    yield response
+            except Answered:
+                return  # the status is set: grpc ends the stream with it
+
+        return decoded
+
+    def bidi(self, behavior: Behavior) -> Callable[[AsyncIterator[bytes], Context], AsyncIterator[Any]]:
+        decode, malformed, state, method, guard = (
+            self._decode, self._malformed, self._state, self._method, self._guard
+        )  # fmt: skip
+
+        async def decoded(raw_requests: AsyncIterator[bytes], context: Context) -> AsyncIterator[Any]:
+            current_host.set(state)
+
+            async def requests() -> AsyncIterator[Any]:
+                async for raw in raw_requests:
+                    try:
+                        yield decode(raw)
+                    except DecodeError:
+                        malformed.reject(raw, context)
+
+            try:
+                if guard is not None:
+                    admit(guard, method, context)
+                async for response in behavior(requests(), context):
                     yield response
             except Answered:
                 return  # the status is set: grpc ends the stream with it

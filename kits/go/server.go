@@ -68,14 +68,17 @@ type Server struct {
 // add to the kit's own, such as grpc.Creds(TLSFiles.Credentials(...)) to serve TLS.
 func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger, options ...grpc.ServerOption) *Server {
 	s := &Server{agent: agent, llm: provider, health: health.NewServer(), log: log, metrics: newServerMetrics()}
+	codec := newRequestCodec()
+	refuse := newMalformed(codec, log)
 	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
+		grpc.ForceServerCodecV2(codec),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionAge: maxConnectionAge(os.Getenv), MaxConnectionAgeGrace: maxConnectionAgeGrace,
 		}),
-		grpc.ChainUnaryInterceptor(s.countUnary, s.metrics.UnaryServerInterceptor(), requireUnary),
-		grpc.ChainStreamInterceptor(s.countStream, s.metrics.StreamServerInterceptor(), requireStream),
+		grpc.ChainUnaryInterceptor(s.countUnary, s.metrics.UnaryServerInterceptor(), refuse.unary, requireUnary),
+		grpc.ChainStreamInterceptor(s.countStream, s.metrics.StreamServerInterceptor(), refuse.stream, requireStream),
 	}, options...)...)
 	pb.RegisterAgentServiceServer(s.grpc, &service{agent: agent, llm: provider, log: log, stopping: s.stopping.Load})
 	healthpb.RegisterHealthServer(s.grpc, s.health)

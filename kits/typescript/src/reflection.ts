@@ -8,6 +8,9 @@ import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { type DescriptorProto, type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 
+import { Malformed, type MalformedRequests } from "./decode.js";
+import { toServiceError } from "./errors.js";
+
 const NOT_FOUND = 5;
 
 class Index {
@@ -75,7 +78,7 @@ class Index {
 }
 
 /** Adds ServerReflection v1 and v1alpha to `server`, listing `services` and describing them from the set `set` reads. */
-export function addReflection(server: grpc.Server, set: () => Uint8Array, services: string[]): void {
+export function addReflection(server: grpc.Server, set: () => Uint8Array, services: string[], malformed: MalformedRequests): void {
   // Built on the first request: an agent nobody describes does not hold the contract twice.
   let built: Index | undefined;
   const index = (): Index => (built ??= new Index(set()));
@@ -97,7 +100,16 @@ export function addReflection(server: grpc.Server, set: () => Uint8Array, servic
       {
         ServerReflectionInfo: (stream: grpc.ServerDuplexStream<Buffer, Buffer>) => {
           stream.on("data", (request: Buffer) => {
-            stream.write(Buffer.from(answer(index(), services, request)));
+            let reply: Uint8Array;
+            try {
+              reply = answer(index(), services, request);
+            } catch {
+              // Bytes that are no ServerReflectionRequest end the stream as every runtime ends it.
+              const path = `/${name}/ServerReflectionInfo`;
+              stream.emit("error", toServiceError(malformed.refusal(path, `${name}Request`, new Malformed(request.length))));
+              return;
+            }
+            stream.write(Buffer.from(reply));
           });
           stream.on("end", () => {
             stream.end();
@@ -123,16 +135,16 @@ function answer(index: Index, services: string[], request: Uint8Array): Uint8Arr
     }
     switch (field) {
       case 1:
-        host = reader.string();
+        host = reader.string(true);
         break;
       case 3: {
-        const name = reader.string();
+        const name = reader.string(true);
         files = index.withDependencies(name);
         missing = files ? "" : `file ${name} not found`;
         break;
       }
       case 4: {
-        const symbol = reader.string().replace(/^\./, "");
+        const symbol = reader.string(true).replace(/^\./, "");
         const file = index.symbols.get(symbol);
         files = file === undefined ? undefined : index.withDependencies(file);
         missing = files ? "" : `symbol ${symbol} not found`;
@@ -144,7 +156,7 @@ function answer(index: Index, services: string[], request: Uint8Array): Uint8Arr
         missing = "extensions are not served";
         break;
       case 7:
-        reader.string();
+        reader.string(true);
         listed = true;
         break;
       default:

@@ -10,6 +10,8 @@ import type { Provider } from "./llm/provider.js";
 import type { Metrics } from "./metrics.js";
 import type { Tracing } from "./telemetry.js";
 import { type Logger, silent } from "./log.js";
+import { MalformedRequests } from "./decode.js";
+import { addHealth } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { agentService, Cancelled } from "./service.js";
 
@@ -54,11 +56,12 @@ export class AgentServer {
       "grpc.max_connection_age_ms": maxConnectionAgeMs(process.env.AGENTMESH_MAX_CONNECTION_AGE_S),
       "grpc.max_connection_age_grace_ms": MAX_CONNECTION_AGE_GRACE_MS,
     });
-    const { definition, handlers } = agentService({ agent, llm, log, metrics, tracing, track: (controller) => this.track(controller) });
+    const malformed = new MalformedRequests(log);
+    const { definition, handlers } = agentService({ agent, llm, log, metrics, tracing, malformed, track: (controller) => this.track(controller) });
     this.server.addService(definition, handlers);
     this.health = new HealthImplementation({ "": "NOT_SERVING", [AgentService.typeName]: "NOT_SERVING" });
-    this.health.addToServer(this.server);
-    addReflection(this.server, () => readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"]);
+    addHealth(this.server, this.health, malformed);
+    addReflection(this.server, () => readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"], malformed);
   }
 
   /** Listening and not draining: what a readiness probe asks. */

@@ -1,6 +1,6 @@
 // agentmesh.v1.AgentService for one agent: protobuf in, typed values to the handler, protobuf
 // out. Every error leaves through toServiceError, so every status carries ErrorInfo.
-import { create, type DescMessage, fromBinary, type JsonObject, type Message, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type JsonObject, type Message, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 import { status as Status } from "@grpc/grpc-js";
@@ -25,6 +25,7 @@ import type { Metrics } from "./metrics.js";
 import type { Tracing } from "./telemetry.js";
 import type { Logger } from "./log.js";
 import { checkRequired } from "./required.js";
+import { decodeRequest, Malformed, type MalformedRequests } from "./decode.js";
 
 const DEADLINE_SLACK_MS = 100;
 
@@ -38,16 +39,8 @@ export class Cancelled extends Error {
   }
 }
 
-/** A request that did not decode: answered INVALID_ARGUMENT (MALFORMED_REQUEST), not INTERNAL. */
-interface Malformed {
-  malformed: string;
-}
-
+/** A request as it arrives: decoded, or Malformed (answered INVALID_ARGUMENT, not INTERNAL). */
 type Decoded<T> = T | Malformed;
-
-function isMalformed<T>(value: Decoded<T>): value is Malformed {
-  return typeof value === "object" && value !== null && "malformed" in value;
-}
 
 export interface ServiceOptions {
   agent: Agent;
@@ -59,24 +52,35 @@ export interface ServiceOptions {
   metrics?: Metrics | undefined;
   /** Makes a server span of each call (see telemetry.ts). */
   tracing?: Tracing | undefined;
+  /** Answers requests that did not decode, for every service of the server. */
+  malformed: MalformedRequests;
 }
 
 /** The grpc-js definition and handlers of AgentService, from its protobuf-es descriptors. */
 export function agentService(options: ServiceOptions): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
-  const definition: Record<string, grpc.MethodDefinition<Message | Decoded<Message>, Message>> = {};
+  const definition: Record<string, grpc.MethodDefinition<Decoded<Message>, Message> & { requestType: string }> = {};
   for (const method of AgentService.methods) {
     definition[method.name] = {
       path: `/${AgentService.typeName}/${method.name}`,
       requestStream: false,
       responseStream: method.methodKind === "server_streaming",
-      requestSerialize: (value: Decoded<Message>) => Buffer.from(isMalformed(value) ? new Uint8Array() : toBinary(method.input, value)),
+      requestSerialize: (value: Decoded<Message>) => Buffer.from(value instanceof Malformed ? new Uint8Array() : toBinary(method.input, value)),
       requestDeserialize: (bytes: Buffer): Decoded<Message> => decodeRequest(method.input, bytes),
+      requestType: method.input.typeName,
       responseSerialize: (value: Message) => Buffer.from(toBinary(method.output, value)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
   }
   const service = new Service(options);
-  const { metrics, tracing } = options;
+  const { metrics, tracing, malformed } = options;
+  // A request that did not decode is answered before any handler sees it, and logged sparingly.
+  const refused = (method: string, request: Decoded<Message>): Partial<grpc.ServiceError> | undefined => {
+    if (!(request instanceof Malformed)) {
+      return undefined;
+    }
+    const { path, requestType } = definition[method] as grpc.MethodDefinition<Message, Message> & { requestType: string };
+    return toServiceError(malformed.refusal(path, requestType, request));
+  };
   // Each handler resolves to its call's status code, which metrics count and spans record.
   const timed = <A extends [{ metadata: grpc.Metadata }, ...unknown[]]>(type: string, method: string, handle: (...args: A) => Promise<number>) => {
     if (metrics === undefined && tracing === undefined) {
@@ -98,24 +102,33 @@ export function agentService(options: ServiceOptions): { definition: grpc.Servic
   return {
     definition: definition,
     handlers: {
-      Invoke: timed("unary", "Invoke", (call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>) =>
-        service.invoke(call, callback),
-      ),
-      InvokeStream: timed("server_stream", "InvokeStream", (call: grpc.ServerWritableStream<Decoded<Message>, Message>) => service.invokeStream(call)),
-      GetAgentCard: timed("unary", "GetAgentCard", (_call: grpc.ServerUnaryCall<Decoded<Message>, Message>, callback: grpc.sendUnaryData<Message>) => {
+      Invoke: timed("unary", "Invoke", (call: grpc.ServerUnaryCall<Decoded<Message>, InvokeResponse>, callback: grpc.sendUnaryData<InvokeResponse>) => {
+        const refusal = refused("Invoke", call.request);
+        if (refusal !== undefined) {
+          callback(refusal);
+          return Promise.resolve(Status.INVALID_ARGUMENT);
+        }
+        return service.invoke(call, callback);
+      }),
+      InvokeStream: timed("server_stream", "InvokeStream", (call: grpc.ServerWritableStream<Decoded<Message>, Message>) => {
+        const refusal = refused("InvokeStream", call.request);
+        if (refusal !== undefined) {
+          call.emit("error", refusal);
+          return Promise.resolve(Status.INVALID_ARGUMENT);
+        }
+        return service.invokeStream(call);
+      }),
+      GetAgentCard: timed("unary", "GetAgentCard", (call: grpc.ServerUnaryCall<Decoded<Message>, Message>, callback: grpc.sendUnaryData<Message>) => {
+        const refusal = refused("GetAgentCard", call.request);
+        if (refusal !== undefined) {
+          callback(refusal);
+          return Promise.resolve(Status.INVALID_ARGUMENT);
+        }
         callback(null, create(GetAgentCardResponseSchema, { card: service.card() }));
         return Promise.resolve(Status.OK);
       }),
     },
   };
-}
-
-function decodeRequest(desc: DescMessage, bytes: Buffer): Decoded<Message> {
-  try {
-    return fromBinary(desc, bytes);
-  } catch (error) {
-    return { malformed: error instanceof Error ? error.message : String(error) };
-  }
 }
 
 interface RequestFields {
@@ -173,10 +186,7 @@ class Service {
     controller: AbortController,
     emit: ((text: string) => Promise<void>) | undefined,
   ): Promise<InvokeResponse> {
-    const request = call.request;
-    if (isMalformed(request)) {
-      throw new AgentError(Status.INVALID_ARGUMENT, "MALFORMED_REQUEST", `the request is not a valid ${method} request: ${request.malformed}`);
-    }
+    const request = call.request as Message;
     checkRequired(request.$typeName === "agentmesh.v1.InvokeRequest" ? AgentService.method.invoke.input : AgentService.method.invokeStream.input, request);
     const { skill: skillId, message } = request as unknown as RequestFields;
     const { agent, llm, log } = this.options;
