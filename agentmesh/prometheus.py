@@ -46,11 +46,28 @@ HANDLING = Histogram(
     ["grpc_type", "grpc_service", "grpc_method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+EVENT_LOOP_LAG = Histogram(
+    "agentmesh_event_loop_lag_seconds",
+    "How late the asyncio event loop woke a timer, sampled every 25 ms: how long callbacks held it.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+#: How often the event loop's lag is sampled (a timer; 40 wake-ups a second cost nothing measurable).
+LAG_SAMPLE_SECONDS = 0.025
 LLM_TOKENS = Counter(
     "agentmesh_llm_tokens_total",
     "Tokens an LLM provider reported, by provider and kind (prompt or output).",
     ["provider", "kind"],
 )
+
+
+async def follow_event_loop(interval: float = LAG_SAMPLE_SECONDS) -> None:
+    """Observe, until cancelled, how late the running loop wakes a timer due every `interval`:
+    nothing else shows a callback that holds the loop (every other series is timed by it)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        EVENT_LOOP_LAG.observe(max(0.0, loop.time() - due))
 
 
 def count_tokens(provider: str, prompt: int, output: int) -> None:

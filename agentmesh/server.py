@@ -26,7 +26,7 @@ from agentmesh.calls import Guard, HostedCalls
 from agentmesh.channels import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from agentmesh.descriptors import documented_pool
 from agentmesh.drain import InFlight
-from agentmesh.prometheus import ServerMetrics
+from agentmesh.prometheus import ServerMetrics, follow_event_loop
 from agentmesh.status import HostState
 from agentmesh.telemetry import UNTRACED_SERVICES, server_interceptor, tracing_configured
 from agentmesh.tls import ServerTLS, is_loopback
@@ -118,6 +118,7 @@ class ServiceHost:
         self._tls = tls
         self._guard = guard
         self._metrics = metrics
+        self._lag: asyncio.Task[None] | None = None
         self._server: grpc.aio.Server | None = None
         self._in_flight: InFlight | None = None
         self._state = HostState()
@@ -165,6 +166,8 @@ class ServiceHost:
         for name in ("", *names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._server, self.port = server, port
+        if self._metrics:
+            self._lag = asyncio.create_task(follow_event_loop(), name="event-loop-lag")
         return port
 
     @property
@@ -187,6 +190,9 @@ class ServiceHost:
                 log.warning("grace period over; cancelling calls", extra={"in_flight": self._in_flight.count})
         await self._server.stop(_FAREWELL_SECONDS)
         self._server = None
+        if self._lag is not None:
+            self._lag.cancel()
+            self._lag = None
 
     async def wait(self) -> None:
         if self._server is not None:

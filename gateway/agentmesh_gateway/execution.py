@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, struct_pb2
 
 from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
@@ -24,11 +24,19 @@ from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.events import EventLog, LeaseLost, StoreUnavailable
 from agentmesh_gateway.failures import RunFailure, StepError, run_error
 from agentmesh_gateway.invoker import StepInvoker, check_completion
-from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS, LimitExceeded, check_value
-from agentmesh_gateway.state import TERMINAL_STEP_STATES, RunState
+from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS, MAX_VALUE_BYTES, LimitExceeded, MiB
+from agentmesh_gateway.state import FROM_EVENT, NULL, TERMINAL_STEP_STATES, RunState
 from agentmesh_gateway.tracing import RunTrace
 
 log = logging.getLogger("agentmesh.gateway.run")
+
+
+#: for_each items in flight at once, per step: enough that a fan-out over a hundred slow calls
+#: takes one call's time; few enough that no agent is sent 10,000 calls at once, and that the
+#: replies of all of them arriving together are handled in a few milliseconds of the loop.
+MAX_ITEMS_IN_FLIGHT = 128
+#: Items started (or, resumed, found done) per pass of the event loop.
+ITEM_BATCH = 32
 
 
 class RunExecutor:
@@ -72,22 +80,22 @@ class RunExecutor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def record_nowait(self, **event: Any) -> asyncio.Future[None]:
+    def record_nowait(self, output: Any = FROM_EVENT, **event: Any) -> asyncio.Future[None]:
         """Apply an event to the run's state and queue it; the future resolves once it is durable.
 
         Numbering, applying and queueing happen with no await in between, so the log
         receives each run's events in sequence order even from concurrent steps, and
-        commits them in that order.
+        commits them in that order. `output`: a completion's output as Python, if known.
         """
         proto = run_pb2.RunEvent(
             run_id=self.run_id, sequence=self.run.last_sequence + 1, event_time=timestamp_now(), **event
         )
-        self.state.apply(proto)
+        self.state.apply(proto, output=output)
         return self._events.append(proto, self.run)
 
-    async def record(self, **event: Any) -> None:
+    async def record(self, output: Any = FROM_EVENT, **event: Any) -> None:
         """Record an event and wait until it is durable."""
-        await self.record_nowait(**event)
+        await self.record_nowait(output, **event)
 
     async def _execute(self, resumed: bool) -> None:
         try:
@@ -198,11 +206,11 @@ class RunExecutor:
                 await self._invoker.invoke(step, None, None, 0)
                 return  # a plain step's completion was recorded by the invoker
             begun = time.monotonic()
-            output, text = await self._fan_out(step)
+            output, value, text = await self._fan_out(step)
             completed = run_pb2.StepCompleted(step_id=step.id, text=text)
             completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
-            check_completion(self.state, completed, output)
-            await self.record(step_completed=completed)
+            check_completion(self.state, completed, output, encoded=value)
+            await self.record(output, step_completed=completed)
         except StepError as failure:
             continued = step.continue_on_failure
             failed = run_pb2.StepFailed(
@@ -214,7 +222,8 @@ class RunExecutor:
             if not continued:
                 raise RunFailure(failure.error) from None
 
-    async def _fan_out(self, step: workflow_pb2.Step) -> tuple[list[Any], str]:
+    async def _fan_out(self, step: workflow_pb2.Step) -> tuple[list[Any], struct_pb2.Value, str]:
+        """Invoke every item; their outputs in order, as Python and as recorded, and their texts."""
         items = self._evaluate(step, "for_each", templates.unwrap(step.for_each))
         if not isinstance(items, list):
             problem, reason = f"for_each gave a {type(items).__name__}, not a list", "FOR_EACH_NOT_A_LIST"
@@ -225,17 +234,35 @@ class RunExecutor:
             problem = reason = ""
         if problem:
             raise StepError(run_error("INVALID_ARGUMENT", problem, reason=reason, step_id=step.id), attempt=0)
+        # Items go out at most MAX_ITEMS_IN_FLIGHT at a time, each worker taking the next; workers
+        # start a batch per loop pass, so neither starting a wide fan-out (every item's first
+        # steps run in the pass its task starts) nor 10,000 calls at one agent holds the loop.
+        pending = enumerate(items)
+
+        async def work() -> None:
+            for index, item in pending:
+                await self._invoker.invoke(step, index, item, len(items))
+                # Finishing one item and starting the next in separate passes: replies that arrive
+                # together are recorded in one pass, their successors sent in the next. (Items done
+                # before a restart return without awaiting anything: this yields for them too.)
+                await asyncio.sleep(0)
+
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(self._invoker.invoke(step, i, item, len(items)))
-                    for i, item in enumerate(items)
-                ]
+                for n in range(min(MAX_ITEMS_IN_FLIGHT, len(items))):
+                    group.create_task(work())
+                    if n % ITEM_BATCH == ITEM_BATCH - 1:
+                        await asyncio.sleep(0)
         except* StepError as failed:
             # The first item to fail for good fails the step; the group has cancelled the others.
             raise failed.exceptions[0] from None
-        results = [task.result() for task in tasks]
-        return [output for output, _ in results], "\n\n".join(text for _, text in results if text)
+        done = [self.state.invocation(step.id, index) for index in range(len(items))]
+        # The join is built from the items' recorded outputs, copied in C: converting 10,000 of
+        # them from Python again would hold the loop for tens of milliseconds.
+        joined = struct_pb2.Value()
+        joined.list_value.values.extend(invocation.value for invocation in done)
+        texts = "\n\n".join(invocation.text for invocation in done if invocation.text)
+        return [invocation.output for invocation in done], joined, texts
 
     def _evaluate(self, step: workflow_pb2.Step, what: str, expression: str) -> Any:
         try:
@@ -251,13 +278,16 @@ class RunExecutor:
         try:
             if declared:
                 return dict_to_struct(templates.resolve(declared, self.state.scope(), "outputs"))
-            leaves = {
-                sid: self.state.outputs.get(sid)
-                for sid, dependents in self._dependents.items()
-                if not dependents
-            }
-            check_value(leaves, "outputs (the last steps' outputs, as no outputs are declared)")
-            return dict_to_struct(leaves)
+            # The last steps' outputs as recorded, copied in C rather than converted from Python.
+            leaves = struct_pb2.Struct()
+            for sid, dependents in self._dependents.items():
+                if not dependents:
+                    step = self.state.steps[sid]
+                    leaves.fields[sid].CopyFrom(step.output if step.HasField("output") else NULL)
+            if leaves.ByteSize() > MAX_VALUE_BYTES:
+                what = "outputs (the last steps' outputs, as no outputs are declared)"
+                raise LimitExceeded(f"{what} are larger than {MAX_VALUE_BYTES // MiB} MiB")
+            return leaves
         except (expressions.ExpressionError, LimitExceeded) as exc:
             raise RunFailure(
                 run_error("INVALID_ARGUMENT", f"outputs: {exc}", reason="EXPRESSION_FAILED")

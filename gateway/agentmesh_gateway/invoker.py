@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from google.protobuf import struct_pb2
+
 from agentmesh.errors import echo
 from agentmesh.messages import DataPart, Message, python_to_value, struct_to_dict
 from agentmesh.v1 import agent_service_pb2 as agent_pb
@@ -65,13 +67,12 @@ class StepInvoker:
             sid for sid, data in self._inputs.items() if next(templates.expressions_in(data), None)
         }
 
-    async def invoke(
-        self, step: workflow_pb2.Step, index: int | None, item: Any, total: int
-    ) -> tuple[Any, str]:
-        """Run one invocation to completion with retries; a recorded completion is never invoked again."""
+    async def invoke(self, step: workflow_pb2.Step, index: int | None, item: Any, total: int) -> None:
+        """Run one invocation to completion with retries, its completion recorded in the run's
+        state; a recorded completion is never invoked again."""
         invocation = self.state.invocation(step.id, index)
         if invocation.done:
-            return invocation.output, invocation.text
+            return
         data = self._inputs[step.id]
         if step.id in self._templated:
             try:
@@ -85,7 +86,8 @@ class StepInvoker:
         attempt = invocation.next_attempt()
         while True:
             try:
-                return await self._attempt(step, index, data, attempt, total)
+                await self._attempt(step, index, data, attempt, total)
+                return
             except CallFailure as failure:
                 error = run_error(failure.code.name, failure.message, reason=failure.reason, step_id=step.id)
                 if not policy.should_retry(failure.code, attempt):
@@ -102,7 +104,7 @@ class StepInvoker:
 
     async def _attempt(
         self, step: workflow_pb2.Step, index: int | None, data: dict[str, Any], attempt: int, total: int
-    ) -> tuple[Any, str]:
+    ) -> None:
         deadline = None
         if step.HasField("timeout"):
             deadline = time.monotonic() + step.timeout.ToTimedelta().total_seconds()
@@ -157,8 +159,7 @@ class StepInvoker:
         if index is not None:
             completed.item = index
         check_completion(self.state, completed, output)
-        await self._record(step_completed=completed)
-        return output, reply.text
+        await self._record(output, step_completed=completed)
 
     def _count(self, agent: str, *, ok: bool, begun: float) -> None:
         seconds = time.monotonic() - begun
@@ -166,17 +167,22 @@ class StepInvoker:
         prometheus.STEP_DURATION.labels(agent, "ok" if ok else "error").observe(seconds)
 
 
-def check_completion(state: RunState, completed: run_pb2.StepCompleted, output: Any) -> None:
+def check_completion(
+    state: RunState, completed: run_pb2.StepCompleted, output: Any, encoded: struct_pb2.Value | None = None
+) -> None:
     """Set the completion's output, or StepError if it would break a limit.
 
     One invocation's output and text may not exceed MAX_STEP_OUTPUT_BYTES, nor may a
     for_each step's items together; all that a run keeps may not exceed MAX_RUN_OUTPUT_BYTES.
+    `encoded`: the output as a Value already (a for_each join of items each checked).
     """
     item = completed.item if completed.HasField("item") else None
     where = f"step {echo(completed.step_id)}" + ("" if item is None else f" (item {item})")
     try:
-        check_value(output, f"the output of {where}", MAX_STEP_OUTPUT_BYTES)
-        completed.output.CopyFrom(python_to_value(output))
+        if encoded is None:
+            check_value(output, f"the output of {where}", MAX_STEP_OUTPUT_BYTES)
+            encoded = python_to_value(output)
+        completed.output.CopyFrom(encoded)
         size = completed.ByteSize()
         if size > MAX_STEP_OUTPUT_BYTES:
             raise LimitExceeded(

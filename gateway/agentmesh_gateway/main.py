@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
@@ -87,6 +88,9 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
         except AgentMeshError as exc:
             log.warning("registered workflow is invalid", extra={"workflow": name, "error": str(exc)})
     await engine.start()
+    # What start-up made (modules, the contract's descriptors, workflows) lives as long as the
+    # process: out of the collector's sight, a full collection no longer walks it.
+    gc.freeze()
     try:
         port = await host.start(f"{config.host}:{config.port}")
         if config.metrics_port is not None:

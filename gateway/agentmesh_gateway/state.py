@@ -8,8 +8,10 @@ flight (to be dispatched again with their original attempt number).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from google.protobuf import struct_pb2
 
 from agentmesh.messages import struct_to_dict, value_to_python
 from agentmesh.v1 import run_pb2
@@ -25,6 +27,9 @@ TERMINAL_STEP_STATES = frozenset(
 FINISHED_RUN_STATES = frozenset(
     {run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED}
 )
+NULL = struct_pb2.Value(null_value=struct_pb2.NULL_VALUE)
+#: `apply`'s default: the completion's output is read from the event.
+FROM_EVENT: Any = object()
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Invocation:
     attempt: int = 0
     done: bool = False
     output: Any = None
+    #: The output as recorded (a Value of the completion event): what a for_each join is built from.
+    value: struct_pb2.Value = field(default_factory=lambda: NULL)
     text: str = ""
     #: The last attempt failed and a retry was recorded, not yet started.
     retrying: bool = False
@@ -91,7 +98,9 @@ class RunState:
         run = {"id": self.run.run_id, "session_id": self.run.context.session_id}
         return {"inputs": self.inputs, "shared": self.shared, "steps": steps, "run": run, **extra}
 
-    def apply(self, event: run_pb2.RunEvent) -> None:
+    def apply(self, event: run_pb2.RunEvent, *, output: Any = FROM_EVENT) -> None:
+        """Apply one event. `output`: a completion's output as Python, when the caller has it
+        already (the executor, live), so that a large one is not converted back from the event."""
         self.run.last_sequence = event.sequence
         kind = event.WhichOneof("event")
         match kind:
@@ -111,11 +120,13 @@ class RunState:
                 self.invocation(retrying.step_id, item).retrying = True
             case "step_completed":
                 done = event.step_completed
-                output = value_to_python(done.output) if done.HasField("output") else None
+                if output is FROM_EVENT:
+                    output = value_to_python(done.output) if done.HasField("output") else None
                 if done.HasField("item"):
                     self.item_bytes[done.step_id] = self.item_bytes.get(done.step_id, 0) + done.ByteSize()
                     invocation = self.invocation(done.step_id, done.item)
                     invocation.done, invocation.output, invocation.text = True, output, done.text
+                    invocation.value = done.output if done.HasField("output") else NULL
                     self.steps[done.step_id].items_done += 1
                     return
                 self.kept_bytes += done.ByteSize()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -126,3 +127,25 @@ async def test_the_metrics_port_answers_http_probes_and_readiness_ends_with_the_
             await call
     finally:
         assert await process.stop() == 0
+
+
+async def test_the_event_loop_lag_shows_a_callback_that_holds_the_loop() -> None:
+    from prometheus_client import REGISTRY
+
+    from agentmesh.prometheus import follow_event_loop
+
+    def counts() -> tuple[float, float]:
+        name = "agentmesh_event_loop_lag_seconds"
+        total = REGISTRY.get_sample_value(f"{name}_count") or 0.0
+        quick = REGISTRY.get_sample_value(f"{name}_bucket", {"le": "0.1"}) or 0.0
+        return total, quick
+
+    total, quick = counts()
+    follower = asyncio.create_task(follow_event_loop(0.01))
+    await asyncio.sleep(0.05)
+    time.sleep(0.15)  # noqa: ASYNC251 - the point: a callback that holds the loop for 150 ms
+    await asyncio.sleep(0.05)
+    follower.cancel()
+    now_total, now_quick = counts()
+    assert now_total - total >= 5
+    assert (now_total - now_quick) - (total - quick) == 1, "exactly the one late wake-up is over 100 ms"

@@ -20,11 +20,13 @@ PROPERTY_SETTINGS = settings(
 )
 
 
-async def for_each_example(test: Callable[..., Coroutine[Any, Any, None]], *strategies: Any) -> None:
+async def for_each_example(
+    test: Callable[..., Coroutine[Any, Any, None]], *strategies: Any, max_examples: int = 100
+) -> None:
     """Run hypothesis in a worker thread; each example's coroutine runs on this test's loop."""
     loop = asyncio.get_running_loop()
 
-    @PROPERTY_SETTINGS
+    @settings(PROPERTY_SETTINGS, max_examples=max_examples)
     @given(st.tuples(*strategies))
     def examples(args: tuple[Any, ...]) -> None:
         asyncio.run_coroutine_threadsafe(test(*args), loop).result(timeout=120)
