@@ -152,10 +152,14 @@ async def test_a_replica_paused_past_its_lease_cannot_write_to_the_run_taken_ove
             assert a.logged("lease lost; another replica has the run") or a.logged(
                 "run handed over: another replica holds its lease"
             )
+            metrics = await on_a.metrics()
     finally:
         await probe.stop()
     completed_once(events, 3)
     assert [e.SerializeToString() for e in stored] == [e.SerializeToString() for e in events]
+    # A's call of the first step (answered after it woke) is not counted: B's three calls are.
+    assert [(m.agent, m.executions) for m in metrics.agents] == [("probe", 3)]
+    assert len([r for r in probe_log(log) if r["event"] == "started"]) == 4
 
 
 async def test_three_replicas_300_runs_two_killed_every_run_completes_each_step_once(
