@@ -8,7 +8,7 @@ GEN_DIR := agentmesh/v1
 TOOLS  := $(CURDIR)/.tools/bin
 GRPCURL := $(TOOLS)/grpcurl
 
-.PHONY: install protos check-protos lint typecheck test demo bench ci clean lock images postgres
+.PHONY: install protos check-protos lint typecheck test test-fast test-busy demo bench ci clean lock images postgres
 
 # The Go agents, static binaries in bin/ where the mesh file's `run` commands expect them.
 # Stripped and without cgo: the size of a Go binary is most of its resident memory.
@@ -111,6 +111,17 @@ postgres:
 test: install $(GRPCURL) $(KUSTOMIZE)
 	go test $(GO_PACKAGES)
 	node --test kits/typescript/dist/test/*.test.js services/typescript/dist/test/*.test.js
+	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
+
+# The suite without the tests marked slow (property tests, replicas, images, clusters): a minute or two.
+test-fast: install $(GRPCURL) $(KUSTOMIZE)
+	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q -m "not slow"
+
+# The whole suite while two other processes keep both cores busy: no test may assume an order
+# or a speed the engine does not promise, so it passes here as it does on an idle machine.
+test-busy: install $(GRPCURL) $(KUSTOMIZE)
+	@for n in 1 2; do python3 -c 'while True: pass' & done; \
+	trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
 
 demo: install

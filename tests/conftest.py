@@ -74,7 +74,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def gateway(workdir: Path) -> AsyncIterator[Gateway]:
     probe = await start_probe(workdir / "probe.jsonl")
     try:
-        async with running_gateway(workdir / "gateway.db", {"probe": [probe.port]}) as running:
+        # With its metrics: tests of hostile requests read how long its event loop was held.
+        metrics = ["--metrics-port", "0"]
+        async with running_gateway(workdir / "gateway.db", {"probe": [probe.port]}, metrics) as running:
             yield running
     finally:
         await probe.stop()

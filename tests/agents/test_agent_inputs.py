@@ -204,6 +204,7 @@ def examples(count: int) -> settings:
     )
 
 
+@pytest.mark.slow
 async def test_any_json_input_is_answered_ok_or_invalid_argument(mesh: Mesh) -> None:
     run = in_loop(asyncio.get_running_loop())
 

@@ -186,6 +186,7 @@ def in_loop(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, No
     return run
 
 
+@pytest.mark.slow
 async def test_any_bytes_decode_in_all_runtimes_or_in_none(agents: dict[str, RunningAgent]) -> None:
     run = in_loop(asyncio.get_running_loop())
     valid = valid_request("researcher").SerializeToString()

@@ -146,6 +146,7 @@ def test_a_workflow_file_runs_and_an_invalid_one_is_one_clear_line(
     assert "unknown agent 'nobody'" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_errors_a_person_can_act_on(mesh: tuple[str, subprocess.Popen[str]]) -> None:
     unreachable = agentmesh("runs", "--gateway", "127.0.0.1:1")
     assert unreachable.returncode == 1

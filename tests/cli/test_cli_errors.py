@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.mesh import Gateway, run_cli, step, workflow
 
 ENV = {**os.environ, "AGENTMESH_LLM": "offline"}
@@ -26,6 +28,7 @@ def test_a_malformed_input_is_one_line_not_a_traceback() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_errors_and_hints_are_not_broken_mid_word_on_a_narrow_terminal() -> None:
     result = run_cli("runs", "--gateway", "127.0.0.1:1", env=narrow(40))
     assert result.returncode == 1

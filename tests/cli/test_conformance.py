@@ -66,6 +66,7 @@ async def test_a_broken_agent_fails_where_it_is_broken(broken: str) -> None:
     assert checks["stream result"][1] == "the stream sent 2 result(s), last event result"
 
 
+@pytest.mark.slow
 def test_an_address_where_nothing_answers_is_one_line() -> None:
     result = run_cli("conformance", "127.0.0.1:1", timeout=60)
     assert result.returncode == 1

@@ -10,7 +10,11 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT
+
+pytestmark = pytest.mark.slow
 
 PACKAGES = {"agentmesh", "agentmesh_gateway", "agentmesh_services", "agentmesh_cli"}
 

@@ -29,6 +29,8 @@ from tests.support import ROOT
 from tests.support.manifests import Doc, container_ports, containers, workloads
 from tests.support.scrape import scrape
 
+pytestmark = pytest.mark.slow
+
 # Where the images put what the checkout has elsewhere (deploy/images/*.Containerfile).
 IMAGE_PATHS = {
     "agentmesh": str(ROOT / ".venv" / "bin" / "agentmesh"),

@@ -14,6 +14,8 @@ from agentmesh_cli.process import ServerProcess
 from tests.deploy.test_clusterless import plan, unshare_available
 from tests.support import ROOT
 
+pytestmark = pytest.mark.slow
+
 
 async def test_the_ha_overlay_runs_without_a_cluster_on_a_local_postgresql(
     tmp_path: Path, postgres_database: str

@@ -15,6 +15,8 @@ import pytest
 from agentmesh.health import wait_serving
 from agentmesh_cli.process import ServerProcess
 
+pytestmark = pytest.mark.slow
+
 VERSION = "0.1.0"
 IMAGES = {
     "python": ("ghcr.io/agentmesh/agentmesh-python", 50051),  # its default command is the gateway

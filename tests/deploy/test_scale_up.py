@@ -25,6 +25,8 @@ from tests.deploy.test_clusterless import unshare_available
 from tests.support import ROOT
 from tests.support.mesh import probe_log, step, workflow
 
+pytestmark = pytest.mark.slow
+
 PROBE = ROOT / "tests" / "support" / "probe_agent.py"
 NAME = "probe-replicas"
 

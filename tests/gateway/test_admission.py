@@ -22,6 +22,7 @@ async def count_runs(client: Client) -> int:
     return len([run async for run in client.list_runs()])
 
 
+@pytest.mark.slow
 async def test_runs_beyond_the_bound_are_refused_with_a_retry_delay_and_none_is_lost(tmp_path: Path) -> None:
     probe = await start_probe(tmp_path / "probe.jsonl")
     gateway = gateway_process(tmp_path / "runs.db", {"probe": [probe.port]}, ["--max-runs", "2"])

@@ -21,6 +21,8 @@ from tests.support.engine import AGENT, Outcome, finish, new_case
 from tests.support.mesh import workflow
 from tests.support.properties import for_each_example
 
+pytestmark = pytest.mark.slow
+
 _files = itertools.count()
 ONE_STEP = workflow(
     {

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 import pytest_asyncio
 from hypothesis import strategies as st
 
@@ -36,6 +37,8 @@ from tests.support.engine import (
     start,
 )
 from tests.support.properties import for_each_example
+
+pytestmark = pytest.mark.slow
 
 T = TypeVar("T")
 

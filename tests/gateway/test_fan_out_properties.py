@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import strategies as st
 
 from agentmesh.messages import value_to_python
@@ -23,6 +24,8 @@ from agentmesh_gateway.store.sqlite import SqliteRunStore
 from tests.support.engine import AGENT, Call, CrashingStore, Outcome, finish, new_case, running_engine, start
 from tests.support.mesh import workflow
 from tests.support.properties import for_each_example
+
+pytestmark = pytest.mark.slow
 
 STEP = "each"
 _files = itertools.count()
@@ -54,7 +57,7 @@ def wide(draw: st.DrawFn) -> Wide:
     items = draw(st.integers(MAX_ITEMS_IN_FLIGHT - 20, 3 * MAX_ITEMS_IN_FLIGHT))
     flaky = draw(st.frozensets(st.integers(0, items - 1), max_size=8))
     doomed = draw(st.none() | st.integers(0, items - 1))
-    return Wide(items, flaky, doomed, draw(st.lists(st.integers(0, 40), min_size=1, max_size=5)))
+    return Wide(items, flaky, doomed, tuple(draw(st.lists(st.integers(0, 40), min_size=1, max_size=5))))
 
 
 FLOW = workflow(

@@ -31,6 +31,7 @@ CHAIN = workflow(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_kill_9_mid_run_then_restart_completes_the_run_without_reinvoking_completed_steps(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
@@ -72,6 +73,7 @@ async def test_kill_9_mid_run_then_restart_completes_the_run_without_reinvoking_
     assert metrics.agents[0].successes >= 4
 
 
+@pytest.mark.slow
 async def test_a_step_waits_for_an_agent_that_went_away_and_runs_when_it_is_back(tmp_path: Path) -> None:
     log = tmp_path / "probe.jsonl"
     probe = await start_probe(log)

@@ -146,7 +146,7 @@ async def test_a_failed_step_fails_the_run_and_cancels_the_others(gateway: Gatew
         {
             "name": "failfast",
             "steps": [
-                step("boom", "fail", {"code": "FAILED_PRECONDITION"}),
+                step("boom", "fail", {"code": "FAILED_PRECONDITION", "after": "failfast-1"}),
                 step("slow", "echo", {"key": "failfast-1", "ms": 30000}),
                 step("after", "echo", {"key": "failfast-2"}, dependencies=["boom"]),
             ],
@@ -165,7 +165,10 @@ async def test_a_failed_step_fails_the_run_and_cancels_the_others(gateway: Gatew
         "slow": run_pb2.STEP_STATE_CANCELLED,
         "after": run_pb2.STEP_STATE_CANCELLED,
     }
-    await asyncio.sleep(0.3)
+    # The agent records the cancellation when it reaches it, after the run has ended.
+    async with asyncio.timeout(10):
+        while len(records(workdir, "failfast-1")) < 2:
+            await asyncio.sleep(0.02)
     assert [r["event"] for r in records(workdir, "failfast-1")] == ["started", "cancelled"]
     assert records(workdir, "failfast-2") == []
 

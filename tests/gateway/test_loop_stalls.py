@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from agentmesh.client import Client
 from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS
 from tests.support.mesh import gateway_process, start_probe, step, workflow
 from tests.support.scrape import metrics_port, scrape, value
+
+pytestmark = pytest.mark.slow
 
 #: The longest the loop may go without running other work: a bucket bound of the histogram.
 MAX_STALL = "0.1"

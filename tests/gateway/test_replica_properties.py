@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import strategies as st
 
 from agentmesh_gateway.store.base import Batch, WriteResult
@@ -23,6 +24,8 @@ from tests.gateway.test_engine_properties import (
 from tests.support.dags import Case, cases, expect
 from tests.support.engine import StoreCrashed, finish, new_case, running_engine, start
 from tests.support.properties import for_each_example
+
+pytestmark = pytest.mark.slow
 
 
 class CrashingReplica(PostgresRunStore):

@@ -13,10 +13,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from agentmesh.client import Client, RunState
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_cli.process import ServerProcess
 from tests.support.mesh import gateway_process, probe_log, start_probe, workflow
+
+pytestmark = pytest.mark.slow
 
 
 def chain(name: str, steps: int, ms: int) -> workflow_pb2.Workflow:

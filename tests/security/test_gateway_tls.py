@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agentmesh.client import Client, ReplicaHealth
 from agentmesh_cli.process import ServerProcess
 from tests.support.certs import Identity, SecretVolume, authority, credentials, health_over, issue
@@ -48,6 +50,7 @@ async def serving_agents(client: Client) -> set[str]:
     }
 
 
+@pytest.mark.slow
 async def test_a_run_over_mutual_tls_end_to_end(tmp_path: Path) -> None:
     ca, ca_file = authority(tmp_path, "mesh")
     agents = await start_agents(issue(ca, ca_file, tmp_path, "agent"))

@@ -59,6 +59,8 @@ class Big(BaseModel):
 class Fail(BaseModel):
     code: str
     message: str = "told to fail"
+    #: Fail only once a call with this key has started (a test's way to order two steps).
+    after: str = ""
 
 
 @agent.skill("echo", "Return the value, after `ms` milliseconds.", input=Echo)
@@ -90,9 +92,18 @@ async def big(data: Big, ctx: Context) -> Reply:
     return Reply(data={"value": nested})
 
 
-@agent.skill("fail", "Fail with the given gRPC code.", input=Fail)
+def started(key: str) -> bool:
+    with open(os.environ["PROBE_LOG"]) as log:
+        entries = [json.loads(line) for line in log]
+    return any(entry["key"] == key and entry["event"] == "started" for entry in entries)
+
+
+@agent.skill("fail", "Fail with the given gRPC code (once the call keyed `after` has started).", input=Fail)
 async def fail(data: Fail, ctx: Context) -> Reply:
     record(ctx, "started", "fail")
+    async with asyncio.timeout(30):
+        while data.after and not started(data.after):
+            await asyncio.sleep(0.01)
     raise AgentMeshError(data.message, code=grpc.StatusCode[data.code], reason="TOLD_TO_FAIL")
 
 
