@@ -66,6 +66,8 @@ class Subscriber:
 class _Append:
     record: EventRecord
     snapshot: run_pb2.Run
+    #: The fencing token of the writer's lease on the run (see `store.base.Batch`).
+    fence: int
     done: asyncio.Future[None]
 
 
@@ -80,14 +82,12 @@ class EventLog:
         self._store = store
         self._appends: list[_Append] = []
         self._creates: list[_Create] = []
-        self._calls: list[CallRecord] = []
+        self._calls: list[tuple[CallRecord, int]] = []
         self._wake = asyncio.Event()
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._writer: asyncio.Task[None] | None = None
         self._snapshots = SnapshotPacer(snapshot_interval)
         self._snapshot_timer: asyncio.TimerHandle | None = None
-        #: The fencing token of each run this gateway holds (a shared store checks it on write).
-        self.fences: dict[str, int] = {}
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_forever(), name="event-log-writer")
@@ -112,17 +112,20 @@ class EventLog:
         existing = await done
         return None if existing is None else run_pb2.Run.FromString(existing)
 
-    def append(self, event: run_pb2.RunEvent, snapshot: run_pb2.Run) -> asyncio.Future[None]:
+    def append(self, event: run_pb2.RunEvent, snapshot: run_pb2.Run, fence: int) -> asyncio.Future[None]:
         """Queue the event for the next commit; the future resolves once it (and the run's
-        snapshot as it is at commit time) is durable. Events are committed in append order."""
+        snapshot as it is at commit time) is durable. Events are committed in append order.
+        `fence`: the token of the writer's lease on the run; a shared store refuses a stale one
+        (the future then fails with LeaseLost)."""
         done = asyncio.get_running_loop().create_future()
-        self._appends.append(_Append(EventRecord.of(event), snapshot, done))
+        self._appends.append(_Append(EventRecord.of(event), snapshot, fence, done))
         self._wake.set()
         return done
 
-    def count_call(self, call: CallRecord) -> None:
-        """Count an agent call; it is written with the next batch of events, without waiting."""
-        self._calls.append(call)
+    def count_call(self, call: CallRecord, fence: int) -> None:
+        """Count an agent call; it is written with the next batch of events, without waiting,
+        under the same fence as the run's events."""
+        self._calls.append((call, fence))
         self._wake.set()
 
     def subscribe(self, run_id: str) -> Subscriber:
@@ -200,16 +203,30 @@ class EventLog:
         self._wake.set()
 
     async def _commit(
-        self, appends: list[_Append], creates: list[_Create], calls: list[CallRecord], flush: bool = False
+        self,
+        appends: list[_Append],
+        creates: list[_Create],
+        calls: list[tuple[CallRecord, int]],
+        flush: bool = False,
     ) -> None:
-        last = {a.record.run_id: Committed(a.record.sequence, a.record.terminal, a.snapshot) for a in appends}
+        last = {
+            a.record.run_id: Committed(a.record.sequence, a.record.terminal, a.snapshot, a.fence)
+            for a in appends
+        }
         snapshots = self._snapshots.take(last, flush=flush)
         if not (appends or creates or calls or snapshots):
             return
-        written = {a.record.run_id for a in appends} | {s.run_id for s in snapshots}
-        written |= {c.run_id for c in calls}
-        fences = {run_id: self.fences.get(run_id, 0) for run_id in written}
-        batch = Batch([c.run for c in creates], [a.record for a in appends], snapshots, calls, fences)
+        # Each run's latest token in the batch: a run adopted again mid-batch writes under the new one.
+        fences = {call.run_id: fence for call, fence in calls}
+        fences |= {snapshot.run_id: fence for snapshot, fence in snapshots}
+        fences |= {a.record.run_id: a.fence for a in appends}
+        batch = Batch(
+            [c.run for c in creates],
+            [a.record for a in appends],
+            [snapshot for snapshot, _ in snapshots],
+            [call for call, _ in calls],
+            fences,
+        )
         try:
             with prometheus.STORE_COMMIT.time():
                 result = await self._store.write(batch)

@@ -26,6 +26,7 @@ from agentmesh_gateway.failures import RunFailure, StepError, run_error
 from agentmesh_gateway.invoker import StepInvoker, check_completion
 from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS, MAX_VALUE_BYTES, LimitExceeded, MiB
 from agentmesh_gateway.state import FROM_EVENT, NULL, TERMINAL_STEP_STATES, RunState
+from agentmesh_gateway.store.base import CallRecord
 from agentmesh_gateway.tracing import RunTrace
 
 log = logging.getLogger("agentmesh.gateway.run")
@@ -40,9 +41,12 @@ ITEM_BATCH = 32
 
 
 class RunExecutor:
-    def __init__(self, state: RunState, events: EventLog, agents: AgentDirectory) -> None:
+    def __init__(self, state: RunState, events: EventLog, agents: AgentDirectory, fence: int) -> None:
+        """`fence`: the token of this gateway's lease on the run, which every write carries (the
+        run's owner sets a new one when the lease is claimed again)."""
         self.state = state
         self.run = state.run
+        self.fence = fence
         self._events = events
         self._steps = {step.id: step for step in self.run.workflow.steps}
         self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
@@ -50,7 +54,7 @@ class RunExecutor:
             for dep in step.dependencies:
                 self._dependents[dep].append(step.id)
         self._invoker = StepInvoker(
-            state, self.record, self.record_nowait, events, agents, RunTrace(self.run_id)
+            state, self.record, self.record_nowait, self.count_call, agents, RunTrace(self.run_id)
         )
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: str | None = None
@@ -91,7 +95,11 @@ class RunExecutor:
             run_id=self.run_id, sequence=self.run.last_sequence + 1, event_time=timestamp_now(), **event
         )
         self.state.apply(proto, output=output)
-        return self._events.append(proto, self.run)
+        return self._events.append(proto, self.run, self.fence)
+
+    def count_call(self, call: CallRecord) -> None:
+        """Count an agent call of this run, written with its next events under the same fence."""
+        self._events.count_call(call, self.fence)
 
     async def record(self, output: Any = FROM_EVENT, **event: Any) -> None:
         """Record an event and wait until it is durable."""

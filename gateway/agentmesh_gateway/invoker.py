@@ -24,7 +24,6 @@ from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import prometheus, templates
 from agentmesh_gateway.agents import AgentDirectory, CallFailure
-from agentmesh_gateway.events import EventLog
 from agentmesh_gateway.expressions import ExpressionError
 from agentmesh_gateway.failures import StepError, run_error
 from agentmesh_gateway.limits import MAX_RUN_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES, LimitExceeded, check_value
@@ -42,6 +41,7 @@ CHUNK_BYTES = 2048
 
 Record = Callable[..., Awaitable[None]]
 RecordNowait = Callable[..., "asyncio.Future[None]"]
+CountCall = Callable[[CallRecord], None]
 
 
 class StepInvoker:
@@ -50,7 +50,7 @@ class StepInvoker:
         state: RunState,
         record: Record,
         record_nowait: RecordNowait,
-        events: EventLog,
+        count_call: CountCall,
         agents: AgentDirectory,
         trace: RunTrace,
     ) -> None:
@@ -58,7 +58,7 @@ class StepInvoker:
         self.run_id = state.run.run_id
         self.principal = state.run.principal
         self._record, self._record_nowait = record, record_nowait
-        self._events = events
+        self._count_call = count_call
         self._agents = agents
         self._trace = trace
         # A step's input as plain data, converted once per run; only one holding `${...}` is resolved.
@@ -163,7 +163,7 @@ class StepInvoker:
 
     def _count(self, agent: str, *, ok: bool, begun: float) -> None:
         seconds = time.monotonic() - begun
-        self._events.count_call(CallRecord(self.run_id, agent, ok, seconds * 1000))
+        self._count_call(CallRecord(self.run_id, agent, ok, seconds * 1000))
         prometheus.STEP_DURATION.labels(agent, "ok" if ok else "error").observe(seconds)
 
 

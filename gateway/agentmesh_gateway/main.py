@@ -82,7 +82,7 @@ def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
 
 async def serve_gateway(config: GatewayConfig, grace: float) -> None:
     engine, host = build(config)
-    for name, workflow in engine.workflows_by_name.items():
+    for name, workflow in engine.workflows().items():
         try:
             await engine.validate(workflow)
         except AgentMeshError as exc:
@@ -106,7 +106,7 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
                 "agent_tls": "on" if config.agent_tls is not None else "off",
                 "auth": auth_mode(config.auth),
                 "agents": sorted(config.agents),
-                "workflows": sorted(engine.workflows_by_name),
+                "workflows": sorted(engine.workflows()),
             },
         )
         if not config.auth.enabled and not is_loopback(config.host):

@@ -22,7 +22,7 @@ from agentmesh_gateway import prometheus
 from agentmesh_gateway.store.base import SharedRunStore
 
 if TYPE_CHECKING:
-    from agentmesh_gateway.engine import Engine
+    from agentmesh_gateway.runs import RunOwner
 
 log = logging.getLogger("agentmesh.gateway.replicas")
 
@@ -34,8 +34,10 @@ RECOUNT_ROUNDS = 15
 
 
 class LeaseKeeper:
-    def __init__(self, engine: Engine, store: SharedRunStore) -> None:
-        self._engine = engine
+    def __init__(self, runs: RunOwner, store: SharedRunStore) -> None:
+        """`runs`: the owner of the runs this gateway executes, the only part of it the keeper asks
+        or tells anything."""
+        self._runs = runs
         self._store = store
         # Renewed well within the lease; runs handed over (SIGTERM) are looked for every 2 s at most.
         self.interval = min(store.lease_seconds / 3, MAX_INTERVAL)
@@ -44,7 +46,7 @@ class LeaseKeeper:
         self._rounds = 0
 
     async def start(self) -> None:
-        await self._store.follow(self._engine.events.poke, self._cancel_asked)
+        await self._store.follow(self._runs.poke, self._cancel_asked)
         await self.round()  # take over what waits before serving anything
         self._task = asyncio.create_task(self._keep(), name="lease-keeper")
 
@@ -75,19 +77,18 @@ class LeaseKeeper:
                 log.exception("keeping leases failed")
 
     async def round(self) -> None:
-        engine = self._engine
-        owned = engine.held_fences()
-        for run_id in await self._store.renew(owned):
+        runs = self._runs
+        for run_id in await self._store.renew(runs.held()):
             log.warning("lease lost; another replica has the run", extra={"run_id": run_id})
-            await engine.drop(run_id)
-        for run_id, reason in (await self._store.take_cancels(list(engine.held_fences()))).items():
-            await engine.cancel_run(run_id, reason)
-        room = engine.admission.max_runs - engine.admission.runs
+            await runs.drop(run_id)
+        for run_id, reason in (await self._store.take_cancels(list(runs.held()))).items():
+            await runs.cancel(run_id, reason)
+        room = runs.room()
         if room > 0:
             for run_id, fence in (await self._store.claim(min(room, CLAIM_BATCH))).items():
-                await engine.adopt(run_id, fence)
-        for run_id in engine.watched_elsewhere():
-            engine.events.poke(run_id)
+                await runs.adopt(run_id, fence)
+        for run_id in runs.watched_elsewhere():
+            runs.poke(run_id)
         # Runs by state are the whole store's, which other replicas change too: read them again
         # now and then (a count over every run, not something to do every round).
         self._rounds += 1
@@ -96,12 +97,12 @@ class LeaseKeeper:
 
     def _cancel_asked(self, run_id: str) -> None:
         """NOTIFY: a cancellation was recorded; if the run is executed here, cancel it now."""
-        if run_id not in self._engine.held_fences():
+        if not self._runs.executes(run_id):
             return
 
         async def cancel() -> None:
             for held, reason in (await self._store.take_cancels([run_id])).items():
-                await self._engine.cancel_run(held, reason)
+                await self._runs.cancel(held, reason)
 
         task = asyncio.create_task(cancel(), name=f"cancel:{run_id}")
         self._cancels.add(task)

@@ -8,14 +8,12 @@ from typing import Any
 
 import grpc
 
-from agentmesh.errors import InvalidInput, NotFound, echo
+from agentmesh.errors import InvalidInput
 from agentmesh.messages import struct_to_dict
 from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh.v1 import run_pb2
-from agentmesh_gateway import metrics
 from agentmesh_gateway.auth import Role, current_principal
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.engine import Engine, RunRequest
@@ -45,14 +43,6 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             return None
         return principal.name
 
-    async def _visible_run(self, run_id: str) -> run_pb2.Run:
-        run = await self._engine.get_run(run_id)
-        owner = self._owner_filter()
-        if owner is not None and run.principal != owner:
-            # Not PERMISSION_DENIED: that would tell a caller which run ids exist.
-            raise NotFound(f"no run {echo(run_id)}", reason="RUN_NOT_FOUND")
-        return run
-
     async def ValidateWorkflow(
         self, request: pb.ValidateWorkflowRequest, context: Context
     ) -> pb.ValidateWorkflowResponse:
@@ -70,27 +60,20 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.RunWorkflowRequest, context: Context
     ) -> AsyncIterator[bytes]:
         async with rpc_errors(context, "RunWorkflow"):
-            # The watcher's place first: a run started for a stream that is then refused
-            # would run unwatched.
-            with self._engine.admission.watcher():
-                events = await self._engine.run_and_watch(self._run_request(request, context))
-                async for record in events:
-                    yield encode_event_response(record)
+            async for record in self._engine.run_and_watch(self._run_request(request, context)):
+                yield encode_event_response(record)
 
     async def WatchRun(  # type: ignore[override]
         self, request: pb.WatchRunRequest, context: Context
     ) -> AsyncIterator[bytes]:
         async with rpc_errors(context, "WatchRun"):
-            if request.after_sequence < 0:
-                raise InvalidInput.field("after_sequence", "must not be negative")
-            await self._visible_run(request.run_id)
-            with self._engine.admission.watcher():
-                async for record in self._engine.events.watch(request.run_id, request.after_sequence):
-                    yield encode_event_response(record)
+            owner = self._owner_filter()
+            async for record in self._engine.watch(request.run_id, request.after_sequence, owner):
+                yield encode_event_response(record)
 
     async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
         async with rpc_errors(context, "GetRun"):
-            return pb.GetRunResponse(run=await self._visible_run(request.run_id))
+            return pb.GetRunResponse(run=await self._engine.get_run(request.run_id, self._owner_filter()))
 
     async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
         async with rpc_errors(context, "ListRuns"):
@@ -104,22 +87,22 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def CancelRun(self, request: pb.CancelRunRequest, context: Context) -> pb.CancelRunResponse:
         async with rpc_errors(context, "CancelRun"):
-            await self._visible_run(request.run_id)
-            return pb.CancelRunResponse(run=await self._engine.cancel_run(request.run_id, request.reason))
+            run = await self._engine.cancel_run(request.run_id, request.reason, self._owner_filter())
+            return pb.CancelRunResponse(run=run)
 
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
         async with rpc_errors(context, "ListAgents"):
-            return pb.ListAgentsResponse(agents=self._engine.agents.statuses())
+            return pb.ListAgentsResponse(agents=self._engine.agents())
 
     async def ListWorkflows(
         self, request: pb.ListWorkflowsRequest, context: Context
     ) -> pb.ListWorkflowsResponse:
         async with rpc_errors(context, "ListWorkflows"):
-            return pb.ListWorkflowsResponse(workflows=self._engine.workflows_by_name.values())
+            return pb.ListWorkflowsResponse(workflows=self._engine.workflows().values())
 
     async def GetMetrics(self, request: pb.GetMetricsRequest, context: Context) -> pb.GetMetricsResponse:
         async with rpc_errors(context, "GetMetrics"):
-            return pb.GetMetricsResponse(metrics=await metrics.collect(self._engine.store))
+            return pb.GetMetricsResponse(metrics=await self._engine.metrics())
 
     async def WatchMetrics(
         self, request: pb.WatchMetricsRequest, context: Context
@@ -131,7 +114,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 if interval < MIN_METRICS_INTERVAL:
                     raise InvalidInput.field("interval", f"must be at least {MIN_METRICS_INTERVAL}s")
             while True:
-                yield pb.WatchMetricsResponse(metrics=await metrics.collect(self._engine.store))
+                yield pb.WatchMetricsResponse(metrics=await self._engine.metrics())
                 await asyncio.sleep(interval)
 
     async def Chat(self, request: pb.ChatRequest, context: Context) -> pb.ChatResponse:
@@ -158,7 +141,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         if source == "workflow":
             workflow = request.workflow
         elif source == "workflow_name":
-            workflow = self._engine.workflow_named(request.workflow_name)
+            workflow = self._engine.workflow(request.workflow_name)
         else:
             raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
         return RunRequest(

@@ -22,11 +22,13 @@ SNAPSHOT_INTERVAL = 0.1
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """A run's last event in a batch: its sequence, whether it ends the run, and the live run."""
+    """A run's last event in a batch: its sequence, whether it ends the run, the live run, and
+    the fencing token its writer holds."""
 
     sequence: int
     terminal: bool
     run: run_pb2.Run
+    fence: int
 
 
 class SnapshotPacer:
@@ -34,32 +36,33 @@ class SnapshotPacer:
         self.interval = interval
         self._written: dict[str, float] = {}  # run id → when its snapshot was last written
         self._durable: dict[str, int] = {}  # run id → last sequence committed (or about to be)
-        self._dirty: dict[str, run_pb2.Run] = {}  # runs whose stored snapshot is behind
+        self._dirty: dict[str, tuple[run_pb2.Run, int]] = {}  # runs whose stored snapshot is behind
         self._final: set[str] = set()
 
     def created(self, run_id: str) -> None:
         """A run was stored with its first snapshot."""
         self._written[run_id] = time.monotonic()
 
-    def take(self, batch: dict[str, Committed], *, flush: bool = False) -> list[Snapshot]:
-        """The snapshots to write with a batch holding these runs' last events (or none).
+    def take(self, batch: dict[str, Committed], *, flush: bool = False) -> list[tuple[Snapshot, int]]:
+        """The snapshots to write with a batch holding these runs' last events (or none), each
+        with its writer's fencing token.
 
         `flush` writes every snapshot that matches the log, due or not (shutdown).
         """
         for run_id, last in batch.items():
             self._durable[run_id] = last.sequence
-            self._dirty[run_id] = last.run
+            self._dirty[run_id] = (last.run, last.fence)
             if last.terminal:
                 self._final.add(run_id)
         now = time.monotonic()
-        out: list[Snapshot] = []
-        for run_id, run in list(self._dirty.items()):
+        out: list[tuple[Snapshot, int]] = []
+        for run_id, (run, fence) in list(self._dirty.items()):
             if run.last_sequence != self._durable[run_id]:
                 continue  # the live run is ahead of the log; a later batch will catch up
             final = run_id in self._final
             if not (final or flush or now - self._written.get(run_id, -math.inf) >= self.interval):
                 continue
-            out.append(Snapshot.of(run))
+            out.append((Snapshot.of(run), fence))
             del self._dirty[run_id]
             if final:
                 self._forget(run_id)

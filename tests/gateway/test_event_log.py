@@ -27,7 +27,7 @@ def new_run(run_id: str) -> tuple[run_pb2.Run, run_pb2.RunEvent]:
 
 async def append(log: EventLog, run: run_pb2.Run, **event: object) -> None:
     run.last_sequence += 1
-    await log.append(run_pb2.RunEvent(run_id=run.run_id, sequence=run.last_sequence, **event), run)  # type: ignore[arg-type]
+    await log.append(run_pb2.RunEvent(run_id=run.run_id, sequence=run.last_sequence, **event), run, 0)  # type: ignore[arg-type]
 
 
 async def test_a_slow_watcher_falls_back_to_the_log_and_still_gets_every_event_in_order(
@@ -134,7 +134,7 @@ async def test_a_lagging_snapshot_catches_up_without_another_event_and_never_run
             await asyncio.sleep(0.02)
     # Whatever the moment, the stored snapshot never claims an event the log does not hold.
     run.last_sequence += 1
-    pending = log.append(run_pb2.RunEvent(run_id="busy", sequence=run.last_sequence), run)
+    pending = log.append(run_pb2.RunEvent(run_id="busy", sequence=run.last_sequence), run, 0)
     stored = await store.get_run("busy")
     assert stored is not None
     assert len(await store.events_after("busy", 0, 100)) >= stored.last_sequence
@@ -154,14 +154,17 @@ def test_the_pacer_writes_a_snapshot_at_most_once_an_interval_and_always_at_the_
     run, _ = new_run("r")
     pacer.created("r")
     run.last_sequence = 2
-    assert pacer.take({"r": Committed(2, False, run)}) == []  # written at creation: not due
+    assert pacer.take({"r": Committed(2, False, run, 1)}) == []  # written at creation: not due
     assert pacer.next_due() is not None
     run.last_sequence = 4  # the live run is ahead of what this batch commits
-    assert pacer.take({"r": Committed(3, False, run)}, flush=True) == []
-    assert [s.run_id for s in pacer.take({"r": Committed(4, False, run)}, flush=True)] == ["r"]
+    assert pacer.take({"r": Committed(3, False, run, 1)}, flush=True) == []
+    assert [(s.run_id, fence) for s, fence in pacer.take({"r": Committed(4, False, run, 1)}, flush=True)] == [
+        ("r", 1)
+    ]
     assert pacer.next_due() is None
     run.last_sequence = 5
-    assert [s.run_id for s in pacer.take({"r": Committed(5, True, run)})] == ["r"]  # the end
+    # The end, under the token its writer holds now (the run was adopted again meanwhile).
+    assert [(s.run_id, fence) for s, fence in pacer.take({"r": Committed(5, True, run, 2)})] == [("r", 2)]
     assert pacer.next_due() is None
 
 

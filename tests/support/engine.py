@@ -164,7 +164,7 @@ async def history(engine: Engine, run_id: str) -> list[run_pb2.RunEvent]:
 async def finish(engine: Engine, run_id: str, after: int = 0) -> list[run_pb2.RunEvent]:
     """Follow the run to its end; its whole stored history."""
     async with asyncio.timeout(30):  # a run that never ends fails the test instead of hanging it
-        async for _ in engine.events.watch(run_id, after):
+        async for _ in engine.watch(run_id, after):
             pass
     return await history(engine, run_id)
 

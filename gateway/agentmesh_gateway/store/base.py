@@ -170,6 +170,11 @@ class RunStore(Protocol):
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None: ...
 
+    async def run_owner(self, run_id: str) -> str | None:
+        """Who started the run (its principal, empty if nobody known), or None if there is no such
+        run: what a visibility check needs, read without the run's snapshot."""
+        ...
+
     async def list_runs(
         self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
     ) -> Page:

@@ -180,6 +180,10 @@ class SqliteRunStore:
         rows = await self._query("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,))
         return run_pb2.Run.FromString(rows[0][0]) if rows else None
 
+    async def run_owner(self, run_id: str) -> str | None:
+        rows = await self._query("SELECT owner FROM runs WHERE run_id = ?", (run_id,))
+        return str(rows[0][0]) if rows else None
+
     async def list_runs(
         self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
     ) -> Page:
