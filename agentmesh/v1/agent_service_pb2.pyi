@@ -26,12 +26,23 @@ class InvokeRequest(_message.Message):
 
     MESSAGE_FIELD_NUMBER: _builtins.int
     SKILL_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
     skill: _builtins.str
     """Skill to run; may be empty when the agent has a single skill."""
     @_builtins.property
     def message(self) -> _message_pb2.AgentMessage:
         """The request. Its data parts, merged in order, are the skill's input; its
-        text parts, joined, are offered as the input field "text".
+        text parts, joined, are offered as the input field "text". When the agent
+        asked for input before (see InvokeResponse.input_required), it is the
+        answer, and `history` holds the conversation up to the question.
+        """
+
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.AgentMessage]:
+        """The earlier turns of this conversation, oldest first: the first request,
+        then each question the agent asked and the answer it got, ending with the
+        question `message` answers. Empty on a first call. All share one
+        context_id.
         """
 
     def __init__(
@@ -39,10 +50,11 @@ class InvokeRequest(_message.Message):
         *,
         message: _message_pb2.AgentMessage | None = ...,
         skill: _builtins.str = ...,
+        history: _abc.Iterable[_message_pb2.AgentMessage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "skill", b"skill"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "message", b"message", "skill", b"skill"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -54,23 +66,60 @@ class InvokeResponse(_message.Message):
 
     MESSAGE_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
+    INPUT_REQUIRED_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def message(self) -> _message_pb2.AgentMessage: ...
+    def message(self) -> _message_pb2.AgentMessage:
+        """The reply; when input_required is set, the question to ask."""
+
     @_builtins.property
     def usage(self) -> _message_pb2.TokenUsage: ...
+    @_builtins.property
+    def input_required(self) -> Global___InputRequired:
+        """Set when the agent cannot answer without more input (A2A's
+        input-required): `message` is its question, and the caller invokes the
+        skill again with the answer and the conversation so far.
+        """
+
     def __init__(
         self,
         *,
         message: _message_pb2.AgentMessage | None = ...,
         usage: _message_pb2.TokenUsage | None = ...,
+        input_required: Global___InputRequired | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["input_required", b"input_required", "message", b"message", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_required", b"input_required", "message", b"message", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InvokeResponse: _TypeAlias = InvokeResponse  # noqa: Y015
+
+@_typing.final
+class InputRequired(_message.Message):
+    """InputRequired says that an agent needs an answer before it can go on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANSWER_SCHEMA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def answer_schema(self) -> _struct_pb2.Struct:
+        """JSON Schema the answer's data must satisfy; absent: any answer, text or
+        data, will do.
+        """
+
+    def __init__(
+        self,
+        *,
+        answer_schema: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer_schema", b"answer_schema"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_schema", b"answer_schema"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InputRequired: _TypeAlias = InputRequired  # noqa: Y015
 
 @_typing.final
 class InvokeStreamRequest(_message.Message):
@@ -78,18 +127,24 @@ class InvokeStreamRequest(_message.Message):
 
     MESSAGE_FIELD_NUMBER: _builtins.int
     SKILL_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
     skill: _builtins.str
     @_builtins.property
     def message(self) -> _message_pb2.AgentMessage: ...
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.AgentMessage]:
+        """As InvokeRequest.history."""
+
     def __init__(
         self,
         *,
         message: _message_pb2.AgentMessage | None = ...,
         skill: _builtins.str = ...,
+        history: _abc.Iterable[_message_pb2.AgentMessage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "skill", b"skill"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "message", b"message", "skill", b"skill"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -238,6 +293,7 @@ class Skill(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     STREAMING_FIELD_NUMBER: _builtins.int
     INPUT_EXAMPLES_FIELD_NUMBER: _builtins.int
+    ASKS_FOR_INPUT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Identifier passed as InvokeRequest.skill."""
     name: _builtins.str
@@ -245,6 +301,10 @@ class Skill(_message.Message):
     streaming: _builtins.bool
     """Whether InvokeStream yields incremental chunks for this skill; callers
     use plain Invoke for skills that do not stream.
+    """
+    asks_for_input: _builtins.bool
+    """Whether the skill may answer with a question (InvokeResponse.input_required)
+    before it answers for good.
     """
     @_builtins.property
     def input_schema(self) -> _struct_pb2.Struct:
@@ -273,10 +333,11 @@ class Skill(_message.Message):
         tags: _abc.Iterable[_builtins.str] | None = ...,
         streaming: _builtins.bool = ...,
         input_examples: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        asks_for_input: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["input_schema", b"input_schema", "output_schema", b"output_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "id", b"id", "input_examples", b"input_examples", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "streaming", b"streaming", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks_for_input", b"asks_for_input", "description", b"description", "id", b"id", "input_examples", b"input_examples", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "streaming", b"streaming", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -23,6 +23,7 @@ _sym_db = _symbol_database.Default()
 
 
 from agentmesh.v1 import agent_service_pb2 as agentmesh_dot_v1_dot_agent__service__pb2
+from agentmesh.v1 import message_pb2 as agentmesh_dot_v1_dot_message__pb2
 from agentmesh.v1 import run_pb2 as agentmesh_dot_v1_dot_run__pb2
 from agentmesh.v1 import workflow_pb2 as agentmesh_dot_v1_dot_workflow__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
@@ -31,7 +32,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'agentmesh/v1/orchestrator_service.proto\x12\x0c\x61gentmesh.v1\x1a agentmesh/v1/agent_service.proto\x1a\x16\x61gentmesh/v1/run.proto\x1a\x1b\x61gentmesh/v1/workflow.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x17ValidateWorkflowRequest\x12.\n\x08workflow\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.WorkflowB\x04\xe2\x41\x01\x02\"3\n\x18ValidateWorkflowResponse\x12\x17\n\x0f\x65xecution_order\x18\x01 \x03(\t\"\xc8\x01\n\x0fStartRunRequest\x12*\n\x08workflow\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.WorkflowH\x00\x12\x17\n\rworkflow_name\x18\x02 \x01(\tH\x00\x12\'\n\x06inputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x18.agentmesh.v1.RunContext\x12\x12\n\nrequest_id\x18\x05 \x01(\tB\x08\n\x06source\"2\n\x10StartRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"\xcb\x01\n\x12RunWorkflowRequest\x12*\n\x08workflow\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.WorkflowH\x00\x12\x17\n\rworkflow_name\x18\x02 \x01(\tH\x00\x12\'\n\x06inputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x18.agentmesh.v1.RunContext\x12\x12\n\nrequest_id\x18\x05 \x01(\tB\x08\n\x06source\"<\n\x13RunWorkflowResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.RunEvent\"?\n\x0fWatchRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"9\n\x10WatchRunResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.RunEvent\"%\n\rGetRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"0\n\x0eGetRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"_\n\x0fListRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.agentmesh.v1.RunState\"L\n\x10ListRunsResponse\x12\x1f\n\x04runs\x18\x01 \x03(\x0b\x32\x11.agentmesh.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x10\x43\x61ncelRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x11\x43\x61ncelRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"\x13\n\x11ListAgentsRequest\"?\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x19.agentmesh.v1.AgentStatus\"k\n\x0b\x41gentStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x08replicas\x18\x02 \x03(\x0b\x32\x15.agentmesh.v1.Replica\x12%\n\x04\x63\x61rd\x18\x03 \x01(\x0b\x32\x17.agentmesh.v1.AgentCard\"G\n\x07Replica\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12+\n\x06health\x18\x02 \x01(\x0e\x32\x1b.agentmesh.v1.ReplicaHealth\"\x16\n\x14ListWorkflowsRequest\"B\n\x15ListWorkflowsResponse\x12)\n\tworkflows\x18\x01 \x03(\x0b\x32\x16.agentmesh.v1.Workflow\"\x13\n\x11GetMetricsRequest\"<\n\x12GetMetricsResponse\x12&\n\x07metrics\x18\x01 \x01(\x0b\x32\x15.agentmesh.v1.Metrics\"B\n\x13WatchMetricsRequest\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x14WatchMetricsResponse\x12&\n\x07metrics\x18\x01 \x01(\x0b\x32\x15.agentmesh.v1.Metrics\"\x80\x02\n\x07Metrics\x12\x1a\n\x12workflows_executed\x18\x01 \x01(\x03\x12\x1b\n\x13workflows_succeeded\x18\x02 \x01(\x03\x12\x18\n\x10workflows_failed\x18\x03 \x01(\x03\x12\x1b\n\x13workflows_cancelled\x18\x04 \x01(\x03\x12\x19\n\x11workflows_running\x18\x05 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x06 \x01(\x01\x12*\n\x06\x61gents\x18\x07 \x03(\x0b\x32\x1a.agentmesh.v1.AgentMetrics\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x0c\x41gentMetrics\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x12\n\nexecutions\x18\x02 \x01(\x03\x12\x11\n\tsuccesses\x18\x03 \x01(\x03\x12\x10\n\x08\x66\x61ilures\x18\x04 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x05 \x01(\x01\x12\x12\n\naverage_ms\x18\x06 \x01(\x01\x12\x0e\n\x06p50_ms\x18\x07 \x01(\x01\x12\x0e\n\x06p95_ms\x18\x08 \x01(\x01\"8\n\x0b\x43hatRequest\x12\x15\n\x07message\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nsession_id\x18\x02 \x01(\t\"I\n\x0c\x43hatResponse\x12\x10\n\x08response\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x13\n\x0btokens_used\x18\x03 \x01(\x03\">\n\x11\x43hatStreamRequest\x12\x15\n\x07message\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nsession_id\x18\x02 \x01(\t\"[\n\x12\x43hatStreamResponse\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.agentmesh.v1.ChatResponseH\x00\x42\x07\n\x05\x65vent*\x87\x01\n\rReplicaHealth\x12\x1e\n\x1aREPLICA_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_HEALTH_SERVING\x10\x01\x12\x1e\n\x1aREPLICA_HEALTH_NOT_SERVING\x10\x02\x12\x1a\n\x16REPLICA_HEALTH_UNKNOWN\x10\x03\x32\xab\x08\n\x13OrchestratorService\x12\x61\n\x10ValidateWorkflow\x12%.agentmesh.v1.ValidateWorkflowRequest\x1a&.agentmesh.v1.ValidateWorkflowResponse\x12I\n\x08StartRun\x12\x1d.agentmesh.v1.StartRunRequest\x1a\x1e.agentmesh.v1.StartRunResponse\x12T\n\x0bRunWorkflow\x12 .agentmesh.v1.RunWorkflowRequest\x1a!.agentmesh.v1.RunWorkflowResponse0\x01\x12K\n\x08WatchRun\x12\x1d.agentmesh.v1.WatchRunRequest\x1a\x1e.agentmesh.v1.WatchRunResponse0\x01\x12\x43\n\x06GetRun\x12\x1b.agentmesh.v1.GetRunRequest\x1a\x1c.agentmesh.v1.GetRunResponse\x12I\n\x08ListRuns\x12\x1d.agentmesh.v1.ListRunsRequest\x1a\x1e.agentmesh.v1.ListRunsResponse\x12L\n\tCancelRun\x12\x1e.agentmesh.v1.CancelRunRequest\x1a\x1f.agentmesh.v1.CancelRunResponse\x12O\n\nListAgents\x12\x1f.agentmesh.v1.ListAgentsRequest\x1a .agentmesh.v1.ListAgentsResponse\x12X\n\rListWorkflows\x12\".agentmesh.v1.ListWorkflowsRequest\x1a#.agentmesh.v1.ListWorkflowsResponse\x12O\n\nGetMetrics\x12\x1f.agentmesh.v1.GetMetricsRequest\x1a .agentmesh.v1.GetMetricsResponse\x12W\n\x0cWatchMetrics\x12!.agentmesh.v1.WatchMetricsRequest\x1a\".agentmesh.v1.WatchMetricsResponse0\x01\x12=\n\x04\x43hat\x12\x19.agentmesh.v1.ChatRequest\x1a\x1a.agentmesh.v1.ChatResponse\x12Q\n\nChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'agentmesh/v1/orchestrator_service.proto\x12\x0c\x61gentmesh.v1\x1a agentmesh/v1/agent_service.proto\x1a\x1a\x61gentmesh/v1/message.proto\x1a\x16\x61gentmesh/v1/run.proto\x1a\x1b\x61gentmesh/v1/workflow.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x17ValidateWorkflowRequest\x12.\n\x08workflow\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.WorkflowB\x04\xe2\x41\x01\x02\"3\n\x18ValidateWorkflowResponse\x12\x17\n\x0f\x65xecution_order\x18\x01 \x03(\t\"\xc8\x01\n\x0fStartRunRequest\x12*\n\x08workflow\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.WorkflowH\x00\x12\x17\n\rworkflow_name\x18\x02 \x01(\tH\x00\x12\'\n\x06inputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x18.agentmesh.v1.RunContext\x12\x12\n\nrequest_id\x18\x05 \x01(\tB\x08\n\x06source\"2\n\x10StartRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"\xcb\x01\n\x12RunWorkflowRequest\x12*\n\x08workflow\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.WorkflowH\x00\x12\x17\n\rworkflow_name\x18\x02 \x01(\tH\x00\x12\'\n\x06inputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x18.agentmesh.v1.RunContext\x12\x12\n\nrequest_id\x18\x05 \x01(\tB\x08\n\x06source\"<\n\x13RunWorkflowResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.RunEvent\"?\n\x0fWatchRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"9\n\x10WatchRunResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.RunEvent\"%\n\rGetRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"0\n\x0eGetRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"_\n\x0fListRunsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.agentmesh.v1.RunState\"L\n\x10ListRunsResponse\x12\x1f\n\x04runs\x18\x01 \x03(\x0b\x32\x11.agentmesh.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x10\x43\x61ncelRunRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x11\x43\x61ncelRunResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"\x90\x01\n\x13ProvideInputRequest\x12\x14\n\x06run_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07step_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\x04item\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x30\n\x06\x61nswer\x18\x04 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessageB\x04\xe2\x41\x01\x02\x42\x07\n\x05_item\"6\n\x14ProvideInputResponse\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"\x13\n\x11ListAgentsRequest\"?\n\x12ListAgentsResponse\x12)\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x19.agentmesh.v1.AgentStatus\"k\n\x0b\x41gentStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x08replicas\x18\x02 \x03(\x0b\x32\x15.agentmesh.v1.Replica\x12%\n\x04\x63\x61rd\x18\x03 \x01(\x0b\x32\x17.agentmesh.v1.AgentCard\"G\n\x07Replica\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12+\n\x06health\x18\x02 \x01(\x0e\x32\x1b.agentmesh.v1.ReplicaHealth\"\x16\n\x14ListWorkflowsRequest\"B\n\x15ListWorkflowsResponse\x12)\n\tworkflows\x18\x01 \x03(\x0b\x32\x16.agentmesh.v1.Workflow\"\x13\n\x11GetMetricsRequest\"<\n\x12GetMetricsResponse\x12&\n\x07metrics\x18\x01 \x01(\x0b\x32\x15.agentmesh.v1.Metrics\"B\n\x13WatchMetricsRequest\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\">\n\x14WatchMetricsResponse\x12&\n\x07metrics\x18\x01 \x01(\x0b\x32\x15.agentmesh.v1.Metrics\"\x80\x02\n\x07Metrics\x12\x1a\n\x12workflows_executed\x18\x01 \x01(\x03\x12\x1b\n\x13workflows_succeeded\x18\x02 \x01(\x03\x12\x18\n\x10workflows_failed\x18\x03 \x01(\x03\x12\x1b\n\x13workflows_cancelled\x18\x04 \x01(\x03\x12\x19\n\x11workflows_running\x18\x05 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x06 \x01(\x01\x12*\n\x06\x61gents\x18\x07 \x03(\x0b\x32\x1a.agentmesh.v1.AgentMetrics\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x0c\x41gentMetrics\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x12\n\nexecutions\x18\x02 \x01(\x03\x12\x11\n\tsuccesses\x18\x03 \x01(\x03\x12\x10\n\x08\x66\x61ilures\x18\x04 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x05 \x01(\x01\x12\x12\n\naverage_ms\x18\x06 \x01(\x01\x12\x0e\n\x06p50_ms\x18\x07 \x01(\x01\x12\x0e\n\x06p95_ms\x18\x08 \x01(\x01\"8\n\x0b\x43hatRequest\x12\x15\n\x07message\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nsession_id\x18\x02 \x01(\t\"I\n\x0c\x43hatResponse\x12\x10\n\x08response\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x13\n\x0btokens_used\x18\x03 \x01(\x03\">\n\x11\x43hatStreamRequest\x12\x15\n\x07message\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\nsession_id\x18\x02 \x01(\t\"[\n\x12\x43hatStreamResponse\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.agentmesh.v1.ChatResponseH\x00\x42\x07\n\x05\x65vent*\x87\x01\n\rReplicaHealth\x12\x1e\n\x1aREPLICA_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_HEALTH_SERVING\x10\x01\x12\x1e\n\x1aREPLICA_HEALTH_NOT_SERVING\x10\x02\x12\x1a\n\x16REPLICA_HEALTH_UNKNOWN\x10\x03\x32\x82\t\n\x13OrchestratorService\x12\x61\n\x10ValidateWorkflow\x12%.agentmesh.v1.ValidateWorkflowRequest\x1a&.agentmesh.v1.ValidateWorkflowResponse\x12I\n\x08StartRun\x12\x1d.agentmesh.v1.StartRunRequest\x1a\x1e.agentmesh.v1.StartRunResponse\x12T\n\x0bRunWorkflow\x12 .agentmesh.v1.RunWorkflowRequest\x1a!.agentmesh.v1.RunWorkflowResponse0\x01\x12K\n\x08WatchRun\x12\x1d.agentmesh.v1.WatchRunRequest\x1a\x1e.agentmesh.v1.WatchRunResponse0\x01\x12\x43\n\x06GetRun\x12\x1b.agentmesh.v1.GetRunRequest\x1a\x1c.agentmesh.v1.GetRunResponse\x12I\n\x08ListRuns\x12\x1d.agentmesh.v1.ListRunsRequest\x1a\x1e.agentmesh.v1.ListRunsResponse\x12L\n\tCancelRun\x12\x1e.agentmesh.v1.CancelRunRequest\x1a\x1f.agentmesh.v1.CancelRunResponse\x12U\n\x0cProvideInput\x12!.agentmesh.v1.ProvideInputRequest\x1a\".agentmesh.v1.ProvideInputResponse\x12O\n\nListAgents\x12\x1f.agentmesh.v1.ListAgentsRequest\x1a .agentmesh.v1.ListAgentsResponse\x12X\n\rListWorkflows\x12\".agentmesh.v1.ListWorkflowsRequest\x1a#.agentmesh.v1.ListWorkflowsResponse\x12O\n\nGetMetrics\x12\x1f.agentmesh.v1.GetMetricsRequest\x1a .agentmesh.v1.GetMetricsResponse\x12W\n\x0cWatchMetrics\x12!.agentmesh.v1.WatchMetricsRequest\x1a\".agentmesh.v1.WatchMetricsResponse0\x01\x12=\n\x04\x43hat\x12\x19.agentmesh.v1.ChatRequest\x1a\x1a.agentmesh.v1.ChatResponse\x12Q\n\nChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,72 +47,82 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETRUNREQUEST'].fields_by_name['run_id']._serialized_options = b'\342A\001\002'
   _globals['_CANCELRUNREQUEST'].fields_by_name['run_id']._loaded_options = None
   _globals['_CANCELRUNREQUEST'].fields_by_name['run_id']._serialized_options = b'\342A\001\002'
+  _globals['_PROVIDEINPUTREQUEST'].fields_by_name['run_id']._loaded_options = None
+  _globals['_PROVIDEINPUTREQUEST'].fields_by_name['run_id']._serialized_options = b'\342A\001\002'
+  _globals['_PROVIDEINPUTREQUEST'].fields_by_name['step_id']._loaded_options = None
+  _globals['_PROVIDEINPUTREQUEST'].fields_by_name['step_id']._serialized_options = b'\342A\001\002'
+  _globals['_PROVIDEINPUTREQUEST'].fields_by_name['answer']._loaded_options = None
+  _globals['_PROVIDEINPUTREQUEST'].fields_by_name['answer']._serialized_options = b'\342A\001\002'
   _globals['_CHATREQUEST'].fields_by_name['message']._loaded_options = None
   _globals['_CHATREQUEST'].fields_by_name['message']._serialized_options = b'\342A\001\002'
   _globals['_CHATSTREAMREQUEST'].fields_by_name['message']._loaded_options = None
   _globals['_CHATSTREAMREQUEST'].fields_by_name['message']._serialized_options = b'\342A\001\002'
-  _globals['_REPLICAHEALTH']._serialized_start=2710
-  _globals['_REPLICAHEALTH']._serialized_end=2845
-  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_start=272
-  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_end=345
-  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_start=347
-  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_end=398
-  _globals['_STARTRUNREQUEST']._serialized_start=401
-  _globals['_STARTRUNREQUEST']._serialized_end=601
-  _globals['_STARTRUNRESPONSE']._serialized_start=603
-  _globals['_STARTRUNRESPONSE']._serialized_end=653
-  _globals['_RUNWORKFLOWREQUEST']._serialized_start=656
-  _globals['_RUNWORKFLOWREQUEST']._serialized_end=859
-  _globals['_RUNWORKFLOWRESPONSE']._serialized_start=861
-  _globals['_RUNWORKFLOWRESPONSE']._serialized_end=921
-  _globals['_WATCHRUNREQUEST']._serialized_start=923
-  _globals['_WATCHRUNREQUEST']._serialized_end=986
-  _globals['_WATCHRUNRESPONSE']._serialized_start=988
-  _globals['_WATCHRUNRESPONSE']._serialized_end=1045
-  _globals['_GETRUNREQUEST']._serialized_start=1047
-  _globals['_GETRUNREQUEST']._serialized_end=1084
-  _globals['_GETRUNRESPONSE']._serialized_start=1086
-  _globals['_GETRUNRESPONSE']._serialized_end=1134
-  _globals['_LISTRUNSREQUEST']._serialized_start=1136
-  _globals['_LISTRUNSREQUEST']._serialized_end=1231
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1233
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1309
-  _globals['_CANCELRUNREQUEST']._serialized_start=1311
-  _globals['_CANCELRUNREQUEST']._serialized_end=1367
-  _globals['_CANCELRUNRESPONSE']._serialized_start=1369
-  _globals['_CANCELRUNRESPONSE']._serialized_end=1420
-  _globals['_LISTAGENTSREQUEST']._serialized_start=1422
-  _globals['_LISTAGENTSREQUEST']._serialized_end=1441
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=1443
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=1506
-  _globals['_AGENTSTATUS']._serialized_start=1508
-  _globals['_AGENTSTATUS']._serialized_end=1615
-  _globals['_REPLICA']._serialized_start=1617
-  _globals['_REPLICA']._serialized_end=1688
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=1690
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=1712
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=1714
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=1780
-  _globals['_GETMETRICSREQUEST']._serialized_start=1782
-  _globals['_GETMETRICSREQUEST']._serialized_end=1801
-  _globals['_GETMETRICSRESPONSE']._serialized_start=1803
-  _globals['_GETMETRICSRESPONSE']._serialized_end=1863
-  _globals['_WATCHMETRICSREQUEST']._serialized_start=1865
-  _globals['_WATCHMETRICSREQUEST']._serialized_end=1931
-  _globals['_WATCHMETRICSRESPONSE']._serialized_start=1933
-  _globals['_WATCHMETRICSRESPONSE']._serialized_end=1995
-  _globals['_METRICS']._serialized_start=1998
-  _globals['_METRICS']._serialized_end=2254
-  _globals['_AGENTMETRICS']._serialized_start=2257
-  _globals['_AGENTMETRICS']._serialized_end=2417
-  _globals['_CHATREQUEST']._serialized_start=2419
-  _globals['_CHATREQUEST']._serialized_end=2475
-  _globals['_CHATRESPONSE']._serialized_start=2477
-  _globals['_CHATRESPONSE']._serialized_end=2550
-  _globals['_CHATSTREAMREQUEST']._serialized_start=2552
-  _globals['_CHATSTREAMREQUEST']._serialized_end=2614
-  _globals['_CHATSTREAMRESPONSE']._serialized_start=2616
-  _globals['_CHATSTREAMRESPONSE']._serialized_end=2707
-  _globals['_ORCHESTRATORSERVICE']._serialized_start=2848
-  _globals['_ORCHESTRATORSERVICE']._serialized_end=3915
+  _globals['_REPLICAHEALTH']._serialized_start=2941
+  _globals['_REPLICAHEALTH']._serialized_end=3076
+  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_start=300
+  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_end=373
+  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_start=375
+  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_end=426
+  _globals['_STARTRUNREQUEST']._serialized_start=429
+  _globals['_STARTRUNREQUEST']._serialized_end=629
+  _globals['_STARTRUNRESPONSE']._serialized_start=631
+  _globals['_STARTRUNRESPONSE']._serialized_end=681
+  _globals['_RUNWORKFLOWREQUEST']._serialized_start=684
+  _globals['_RUNWORKFLOWREQUEST']._serialized_end=887
+  _globals['_RUNWORKFLOWRESPONSE']._serialized_start=889
+  _globals['_RUNWORKFLOWRESPONSE']._serialized_end=949
+  _globals['_WATCHRUNREQUEST']._serialized_start=951
+  _globals['_WATCHRUNREQUEST']._serialized_end=1014
+  _globals['_WATCHRUNRESPONSE']._serialized_start=1016
+  _globals['_WATCHRUNRESPONSE']._serialized_end=1073
+  _globals['_GETRUNREQUEST']._serialized_start=1075
+  _globals['_GETRUNREQUEST']._serialized_end=1112
+  _globals['_GETRUNRESPONSE']._serialized_start=1114
+  _globals['_GETRUNRESPONSE']._serialized_end=1162
+  _globals['_LISTRUNSREQUEST']._serialized_start=1164
+  _globals['_LISTRUNSREQUEST']._serialized_end=1259
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1261
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1337
+  _globals['_CANCELRUNREQUEST']._serialized_start=1339
+  _globals['_CANCELRUNREQUEST']._serialized_end=1395
+  _globals['_CANCELRUNRESPONSE']._serialized_start=1397
+  _globals['_CANCELRUNRESPONSE']._serialized_end=1448
+  _globals['_PROVIDEINPUTREQUEST']._serialized_start=1451
+  _globals['_PROVIDEINPUTREQUEST']._serialized_end=1595
+  _globals['_PROVIDEINPUTRESPONSE']._serialized_start=1597
+  _globals['_PROVIDEINPUTRESPONSE']._serialized_end=1651
+  _globals['_LISTAGENTSREQUEST']._serialized_start=1653
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1672
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=1674
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=1737
+  _globals['_AGENTSTATUS']._serialized_start=1739
+  _globals['_AGENTSTATUS']._serialized_end=1846
+  _globals['_REPLICA']._serialized_start=1848
+  _globals['_REPLICA']._serialized_end=1919
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=1921
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=1943
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=1945
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=2011
+  _globals['_GETMETRICSREQUEST']._serialized_start=2013
+  _globals['_GETMETRICSREQUEST']._serialized_end=2032
+  _globals['_GETMETRICSRESPONSE']._serialized_start=2034
+  _globals['_GETMETRICSRESPONSE']._serialized_end=2094
+  _globals['_WATCHMETRICSREQUEST']._serialized_start=2096
+  _globals['_WATCHMETRICSREQUEST']._serialized_end=2162
+  _globals['_WATCHMETRICSRESPONSE']._serialized_start=2164
+  _globals['_WATCHMETRICSRESPONSE']._serialized_end=2226
+  _globals['_METRICS']._serialized_start=2229
+  _globals['_METRICS']._serialized_end=2485
+  _globals['_AGENTMETRICS']._serialized_start=2488
+  _globals['_AGENTMETRICS']._serialized_end=2648
+  _globals['_CHATREQUEST']._serialized_start=2650
+  _globals['_CHATREQUEST']._serialized_end=2706
+  _globals['_CHATRESPONSE']._serialized_start=2708
+  _globals['_CHATRESPONSE']._serialized_end=2781
+  _globals['_CHATSTREAMREQUEST']._serialized_start=2783
+  _globals['_CHATSTREAMREQUEST']._serialized_end=2845
+  _globals['_CHATSTREAMRESPONSE']._serialized_start=2847
+  _globals['_CHATSTREAMRESPONSE']._serialized_end=2938
+  _globals['_ORCHESTRATORSERVICE']._serialized_start=3079
+  _globals['_ORCHESTRATORSERVICE']._serialized_end=4233
 # @@protoc_insertion_point(module_scope)

@@ -73,6 +73,11 @@ class OrchestratorServiceStub:
                 request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CancelRunRequest.SerializeToString,
                 response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CancelRunResponse.FromString,
                 _registered_method=True)
+        self.ProvideInput = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/ProvideInput',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ProvideInputRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ProvideInputResponse.FromString,
+                _registered_method=True)
         self.ListAgents = channel.unary_unary(
                 '/agentmesh.v1.OrchestratorService/ListAgents',
                 request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListAgentsRequest.SerializeToString,
@@ -161,6 +166,15 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProvideInput(self, request, context):
+        """ProvideInput answers the question a step's agent asked (StepRun.pending_input):
+        the answer is checked against the question's schema (INVALID_ARGUMENT with
+        field violations), recorded as an event, and the agent invoked again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAgents(self, request, context):
         """ListAgents reports each configured agent's replicas, health and card.
         """
@@ -242,6 +256,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.CancelRun,
                     request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CancelRunRequest.FromString,
                     response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CancelRunResponse.SerializeToString,
+            ),
+            'ProvideInput': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProvideInput,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ProvideInputRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ProvideInputResponse.SerializeToString,
             ),
             'ListAgents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAgents,
@@ -467,6 +486,33 @@ class OrchestratorService:
             '/agentmesh.v1.OrchestratorService/CancelRun',
             agentmesh_dot_v1_dot_orchestrator__service__pb2.CancelRunRequest.SerializeToString,
             agentmesh_dot_v1_dot_orchestrator__service__pb2.CancelRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProvideInput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/ProvideInput',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ProvideInputRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ProvideInputResponse.FromString,
             options,
             channel_credentials,
             insecure,

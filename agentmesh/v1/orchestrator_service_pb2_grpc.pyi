@@ -53,6 +53,11 @@ class OrchestratorServiceStub:
     """CancelRun cancels in-flight agent calls at once; the run ends CANCELLED.
     Idempotent: cancelling a finished run returns it unchanged.
     """
+    ProvideInput: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ProvideInputRequest, _orchestrator_service_pb2.ProvideInputResponse]
+    """ProvideInput answers the question a step's agent asked (StepRun.pending_input):
+    the answer is checked against the question's schema (INVALID_ARGUMENT with
+    field violations), recorded as an event, and the agent invoked again.
+    """
     ListAgents: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ListAgentsRequest, _orchestrator_service_pb2.ListAgentsResponse]
     """ListAgents reports each configured agent's replicas, health and card."""
     ListWorkflows: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ListWorkflowsRequest, _orchestrator_service_pb2.ListWorkflowsResponse]
@@ -94,6 +99,11 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     CancelRun: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.CancelRunRequest, _orchestrator_service_pb2.CancelRunResponse]  # type: ignore[assignment]
     """CancelRun cancels in-flight agent calls at once; the run ends CANCELLED.
     Idempotent: cancelling a finished run returns it unchanged.
+    """
+    ProvideInput: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ProvideInputRequest, _orchestrator_service_pb2.ProvideInputResponse]  # type: ignore[assignment]
+    """ProvideInput answers the question a step's agent asked (StepRun.pending_input):
+    the answer is checked against the question's schema (INVALID_ARGUMENT with
+    field violations), recorded as an event, and the agent invoked again.
     """
     ListAgents: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ListAgentsRequest, _orchestrator_service_pb2.ListAgentsResponse]  # type: ignore[assignment]
     """ListAgents reports each configured agent's replicas, health and card."""
@@ -175,6 +185,17 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_orchestrator_service_pb2.CancelRunResponse, _abc.Awaitable[_orchestrator_service_pb2.CancelRunResponse]]:
         """CancelRun cancels in-flight agent calls at once; the run ends CANCELLED.
         Idempotent: cancelling a finished run returns it unchanged.
+        """
+
+    @_abc_1.abstractmethod
+    def ProvideInput(
+        self,
+        request: _orchestrator_service_pb2.ProvideInputRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.ProvideInputResponse, _abc.Awaitable[_orchestrator_service_pb2.ProvideInputResponse]]:
+        """ProvideInput answers the question a step's agent asked (StepRun.pending_input):
+        the answer is checked against the question's schema (INVALID_ARGUMENT with
+        field violations), recorded as an event, and the agent invoked again.
         """
 
     @_abc_1.abstractmethod

@@ -22,53 +22,62 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from agentmesh.v1 import message_pb2 as agentmesh_dot_v1_dot_message__pb2
 from agentmesh.v1 import workflow_pb2 as agentmesh_dot_v1_dot_workflow__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61gentmesh/v1/run.proto\x12\x0c\x61gentmesh.v1\x1a\x1b\x61gentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x04\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12(\n\x08workflow\x18\x02 \x01(\x0b\x32\x16.agentmesh.v1.Workflow\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.agentmesh.v1.RunState\x12\'\n\x06inputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x07\x63ontext\x18\x05 \x01(\x0b\x32\x18.agentmesh.v1.RunContext\x12(\n\x07outputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12%\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x16.agentmesh.v1.RunError\x12$\n\x05steps\x18\x08 \x03(\x0b\x32\x15.agentmesh.v1.StepRun\x12\x12\n\nrequest_id\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rlast_sequence\x18\r \x01(\x03\x12\x11\n\tprincipal\x18\x0e \x01(\t\x12\x13\n\x0btraceparent\x18\x0f \x01(\t\"I\n\nRunContext\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\'\n\x06shared\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xb8\x02\n\x07StepRun\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12&\n\x05state\x18\x02 \x01(\x0e\x32\x17.agentmesh.v1.StepState\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12&\n\x06output\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04text\x18\x05 \x01(\t\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x16.agentmesh.v1.RunError\x12\x13\n\x0bitems_total\x18\x07 \x01(\x05\x12\x12\n\nitems_done\x18\x08 \x01(\x05\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x08RunError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07step_id\x18\x04 \x01(\t\"\x9f\x05\n\x08RunEvent\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brun_started\x18\n \x01(\x0b\x32\x18.agentmesh.v1.RunStartedH\x00\x12\x31\n\x0cstep_started\x18\x0b \x01(\x0b\x32\x19.agentmesh.v1.StepStartedH\x00\x12:\n\x11step_output_chunk\x18\x0c \x01(\x0b\x32\x1d.agentmesh.v1.StepOutputChunkH\x00\x12\x33\n\rstep_retrying\x18\r \x01(\x0b\x32\x1a.agentmesh.v1.StepRetryingH\x00\x12\x35\n\x0estep_completed\x18\x0e \x01(\x0b\x32\x1b.agentmesh.v1.StepCompletedH\x00\x12/\n\x0bstep_failed\x18\x0f \x01(\x0b\x32\x18.agentmesh.v1.StepFailedH\x00\x12\x31\n\x0cstep_skipped\x18\x10 \x01(\x0b\x32\x19.agentmesh.v1.StepSkippedH\x00\x12\x33\n\rrun_completed\x18\x11 \x01(\x0b\x32\x1a.agentmesh.v1.RunCompletedH\x00\x12-\n\nrun_failed\x18\x12 \x01(\x0b\x32\x17.agentmesh.v1.RunFailedH\x00\x12\x33\n\rrun_cancelled\x18\x13 \x01(\x0b\x32\x1a.agentmesh.v1.RunCancelledH\x00\x12/\n\x0brun_resumed\x18\x14 \x01(\x0b\x32\x18.agentmesh.v1.RunResumedH\x00\x42\x07\n\x05\x65vent\",\n\nRunStarted\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"q\n\x0bStepStarted\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\x04item\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x0bitems_total\x18\x04 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\x05 \x01(\tB\x07\n\x05_item\"L\n\x0fStepOutputChunk\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0c\n\x04text\x18\x03 \x01(\tB\x07\n\x05_item\"\x9d\x01\n\x0cStepRetrying\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12(\n\x05\x64\x65lay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x16.agentmesh.v1.RunErrorB\x07\n\x05_item\"\xdd\x01\n\rStepCompleted\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12&\n\x06output\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04text\x18\x05 \x01(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cinput_tokens\x18\x07 \x01(\x03\x12\x15\n\routput_tokens\x18\x08 \x01(\x03\x42\x07\n\x05_item\"\x84\x01\n\nStepFailed\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12%\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x16.agentmesh.v1.RunError\x12\x11\n\tcontinued\x18\x05 \x01(\x08\x42\x07\n\x05_item\".\n\x0bStepSkipped\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"e\n\x0cRunCompleted\x12(\n\x07outputs\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"2\n\tRunFailed\x12%\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.RunError\"\x1e\n\x0cRunCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\"+\n\nRunResumed\x12\x1d\n\x15redispatched_step_ids\x18\x01 \x03(\t*\x9b\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11RUN_STATE_PENDING\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10RUN_STATE_FAILED\x10\x04\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x05*\xba\x01\n\tStepState\x12\x1a\n\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_STATE_PENDING\x10\x01\x12\x16\n\x12STEP_STATE_RUNNING\x10\x02\x12\x18\n\x14STEP_STATE_SUCCEEDED\x10\x03\x12\x15\n\x11STEP_STATE_FAILED\x10\x04\x12\x16\n\x12STEP_STATE_SKIPPED\x10\x05\x12\x18\n\x14STEP_STATE_CANCELLED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x61gentmesh/v1/run.proto\x12\x0c\x61gentmesh.v1\x1a\x1a\x61gentmesh/v1/message.proto\x1a\x1b\x61gentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x04\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12(\n\x08workflow\x18\x02 \x01(\x0b\x32\x16.agentmesh.v1.Workflow\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.agentmesh.v1.RunState\x12\'\n\x06inputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12)\n\x07\x63ontext\x18\x05 \x01(\x0b\x32\x18.agentmesh.v1.RunContext\x12(\n\x07outputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12%\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x16.agentmesh.v1.RunError\x12$\n\x05steps\x18\x08 \x03(\x0b\x32\x15.agentmesh.v1.StepRun\x12\x12\n\nrequest_id\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rlast_sequence\x18\r \x01(\x03\x12\x11\n\tprincipal\x18\x0e \x01(\t\x12\x13\n\x0btraceparent\x18\x0f \x01(\t\"I\n\nRunContext\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\'\n\x06shared\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xeb\x02\n\x07StepRun\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12&\n\x05state\x18\x02 \x01(\x0e\x32\x17.agentmesh.v1.StepState\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12&\n\x06output\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04text\x18\x05 \x01(\t\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x16.agentmesh.v1.RunError\x12\x13\n\x0bitems_total\x18\x07 \x01(\x05\x12\x12\n\nitems_done\x18\x08 \x01(\x05\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rpending_input\x18\x0b \x03(\x0b\x32\x1a.agentmesh.v1.InputRequest\"\xb8\x01\n\x0cInputRequest\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x0c\n\x04turn\x18\x04 \x01(\x05\x12,\n\x08question\x18\x05 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessage\x12.\n\ranswer_schema\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x07\n\x05_item\"J\n\x08RunError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07step_id\x18\x04 \x01(\t\"\xd0\x06\n\x08RunEvent\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brun_started\x18\n \x01(\x0b\x32\x18.agentmesh.v1.RunStartedH\x00\x12\x31\n\x0cstep_started\x18\x0b \x01(\x0b\x32\x19.agentmesh.v1.StepStartedH\x00\x12:\n\x11step_output_chunk\x18\x0c \x01(\x0b\x32\x1d.agentmesh.v1.StepOutputChunkH\x00\x12\x33\n\rstep_retrying\x18\r \x01(\x0b\x32\x1a.agentmesh.v1.StepRetryingH\x00\x12\x35\n\x0estep_completed\x18\x0e \x01(\x0b\x32\x1b.agentmesh.v1.StepCompletedH\x00\x12/\n\x0bstep_failed\x18\x0f \x01(\x0b\x32\x18.agentmesh.v1.StepFailedH\x00\x12\x31\n\x0cstep_skipped\x18\x10 \x01(\x0b\x32\x19.agentmesh.v1.StepSkippedH\x00\x12\x33\n\rrun_completed\x18\x11 \x01(\x0b\x32\x1a.agentmesh.v1.RunCompletedH\x00\x12-\n\nrun_failed\x18\x12 \x01(\x0b\x32\x17.agentmesh.v1.RunFailedH\x00\x12\x33\n\rrun_cancelled\x18\x13 \x01(\x0b\x32\x1a.agentmesh.v1.RunCancelledH\x00\x12/\n\x0brun_resumed\x18\x14 \x01(\x0b\x32\x18.agentmesh.v1.RunResumedH\x00\x12>\n\x13step_input_required\x18\x15 \x01(\x0b\x32\x1f.agentmesh.v1.StepInputRequiredH\x00\x12>\n\x13step_input_provided\x18\x16 \x01(\x0b\x32\x1f.agentmesh.v1.StepInputProvidedH\x00\x12/\n\x0brun_waiting\x18\x17 \x01(\x0b\x32\x18.agentmesh.v1.RunWaitingH\x00\x42\x07\n\x05\x65vent\",\n\nRunStarted\x12\x1e\n\x03run\x18\x01 \x01(\x0b\x32\x11.agentmesh.v1.Run\"q\n\x0bStepStarted\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\x04item\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x0bitems_total\x18\x04 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\x05 \x01(\tB\x07\n\x05_item\"L\n\x0fStepOutputChunk\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0c\n\x04text\x18\x03 \x01(\tB\x07\n\x05_item\"\x9d\x01\n\x0cStepRetrying\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12(\n\x05\x64\x65lay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x16.agentmesh.v1.RunErrorB\x07\n\x05_item\"\xdd\x01\n\rStepCompleted\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12&\n\x06output\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0c\n\x04text\x18\x05 \x01(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0cinput_tokens\x18\x07 \x01(\x03\x12\x15\n\routput_tokens\x18\x08 \x01(\x03\x42\x07\n\x05_item\"\x84\x01\n\nStepFailed\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12%\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x16.agentmesh.v1.RunError\x12\x11\n\tcontinued\x18\x05 \x01(\x08\x42\x07\n\x05_item\".\n\x0bStepSkipped\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"e\n\x0cRunCompleted\x12(\n\x07outputs\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"2\n\tRunFailed\x12%\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.RunError\"\x1e\n\x0cRunCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\"+\n\nRunResumed\x12\x1d\n\x15redispatched_step_ids\x18\x01 \x03(\t\"@\n\x11StepInputRequired\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x1a.agentmesh.v1.InputRequest\"\x9e\x01\n\x11StepInputProvided\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x11\n\x04item\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x0c\n\x04turn\x18\x04 \x01(\x05\x12*\n\x06\x61nswer\x18\x05 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessage\x12\x11\n\tprincipal\x18\x06 \x01(\tB\x07\n\x05_item\"\x1e\n\nRunWaiting\x12\x10\n\x08step_ids\x18\x01 \x03(\t*\xbc\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11RUN_STATE_PENDING\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10RUN_STATE_FAILED\x10\x04\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x05\x12\x1f\n\x1bRUN_STATE_WAITING_FOR_INPUT\x10\x06*\xdc\x01\n\tStepState\x12\x1a\n\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_STATE_PENDING\x10\x01\x12\x16\n\x12STEP_STATE_RUNNING\x10\x02\x12\x18\n\x14STEP_STATE_SUCCEEDED\x10\x03\x12\x15\n\x11STEP_STATE_FAILED\x10\x04\x12\x16\n\x12STEP_STATE_SKIPPED\x10\x05\x12\x18\n\x14STEP_STATE_CANCELLED\x10\x06\x12 \n\x1cSTEP_STATE_WAITING_FOR_INPUT\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmesh.v1.run_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RUNSTATE']._serialized_start=2877
-  _globals['_RUNSTATE']._serialized_end=3032
-  _globals['_STEPSTATE']._serialized_start=3035
-  _globals['_STEPSTATE']._serialized_end=3221
-  _globals['_RUN']._serialized_start=165
-  _globals['_RUN']._serialized_end=696
-  _globals['_RUNCONTEXT']._serialized_start=698
-  _globals['_RUNCONTEXT']._serialized_end=771
-  _globals['_STEPRUN']._serialized_start=774
-  _globals['_STEPRUN']._serialized_end=1086
-  _globals['_RUNERROR']._serialized_start=1088
-  _globals['_RUNERROR']._serialized_end=1162
-  _globals['_RUNEVENT']._serialized_start=1165
-  _globals['_RUNEVENT']._serialized_end=1836
-  _globals['_RUNSTARTED']._serialized_start=1838
-  _globals['_RUNSTARTED']._serialized_end=1882
-  _globals['_STEPSTARTED']._serialized_start=1884
-  _globals['_STEPSTARTED']._serialized_end=1997
-  _globals['_STEPOUTPUTCHUNK']._serialized_start=1999
-  _globals['_STEPOUTPUTCHUNK']._serialized_end=2075
-  _globals['_STEPRETRYING']._serialized_start=2078
-  _globals['_STEPRETRYING']._serialized_end=2235
-  _globals['_STEPCOMPLETED']._serialized_start=2238
-  _globals['_STEPCOMPLETED']._serialized_end=2459
-  _globals['_STEPFAILED']._serialized_start=2462
-  _globals['_STEPFAILED']._serialized_end=2594
-  _globals['_STEPSKIPPED']._serialized_start=2596
-  _globals['_STEPSKIPPED']._serialized_end=2642
-  _globals['_RUNCOMPLETED']._serialized_start=2644
-  _globals['_RUNCOMPLETED']._serialized_end=2745
-  _globals['_RUNFAILED']._serialized_start=2747
-  _globals['_RUNFAILED']._serialized_end=2797
-  _globals['_RUNCANCELLED']._serialized_start=2799
-  _globals['_RUNCANCELLED']._serialized_end=2829
-  _globals['_RUNRESUMED']._serialized_start=2831
-  _globals['_RUNRESUMED']._serialized_end=2874
+  _globals['_RUNSTATE']._serialized_start=3579
+  _globals['_RUNSTATE']._serialized_end=3767
+  _globals['_STEPSTATE']._serialized_start=3770
+  _globals['_STEPSTATE']._serialized_end=3990
+  _globals['_RUN']._serialized_start=193
+  _globals['_RUN']._serialized_end=724
+  _globals['_RUNCONTEXT']._serialized_start=726
+  _globals['_RUNCONTEXT']._serialized_end=799
+  _globals['_STEPRUN']._serialized_start=802
+  _globals['_STEPRUN']._serialized_end=1165
+  _globals['_INPUTREQUEST']._serialized_start=1168
+  _globals['_INPUTREQUEST']._serialized_end=1352
+  _globals['_RUNERROR']._serialized_start=1354
+  _globals['_RUNERROR']._serialized_end=1428
+  _globals['_RUNEVENT']._serialized_start=1431
+  _globals['_RUNEVENT']._serialized_end=2279
+  _globals['_RUNSTARTED']._serialized_start=2281
+  _globals['_RUNSTARTED']._serialized_end=2325
+  _globals['_STEPSTARTED']._serialized_start=2327
+  _globals['_STEPSTARTED']._serialized_end=2440
+  _globals['_STEPOUTPUTCHUNK']._serialized_start=2442
+  _globals['_STEPOUTPUTCHUNK']._serialized_end=2518
+  _globals['_STEPRETRYING']._serialized_start=2521
+  _globals['_STEPRETRYING']._serialized_end=2678
+  _globals['_STEPCOMPLETED']._serialized_start=2681
+  _globals['_STEPCOMPLETED']._serialized_end=2902
+  _globals['_STEPFAILED']._serialized_start=2905
+  _globals['_STEPFAILED']._serialized_end=3037
+  _globals['_STEPSKIPPED']._serialized_start=3039
+  _globals['_STEPSKIPPED']._serialized_end=3085
+  _globals['_RUNCOMPLETED']._serialized_start=3087
+  _globals['_RUNCOMPLETED']._serialized_end=3188
+  _globals['_RUNFAILED']._serialized_start=3190
+  _globals['_RUNFAILED']._serialized_end=3240
+  _globals['_RUNCANCELLED']._serialized_start=3242
+  _globals['_RUNCANCELLED']._serialized_end=3272
+  _globals['_RUNRESUMED']._serialized_start=3274
+  _globals['_RUNRESUMED']._serialized_end=3317
+  _globals['_STEPINPUTREQUIRED']._serialized_start=3319
+  _globals['_STEPINPUTREQUIRED']._serialized_end=3383
+  _globals['_STEPINPUTPROVIDED']._serialized_start=3386
+  _globals['_STEPINPUTPROVIDED']._serialized_end=3544
+  _globals['_RUNWAITING']._serialized_start=3546
+  _globals['_RUNWAITING']._serialized_end=3576
 # @@protoc_insertion_point(module_scope)

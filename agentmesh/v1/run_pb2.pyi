@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from agentmesh.v1 import message_pb2 as _message_pb2
 from agentmesh.v1 import workflow_pb2 as _workflow_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
@@ -35,6 +36,10 @@ class _RunStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunState.Val
     RUN_STATE_SUCCEEDED: _RunState.ValueType  # 3
     RUN_STATE_FAILED: _RunState.ValueType  # 4
     RUN_STATE_CANCELLED: _RunState.ValueType  # 5
+    RUN_STATE_WAITING_FOR_INPUT: _RunState.ValueType  # 6
+    """Nothing is left to do until someone answers a step's question (see
+    ProvideInput): the run holds no agent call and no task meanwhile.
+    """
 
 class RunState(_RunState, metaclass=_RunStateEnumTypeWrapper):
     """RunState follows AIP-216."""
@@ -45,6 +50,10 @@ RUN_STATE_RUNNING: RunState.ValueType  # 2
 RUN_STATE_SUCCEEDED: RunState.ValueType  # 3
 RUN_STATE_FAILED: RunState.ValueType  # 4
 RUN_STATE_CANCELLED: RunState.ValueType  # 5
+RUN_STATE_WAITING_FOR_INPUT: RunState.ValueType  # 6
+"""Nothing is left to do until someone answers a step's question (see
+ProvideInput): the run holds no agent call and no task meanwhile.
+"""
 Global___RunState: _TypeAlias = RunState  # noqa: Y015
 
 class _StepState:
@@ -60,6 +69,8 @@ class _StepStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StepState.V
     STEP_STATE_FAILED: _StepState.ValueType  # 4
     STEP_STATE_SKIPPED: _StepState.ValueType  # 5
     STEP_STATE_CANCELLED: _StepState.ValueType  # 6
+    STEP_STATE_WAITING_FOR_INPUT: _StepState.ValueType  # 7
+    """Its agent asked a question (StepRun.pending_input); it goes on once answered."""
 
 class StepState(_StepState, metaclass=_StepStateEnumTypeWrapper): ...
 
@@ -70,6 +81,8 @@ STEP_STATE_SUCCEEDED: StepState.ValueType  # 3
 STEP_STATE_FAILED: StepState.ValueType  # 4
 STEP_STATE_SKIPPED: StepState.ValueType  # 5
 STEP_STATE_CANCELLED: StepState.ValueType  # 6
+STEP_STATE_WAITING_FOR_INPUT: StepState.ValueType  # 7
+"""Its agent asked a question (StepRun.pending_input); it goes on once answered."""
 Global___StepState: _TypeAlias = StepState  # noqa: Y015
 
 @_typing.final
@@ -198,6 +211,7 @@ class StepRun(_message.Message):
     ITEMS_DONE_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
+    PENDING_INPUT_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     state: Global___StepState.ValueType
     attempts: _builtins.int
@@ -217,6 +231,12 @@ class StepRun(_message.Message):
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def pending_input(self) -> _containers.RepeatedCompositeFieldContainer[Global___InputRequest]:
+        """The questions the step's agent asked that are not answered yet (one per
+        for_each item at most).
+        """
+
     def __init__(
         self,
         *,
@@ -230,14 +250,60 @@ class StepRun(_message.Message):
         items_done: _builtins.int = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
+        pending_input: _abc.Iterable[Global___InputRequest] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "output", b"output", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "end_time", b"end_time", "error", b"error", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "end_time", b"end_time", "error", b"error", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "pending_input", b"pending_input", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StepRun: _TypeAlias = StepRun  # noqa: Y015
+
+@_typing.final
+class InputRequest(_message.Message):
+    """InputRequest is a question an agent asked in a step, waiting for an answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    TURN_FIELD_NUMBER: _builtins.int
+    QUESTION_FIELD_NUMBER: _builtins.int
+    ANSWER_SCHEMA_FIELD_NUMBER: _builtins.int
+    step_id: _builtins.str
+    item: _builtins.int
+    attempt: _builtins.int
+    turn: _builtins.int
+    """Questions asked before in this attempt (answered): the answer to this one is turn `turn`."""
+    @_builtins.property
+    def question(self) -> _message_pb2.AgentMessage:
+        """The agent's question."""
+
+    @_builtins.property
+    def answer_schema(self) -> _struct_pb2.Struct:
+        """JSON Schema the answer's data must satisfy; absent: any answer will do."""
+
+    def __init__(
+        self,
+        *,
+        step_id: _builtins.str = ...,
+        item: _builtins.int | None = ...,
+        attempt: _builtins.int = ...,
+        turn: _builtins.int = ...,
+        question: _message_pb2.AgentMessage | None = ...,
+        answer_schema: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer_schema", b"answer_schema", "item", b"item", "question", b"question"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer_schema", b"answer_schema", "attempt", b"attempt", "item", b"item", "question", b"question", "step_id", b"step_id", "turn", b"turn"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
+    _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item) -> _WhichOneofReturnType__item | None: ...
+
+Global___InputRequest: _TypeAlias = InputRequest  # noqa: Y015
 
 @_typing.final
 class RunError(_message.Message):
@@ -293,6 +359,9 @@ class RunEvent(_message.Message):
     RUN_FAILED_FIELD_NUMBER: _builtins.int
     RUN_CANCELLED_FIELD_NUMBER: _builtins.int
     RUN_RESUMED_FIELD_NUMBER: _builtins.int
+    STEP_INPUT_REQUIRED_FIELD_NUMBER: _builtins.int
+    STEP_INPUT_PROVIDED_FIELD_NUMBER: _builtins.int
+    RUN_WAITING_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     sequence: _builtins.int
     @_builtins.property
@@ -319,6 +388,12 @@ class RunEvent(_message.Message):
     def run_cancelled(self) -> Global___RunCancelled: ...
     @_builtins.property
     def run_resumed(self) -> Global___RunResumed: ...
+    @_builtins.property
+    def step_input_required(self) -> Global___StepInputRequired: ...
+    @_builtins.property
+    def step_input_provided(self) -> Global___StepInputProvided: ...
+    @_builtins.property
+    def run_waiting(self) -> Global___RunWaiting: ...
     def __init__(
         self,
         *,
@@ -336,12 +411,15 @@ class RunEvent(_message.Message):
         run_failed: Global___RunFailed | None = ...,
         run_cancelled: Global___RunCancelled | None = ...,
         run_resumed: Global___RunResumed | None = ...,
+        step_input_required: Global___StepInputRequired | None = ...,
+        step_input_provided: Global___StepInputProvided | None = ...,
+        run_waiting: Global___RunWaiting | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_resumed", b"run_resumed", "run_started", b"run_started", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_output_chunk", b"step_output_chunk", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_id", b"run_id", "run_resumed", b"run_resumed", "run_started", b"run_started", "sequence", b"sequence", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_output_chunk", b"step_output_chunk", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_id", b"run_id", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "sequence", b"sequence", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["run_started", "step_started", "step_output_chunk", "step_retrying", "step_completed", "step_failed", "step_skipped", "run_completed", "run_failed", "run_cancelled", "run_resumed"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["run_started", "step_started", "step_output_chunk", "step_retrying", "step_completed", "step_failed", "step_skipped", "run_completed", "run_failed", "run_cancelled", "run_resumed", "step_input_required", "step_input_provided", "run_waiting"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
@@ -669,3 +747,90 @@ class RunResumed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunResumed: _TypeAlias = RunResumed  # noqa: Y015
+
+@_typing.final
+class StepInputRequired(_message.Message):
+    """StepInputRequired: a step's agent answered with a question instead of a result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___InputRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___InputRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StepInputRequired: _TypeAlias = StepInputRequired  # noqa: Y015
+
+@_typing.final
+class StepInputProvided(_message.Message):
+    """StepInputProvided: someone answered a step's question; its agent is invoked
+    again with the conversation so far.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    TURN_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    step_id: _builtins.str
+    item: _builtins.int
+    attempt: _builtins.int
+    turn: _builtins.int
+    """The turn answered (InputRequest.turn)."""
+    principal: _builtins.str
+    """Who answered (empty without authentication)."""
+    @_builtins.property
+    def answer(self) -> _message_pb2.AgentMessage: ...
+    def __init__(
+        self,
+        *,
+        step_id: _builtins.str = ...,
+        item: _builtins.int | None = ...,
+        attempt: _builtins.int = ...,
+        turn: _builtins.int = ...,
+        answer: _message_pb2.AgentMessage | None = ...,
+        principal: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer", b"answer", "item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer", b"answer", "attempt", b"attempt", "item", b"item", "principal", b"principal", "step_id", b"step_id", "turn", b"turn"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
+    _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item) -> _WhichOneofReturnType__item | None: ...
+
+Global___StepInputProvided: _TypeAlias = StepInputProvided  # noqa: Y015
+
+@_typing.final
+class RunWaiting(_message.Message):
+    """RunWaiting: every step left waits for an answer; the run holds nothing until one comes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def step_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        step_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["step_ids", b"step_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunWaiting: _TypeAlias = RunWaiting  # noqa: Y015

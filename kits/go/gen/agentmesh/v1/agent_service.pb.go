@@ -26,10 +26,17 @@ const (
 type InvokeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The request. Its data parts, merged in order, are the skill's input; its
-	// text parts, joined, are offered as the input field "text".
+	// text parts, joined, are offered as the input field "text". When the agent
+	// asked for input before (see InvokeResponse.input_required), it is the
+	// answer, and `history` holds the conversation up to the question.
 	Message *AgentMessage `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
 	// Skill to run; may be empty when the agent has a single skill.
-	Skill         string `protobuf:"bytes,2,opt,name=skill,proto3" json:"skill,omitempty"`
+	Skill string `protobuf:"bytes,2,opt,name=skill,proto3" json:"skill,omitempty"`
+	// The earlier turns of this conversation, oldest first: the first request,
+	// then each question the agent asked and the answer it got, ending with the
+	// question `message` answers. Empty on a first call. All share one
+	// context_id.
+	History       []*AgentMessage `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -78,10 +85,22 @@ func (x *InvokeRequest) GetSkill() string {
 	return ""
 }
 
+func (x *InvokeRequest) GetHistory() []*AgentMessage {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
 type InvokeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       *AgentMessage          `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Usage         *TokenUsage            `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reply; when input_required is set, the question to ask.
+	Message *AgentMessage `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Usage   *TokenUsage   `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
+	// Set when the agent cannot answer without more input (A2A's
+	// input-required): `message` is its question, and the caller invokes the
+	// skill again with the answer and the conversation so far.
+	InputRequired *InputRequired `protobuf:"bytes,3,opt,name=input_required,json=inputRequired,proto3" json:"input_required,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -130,17 +149,73 @@ func (x *InvokeResponse) GetUsage() *TokenUsage {
 	return nil
 }
 
+func (x *InvokeResponse) GetInputRequired() *InputRequired {
+	if x != nil {
+		return x.InputRequired
+	}
+	return nil
+}
+
+// InputRequired says that an agent needs an answer before it can go on.
+type InputRequired struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// JSON Schema the answer's data must satisfy; absent: any answer, text or
+	// data, will do.
+	AnswerSchema  *structpb.Struct `protobuf:"bytes,1,opt,name=answer_schema,json=answerSchema,proto3" json:"answer_schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputRequired) Reset() {
+	*x = InputRequired{}
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputRequired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputRequired) ProtoMessage() {}
+
+func (x *InputRequired) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputRequired.ProtoReflect.Descriptor instead.
+func (*InputRequired) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *InputRequired) GetAnswerSchema() *structpb.Struct {
+	if x != nil {
+		return x.AnswerSchema
+	}
+	return nil
+}
+
 type InvokeStreamRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       *AgentMessage          `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Skill         string                 `protobuf:"bytes,2,opt,name=skill,proto3" json:"skill,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message *AgentMessage          `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Skill   string                 `protobuf:"bytes,2,opt,name=skill,proto3" json:"skill,omitempty"`
+	// As InvokeRequest.history.
+	History       []*AgentMessage `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InvokeStreamRequest) Reset() {
 	*x = InvokeStreamRequest{}
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[2]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -152,7 +227,7 @@ func (x *InvokeStreamRequest) String() string {
 func (*InvokeStreamRequest) ProtoMessage() {}
 
 func (x *InvokeStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[2]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -165,7 +240,7 @@ func (x *InvokeStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeStreamRequest.ProtoReflect.Descriptor instead.
 func (*InvokeStreamRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{2}
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *InvokeStreamRequest) GetMessage() *AgentMessage {
@@ -182,6 +257,13 @@ func (x *InvokeStreamRequest) GetSkill() string {
 	return ""
 }
 
+func (x *InvokeStreamRequest) GetHistory() []*AgentMessage {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
 type InvokeStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -195,7 +277,7 @@ type InvokeStreamResponse struct {
 
 func (x *InvokeStreamResponse) Reset() {
 	*x = InvokeStreamResponse{}
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +289,7 @@ func (x *InvokeStreamResponse) String() string {
 func (*InvokeStreamResponse) ProtoMessage() {}
 
 func (x *InvokeStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,7 +302,7 @@ func (x *InvokeStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvokeStreamResponse.ProtoReflect.Descriptor instead.
 func (*InvokeStreamResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{3}
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *InvokeStreamResponse) GetEvent() isInvokeStreamResponse_Event {
@@ -278,7 +360,7 @@ type OutputChunk struct {
 
 func (x *OutputChunk) Reset() {
 	*x = OutputChunk{}
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[4]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +372,7 @@ func (x *OutputChunk) String() string {
 func (*OutputChunk) ProtoMessage() {}
 
 func (x *OutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[4]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +385,7 @@ func (x *OutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputChunk.ProtoReflect.Descriptor instead.
 func (*OutputChunk) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{4}
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OutputChunk) GetIndex() int32 {
@@ -328,7 +410,7 @@ type GetAgentCardRequest struct {
 
 func (x *GetAgentCardRequest) Reset() {
 	*x = GetAgentCardRequest{}
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[5]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +422,7 @@ func (x *GetAgentCardRequest) String() string {
 func (*GetAgentCardRequest) ProtoMessage() {}
 
 func (x *GetAgentCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[5]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +435,7 @@ func (x *GetAgentCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentCardRequest.ProtoReflect.Descriptor instead.
 func (*GetAgentCardRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{5}
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{6}
 }
 
 type GetAgentCardResponse struct {
@@ -365,7 +447,7 @@ type GetAgentCardResponse struct {
 
 func (x *GetAgentCardResponse) Reset() {
 	*x = GetAgentCardResponse{}
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[6]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +459,7 @@ func (x *GetAgentCardResponse) String() string {
 func (*GetAgentCardResponse) ProtoMessage() {}
 
 func (x *GetAgentCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[6]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +472,7 @@ func (x *GetAgentCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgentCardResponse.ProtoReflect.Descriptor instead.
 func (*GetAgentCardResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{6}
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetAgentCardResponse) GetCard() *AgentCard {
@@ -417,7 +499,7 @@ type AgentCard struct {
 
 func (x *AgentCard) Reset() {
 	*x = AgentCard{}
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[7]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -429,7 +511,7 @@ func (x *AgentCard) String() string {
 func (*AgentCard) ProtoMessage() {}
 
 func (x *AgentCard) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[7]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -442,7 +524,7 @@ func (x *AgentCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCard.ProtoReflect.Descriptor instead.
 func (*AgentCard) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{7}
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AgentCard) GetName() string {
@@ -505,13 +587,16 @@ type Skill struct {
 	// Inputs the skill accepts, as examples (A2A's cards carry examples too):
 	// each validates against input_schema, and a conformance check invokes them.
 	InputExamples []*structpb.Struct `protobuf:"bytes,8,rep,name=input_examples,json=inputExamples,proto3" json:"input_examples,omitempty"`
+	// Whether the skill may answer with a question (InvokeResponse.input_required)
+	// before it answers for good.
+	AsksForInput  bool `protobuf:"varint,9,opt,name=asks_for_input,json=asksForInput,proto3" json:"asks_for_input,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Skill) Reset() {
 	*x = Skill{}
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[8]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +608,7 @@ func (x *Skill) String() string {
 func (*Skill) ProtoMessage() {}
 
 func (x *Skill) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[8]
+	mi := &file_agentmesh_v1_agent_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +621,7 @@ func (x *Skill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Skill.ProtoReflect.Descriptor instead.
 func (*Skill) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{8}
+	return file_agentmesh_v1_agent_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Skill) GetId() string {
@@ -595,20 +680,32 @@ func (x *Skill) GetInputExamples() []*structpb.Struct {
 	return nil
 }
 
+func (x *Skill) GetAsksForInput() bool {
+	if x != nil {
+		return x.AsksForInput
+	}
+	return false
+}
+
 var File_agentmesh_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\n" +
-	" agentmesh/v1/agent_service.proto\x12\fagentmesh.v1\x1a\x1aagentmesh/v1/message.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"a\n" +
+	" agentmesh/v1/agent_service.proto\x12\fagentmesh.v1\x1a\x1aagentmesh/v1/message.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x97\x01\n" +
 	"\rInvokeRequest\x12:\n" +
 	"\amessage\x18\x01 \x01(\v2\x1a.agentmesh.v1.AgentMessageB\x04\xe2A\x01\x02R\amessage\x12\x14\n" +
-	"\x05skill\x18\x02 \x01(\tR\x05skill\"v\n" +
+	"\x05skill\x18\x02 \x01(\tR\x05skill\x124\n" +
+	"\ahistory\x18\x03 \x03(\v2\x1a.agentmesh.v1.AgentMessageR\ahistory\"\xba\x01\n" +
 	"\x0eInvokeResponse\x124\n" +
 	"\amessage\x18\x01 \x01(\v2\x1a.agentmesh.v1.AgentMessageR\amessage\x12.\n" +
-	"\x05usage\x18\x02 \x01(\v2\x18.agentmesh.v1.TokenUsageR\x05usage\"g\n" +
+	"\x05usage\x18\x02 \x01(\v2\x18.agentmesh.v1.TokenUsageR\x05usage\x12B\n" +
+	"\x0einput_required\x18\x03 \x01(\v2\x1b.agentmesh.v1.InputRequiredR\rinputRequired\"M\n" +
+	"\rInputRequired\x12<\n" +
+	"\ranswer_schema\x18\x01 \x01(\v2\x17.google.protobuf.StructR\fanswerSchema\"\x9d\x01\n" +
 	"\x13InvokeStreamRequest\x12:\n" +
 	"\amessage\x18\x01 \x01(\v2\x1a.agentmesh.v1.AgentMessageB\x04\xe2A\x01\x02R\amessage\x12\x14\n" +
-	"\x05skill\x18\x02 \x01(\tR\x05skill\"\x8a\x01\n" +
+	"\x05skill\x18\x02 \x01(\tR\x05skill\x124\n" +
+	"\ahistory\x18\x03 \x03(\v2\x1a.agentmesh.v1.AgentMessageR\ahistory\"\x8a\x01\n" +
 	"\x14InvokeStreamResponse\x121\n" +
 	"\x05chunk\x18\x01 \x01(\v2\x19.agentmesh.v1.OutputChunkH\x00R\x05chunk\x126\n" +
 	"\x06result\x18\x02 \x01(\v2\x1c.agentmesh.v1.InvokeResponseH\x00R\x06resultB\a\n" +
@@ -625,7 +722,7 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12+\n" +
 	"\x06skills\x18\x04 \x03(\v2\x13.agentmesh.v1.SkillR\x06skills\x12\x1c\n" +
 	"\tstreaming\x18\x05 \x01(\bR\tstreaming\x12!\n" +
-	"\fllm_provider\x18\x06 \x01(\tR\vllmProvider\"\xb9\x02\n" +
+	"\fllm_provider\x18\x06 \x01(\tR\vllmProvider\"\xdf\x02\n" +
 	"\x05Skill\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -634,7 +731,8 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\routput_schema\x18\x05 \x01(\v2\x17.google.protobuf.StructR\foutputSchema\x12\x12\n" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\x12\x1c\n" +
 	"\tstreaming\x18\a \x01(\bR\tstreaming\x12>\n" +
-	"\x0einput_examples\x18\b \x03(\v2\x17.google.protobuf.StructR\rinputExamples2\x83\x02\n" +
+	"\x0einput_examples\x18\b \x03(\v2\x17.google.protobuf.StructR\rinputExamples\x12$\n" +
+	"\x0easks_for_input\x18\t \x01(\bR\fasksForInput2\x83\x02\n" +
 	"\fAgentService\x12C\n" +
 	"\x06Invoke\x12\x1b.agentmesh.v1.InvokeRequest\x1a\x1c.agentmesh.v1.InvokeResponse\x12W\n" +
 	"\fInvokeStream\x12!.agentmesh.v1.InvokeStreamRequest\x1a\".agentmesh.v1.InvokeStreamResponse0\x01\x12U\n" +
@@ -653,44 +751,49 @@ func file_agentmesh_v1_agent_service_proto_rawDescGZIP() []byte {
 	return file_agentmesh_v1_agent_service_proto_rawDescData
 }
 
-var file_agentmesh_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_agentmesh_v1_agent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_agentmesh_v1_agent_service_proto_goTypes = []any{
 	(*InvokeRequest)(nil),        // 0: agentmesh.v1.InvokeRequest
 	(*InvokeResponse)(nil),       // 1: agentmesh.v1.InvokeResponse
-	(*InvokeStreamRequest)(nil),  // 2: agentmesh.v1.InvokeStreamRequest
-	(*InvokeStreamResponse)(nil), // 3: agentmesh.v1.InvokeStreamResponse
-	(*OutputChunk)(nil),          // 4: agentmesh.v1.OutputChunk
-	(*GetAgentCardRequest)(nil),  // 5: agentmesh.v1.GetAgentCardRequest
-	(*GetAgentCardResponse)(nil), // 6: agentmesh.v1.GetAgentCardResponse
-	(*AgentCard)(nil),            // 7: agentmesh.v1.AgentCard
-	(*Skill)(nil),                // 8: agentmesh.v1.Skill
-	(*AgentMessage)(nil),         // 9: agentmesh.v1.AgentMessage
-	(*TokenUsage)(nil),           // 10: agentmesh.v1.TokenUsage
-	(*structpb.Struct)(nil),      // 11: google.protobuf.Struct
+	(*InputRequired)(nil),        // 2: agentmesh.v1.InputRequired
+	(*InvokeStreamRequest)(nil),  // 3: agentmesh.v1.InvokeStreamRequest
+	(*InvokeStreamResponse)(nil), // 4: agentmesh.v1.InvokeStreamResponse
+	(*OutputChunk)(nil),          // 5: agentmesh.v1.OutputChunk
+	(*GetAgentCardRequest)(nil),  // 6: agentmesh.v1.GetAgentCardRequest
+	(*GetAgentCardResponse)(nil), // 7: agentmesh.v1.GetAgentCardResponse
+	(*AgentCard)(nil),            // 8: agentmesh.v1.AgentCard
+	(*Skill)(nil),                // 9: agentmesh.v1.Skill
+	(*AgentMessage)(nil),         // 10: agentmesh.v1.AgentMessage
+	(*TokenUsage)(nil),           // 11: agentmesh.v1.TokenUsage
+	(*structpb.Struct)(nil),      // 12: google.protobuf.Struct
 }
 var file_agentmesh_v1_agent_service_proto_depIdxs = []int32{
-	9,  // 0: agentmesh.v1.InvokeRequest.message:type_name -> agentmesh.v1.AgentMessage
-	9,  // 1: agentmesh.v1.InvokeResponse.message:type_name -> agentmesh.v1.AgentMessage
-	10, // 2: agentmesh.v1.InvokeResponse.usage:type_name -> agentmesh.v1.TokenUsage
-	9,  // 3: agentmesh.v1.InvokeStreamRequest.message:type_name -> agentmesh.v1.AgentMessage
-	4,  // 4: agentmesh.v1.InvokeStreamResponse.chunk:type_name -> agentmesh.v1.OutputChunk
-	1,  // 5: agentmesh.v1.InvokeStreamResponse.result:type_name -> agentmesh.v1.InvokeResponse
-	7,  // 6: agentmesh.v1.GetAgentCardResponse.card:type_name -> agentmesh.v1.AgentCard
-	8,  // 7: agentmesh.v1.AgentCard.skills:type_name -> agentmesh.v1.Skill
-	11, // 8: agentmesh.v1.Skill.input_schema:type_name -> google.protobuf.Struct
-	11, // 9: agentmesh.v1.Skill.output_schema:type_name -> google.protobuf.Struct
-	11, // 10: agentmesh.v1.Skill.input_examples:type_name -> google.protobuf.Struct
-	0,  // 11: agentmesh.v1.AgentService.Invoke:input_type -> agentmesh.v1.InvokeRequest
-	2,  // 12: agentmesh.v1.AgentService.InvokeStream:input_type -> agentmesh.v1.InvokeStreamRequest
-	5,  // 13: agentmesh.v1.AgentService.GetAgentCard:input_type -> agentmesh.v1.GetAgentCardRequest
-	1,  // 14: agentmesh.v1.AgentService.Invoke:output_type -> agentmesh.v1.InvokeResponse
-	3,  // 15: agentmesh.v1.AgentService.InvokeStream:output_type -> agentmesh.v1.InvokeStreamResponse
-	6,  // 16: agentmesh.v1.AgentService.GetAgentCard:output_type -> agentmesh.v1.GetAgentCardResponse
-	14, // [14:17] is the sub-list for method output_type
-	11, // [11:14] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	10, // 0: agentmesh.v1.InvokeRequest.message:type_name -> agentmesh.v1.AgentMessage
+	10, // 1: agentmesh.v1.InvokeRequest.history:type_name -> agentmesh.v1.AgentMessage
+	10, // 2: agentmesh.v1.InvokeResponse.message:type_name -> agentmesh.v1.AgentMessage
+	11, // 3: agentmesh.v1.InvokeResponse.usage:type_name -> agentmesh.v1.TokenUsage
+	2,  // 4: agentmesh.v1.InvokeResponse.input_required:type_name -> agentmesh.v1.InputRequired
+	12, // 5: agentmesh.v1.InputRequired.answer_schema:type_name -> google.protobuf.Struct
+	10, // 6: agentmesh.v1.InvokeStreamRequest.message:type_name -> agentmesh.v1.AgentMessage
+	10, // 7: agentmesh.v1.InvokeStreamRequest.history:type_name -> agentmesh.v1.AgentMessage
+	5,  // 8: agentmesh.v1.InvokeStreamResponse.chunk:type_name -> agentmesh.v1.OutputChunk
+	1,  // 9: agentmesh.v1.InvokeStreamResponse.result:type_name -> agentmesh.v1.InvokeResponse
+	8,  // 10: agentmesh.v1.GetAgentCardResponse.card:type_name -> agentmesh.v1.AgentCard
+	9,  // 11: agentmesh.v1.AgentCard.skills:type_name -> agentmesh.v1.Skill
+	12, // 12: agentmesh.v1.Skill.input_schema:type_name -> google.protobuf.Struct
+	12, // 13: agentmesh.v1.Skill.output_schema:type_name -> google.protobuf.Struct
+	12, // 14: agentmesh.v1.Skill.input_examples:type_name -> google.protobuf.Struct
+	0,  // 15: agentmesh.v1.AgentService.Invoke:input_type -> agentmesh.v1.InvokeRequest
+	3,  // 16: agentmesh.v1.AgentService.InvokeStream:input_type -> agentmesh.v1.InvokeStreamRequest
+	6,  // 17: agentmesh.v1.AgentService.GetAgentCard:input_type -> agentmesh.v1.GetAgentCardRequest
+	1,  // 18: agentmesh.v1.AgentService.Invoke:output_type -> agentmesh.v1.InvokeResponse
+	4,  // 19: agentmesh.v1.AgentService.InvokeStream:output_type -> agentmesh.v1.InvokeStreamResponse
+	7,  // 20: agentmesh.v1.AgentService.GetAgentCard:output_type -> agentmesh.v1.GetAgentCardResponse
+	18, // [18:21] is the sub-list for method output_type
+	15, // [15:18] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_agent_service_proto_init() }
@@ -699,7 +802,7 @@ func file_agentmesh_v1_agent_service_proto_init() {
 		return
 	}
 	file_agentmesh_v1_message_proto_init()
-	file_agentmesh_v1_agent_service_proto_msgTypes[3].OneofWrappers = []any{
+	file_agentmesh_v1_agent_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*InvokeStreamResponse_Chunk)(nil),
 		(*InvokeStreamResponse_Result)(nil),
 	}
@@ -709,7 +812,7 @@ func file_agentmesh_v1_agent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_agent_service_proto_rawDesc), len(file_agentmesh_v1_agent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

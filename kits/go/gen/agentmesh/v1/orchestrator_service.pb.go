@@ -872,6 +872,121 @@ func (x *CancelRunResponse) GetRun() *Run {
 	return nil
 }
 
+type ProvideInputRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RunId  string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	StepId string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// The for_each item whose question this answers, if the step is a for_each.
+	Item *int32 `protobuf:"varint,3,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	// The answer: its data part (an object) is checked against the question's
+	// schema; text parts are offered as the field "text".
+	Answer        *AgentMessage `protobuf:"bytes,4,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvideInputRequest) Reset() {
+	*x = ProvideInputRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvideInputRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvideInputRequest) ProtoMessage() {}
+
+func (x *ProvideInputRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvideInputRequest.ProtoReflect.Descriptor instead.
+func (*ProvideInputRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ProvideInputRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *ProvideInputRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ProvideInputRequest) GetItem() int32 {
+	if x != nil && x.Item != nil {
+		return *x.Item
+	}
+	return 0
+}
+
+func (x *ProvideInputRequest) GetAnswer() *AgentMessage {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+type ProvideInputResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Run           *Run                   `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvideInputResponse) Reset() {
+	*x = ProvideInputResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvideInputResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvideInputResponse) ProtoMessage() {}
+
+func (x *ProvideInputResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvideInputResponse.ProtoReflect.Descriptor instead.
+func (*ProvideInputResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ProvideInputResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
 type ListAgentsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -880,7 +995,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[14]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1007,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[14]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1020,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{14}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{16}
 }
 
 type ListAgentsResponse struct {
@@ -917,7 +1032,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[15]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1044,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[15]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1057,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{15}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*AgentStatus {
@@ -965,7 +1080,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[16]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1092,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[16]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1105,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{16}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AgentStatus) GetName() string {
@@ -1025,7 +1140,7 @@ type Replica struct {
 
 func (x *Replica) Reset() {
 	*x = Replica{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[17]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1152,7 @@ func (x *Replica) String() string {
 func (*Replica) ProtoMessage() {}
 
 func (x *Replica) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[17]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1165,7 @@ func (x *Replica) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Replica.ProtoReflect.Descriptor instead.
 func (*Replica) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{17}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Replica) GetAddress() string {
@@ -1075,7 +1190,7 @@ type ListWorkflowsRequest struct {
 
 func (x *ListWorkflowsRequest) Reset() {
 	*x = ListWorkflowsRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[18]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1202,7 @@ func (x *ListWorkflowsRequest) String() string {
 func (*ListWorkflowsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[18]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1215,7 @@ func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{18}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{20}
 }
 
 type ListWorkflowsResponse struct {
@@ -1112,7 +1227,7 @@ type ListWorkflowsResponse struct {
 
 func (x *ListWorkflowsResponse) Reset() {
 	*x = ListWorkflowsResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[19]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1239,7 @@ func (x *ListWorkflowsResponse) String() string {
 func (*ListWorkflowsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[19]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1252,7 @@ func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{19}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListWorkflowsResponse) GetWorkflows() []*Workflow {
@@ -1155,7 +1270,7 @@ type GetMetricsRequest struct {
 
 func (x *GetMetricsRequest) Reset() {
 	*x = GetMetricsRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[20]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1282,7 @@ func (x *GetMetricsRequest) String() string {
 func (*GetMetricsRequest) ProtoMessage() {}
 
 func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[20]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1295,7 @@ func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{20}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{22}
 }
 
 type GetMetricsResponse struct {
@@ -1192,7 +1307,7 @@ type GetMetricsResponse struct {
 
 func (x *GetMetricsResponse) Reset() {
 	*x = GetMetricsResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[21]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1319,7 @@ func (x *GetMetricsResponse) String() string {
 func (*GetMetricsResponse) ProtoMessage() {}
 
 func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[21]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1332,7 @@ func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{21}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetMetricsResponse) GetMetrics() *Metrics {
@@ -1237,7 +1352,7 @@ type WatchMetricsRequest struct {
 
 func (x *WatchMetricsRequest) Reset() {
 	*x = WatchMetricsRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1364,7 @@ func (x *WatchMetricsRequest) String() string {
 func (*WatchMetricsRequest) ProtoMessage() {}
 
 func (x *WatchMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1377,7 @@ func (x *WatchMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetricsRequest.ProtoReflect.Descriptor instead.
 func (*WatchMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{22}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WatchMetricsRequest) GetInterval() *durationpb.Duration {
@@ -1281,7 +1396,7 @@ type WatchMetricsResponse struct {
 
 func (x *WatchMetricsResponse) Reset() {
 	*x = WatchMetricsResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1408,7 @@ func (x *WatchMetricsResponse) String() string {
 func (*WatchMetricsResponse) ProtoMessage() {}
 
 func (x *WatchMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1421,7 @@ func (x *WatchMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetricsResponse.ProtoReflect.Descriptor instead.
 func (*WatchMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{23}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchMetricsResponse) GetMetrics() *Metrics {
@@ -1336,7 +1451,7 @@ type Metrics struct {
 
 func (x *Metrics) Reset() {
 	*x = Metrics{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1463,7 @@ func (x *Metrics) String() string {
 func (*Metrics) ProtoMessage() {}
 
 func (x *Metrics) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1476,7 @@ func (x *Metrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metrics.ProtoReflect.Descriptor instead.
 func (*Metrics) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{24}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Metrics) GetWorkflowsExecuted() int64 {
@@ -1437,7 +1552,7 @@ type AgentMetrics struct {
 
 func (x *AgentMetrics) Reset() {
 	*x = AgentMetrics{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1564,7 @@ func (x *AgentMetrics) String() string {
 func (*AgentMetrics) ProtoMessage() {}
 
 func (x *AgentMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1577,7 @@ func (x *AgentMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMetrics.ProtoReflect.Descriptor instead.
 func (*AgentMetrics) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{25}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AgentMetrics) GetAgent() string {
@@ -1532,7 +1647,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1659,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1672,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{26}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ChatRequest) GetMessage() string {
@@ -1585,7 +1700,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1712,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1725,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{27}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ChatResponse) GetResponse() string {
@@ -1644,7 +1759,7 @@ type ChatStreamRequest struct {
 
 func (x *ChatStreamRequest) Reset() {
 	*x = ChatStreamRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1771,7 @@ func (x *ChatStreamRequest) String() string {
 func (*ChatStreamRequest) ProtoMessage() {}
 
 func (x *ChatStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1784,7 @@ func (x *ChatStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamRequest.ProtoReflect.Descriptor instead.
 func (*ChatStreamRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{28}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ChatStreamRequest) GetMessage() string {
@@ -1699,7 +1814,7 @@ type ChatStreamResponse struct {
 
 func (x *ChatStreamResponse) Reset() {
 	*x = ChatStreamResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1826,7 @@ func (x *ChatStreamResponse) String() string {
 func (*ChatStreamResponse) ProtoMessage() {}
 
 func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1839,7 @@ func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamResponse.ProtoReflect.Descriptor instead.
 func (*ChatStreamResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{29}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChatStreamResponse) GetEvent() isChatStreamResponse_Event {
@@ -1774,7 +1889,7 @@ var File_agentmesh_v1_orchestrator_service_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\n" +
-	"'agentmesh/v1/orchestrator_service.proto\x12\fagentmesh.v1\x1a agentmesh/v1/agent_service.proto\x1a\x16agentmesh/v1/run.proto\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n" +
+	"'agentmesh/v1/orchestrator_service.proto\x12\fagentmesh.v1\x1a agentmesh/v1/agent_service.proto\x1a\x1aagentmesh/v1/message.proto\x1a\x16agentmesh/v1/run.proto\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n" +
 	"\x17ValidateWorkflowRequest\x128\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x16.agentmesh.v1.WorkflowB\x04\xe2A\x01\x02R\bworkflow\"C\n" +
 	"\x18ValidateWorkflowResponse\x12'\n" +
@@ -1820,6 +1935,14 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"8\n" +
 	"\x11CancelRunResponse\x12#\n" +
+	"\x03run\x18\x01 \x01(\v2\x11.agentmesh.v1.RunR\x03run\"\xad\x01\n" +
+	"\x13ProvideInputRequest\x12\x1b\n" +
+	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\x12\x1d\n" +
+	"\astep_id\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x06stepId\x12\x17\n" +
+	"\x04item\x18\x03 \x01(\x05H\x00R\x04item\x88\x01\x01\x128\n" +
+	"\x06answer\x18\x04 \x01(\v2\x1a.agentmesh.v1.AgentMessageB\x04\xe2A\x01\x02R\x06answerB\a\n" +
+	"\x05_item\";\n" +
+	"\x14ProvideInputResponse\x12#\n" +
 	"\x03run\x18\x01 \x01(\v2\x11.agentmesh.v1.RunR\x03run\"\x13\n" +
 	"\x11ListAgentsRequest\"G\n" +
 	"\x12ListAgentsResponse\x121\n" +
@@ -1884,7 +2007,7 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\x1aREPLICA_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16REPLICA_HEALTH_SERVING\x10\x01\x12\x1e\n" +
 	"\x1aREPLICA_HEALTH_NOT_SERVING\x10\x02\x12\x1a\n" +
-	"\x16REPLICA_HEALTH_UNKNOWN\x10\x032\xab\b\n" +
+	"\x16REPLICA_HEALTH_UNKNOWN\x10\x032\x82\t\n" +
 	"\x13OrchestratorService\x12a\n" +
 	"\x10ValidateWorkflow\x12%.agentmesh.v1.ValidateWorkflowRequest\x1a&.agentmesh.v1.ValidateWorkflowResponse\x12I\n" +
 	"\bStartRun\x12\x1d.agentmesh.v1.StartRunRequest\x1a\x1e.agentmesh.v1.StartRunResponse\x12T\n" +
@@ -1892,7 +2015,8 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\bWatchRun\x12\x1d.agentmesh.v1.WatchRunRequest\x1a\x1e.agentmesh.v1.WatchRunResponse0\x01\x12C\n" +
 	"\x06GetRun\x12\x1b.agentmesh.v1.GetRunRequest\x1a\x1c.agentmesh.v1.GetRunResponse\x12I\n" +
 	"\bListRuns\x12\x1d.agentmesh.v1.ListRunsRequest\x1a\x1e.agentmesh.v1.ListRunsResponse\x12L\n" +
-	"\tCancelRun\x12\x1e.agentmesh.v1.CancelRunRequest\x1a\x1f.agentmesh.v1.CancelRunResponse\x12O\n" +
+	"\tCancelRun\x12\x1e.agentmesh.v1.CancelRunRequest\x1a\x1f.agentmesh.v1.CancelRunResponse\x12U\n" +
+	"\fProvideInput\x12!.agentmesh.v1.ProvideInputRequest\x1a\".agentmesh.v1.ProvideInputResponse\x12O\n" +
 	"\n" +
 	"ListAgents\x12\x1f.agentmesh.v1.ListAgentsRequest\x1a .agentmesh.v1.ListAgentsResponse\x12X\n" +
 	"\rListWorkflows\x12\".agentmesh.v1.ListWorkflowsRequest\x1a#.agentmesh.v1.ListWorkflowsResponse\x12O\n" +
@@ -1917,7 +2041,7 @@ func file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP() []byte {
 }
 
 var file_agentmesh_v1_orchestrator_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agentmesh_v1_orchestrator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_agentmesh_v1_orchestrator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_agentmesh_v1_orchestrator_service_proto_goTypes = []any{
 	(ReplicaHealth)(0),               // 0: agentmesh.v1.ReplicaHealth
 	(*ValidateWorkflowRequest)(nil),  // 1: agentmesh.v1.ValidateWorkflowRequest
@@ -1934,89 +2058,96 @@ var file_agentmesh_v1_orchestrator_service_proto_goTypes = []any{
 	(*ListRunsResponse)(nil),         // 12: agentmesh.v1.ListRunsResponse
 	(*CancelRunRequest)(nil),         // 13: agentmesh.v1.CancelRunRequest
 	(*CancelRunResponse)(nil),        // 14: agentmesh.v1.CancelRunResponse
-	(*ListAgentsRequest)(nil),        // 15: agentmesh.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),       // 16: agentmesh.v1.ListAgentsResponse
-	(*AgentStatus)(nil),              // 17: agentmesh.v1.AgentStatus
-	(*Replica)(nil),                  // 18: agentmesh.v1.Replica
-	(*ListWorkflowsRequest)(nil),     // 19: agentmesh.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),    // 20: agentmesh.v1.ListWorkflowsResponse
-	(*GetMetricsRequest)(nil),        // 21: agentmesh.v1.GetMetricsRequest
-	(*GetMetricsResponse)(nil),       // 22: agentmesh.v1.GetMetricsResponse
-	(*WatchMetricsRequest)(nil),      // 23: agentmesh.v1.WatchMetricsRequest
-	(*WatchMetricsResponse)(nil),     // 24: agentmesh.v1.WatchMetricsResponse
-	(*Metrics)(nil),                  // 25: agentmesh.v1.Metrics
-	(*AgentMetrics)(nil),             // 26: agentmesh.v1.AgentMetrics
-	(*ChatRequest)(nil),              // 27: agentmesh.v1.ChatRequest
-	(*ChatResponse)(nil),             // 28: agentmesh.v1.ChatResponse
-	(*ChatStreamRequest)(nil),        // 29: agentmesh.v1.ChatStreamRequest
-	(*ChatStreamResponse)(nil),       // 30: agentmesh.v1.ChatStreamResponse
-	(*Workflow)(nil),                 // 31: agentmesh.v1.Workflow
-	(*structpb.Struct)(nil),          // 32: google.protobuf.Struct
-	(*RunContext)(nil),               // 33: agentmesh.v1.RunContext
-	(*Run)(nil),                      // 34: agentmesh.v1.Run
-	(*RunEvent)(nil),                 // 35: agentmesh.v1.RunEvent
-	(RunState)(0),                    // 36: agentmesh.v1.RunState
-	(*AgentCard)(nil),                // 37: agentmesh.v1.AgentCard
-	(*durationpb.Duration)(nil),      // 38: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 39: google.protobuf.Timestamp
+	(*ProvideInputRequest)(nil),      // 15: agentmesh.v1.ProvideInputRequest
+	(*ProvideInputResponse)(nil),     // 16: agentmesh.v1.ProvideInputResponse
+	(*ListAgentsRequest)(nil),        // 17: agentmesh.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),       // 18: agentmesh.v1.ListAgentsResponse
+	(*AgentStatus)(nil),              // 19: agentmesh.v1.AgentStatus
+	(*Replica)(nil),                  // 20: agentmesh.v1.Replica
+	(*ListWorkflowsRequest)(nil),     // 21: agentmesh.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),    // 22: agentmesh.v1.ListWorkflowsResponse
+	(*GetMetricsRequest)(nil),        // 23: agentmesh.v1.GetMetricsRequest
+	(*GetMetricsResponse)(nil),       // 24: agentmesh.v1.GetMetricsResponse
+	(*WatchMetricsRequest)(nil),      // 25: agentmesh.v1.WatchMetricsRequest
+	(*WatchMetricsResponse)(nil),     // 26: agentmesh.v1.WatchMetricsResponse
+	(*Metrics)(nil),                  // 27: agentmesh.v1.Metrics
+	(*AgentMetrics)(nil),             // 28: agentmesh.v1.AgentMetrics
+	(*ChatRequest)(nil),              // 29: agentmesh.v1.ChatRequest
+	(*ChatResponse)(nil),             // 30: agentmesh.v1.ChatResponse
+	(*ChatStreamRequest)(nil),        // 31: agentmesh.v1.ChatStreamRequest
+	(*ChatStreamResponse)(nil),       // 32: agentmesh.v1.ChatStreamResponse
+	(*Workflow)(nil),                 // 33: agentmesh.v1.Workflow
+	(*structpb.Struct)(nil),          // 34: google.protobuf.Struct
+	(*RunContext)(nil),               // 35: agentmesh.v1.RunContext
+	(*Run)(nil),                      // 36: agentmesh.v1.Run
+	(*RunEvent)(nil),                 // 37: agentmesh.v1.RunEvent
+	(RunState)(0),                    // 38: agentmesh.v1.RunState
+	(*AgentMessage)(nil),             // 39: agentmesh.v1.AgentMessage
+	(*AgentCard)(nil),                // 40: agentmesh.v1.AgentCard
+	(*durationpb.Duration)(nil),      // 41: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 42: google.protobuf.Timestamp
 }
 var file_agentmesh_v1_orchestrator_service_proto_depIdxs = []int32{
-	31, // 0: agentmesh.v1.ValidateWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
-	31, // 1: agentmesh.v1.StartRunRequest.workflow:type_name -> agentmesh.v1.Workflow
-	32, // 2: agentmesh.v1.StartRunRequest.inputs:type_name -> google.protobuf.Struct
-	33, // 3: agentmesh.v1.StartRunRequest.context:type_name -> agentmesh.v1.RunContext
-	34, // 4: agentmesh.v1.StartRunResponse.run:type_name -> agentmesh.v1.Run
-	31, // 5: agentmesh.v1.RunWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
-	32, // 6: agentmesh.v1.RunWorkflowRequest.inputs:type_name -> google.protobuf.Struct
-	33, // 7: agentmesh.v1.RunWorkflowRequest.context:type_name -> agentmesh.v1.RunContext
-	35, // 8: agentmesh.v1.RunWorkflowResponse.event:type_name -> agentmesh.v1.RunEvent
-	35, // 9: agentmesh.v1.WatchRunResponse.event:type_name -> agentmesh.v1.RunEvent
-	34, // 10: agentmesh.v1.GetRunResponse.run:type_name -> agentmesh.v1.Run
-	36, // 11: agentmesh.v1.ListRunsRequest.state:type_name -> agentmesh.v1.RunState
-	34, // 12: agentmesh.v1.ListRunsResponse.runs:type_name -> agentmesh.v1.Run
-	34, // 13: agentmesh.v1.CancelRunResponse.run:type_name -> agentmesh.v1.Run
-	17, // 14: agentmesh.v1.ListAgentsResponse.agents:type_name -> agentmesh.v1.AgentStatus
-	18, // 15: agentmesh.v1.AgentStatus.replicas:type_name -> agentmesh.v1.Replica
-	37, // 16: agentmesh.v1.AgentStatus.card:type_name -> agentmesh.v1.AgentCard
-	0,  // 17: agentmesh.v1.Replica.health:type_name -> agentmesh.v1.ReplicaHealth
-	31, // 18: agentmesh.v1.ListWorkflowsResponse.workflows:type_name -> agentmesh.v1.Workflow
-	25, // 19: agentmesh.v1.GetMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
-	38, // 20: agentmesh.v1.WatchMetricsRequest.interval:type_name -> google.protobuf.Duration
-	25, // 21: agentmesh.v1.WatchMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
-	26, // 22: agentmesh.v1.Metrics.agents:type_name -> agentmesh.v1.AgentMetrics
-	39, // 23: agentmesh.v1.Metrics.time:type_name -> google.protobuf.Timestamp
-	28, // 24: agentmesh.v1.ChatStreamResponse.result:type_name -> agentmesh.v1.ChatResponse
-	1,  // 25: agentmesh.v1.OrchestratorService.ValidateWorkflow:input_type -> agentmesh.v1.ValidateWorkflowRequest
-	3,  // 26: agentmesh.v1.OrchestratorService.StartRun:input_type -> agentmesh.v1.StartRunRequest
-	5,  // 27: agentmesh.v1.OrchestratorService.RunWorkflow:input_type -> agentmesh.v1.RunWorkflowRequest
-	7,  // 28: agentmesh.v1.OrchestratorService.WatchRun:input_type -> agentmesh.v1.WatchRunRequest
-	9,  // 29: agentmesh.v1.OrchestratorService.GetRun:input_type -> agentmesh.v1.GetRunRequest
-	11, // 30: agentmesh.v1.OrchestratorService.ListRuns:input_type -> agentmesh.v1.ListRunsRequest
-	13, // 31: agentmesh.v1.OrchestratorService.CancelRun:input_type -> agentmesh.v1.CancelRunRequest
-	15, // 32: agentmesh.v1.OrchestratorService.ListAgents:input_type -> agentmesh.v1.ListAgentsRequest
-	19, // 33: agentmesh.v1.OrchestratorService.ListWorkflows:input_type -> agentmesh.v1.ListWorkflowsRequest
-	21, // 34: agentmesh.v1.OrchestratorService.GetMetrics:input_type -> agentmesh.v1.GetMetricsRequest
-	23, // 35: agentmesh.v1.OrchestratorService.WatchMetrics:input_type -> agentmesh.v1.WatchMetricsRequest
-	27, // 36: agentmesh.v1.OrchestratorService.Chat:input_type -> agentmesh.v1.ChatRequest
-	29, // 37: agentmesh.v1.OrchestratorService.ChatStream:input_type -> agentmesh.v1.ChatStreamRequest
-	2,  // 38: agentmesh.v1.OrchestratorService.ValidateWorkflow:output_type -> agentmesh.v1.ValidateWorkflowResponse
-	4,  // 39: agentmesh.v1.OrchestratorService.StartRun:output_type -> agentmesh.v1.StartRunResponse
-	6,  // 40: agentmesh.v1.OrchestratorService.RunWorkflow:output_type -> agentmesh.v1.RunWorkflowResponse
-	8,  // 41: agentmesh.v1.OrchestratorService.WatchRun:output_type -> agentmesh.v1.WatchRunResponse
-	10, // 42: agentmesh.v1.OrchestratorService.GetRun:output_type -> agentmesh.v1.GetRunResponse
-	12, // 43: agentmesh.v1.OrchestratorService.ListRuns:output_type -> agentmesh.v1.ListRunsResponse
-	14, // 44: agentmesh.v1.OrchestratorService.CancelRun:output_type -> agentmesh.v1.CancelRunResponse
-	16, // 45: agentmesh.v1.OrchestratorService.ListAgents:output_type -> agentmesh.v1.ListAgentsResponse
-	20, // 46: agentmesh.v1.OrchestratorService.ListWorkflows:output_type -> agentmesh.v1.ListWorkflowsResponse
-	22, // 47: agentmesh.v1.OrchestratorService.GetMetrics:output_type -> agentmesh.v1.GetMetricsResponse
-	24, // 48: agentmesh.v1.OrchestratorService.WatchMetrics:output_type -> agentmesh.v1.WatchMetricsResponse
-	28, // 49: agentmesh.v1.OrchestratorService.Chat:output_type -> agentmesh.v1.ChatResponse
-	30, // 50: agentmesh.v1.OrchestratorService.ChatStream:output_type -> agentmesh.v1.ChatStreamResponse
-	38, // [38:51] is the sub-list for method output_type
-	25, // [25:38] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	33, // 0: agentmesh.v1.ValidateWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
+	33, // 1: agentmesh.v1.StartRunRequest.workflow:type_name -> agentmesh.v1.Workflow
+	34, // 2: agentmesh.v1.StartRunRequest.inputs:type_name -> google.protobuf.Struct
+	35, // 3: agentmesh.v1.StartRunRequest.context:type_name -> agentmesh.v1.RunContext
+	36, // 4: agentmesh.v1.StartRunResponse.run:type_name -> agentmesh.v1.Run
+	33, // 5: agentmesh.v1.RunWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
+	34, // 6: agentmesh.v1.RunWorkflowRequest.inputs:type_name -> google.protobuf.Struct
+	35, // 7: agentmesh.v1.RunWorkflowRequest.context:type_name -> agentmesh.v1.RunContext
+	37, // 8: agentmesh.v1.RunWorkflowResponse.event:type_name -> agentmesh.v1.RunEvent
+	37, // 9: agentmesh.v1.WatchRunResponse.event:type_name -> agentmesh.v1.RunEvent
+	36, // 10: agentmesh.v1.GetRunResponse.run:type_name -> agentmesh.v1.Run
+	38, // 11: agentmesh.v1.ListRunsRequest.state:type_name -> agentmesh.v1.RunState
+	36, // 12: agentmesh.v1.ListRunsResponse.runs:type_name -> agentmesh.v1.Run
+	36, // 13: agentmesh.v1.CancelRunResponse.run:type_name -> agentmesh.v1.Run
+	39, // 14: agentmesh.v1.ProvideInputRequest.answer:type_name -> agentmesh.v1.AgentMessage
+	36, // 15: agentmesh.v1.ProvideInputResponse.run:type_name -> agentmesh.v1.Run
+	19, // 16: agentmesh.v1.ListAgentsResponse.agents:type_name -> agentmesh.v1.AgentStatus
+	20, // 17: agentmesh.v1.AgentStatus.replicas:type_name -> agentmesh.v1.Replica
+	40, // 18: agentmesh.v1.AgentStatus.card:type_name -> agentmesh.v1.AgentCard
+	0,  // 19: agentmesh.v1.Replica.health:type_name -> agentmesh.v1.ReplicaHealth
+	33, // 20: agentmesh.v1.ListWorkflowsResponse.workflows:type_name -> agentmesh.v1.Workflow
+	27, // 21: agentmesh.v1.GetMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
+	41, // 22: agentmesh.v1.WatchMetricsRequest.interval:type_name -> google.protobuf.Duration
+	27, // 23: agentmesh.v1.WatchMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
+	28, // 24: agentmesh.v1.Metrics.agents:type_name -> agentmesh.v1.AgentMetrics
+	42, // 25: agentmesh.v1.Metrics.time:type_name -> google.protobuf.Timestamp
+	30, // 26: agentmesh.v1.ChatStreamResponse.result:type_name -> agentmesh.v1.ChatResponse
+	1,  // 27: agentmesh.v1.OrchestratorService.ValidateWorkflow:input_type -> agentmesh.v1.ValidateWorkflowRequest
+	3,  // 28: agentmesh.v1.OrchestratorService.StartRun:input_type -> agentmesh.v1.StartRunRequest
+	5,  // 29: agentmesh.v1.OrchestratorService.RunWorkflow:input_type -> agentmesh.v1.RunWorkflowRequest
+	7,  // 30: agentmesh.v1.OrchestratorService.WatchRun:input_type -> agentmesh.v1.WatchRunRequest
+	9,  // 31: agentmesh.v1.OrchestratorService.GetRun:input_type -> agentmesh.v1.GetRunRequest
+	11, // 32: agentmesh.v1.OrchestratorService.ListRuns:input_type -> agentmesh.v1.ListRunsRequest
+	13, // 33: agentmesh.v1.OrchestratorService.CancelRun:input_type -> agentmesh.v1.CancelRunRequest
+	15, // 34: agentmesh.v1.OrchestratorService.ProvideInput:input_type -> agentmesh.v1.ProvideInputRequest
+	17, // 35: agentmesh.v1.OrchestratorService.ListAgents:input_type -> agentmesh.v1.ListAgentsRequest
+	21, // 36: agentmesh.v1.OrchestratorService.ListWorkflows:input_type -> agentmesh.v1.ListWorkflowsRequest
+	23, // 37: agentmesh.v1.OrchestratorService.GetMetrics:input_type -> agentmesh.v1.GetMetricsRequest
+	25, // 38: agentmesh.v1.OrchestratorService.WatchMetrics:input_type -> agentmesh.v1.WatchMetricsRequest
+	29, // 39: agentmesh.v1.OrchestratorService.Chat:input_type -> agentmesh.v1.ChatRequest
+	31, // 40: agentmesh.v1.OrchestratorService.ChatStream:input_type -> agentmesh.v1.ChatStreamRequest
+	2,  // 41: agentmesh.v1.OrchestratorService.ValidateWorkflow:output_type -> agentmesh.v1.ValidateWorkflowResponse
+	4,  // 42: agentmesh.v1.OrchestratorService.StartRun:output_type -> agentmesh.v1.StartRunResponse
+	6,  // 43: agentmesh.v1.OrchestratorService.RunWorkflow:output_type -> agentmesh.v1.RunWorkflowResponse
+	8,  // 44: agentmesh.v1.OrchestratorService.WatchRun:output_type -> agentmesh.v1.WatchRunResponse
+	10, // 45: agentmesh.v1.OrchestratorService.GetRun:output_type -> agentmesh.v1.GetRunResponse
+	12, // 46: agentmesh.v1.OrchestratorService.ListRuns:output_type -> agentmesh.v1.ListRunsResponse
+	14, // 47: agentmesh.v1.OrchestratorService.CancelRun:output_type -> agentmesh.v1.CancelRunResponse
+	16, // 48: agentmesh.v1.OrchestratorService.ProvideInput:output_type -> agentmesh.v1.ProvideInputResponse
+	18, // 49: agentmesh.v1.OrchestratorService.ListAgents:output_type -> agentmesh.v1.ListAgentsResponse
+	22, // 50: agentmesh.v1.OrchestratorService.ListWorkflows:output_type -> agentmesh.v1.ListWorkflowsResponse
+	24, // 51: agentmesh.v1.OrchestratorService.GetMetrics:output_type -> agentmesh.v1.GetMetricsResponse
+	26, // 52: agentmesh.v1.OrchestratorService.WatchMetrics:output_type -> agentmesh.v1.WatchMetricsResponse
+	30, // 53: agentmesh.v1.OrchestratorService.Chat:output_type -> agentmesh.v1.ChatResponse
+	32, // 54: agentmesh.v1.OrchestratorService.ChatStream:output_type -> agentmesh.v1.ChatStreamResponse
+	41, // [41:55] is the sub-list for method output_type
+	27, // [27:41] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_orchestrator_service_proto_init() }
@@ -2025,6 +2156,7 @@ func file_agentmesh_v1_orchestrator_service_proto_init() {
 		return
 	}
 	file_agentmesh_v1_agent_service_proto_init()
+	file_agentmesh_v1_message_proto_init()
 	file_agentmesh_v1_run_proto_init()
 	file_agentmesh_v1_workflow_proto_init()
 	file_agentmesh_v1_orchestrator_service_proto_msgTypes[2].OneofWrappers = []any{
@@ -2035,7 +2167,8 @@ func file_agentmesh_v1_orchestrator_service_proto_init() {
 		(*RunWorkflowRequest_Workflow)(nil),
 		(*RunWorkflowRequest_WorkflowName)(nil),
 	}
-	file_agentmesh_v1_orchestrator_service_proto_msgTypes[29].OneofWrappers = []any{
+	file_agentmesh_v1_orchestrator_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_agentmesh_v1_orchestrator_service_proto_msgTypes[31].OneofWrappers = []any{
 		(*ChatStreamResponse_Text)(nil),
 		(*ChatStreamResponse_Result)(nil),
 	}
@@ -2045,7 +2178,7 @@ func file_agentmesh_v1_orchestrator_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_orchestrator_service_proto_rawDesc), len(file_agentmesh_v1_orchestrator_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	OrchestratorService_GetRun_FullMethodName           = "/agentmesh.v1.OrchestratorService/GetRun"
 	OrchestratorService_ListRuns_FullMethodName         = "/agentmesh.v1.OrchestratorService/ListRuns"
 	OrchestratorService_CancelRun_FullMethodName        = "/agentmesh.v1.OrchestratorService/CancelRun"
+	OrchestratorService_ProvideInput_FullMethodName     = "/agentmesh.v1.OrchestratorService/ProvideInput"
 	OrchestratorService_ListAgents_FullMethodName       = "/agentmesh.v1.OrchestratorService/ListAgents"
 	OrchestratorService_ListWorkflows_FullMethodName    = "/agentmesh.v1.OrchestratorService/ListWorkflows"
 	OrchestratorService_GetMetrics_FullMethodName       = "/agentmesh.v1.OrchestratorService/GetMetrics"
@@ -57,6 +58,10 @@ type OrchestratorServiceClient interface {
 	// CancelRun cancels in-flight agent calls at once; the run ends CANCELLED.
 	// Idempotent: cancelling a finished run returns it unchanged.
 	CancelRun(ctx context.Context, in *CancelRunRequest, opts ...grpc.CallOption) (*CancelRunResponse, error)
+	// ProvideInput answers the question a step's agent asked (StepRun.pending_input):
+	// the answer is checked against the question's schema (INVALID_ARGUMENT with
+	// field violations), recorded as an event, and the agent invoked again.
+	ProvideInput(ctx context.Context, in *ProvideInputRequest, opts ...grpc.CallOption) (*ProvideInputResponse, error)
 	// ListAgents reports each configured agent's replicas, health and card.
 	ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error)
 	// ListWorkflows lists the workflows registered on the gateway.
@@ -169,6 +174,16 @@ func (c *orchestratorServiceClient) CancelRun(ctx context.Context, in *CancelRun
 	return out, nil
 }
 
+func (c *orchestratorServiceClient) ProvideInput(ctx context.Context, in *ProvideInputRequest, opts ...grpc.CallOption) (*ProvideInputResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProvideInputResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ProvideInput_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *orchestratorServiceClient) ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListAgentsResponse)
@@ -270,6 +285,10 @@ type OrchestratorServiceServer interface {
 	// CancelRun cancels in-flight agent calls at once; the run ends CANCELLED.
 	// Idempotent: cancelling a finished run returns it unchanged.
 	CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error)
+	// ProvideInput answers the question a step's agent asked (StepRun.pending_input):
+	// the answer is checked against the question's schema (INVALID_ARGUMENT with
+	// field violations), recorded as an event, and the agent invoked again.
+	ProvideInput(context.Context, *ProvideInputRequest) (*ProvideInputResponse, error)
 	// ListAgents reports each configured agent's replicas, health and card.
 	ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error)
 	// ListWorkflows lists the workflows registered on the gateway.
@@ -314,6 +333,9 @@ func (UnimplementedOrchestratorServiceServer) ListRuns(context.Context, *ListRun
 }
 func (UnimplementedOrchestratorServiceServer) CancelRun(context.Context, *CancelRunRequest) (*CancelRunResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelRun not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ProvideInput(context.Context, *ProvideInputRequest) (*ProvideInputResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProvideInput not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAgents not implemented")
@@ -466,6 +488,24 @@ func _OrchestratorService_CancelRun_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrchestratorService_ProvideInput_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProvideInputRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ProvideInput(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ProvideInput_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ProvideInput(ctx, req.(*ProvideInputRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OrchestratorService_ListAgents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListAgentsRequest)
 	if err := dec(in); err != nil {
@@ -586,6 +626,10 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelRun",
 			Handler:    _OrchestratorService_CancelRun_Handler,
+		},
+		{
+			MethodName: "ProvideInput",
+			Handler:    _OrchestratorService_ProvideInput_Handler,
 		},
 		{
 			MethodName: "ListAgents",

@@ -34,6 +34,9 @@ const (
 	RunState_RUN_STATE_SUCCEEDED   RunState = 3
 	RunState_RUN_STATE_FAILED      RunState = 4
 	RunState_RUN_STATE_CANCELLED   RunState = 5
+	// Nothing is left to do until someone answers a step's question (see
+	// ProvideInput): the run holds no agent call and no task meanwhile.
+	RunState_RUN_STATE_WAITING_FOR_INPUT RunState = 6
 )
 
 // Enum value maps for RunState.
@@ -45,14 +48,16 @@ var (
 		3: "RUN_STATE_SUCCEEDED",
 		4: "RUN_STATE_FAILED",
 		5: "RUN_STATE_CANCELLED",
+		6: "RUN_STATE_WAITING_FOR_INPUT",
 	}
 	RunState_value = map[string]int32{
-		"RUN_STATE_UNSPECIFIED": 0,
-		"RUN_STATE_PENDING":     1,
-		"RUN_STATE_RUNNING":     2,
-		"RUN_STATE_SUCCEEDED":   3,
-		"RUN_STATE_FAILED":      4,
-		"RUN_STATE_CANCELLED":   5,
+		"RUN_STATE_UNSPECIFIED":       0,
+		"RUN_STATE_PENDING":           1,
+		"RUN_STATE_RUNNING":           2,
+		"RUN_STATE_SUCCEEDED":         3,
+		"RUN_STATE_FAILED":            4,
+		"RUN_STATE_CANCELLED":         5,
+		"RUN_STATE_WAITING_FOR_INPUT": 6,
 	}
 )
 
@@ -93,6 +98,8 @@ const (
 	StepState_STEP_STATE_FAILED      StepState = 4
 	StepState_STEP_STATE_SKIPPED     StepState = 5
 	StepState_STEP_STATE_CANCELLED   StepState = 6
+	// Its agent asked a question (StepRun.pending_input); it goes on once answered.
+	StepState_STEP_STATE_WAITING_FOR_INPUT StepState = 7
 )
 
 // Enum value maps for StepState.
@@ -105,15 +112,17 @@ var (
 		4: "STEP_STATE_FAILED",
 		5: "STEP_STATE_SKIPPED",
 		6: "STEP_STATE_CANCELLED",
+		7: "STEP_STATE_WAITING_FOR_INPUT",
 	}
 	StepState_value = map[string]int32{
-		"STEP_STATE_UNSPECIFIED": 0,
-		"STEP_STATE_PENDING":     1,
-		"STEP_STATE_RUNNING":     2,
-		"STEP_STATE_SUCCEEDED":   3,
-		"STEP_STATE_FAILED":      4,
-		"STEP_STATE_SKIPPED":     5,
-		"STEP_STATE_CANCELLED":   6,
+		"STEP_STATE_UNSPECIFIED":       0,
+		"STEP_STATE_PENDING":           1,
+		"STEP_STATE_RUNNING":           2,
+		"STEP_STATE_SUCCEEDED":         3,
+		"STEP_STATE_FAILED":            4,
+		"STEP_STATE_SKIPPED":           5,
+		"STEP_STATE_CANCELLED":         6,
+		"STEP_STATE_WAITING_FOR_INPUT": 7,
 	}
 )
 
@@ -375,10 +384,13 @@ type StepRun struct {
 	Text  string    `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
 	Error *RunError `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// For a for_each step: how many items, and how many are done.
-	ItemsTotal    int32                  `protobuf:"varint,7,opt,name=items_total,json=itemsTotal,proto3" json:"items_total,omitempty"`
-	ItemsDone     int32                  `protobuf:"varint,8,opt,name=items_done,json=itemsDone,proto3" json:"items_done,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	ItemsTotal int32                  `protobuf:"varint,7,opt,name=items_total,json=itemsTotal,proto3" json:"items_total,omitempty"`
+	ItemsDone  int32                  `protobuf:"varint,8,opt,name=items_done,json=itemsDone,proto3" json:"items_done,omitempty"`
+	StartTime  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The questions the step's agent asked that are not answered yet (one per
+	// for_each item at most).
+	PendingInput  []*InputRequest `protobuf:"bytes,11,rep,name=pending_input,json=pendingInput,proto3" json:"pending_input,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -483,6 +495,101 @@ func (x *StepRun) GetEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *StepRun) GetPendingInput() []*InputRequest {
+	if x != nil {
+		return x.PendingInput
+	}
+	return nil
+}
+
+// InputRequest is a question an agent asked in a step, waiting for an answer.
+type InputRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StepId  string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Item    *int32                 `protobuf:"varint,2,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	Attempt int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// Questions asked before in this attempt (answered): the answer to this one is turn `turn`.
+	Turn int32 `protobuf:"varint,4,opt,name=turn,proto3" json:"turn,omitempty"`
+	// The agent's question.
+	Question *AgentMessage `protobuf:"bytes,5,opt,name=question,proto3" json:"question,omitempty"`
+	// JSON Schema the answer's data must satisfy; absent: any answer will do.
+	AnswerSchema  *structpb.Struct `protobuf:"bytes,6,opt,name=answer_schema,json=answerSchema,proto3" json:"answer_schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputRequest) Reset() {
+	*x = InputRequest{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputRequest) ProtoMessage() {}
+
+func (x *InputRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputRequest.ProtoReflect.Descriptor instead.
+func (*InputRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InputRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *InputRequest) GetItem() int32 {
+	if x != nil && x.Item != nil {
+		return *x.Item
+	}
+	return 0
+}
+
+func (x *InputRequest) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *InputRequest) GetTurn() int32 {
+	if x != nil {
+		return x.Turn
+	}
+	return 0
+}
+
+func (x *InputRequest) GetQuestion() *AgentMessage {
+	if x != nil {
+		return x.Question
+	}
+	return nil
+}
+
+func (x *InputRequest) GetAnswerSchema() *structpb.Struct {
+	if x != nil {
+		return x.AnswerSchema
+	}
+	return nil
+}
+
 // RunError says why a step or a run failed.
 type RunError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -498,7 +605,7 @@ type RunError struct {
 
 func (x *RunError) Reset() {
 	*x = RunError{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +617,7 @@ func (x *RunError) String() string {
 func (*RunError) ProtoMessage() {}
 
 func (x *RunError) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +630,7 @@ func (x *RunError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunError.ProtoReflect.Descriptor instead.
 func (*RunError) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{3}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RunError) GetCode() string {
@@ -574,6 +681,9 @@ type RunEvent struct {
 	//	*RunEvent_RunFailed
 	//	*RunEvent_RunCancelled
 	//	*RunEvent_RunResumed
+	//	*RunEvent_StepInputRequired
+	//	*RunEvent_StepInputProvided
+	//	*RunEvent_RunWaiting
 	Event         isRunEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -581,7 +691,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +703,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +716,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{4}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RunEvent) GetRunId() string {
@@ -736,6 +846,33 @@ func (x *RunEvent) GetRunResumed() *RunResumed {
 	return nil
 }
 
+func (x *RunEvent) GetStepInputRequired() *StepInputRequired {
+	if x != nil {
+		if x, ok := x.Event.(*RunEvent_StepInputRequired); ok {
+			return x.StepInputRequired
+		}
+	}
+	return nil
+}
+
+func (x *RunEvent) GetStepInputProvided() *StepInputProvided {
+	if x != nil {
+		if x, ok := x.Event.(*RunEvent_StepInputProvided); ok {
+			return x.StepInputProvided
+		}
+	}
+	return nil
+}
+
+func (x *RunEvent) GetRunWaiting() *RunWaiting {
+	if x != nil {
+		if x, ok := x.Event.(*RunEvent_RunWaiting); ok {
+			return x.RunWaiting
+		}
+	}
+	return nil
+}
+
 type isRunEvent_Event interface {
 	isRunEvent_Event()
 }
@@ -784,6 +921,18 @@ type RunEvent_RunResumed struct {
 	RunResumed *RunResumed `protobuf:"bytes,20,opt,name=run_resumed,json=runResumed,proto3,oneof"`
 }
 
+type RunEvent_StepInputRequired struct {
+	StepInputRequired *StepInputRequired `protobuf:"bytes,21,opt,name=step_input_required,json=stepInputRequired,proto3,oneof"`
+}
+
+type RunEvent_StepInputProvided struct {
+	StepInputProvided *StepInputProvided `protobuf:"bytes,22,opt,name=step_input_provided,json=stepInputProvided,proto3,oneof"`
+}
+
+type RunEvent_RunWaiting struct {
+	RunWaiting *RunWaiting `protobuf:"bytes,23,opt,name=run_waiting,json=runWaiting,proto3,oneof"`
+}
+
 func (*RunEvent_RunStarted) isRunEvent_Event() {}
 
 func (*RunEvent_StepStarted) isRunEvent_Event() {}
@@ -806,6 +955,12 @@ func (*RunEvent_RunCancelled) isRunEvent_Event() {}
 
 func (*RunEvent_RunResumed) isRunEvent_Event() {}
 
+func (*RunEvent_StepInputRequired) isRunEvent_Event() {}
+
+func (*RunEvent_StepInputProvided) isRunEvent_Event() {}
+
+func (*RunEvent_RunWaiting) isRunEvent_Event() {}
+
 // RunStarted carries a snapshot of the run as it starts.
 type RunStarted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -816,7 +971,7 @@ type RunStarted struct {
 
 func (x *RunStarted) Reset() {
 	*x = RunStarted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +983,7 @@ func (x *RunStarted) String() string {
 func (*RunStarted) ProtoMessage() {}
 
 func (x *RunStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +996,7 @@ func (x *RunStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunStarted.ProtoReflect.Descriptor instead.
 func (*RunStarted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{5}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RunStarted) GetRun() *Run {
@@ -868,7 +1023,7 @@ type StepStarted struct {
 
 func (x *StepStarted) Reset() {
 	*x = StepStarted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1035,7 @@ func (x *StepStarted) String() string {
 func (*StepStarted) ProtoMessage() {}
 
 func (x *StepStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1048,7 @@ func (x *StepStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepStarted.ProtoReflect.Descriptor instead.
 func (*StepStarted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{6}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StepStarted) GetStepId() string {
@@ -943,7 +1098,7 @@ type StepOutputChunk struct {
 
 func (x *StepOutputChunk) Reset() {
 	*x = StepOutputChunk{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1110,7 @@ func (x *StepOutputChunk) String() string {
 func (*StepOutputChunk) ProtoMessage() {}
 
 func (x *StepOutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1123,7 @@ func (x *StepOutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepOutputChunk.ProtoReflect.Descriptor instead.
 func (*StepOutputChunk) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{7}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StepOutputChunk) GetStepId() string {
@@ -1007,7 +1162,7 @@ type StepRetrying struct {
 
 func (x *StepRetrying) Reset() {
 	*x = StepRetrying{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1174,7 @@ func (x *StepRetrying) String() string {
 func (*StepRetrying) ProtoMessage() {}
 
 func (x *StepRetrying) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1187,7 @@ func (x *StepRetrying) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRetrying.ProtoReflect.Descriptor instead.
 func (*StepRetrying) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{8}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StepRetrying) GetStepId() string {
@@ -1087,7 +1242,7 @@ type StepCompleted struct {
 
 func (x *StepCompleted) Reset() {
 	*x = StepCompleted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1254,7 @@ func (x *StepCompleted) String() string {
 func (*StepCompleted) ProtoMessage() {}
 
 func (x *StepCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1267,7 @@ func (x *StepCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepCompleted.ProtoReflect.Descriptor instead.
 func (*StepCompleted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{9}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StepCompleted) GetStepId() string {
@@ -1186,7 +1341,7 @@ type StepFailed struct {
 
 func (x *StepFailed) Reset() {
 	*x = StepFailed{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1353,7 @@ func (x *StepFailed) String() string {
 func (*StepFailed) ProtoMessage() {}
 
 func (x *StepFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1366,7 @@ func (x *StepFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepFailed.ProtoReflect.Descriptor instead.
 func (*StepFailed) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{10}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StepFailed) GetStepId() string {
@@ -1261,7 +1416,7 @@ type StepSkipped struct {
 
 func (x *StepSkipped) Reset() {
 	*x = StepSkipped{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1428,7 @@ func (x *StepSkipped) String() string {
 func (*StepSkipped) ProtoMessage() {}
 
 func (x *StepSkipped) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1441,7 @@ func (x *StepSkipped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSkipped.ProtoReflect.Descriptor instead.
 func (*StepSkipped) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{11}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StepSkipped) GetStepId() string {
@@ -1313,7 +1468,7 @@ type RunCompleted struct {
 
 func (x *RunCompleted) Reset() {
 	*x = RunCompleted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1480,7 @@ func (x *RunCompleted) String() string {
 func (*RunCompleted) ProtoMessage() {}
 
 func (x *RunCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1493,7 @@ func (x *RunCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunCompleted.ProtoReflect.Descriptor instead.
 func (*RunCompleted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{12}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RunCompleted) GetOutputs() *structpb.Struct {
@@ -1364,7 +1519,7 @@ type RunFailed struct {
 
 func (x *RunFailed) Reset() {
 	*x = RunFailed{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1531,7 @@ func (x *RunFailed) String() string {
 func (*RunFailed) ProtoMessage() {}
 
 func (x *RunFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1544,7 @@ func (x *RunFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunFailed.ProtoReflect.Descriptor instead.
 func (*RunFailed) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{13}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RunFailed) GetError() *RunError {
@@ -1408,7 +1563,7 @@ type RunCancelled struct {
 
 func (x *RunCancelled) Reset() {
 	*x = RunCancelled{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1575,7 @@ func (x *RunCancelled) String() string {
 func (*RunCancelled) ProtoMessage() {}
 
 func (x *RunCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1588,7 @@ func (x *RunCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunCancelled.ProtoReflect.Descriptor instead.
 func (*RunCancelled) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{14}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RunCancelled) GetReason() string {
@@ -1454,7 +1609,7 @@ type RunResumed struct {
 
 func (x *RunResumed) Reset() {
 	*x = RunResumed{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1621,7 @@ func (x *RunResumed) String() string {
 func (*RunResumed) ProtoMessage() {}
 
 func (x *RunResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1634,7 @@ func (x *RunResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResumed.ProtoReflect.Descriptor instead.
 func (*RunResumed) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{15}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RunResumed) GetRedispatchedStepIds() []string {
@@ -1489,11 +1644,189 @@ func (x *RunResumed) GetRedispatchedStepIds() []string {
 	return nil
 }
 
+// StepInputRequired: a step's agent answered with a question instead of a result.
+type StepInputRequired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *InputRequest          `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepInputRequired) Reset() {
+	*x = StepInputRequired{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepInputRequired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepInputRequired) ProtoMessage() {}
+
+func (x *StepInputRequired) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepInputRequired.ProtoReflect.Descriptor instead.
+func (*StepInputRequired) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StepInputRequired) GetRequest() *InputRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// StepInputProvided: someone answered a step's question; its agent is invoked
+// again with the conversation so far.
+type StepInputProvided struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StepId  string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Item    *int32                 `protobuf:"varint,2,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	Attempt int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The turn answered (InputRequest.turn).
+	Turn   int32         `protobuf:"varint,4,opt,name=turn,proto3" json:"turn,omitempty"`
+	Answer *AgentMessage `protobuf:"bytes,5,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Who answered (empty without authentication).
+	Principal     string `protobuf:"bytes,6,opt,name=principal,proto3" json:"principal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepInputProvided) Reset() {
+	*x = StepInputProvided{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepInputProvided) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepInputProvided) ProtoMessage() {}
+
+func (x *StepInputProvided) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepInputProvided.ProtoReflect.Descriptor instead.
+func (*StepInputProvided) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *StepInputProvided) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *StepInputProvided) GetItem() int32 {
+	if x != nil && x.Item != nil {
+		return *x.Item
+	}
+	return 0
+}
+
+func (x *StepInputProvided) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *StepInputProvided) GetTurn() int32 {
+	if x != nil {
+		return x.Turn
+	}
+	return 0
+}
+
+func (x *StepInputProvided) GetAnswer() *AgentMessage {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *StepInputProvided) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+// RunWaiting: every step left waits for an answer; the run holds nothing until one comes.
+type RunWaiting struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StepIds       []string               `protobuf:"bytes,1,rep,name=step_ids,json=stepIds,proto3" json:"step_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunWaiting) Reset() {
+	*x = RunWaiting{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunWaiting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunWaiting) ProtoMessage() {}
+
+func (x *RunWaiting) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunWaiting.ProtoReflect.Descriptor instead.
+func (*RunWaiting) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RunWaiting) GetStepIds() []string {
+	if x != nil {
+		return x.StepIds
+	}
+	return nil
+}
+
 var File_agentmesh_v1_run_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x05\n" +
+	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1aagentmesh/v1/message.proto\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x05\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x122\n" +
 	"\bworkflow\x18\x02 \x01(\v2\x16.agentmesh.v1.WorkflowR\bworkflow\x12,\n" +
@@ -1518,7 +1851,7 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"RunContext\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
-	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\x91\x03\n" +
+	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\xd2\x03\n" +
 	"\aStepRun\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.agentmesh.v1.StepStateR\x05state\x12\x1a\n" +
@@ -1533,12 +1866,21 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"i\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12?\n" +
+	"\rpending_input\x18\v \x03(\v2\x1a.agentmesh.v1.InputRequestR\fpendingInput\"\xed\x01\n" +
+	"\fInputRequest\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
+	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12\x12\n" +
+	"\x04turn\x18\x04 \x01(\x05R\x04turn\x126\n" +
+	"\bquestion\x18\x05 \x01(\v2\x1a.agentmesh.v1.AgentMessageR\bquestion\x12<\n" +
+	"\ranswer_schema\x18\x06 \x01(\v2\x17.google.protobuf.StructR\fanswerSchemaB\a\n" +
+	"\x05_item\"i\n" +
 	"\bRunError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x17\n" +
-	"\astep_id\x18\x04 \x01(\tR\x06stepId\"\xce\x06\n" +
+	"\astep_id\x18\x04 \x01(\tR\x06stepId\"\xb1\b\n" +
 	"\bRunEvent\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x129\n" +
@@ -1559,7 +1901,11 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"run_failed\x18\x12 \x01(\v2\x17.agentmesh.v1.RunFailedH\x00R\trunFailed\x12A\n" +
 	"\rrun_cancelled\x18\x13 \x01(\v2\x1a.agentmesh.v1.RunCancelledH\x00R\frunCancelled\x12;\n" +
 	"\vrun_resumed\x18\x14 \x01(\v2\x18.agentmesh.v1.RunResumedH\x00R\n" +
-	"runResumedB\a\n" +
+	"runResumed\x12Q\n" +
+	"\x13step_input_required\x18\x15 \x01(\v2\x1f.agentmesh.v1.StepInputRequiredH\x00R\x11stepInputRequired\x12Q\n" +
+	"\x13step_input_provided\x18\x16 \x01(\v2\x1f.agentmesh.v1.StepInputProvidedH\x00R\x11stepInputProvided\x12;\n" +
+	"\vrun_waiting\x18\x17 \x01(\v2\x18.agentmesh.v1.RunWaitingH\x00R\n" +
+	"runWaitingB\a\n" +
 	"\x05event\"1\n" +
 	"\n" +
 	"RunStarted\x12#\n" +
@@ -1614,14 +1960,28 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"@\n" +
 	"\n" +
 	"RunResumed\x122\n" +
-	"\x15redispatched_step_ids\x18\x01 \x03(\tR\x13redispatchedStepIds*\x9b\x01\n" +
+	"\x15redispatched_step_ids\x18\x01 \x03(\tR\x13redispatchedStepIds\"I\n" +
+	"\x11StepInputRequired\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.agentmesh.v1.InputRequestR\arequest\"\xce\x01\n" +
+	"\x11StepInputProvided\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
+	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12\x12\n" +
+	"\x04turn\x18\x04 \x01(\x05R\x04turn\x122\n" +
+	"\x06answer\x18\x05 \x01(\v2\x1a.agentmesh.v1.AgentMessageR\x06answer\x12\x1c\n" +
+	"\tprincipal\x18\x06 \x01(\tR\tprincipalB\a\n" +
+	"\x05_item\"'\n" +
+	"\n" +
+	"RunWaiting\x12\x19\n" +
+	"\bstep_ids\x18\x01 \x03(\tR\astepIds*\xbc\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RUN_STATE_PENDING\x10\x01\x12\x15\n" +
 	"\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10RUN_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13RUN_STATE_CANCELLED\x10\x05*\xba\x01\n" +
+	"\x13RUN_STATE_CANCELLED\x10\x05\x12\x1f\n" +
+	"\x1bRUN_STATE_WAITING_FOR_INPUT\x10\x06*\xdc\x01\n" +
 	"\tStepState\x12\x1a\n" +
 	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STEP_STATE_PENDING\x10\x01\x12\x16\n" +
@@ -1629,7 +1989,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x14STEP_STATE_SUCCEEDED\x10\x03\x12\x15\n" +
 	"\x11STEP_STATE_FAILED\x10\x04\x12\x16\n" +
 	"\x12STEP_STATE_SKIPPED\x10\x05\x12\x18\n" +
-	"\x14STEP_STATE_CANCELLED\x10\x06B\x99\x01\n" +
+	"\x14STEP_STATE_CANCELLED\x10\x06\x12 \n" +
+	"\x1cSTEP_STATE_WAITING_FOR_INPUT\x10\aB\x99\x01\n" +
 	"\x10com.agentmesh.v1B\bRunProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
@@ -1645,75 +2006,88 @@ func file_agentmesh_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_agentmesh_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentmesh_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_agentmesh_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_agentmesh_v1_run_proto_goTypes = []any{
 	(RunState)(0),                 // 0: agentmesh.v1.RunState
 	(StepState)(0),                // 1: agentmesh.v1.StepState
 	(*Run)(nil),                   // 2: agentmesh.v1.Run
 	(*RunContext)(nil),            // 3: agentmesh.v1.RunContext
 	(*StepRun)(nil),               // 4: agentmesh.v1.StepRun
-	(*RunError)(nil),              // 5: agentmesh.v1.RunError
-	(*RunEvent)(nil),              // 6: agentmesh.v1.RunEvent
-	(*RunStarted)(nil),            // 7: agentmesh.v1.RunStarted
-	(*StepStarted)(nil),           // 8: agentmesh.v1.StepStarted
-	(*StepOutputChunk)(nil),       // 9: agentmesh.v1.StepOutputChunk
-	(*StepRetrying)(nil),          // 10: agentmesh.v1.StepRetrying
-	(*StepCompleted)(nil),         // 11: agentmesh.v1.StepCompleted
-	(*StepFailed)(nil),            // 12: agentmesh.v1.StepFailed
-	(*StepSkipped)(nil),           // 13: agentmesh.v1.StepSkipped
-	(*RunCompleted)(nil),          // 14: agentmesh.v1.RunCompleted
-	(*RunFailed)(nil),             // 15: agentmesh.v1.RunFailed
-	(*RunCancelled)(nil),          // 16: agentmesh.v1.RunCancelled
-	(*RunResumed)(nil),            // 17: agentmesh.v1.RunResumed
-	(*Workflow)(nil),              // 18: agentmesh.v1.Workflow
-	(*structpb.Struct)(nil),       // 19: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 21: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
+	(*InputRequest)(nil),          // 5: agentmesh.v1.InputRequest
+	(*RunError)(nil),              // 6: agentmesh.v1.RunError
+	(*RunEvent)(nil),              // 7: agentmesh.v1.RunEvent
+	(*RunStarted)(nil),            // 8: agentmesh.v1.RunStarted
+	(*StepStarted)(nil),           // 9: agentmesh.v1.StepStarted
+	(*StepOutputChunk)(nil),       // 10: agentmesh.v1.StepOutputChunk
+	(*StepRetrying)(nil),          // 11: agentmesh.v1.StepRetrying
+	(*StepCompleted)(nil),         // 12: agentmesh.v1.StepCompleted
+	(*StepFailed)(nil),            // 13: agentmesh.v1.StepFailed
+	(*StepSkipped)(nil),           // 14: agentmesh.v1.StepSkipped
+	(*RunCompleted)(nil),          // 15: agentmesh.v1.RunCompleted
+	(*RunFailed)(nil),             // 16: agentmesh.v1.RunFailed
+	(*RunCancelled)(nil),          // 17: agentmesh.v1.RunCancelled
+	(*RunResumed)(nil),            // 18: agentmesh.v1.RunResumed
+	(*StepInputRequired)(nil),     // 19: agentmesh.v1.StepInputRequired
+	(*StepInputProvided)(nil),     // 20: agentmesh.v1.StepInputProvided
+	(*RunWaiting)(nil),            // 21: agentmesh.v1.RunWaiting
+	(*Workflow)(nil),              // 22: agentmesh.v1.Workflow
+	(*structpb.Struct)(nil),       // 23: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 25: google.protobuf.Value
+	(*AgentMessage)(nil),          // 26: agentmesh.v1.AgentMessage
+	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
 }
 var file_agentmesh_v1_run_proto_depIdxs = []int32{
-	18, // 0: agentmesh.v1.Run.workflow:type_name -> agentmesh.v1.Workflow
+	22, // 0: agentmesh.v1.Run.workflow:type_name -> agentmesh.v1.Workflow
 	0,  // 1: agentmesh.v1.Run.state:type_name -> agentmesh.v1.RunState
-	19, // 2: agentmesh.v1.Run.inputs:type_name -> google.protobuf.Struct
+	23, // 2: agentmesh.v1.Run.inputs:type_name -> google.protobuf.Struct
 	3,  // 3: agentmesh.v1.Run.context:type_name -> agentmesh.v1.RunContext
-	19, // 4: agentmesh.v1.Run.outputs:type_name -> google.protobuf.Struct
-	5,  // 5: agentmesh.v1.Run.error:type_name -> agentmesh.v1.RunError
+	23, // 4: agentmesh.v1.Run.outputs:type_name -> google.protobuf.Struct
+	6,  // 5: agentmesh.v1.Run.error:type_name -> agentmesh.v1.RunError
 	4,  // 6: agentmesh.v1.Run.steps:type_name -> agentmesh.v1.StepRun
-	20, // 7: agentmesh.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	20, // 8: agentmesh.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	20, // 9: agentmesh.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	19, // 10: agentmesh.v1.RunContext.shared:type_name -> google.protobuf.Struct
+	24, // 7: agentmesh.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	24, // 8: agentmesh.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	24, // 9: agentmesh.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	23, // 10: agentmesh.v1.RunContext.shared:type_name -> google.protobuf.Struct
 	1,  // 11: agentmesh.v1.StepRun.state:type_name -> agentmesh.v1.StepState
-	21, // 12: agentmesh.v1.StepRun.output:type_name -> google.protobuf.Value
-	5,  // 13: agentmesh.v1.StepRun.error:type_name -> agentmesh.v1.RunError
-	20, // 14: agentmesh.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
-	20, // 15: agentmesh.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
-	20, // 16: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
-	7,  // 17: agentmesh.v1.RunEvent.run_started:type_name -> agentmesh.v1.RunStarted
-	8,  // 18: agentmesh.v1.RunEvent.step_started:type_name -> agentmesh.v1.StepStarted
-	9,  // 19: agentmesh.v1.RunEvent.step_output_chunk:type_name -> agentmesh.v1.StepOutputChunk
-	10, // 20: agentmesh.v1.RunEvent.step_retrying:type_name -> agentmesh.v1.StepRetrying
-	11, // 21: agentmesh.v1.RunEvent.step_completed:type_name -> agentmesh.v1.StepCompleted
-	12, // 22: agentmesh.v1.RunEvent.step_failed:type_name -> agentmesh.v1.StepFailed
-	13, // 23: agentmesh.v1.RunEvent.step_skipped:type_name -> agentmesh.v1.StepSkipped
-	14, // 24: agentmesh.v1.RunEvent.run_completed:type_name -> agentmesh.v1.RunCompleted
-	15, // 25: agentmesh.v1.RunEvent.run_failed:type_name -> agentmesh.v1.RunFailed
-	16, // 26: agentmesh.v1.RunEvent.run_cancelled:type_name -> agentmesh.v1.RunCancelled
-	17, // 27: agentmesh.v1.RunEvent.run_resumed:type_name -> agentmesh.v1.RunResumed
-	2,  // 28: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
-	22, // 29: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
-	5,  // 30: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
-	21, // 31: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
-	22, // 32: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
-	5,  // 33: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
-	19, // 34: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
-	22, // 35: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
-	5,  // 36: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	25, // 12: agentmesh.v1.StepRun.output:type_name -> google.protobuf.Value
+	6,  // 13: agentmesh.v1.StepRun.error:type_name -> agentmesh.v1.RunError
+	24, // 14: agentmesh.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
+	24, // 15: agentmesh.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 16: agentmesh.v1.StepRun.pending_input:type_name -> agentmesh.v1.InputRequest
+	26, // 17: agentmesh.v1.InputRequest.question:type_name -> agentmesh.v1.AgentMessage
+	23, // 18: agentmesh.v1.InputRequest.answer_schema:type_name -> google.protobuf.Struct
+	24, // 19: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
+	8,  // 20: agentmesh.v1.RunEvent.run_started:type_name -> agentmesh.v1.RunStarted
+	9,  // 21: agentmesh.v1.RunEvent.step_started:type_name -> agentmesh.v1.StepStarted
+	10, // 22: agentmesh.v1.RunEvent.step_output_chunk:type_name -> agentmesh.v1.StepOutputChunk
+	11, // 23: agentmesh.v1.RunEvent.step_retrying:type_name -> agentmesh.v1.StepRetrying
+	12, // 24: agentmesh.v1.RunEvent.step_completed:type_name -> agentmesh.v1.StepCompleted
+	13, // 25: agentmesh.v1.RunEvent.step_failed:type_name -> agentmesh.v1.StepFailed
+	14, // 26: agentmesh.v1.RunEvent.step_skipped:type_name -> agentmesh.v1.StepSkipped
+	15, // 27: agentmesh.v1.RunEvent.run_completed:type_name -> agentmesh.v1.RunCompleted
+	16, // 28: agentmesh.v1.RunEvent.run_failed:type_name -> agentmesh.v1.RunFailed
+	17, // 29: agentmesh.v1.RunEvent.run_cancelled:type_name -> agentmesh.v1.RunCancelled
+	18, // 30: agentmesh.v1.RunEvent.run_resumed:type_name -> agentmesh.v1.RunResumed
+	19, // 31: agentmesh.v1.RunEvent.step_input_required:type_name -> agentmesh.v1.StepInputRequired
+	20, // 32: agentmesh.v1.RunEvent.step_input_provided:type_name -> agentmesh.v1.StepInputProvided
+	21, // 33: agentmesh.v1.RunEvent.run_waiting:type_name -> agentmesh.v1.RunWaiting
+	2,  // 34: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
+	27, // 35: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
+	6,  // 36: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
+	25, // 37: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
+	27, // 38: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
+	6,  // 39: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
+	23, // 40: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
+	27, // 41: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
+	6,  // 42: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
+	5,  // 43: agentmesh.v1.StepInputRequired.request:type_name -> agentmesh.v1.InputRequest
+	26, // 44: agentmesh.v1.StepInputProvided.answer:type_name -> agentmesh.v1.AgentMessage
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_run_proto_init() }
@@ -1721,8 +2095,10 @@ func file_agentmesh_v1_run_proto_init() {
 	if File_agentmesh_v1_run_proto != nil {
 		return
 	}
+	file_agentmesh_v1_message_proto_init()
 	file_agentmesh_v1_workflow_proto_init()
-	file_agentmesh_v1_run_proto_msgTypes[4].OneofWrappers = []any{
+	file_agentmesh_v1_run_proto_msgTypes[3].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[5].OneofWrappers = []any{
 		(*RunEvent_RunStarted)(nil),
 		(*RunEvent_StepStarted)(nil),
 		(*RunEvent_StepOutputChunk)(nil),
@@ -1734,19 +2110,23 @@ func file_agentmesh_v1_run_proto_init() {
 		(*RunEvent_RunFailed)(nil),
 		(*RunEvent_RunCancelled)(nil),
 		(*RunEvent_RunResumed)(nil),
+		(*RunEvent_StepInputRequired)(nil),
+		(*RunEvent_StepInputProvided)(nil),
+		(*RunEvent_RunWaiting)(nil),
 	}
-	file_agentmesh_v1_run_proto_msgTypes[6].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[7].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[8].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[9].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[10].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[11].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_run_proto_rawDesc), len(file_agentmesh_v1_run_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

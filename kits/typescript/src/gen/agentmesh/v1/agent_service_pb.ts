@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentmesh/v1/agent_service.proto.
  */
 export const file_agentmesh_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBhZ2VudG1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMYWdlbnRtZXNoLnYxIlEKDUludm9rZVJlcXVlc3QSMQoHbWVzc2FnZRgBIAEoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1lc3NhZ2VCBOJBAQISDQoFc2tpbGwYAiABKAkiZgoOSW52b2tlUmVzcG9uc2USKwoHbWVzc2FnZRgBIAEoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1lc3NhZ2USJwoFdXNhZ2UYAiABKAsyGC5hZ2VudG1lc2gudjEuVG9rZW5Vc2FnZSJXChNJbnZva2VTdHJlYW1SZXF1ZXN0EjEKB21lc3NhZ2UYASABKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlQgTiQQECEg0KBXNraWxsGAIgASgJInsKFEludm9rZVN0cmVhbVJlc3BvbnNlEioKBWNodW5rGAEgASgLMhkuYWdlbnRtZXNoLnYxLk91dHB1dENodW5rSAASLgoGcmVzdWx0GAIgASgLMhwuYWdlbnRtZXNoLnYxLkludm9rZVJlc3BvbnNlSABCBwoFZXZlbnQiKgoLT3V0cHV0Q2h1bmsSDQoFaW5kZXgYASABKAUSDAoEdGV4dBgCIAEoCSIVChNHZXRBZ2VudENhcmRSZXF1ZXN0Ij0KFEdldEFnZW50Q2FyZFJlc3BvbnNlEiUKBGNhcmQYASABKAsyFy5hZ2VudG1lc2gudjEuQWdlbnRDYXJkIo0BCglBZ2VudENhcmQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEiMKBnNraWxscxgEIAMoCzITLmFnZW50bWVzaC52MS5Ta2lsbBIRCglzdHJlYW1pbmcYBSABKAgSFAoMbGxtX3Byb3ZpZGVyGAYgASgJIucBCgVTa2lsbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEi0KDGlucHV0X3NjaGVtYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoNb3V0cHV0X3NjaGVtYRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGFncxgGIAMoCRIRCglzdHJlYW1pbmcYByABKAgSLwoOaW5wdXRfZXhhbXBsZXMYCCADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0MoMCCgxBZ2VudFNlcnZpY2USQwoGSW52b2tlEhsuYWdlbnRtZXNoLnYxLkludm9rZVJlcXVlc3QaHC5hZ2VudG1lc2gudjEuSW52b2tlUmVzcG9uc2USVwoMSW52b2tlU3RyZWFtEiEuYWdlbnRtZXNoLnYxLkludm9rZVN0cmVhbVJlcXVlc3QaIi5hZ2VudG1lc2gudjEuSW52b2tlU3RyZWFtUmVzcG9uc2UwARJVCgxHZXRBZ2VudENhcmQSIS5hZ2VudG1lc2gudjEuR2V0QWdlbnRDYXJkUmVxdWVzdBoiLmFnZW50bWVzaC52MS5HZXRBZ2VudENhcmRSZXNwb25zZUKiAQoQY29tLmFnZW50bWVzaC52MUIRQWdlbnRTZXJ2aWNlUHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_agentmesh_v1_message, file_google_api_field_behavior, file_google_protobuf_struct]);
+  fileDesc("CiBhZ2VudG1lc2gvdjEvYWdlbnRfc2VydmljZS5wcm90bxIMYWdlbnRtZXNoLnYxIn4KDUludm9rZVJlcXVlc3QSMQoHbWVzc2FnZRgBIAEoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1lc3NhZ2VCBOJBAQISDQoFc2tpbGwYAiABKAkSKwoHaGlzdG9yeRgDIAMoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1lc3NhZ2UimwEKDkludm9rZVJlc3BvbnNlEisKB21lc3NhZ2UYASABKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlEicKBXVzYWdlGAIgASgLMhguYWdlbnRtZXNoLnYxLlRva2VuVXNhZ2USMwoOaW5wdXRfcmVxdWlyZWQYAyABKAsyGy5hZ2VudG1lc2gudjEuSW5wdXRSZXF1aXJlZCI/Cg1JbnB1dFJlcXVpcmVkEi4KDWFuc3dlcl9zY2hlbWEYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IoQBChNJbnZva2VTdHJlYW1SZXF1ZXN0EjEKB21lc3NhZ2UYASABKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlQgTiQQECEg0KBXNraWxsGAIgASgJEisKB2hpc3RvcnkYAyADKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlInsKFEludm9rZVN0cmVhbVJlc3BvbnNlEioKBWNodW5rGAEgASgLMhkuYWdlbnRtZXNoLnYxLk91dHB1dENodW5rSAASLgoGcmVzdWx0GAIgASgLMhwuYWdlbnRtZXNoLnYxLkludm9rZVJlc3BvbnNlSABCBwoFZXZlbnQiKgoLT3V0cHV0Q2h1bmsSDQoFaW5kZXgYASABKAUSDAoEdGV4dBgCIAEoCSIVChNHZXRBZ2VudENhcmRSZXF1ZXN0Ij0KFEdldEFnZW50Q2FyZFJlc3BvbnNlEiUKBGNhcmQYASABKAsyFy5hZ2VudG1lc2gudjEuQWdlbnRDYXJkIo0BCglBZ2VudENhcmQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEiMKBnNraWxscxgEIAMoCzITLmFnZW50bWVzaC52MS5Ta2lsbBIRCglzdHJlYW1pbmcYBSABKAgSFAoMbGxtX3Byb3ZpZGVyGAYgASgJIv8BCgVTa2lsbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEi0KDGlucHV0X3NjaGVtYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoNb3V0cHV0X3NjaGVtYRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGFncxgGIAMoCRIRCglzdHJlYW1pbmcYByABKAgSLwoOaW5wdXRfZXhhbXBsZXMYCCADKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhYKDmFza3NfZm9yX2lucHV0GAkgASgIMoMCCgxBZ2VudFNlcnZpY2USQwoGSW52b2tlEhsuYWdlbnRtZXNoLnYxLkludm9rZVJlcXVlc3QaHC5hZ2VudG1lc2gudjEuSW52b2tlUmVzcG9uc2USVwoMSW52b2tlU3RyZWFtEiEuYWdlbnRtZXNoLnYxLkludm9rZVN0cmVhbVJlcXVlc3QaIi5hZ2VudG1lc2gudjEuSW52b2tlU3RyZWFtUmVzcG9uc2UwARJVCgxHZXRBZ2VudENhcmQSIS5hZ2VudG1lc2gudjEuR2V0QWdlbnRDYXJkUmVxdWVzdBoiLmFnZW50bWVzaC52MS5HZXRBZ2VudENhcmRSZXNwb25zZUKiAQoQY29tLmFnZW50bWVzaC52MUIRQWdlbnRTZXJ2aWNlUHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_agentmesh_v1_message, file_google_api_field_behavior, file_google_protobuf_struct]);
 
 /**
  * @generated from message agentmesh.v1.InvokeRequest
@@ -22,7 +22,9 @@ export const file_agentmesh_v1_agent_service: GenFile = /*@__PURE__*/
 export type InvokeRequest = Message<"agentmesh.v1.InvokeRequest"> & {
   /**
    * The request. Its data parts, merged in order, are the skill's input; its
-   * text parts, joined, are offered as the input field "text".
+   * text parts, joined, are offered as the input field "text". When the agent
+   * asked for input before (see InvokeResponse.input_required), it is the
+   * answer, and `history` holds the conversation up to the question.
    *
    * @generated from field: agentmesh.v1.AgentMessage message = 1;
    */
@@ -34,6 +36,16 @@ export type InvokeRequest = Message<"agentmesh.v1.InvokeRequest"> & {
    * @generated from field: string skill = 2;
    */
   skill: string;
+
+  /**
+   * The earlier turns of this conversation, oldest first: the first request,
+   * then each question the agent asked and the answer it got, ending with the
+   * question `message` answers. Empty on a first call. All share one
+   * context_id.
+   *
+   * @generated from field: repeated agentmesh.v1.AgentMessage history = 3;
+   */
+  history: AgentMessage[];
 };
 
 /**
@@ -48,6 +60,8 @@ export const InvokeRequestSchema: GenMessage<InvokeRequest> = /*@__PURE__*/
  */
 export type InvokeResponse = Message<"agentmesh.v1.InvokeResponse"> & {
   /**
+   * The reply; when input_required is set, the question to ask.
+   *
    * @generated from field: agentmesh.v1.AgentMessage message = 1;
    */
   message?: AgentMessage | undefined;
@@ -56,6 +70,15 @@ export type InvokeResponse = Message<"agentmesh.v1.InvokeResponse"> & {
    * @generated from field: agentmesh.v1.TokenUsage usage = 2;
    */
   usage?: TokenUsage | undefined;
+
+  /**
+   * Set when the agent cannot answer without more input (A2A's
+   * input-required): `message` is its question, and the caller invokes the
+   * skill again with the answer and the conversation so far.
+   *
+   * @generated from field: agentmesh.v1.InputRequired input_required = 3;
+   */
+  inputRequired?: InputRequired | undefined;
 };
 
 /**
@@ -64,6 +87,28 @@ export type InvokeResponse = Message<"agentmesh.v1.InvokeResponse"> & {
  */
 export const InvokeResponseSchema: GenMessage<InvokeResponse> = /*@__PURE__*/
   messageDesc(file_agentmesh_v1_agent_service, 1);
+
+/**
+ * InputRequired says that an agent needs an answer before it can go on.
+ *
+ * @generated from message agentmesh.v1.InputRequired
+ */
+export type InputRequired = Message<"agentmesh.v1.InputRequired"> & {
+  /**
+   * JSON Schema the answer's data must satisfy; absent: any answer, text or
+   * data, will do.
+   *
+   * @generated from field: google.protobuf.Struct answer_schema = 1;
+   */
+  answerSchema?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.InputRequired.
+ * Use `create(InputRequiredSchema)` to create a new message.
+ */
+export const InputRequiredSchema: GenMessage<InputRequired> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_agent_service, 2);
 
 /**
  * @generated from message agentmesh.v1.InvokeStreamRequest
@@ -78,6 +123,13 @@ export type InvokeStreamRequest = Message<"agentmesh.v1.InvokeStreamRequest"> & 
    * @generated from field: string skill = 2;
    */
   skill: string;
+
+  /**
+   * As InvokeRequest.history.
+   *
+   * @generated from field: repeated agentmesh.v1.AgentMessage history = 3;
+   */
+  history: AgentMessage[];
 };
 
 /**
@@ -85,7 +137,7 @@ export type InvokeStreamRequest = Message<"agentmesh.v1.InvokeStreamRequest"> & 
  * Use `create(InvokeStreamRequestSchema)` to create a new message.
  */
 export const InvokeStreamRequestSchema: GenMessage<InvokeStreamRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_agent_service, 2);
+  messageDesc(file_agentmesh_v1_agent_service, 3);
 
 /**
  * @generated from message agentmesh.v1.InvokeStreamResponse
@@ -118,7 +170,7 @@ export type InvokeStreamResponse = Message<"agentmesh.v1.InvokeStreamResponse"> 
  * Use `create(InvokeStreamResponseSchema)` to create a new message.
  */
 export const InvokeStreamResponseSchema: GenMessage<InvokeStreamResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_agent_service, 3);
+  messageDesc(file_agentmesh_v1_agent_service, 4);
 
 /**
  * OutputChunk is an increment of a reply's text.
@@ -144,7 +196,7 @@ export type OutputChunk = Message<"agentmesh.v1.OutputChunk"> & {
  * Use `create(OutputChunkSchema)` to create a new message.
  */
 export const OutputChunkSchema: GenMessage<OutputChunk> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_agent_service, 4);
+  messageDesc(file_agentmesh_v1_agent_service, 5);
 
 /**
  * @generated from message agentmesh.v1.GetAgentCardRequest
@@ -157,7 +209,7 @@ export type GetAgentCardRequest = Message<"agentmesh.v1.GetAgentCardRequest"> & 
  * Use `create(GetAgentCardRequestSchema)` to create a new message.
  */
 export const GetAgentCardRequestSchema: GenMessage<GetAgentCardRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_agent_service, 5);
+  messageDesc(file_agentmesh_v1_agent_service, 6);
 
 /**
  * @generated from message agentmesh.v1.GetAgentCardResponse
@@ -174,7 +226,7 @@ export type GetAgentCardResponse = Message<"agentmesh.v1.GetAgentCardResponse"> 
  * Use `create(GetAgentCardResponseSchema)` to create a new message.
  */
 export const GetAgentCardResponseSchema: GenMessage<GetAgentCardResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_agent_service, 6);
+  messageDesc(file_agentmesh_v1_agent_service, 7);
 
 /**
  * AgentCard describes an agent, like A2A's AgentCard.
@@ -222,7 +274,7 @@ export type AgentCard = Message<"agentmesh.v1.AgentCard"> & {
  * Use `create(AgentCardSchema)` to create a new message.
  */
 export const AgentCardSchema: GenMessage<AgentCard> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_agent_service, 7);
+  messageDesc(file_agentmesh_v1_agent_service, 8);
 
 /**
  * Skill is one thing an agent can do.
@@ -281,6 +333,14 @@ export type Skill = Message<"agentmesh.v1.Skill"> & {
    * @generated from field: repeated google.protobuf.Struct input_examples = 8;
    */
   inputExamples: JsonObject[];
+
+  /**
+   * Whether the skill may answer with a question (InvokeResponse.input_required)
+   * before it answers for good.
+   *
+   * @generated from field: bool asks_for_input = 9;
+   */
+  asksForInput: boolean;
 };
 
 /**
@@ -288,7 +348,7 @@ export type Skill = Message<"agentmesh.v1.Skill"> & {
  * Use `create(SkillSchema)` to create a new message.
  */
 export const SkillSchema: GenMessage<Skill> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_agent_service, 8);
+  messageDesc(file_agentmesh_v1_agent_service, 9);
 
 /**
  * AgentService is the contract every agent serves, in any language.

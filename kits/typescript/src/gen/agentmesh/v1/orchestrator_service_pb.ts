@@ -6,6 +6,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { AgentCard } from "./agent_service_pb.js";
 import { file_agentmesh_v1_agent_service } from "./agent_service_pb.js";
+import type { AgentMessage } from "./message_pb.js";
+import { file_agentmesh_v1_message } from "./message_pb.js";
 import type { Run, RunContext, RunEvent, RunState } from "./run_pb.js";
 import { file_agentmesh_v1_run } from "./run_pb.js";
 import type { Workflow } from "./workflow_pb.js";
@@ -19,7 +21,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentmesh/v1/orchestrator_service.proto.
  */
 export const file_agentmesh_v1_orchestrator_service: GenFile = /*@__PURE__*/
-  fileDesc("CidhZ2VudG1lc2gvdjEvb3JjaGVzdHJhdG9yX3NlcnZpY2UucHJvdG8SDGFnZW50bWVzaC52MSJJChdWYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBIuCgh3b3JrZmxvdxgBIAEoCzIWLmFnZW50bWVzaC52MS5Xb3JrZmxvd0IE4kEBAiIzChhWYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2USFwoPZXhlY3V0aW9uX29yZGVyGAEgAygJIsgBCg9TdGFydFJ1blJlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiMgoQU3RhcnRSdW5SZXNwb25zZRIeCgNydW4YASABKAsyES5hZ2VudG1lc2gudjEuUnVuIssBChJSdW5Xb3JrZmxvd1JlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiPAoTUnVuV29ya2Zsb3dSZXNwb25zZRIlCgVldmVudBgBIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FdmVudCI/Cg9XYXRjaFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgDIjkKEFdhdGNoUnVuUmVzcG9uc2USJQoFZXZlbnQYASABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXZlbnQiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiMAoOR2V0UnVuUmVzcG9uc2USHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biJfCg9MaXN0UnVuc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSJQoFc3RhdGUYAyABKA4yFi5hZ2VudG1lc2gudjEuUnVuU3RhdGUiTAoQTGlzdFJ1bnNSZXNwb25zZRIfCgRydW5zGAEgAygLMhEuYWdlbnRtZXNoLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOAoQQ2FuY2VsUnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISDgoGcmVhc29uGAIgASgJIjMKEUNhbmNlbFJ1blJlc3BvbnNlEh4KA3J1bhgBIAEoCzIRLmFnZW50bWVzaC52MS5SdW4iEwoRTGlzdEFnZW50c1JlcXVlc3QiPwoSTGlzdEFnZW50c1Jlc3BvbnNlEikKBmFnZW50cxgBIAMoCzIZLmFnZW50bWVzaC52MS5BZ2VudFN0YXR1cyJrCgtBZ2VudFN0YXR1cxIMCgRuYW1lGAEgASgJEicKCHJlcGxpY2FzGAIgAygLMhUuYWdlbnRtZXNoLnYxLlJlcGxpY2ESJQoEY2FyZBgDIAEoCzIXLmFnZW50bWVzaC52MS5BZ2VudENhcmQiRwoHUmVwbGljYRIPCgdhZGRyZXNzGAEgASgJEisKBmhlYWx0aBgCIAEoDjIbLmFnZW50bWVzaC52MS5SZXBsaWNhSGVhbHRoIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0IkIKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIpCgl3b3JrZmxvd3MYASADKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3ciEwoRR2V0TWV0cmljc1JlcXVlc3QiPAoSR2V0TWV0cmljc1Jlc3BvbnNlEiYKB21ldHJpY3MYASABKAsyFS5hZ2VudG1lc2gudjEuTWV0cmljcyJCChNXYXRjaE1ldHJpY3NSZXF1ZXN0EisKCGludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIj4KFFdhdGNoTWV0cmljc1Jlc3BvbnNlEiYKB21ldHJpY3MYASABKAsyFS5hZ2VudG1lc2gudjEuTWV0cmljcyKAAgoHTWV0cmljcxIaChJ3b3JrZmxvd3NfZXhlY3V0ZWQYASABKAMSGwoTd29ya2Zsb3dzX3N1Y2NlZWRlZBgCIAEoAxIYChB3b3JrZmxvd3NfZmFpbGVkGAMgASgDEhsKE3dvcmtmbG93c19jYW5jZWxsZWQYBCABKAMSGQoRd29ya2Zsb3dzX3J1bm5pbmcYBSABKAMSFAoMc3VjY2Vzc19yYXRlGAYgASgBEioKBmFnZW50cxgHIAMoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1ldHJpY3MSKAoEdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAioAEKDEFnZW50TWV0cmljcxINCgVhZ2VudBgBIAEoCRISCgpleGVjdXRpb25zGAIgASgDEhEKCXN1Y2Nlc3NlcxgDIAEoAxIQCghmYWlsdXJlcxgEIAEoAxIUCgxzdWNjZXNzX3JhdGUYBSABKAESEgoKYXZlcmFnZV9tcxgGIAEoARIOCgZwNTBfbXMYByABKAESDgoGcDk1X21zGAggASgBIjgKC0NoYXRSZXF1ZXN0EhUKB21lc3NhZ2UYASABKAlCBOJBAQISEgoKc2Vzc2lvbl9pZBgCIAEoCSJJCgxDaGF0UmVzcG9uc2USEAoIcmVzcG9uc2UYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRITCgt0b2tlbnNfdXNlZBgDIAEoAyI+ChFDaGF0U3RyZWFtUmVxdWVzdBIVCgdtZXNzYWdlGAEgASgJQgTiQQECEhIKCnNlc3Npb25faWQYAiABKAkiWwoSQ2hhdFN0cmVhbVJlc3BvbnNlEg4KBHRleHQYASABKAlIABIsCgZyZXN1bHQYAiABKAsyGi5hZ2VudG1lc2gudjEuQ2hhdFJlc3BvbnNlSABCBwoFZXZlbnQqhwEKDVJlcGxpY2FIZWFsdGgSHgoaUkVQTElDQV9IRUFMVEhfVU5TUEVDSUZJRUQQABIaChZSRVBMSUNBX0hFQUxUSF9TRVJWSU5HEAESHgoaUkVQTElDQV9IRUFMVEhfTk9UX1NFUlZJTkcQAhIaChZSRVBMSUNBX0hFQUxUSF9VTktOT1dOEAMyqwgKE09yY2hlc3RyYXRvclNlcnZpY2USYQoQVmFsaWRhdGVXb3JrZmxvdxIlLmFnZW50bWVzaC52MS5WYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBomLmFnZW50bWVzaC52MS5WYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2USSQoIU3RhcnRSdW4SHS5hZ2VudG1lc2gudjEuU3RhcnRSdW5SZXF1ZXN0Gh4uYWdlbnRtZXNoLnYxLlN0YXJ0UnVuUmVzcG9uc2USVAoLUnVuV29ya2Zsb3cSIC5hZ2VudG1lc2gudjEuUnVuV29ya2Zsb3dSZXF1ZXN0GiEuYWdlbnRtZXNoLnYxLlJ1bldvcmtmbG93UmVzcG9uc2UwARJLCghXYXRjaFJ1bhIdLmFnZW50bWVzaC52MS5XYXRjaFJ1blJlcXVlc3QaHi5hZ2VudG1lc2gudjEuV2F0Y2hSdW5SZXNwb25zZTABEkMKBkdldFJ1bhIbLmFnZW50bWVzaC52MS5HZXRSdW5SZXF1ZXN0GhwuYWdlbnRtZXNoLnYxLkdldFJ1blJlc3BvbnNlEkkKCExpc3RSdW5zEh0uYWdlbnRtZXNoLnYxLkxpc3RSdW5zUmVxdWVzdBoeLmFnZW50bWVzaC52MS5MaXN0UnVuc1Jlc3BvbnNlEkwKCUNhbmNlbFJ1bhIeLmFnZW50bWVzaC52MS5DYW5jZWxSdW5SZXF1ZXN0Gh8uYWdlbnRtZXNoLnYxLkNhbmNlbFJ1blJlc3BvbnNlEk8KCkxpc3RBZ2VudHMSHy5hZ2VudG1lc2gudjEuTGlzdEFnZW50c1JlcXVlc3QaIC5hZ2VudG1lc2gudjEuTGlzdEFnZW50c1Jlc3BvbnNlElgKDUxpc3RXb3JrZmxvd3MSIi5hZ2VudG1lc2gudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaIy5hZ2VudG1lc2gudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlEk8KCkdldE1ldHJpY3MSHy5hZ2VudG1lc2gudjEuR2V0TWV0cmljc1JlcXVlc3QaIC5hZ2VudG1lc2gudjEuR2V0TWV0cmljc1Jlc3BvbnNlElcKDFdhdGNoTWV0cmljcxIhLmFnZW50bWVzaC52MS5XYXRjaE1ldHJpY3NSZXF1ZXN0GiIuYWdlbnRtZXNoLnYxLldhdGNoTWV0cmljc1Jlc3BvbnNlMAESPQoEQ2hhdBIZLmFnZW50bWVzaC52MS5DaGF0UmVxdWVzdBoaLmFnZW50bWVzaC52MS5DaGF0UmVzcG9uc2USUQoKQ2hhdFN0cmVhbRIfLmFnZW50bWVzaC52MS5DaGF0U3RyZWFtUmVxdWVzdBogLmFnZW50bWVzaC52MS5DaGF0U3RyZWFtUmVzcG9uc2UwAUKpAQoQY29tLmFnZW50bWVzaC52MUIYT3JjaGVzdHJhdG9yU2VydmljZVByb3RvUAFaKmFnZW50bWVzaC9raXQvZ2VuL2FnZW50bWVzaC92MTthZ2VudG1lc2h2MaICA0FYWKoCDEFnZW50bWVzaC5WMcoCDEFnZW50bWVzaFxWMeICGEFnZW50bWVzaFxWMVxHUEJNZXRhZGF0YeoCDUFnZW50bWVzaDo6VjFiBnByb3RvMw", [file_agentmesh_v1_agent_service, file_agentmesh_v1_run, file_agentmesh_v1_workflow, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CidhZ2VudG1lc2gvdjEvb3JjaGVzdHJhdG9yX3NlcnZpY2UucHJvdG8SDGFnZW50bWVzaC52MSJJChdWYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBIuCgh3b3JrZmxvdxgBIAEoCzIWLmFnZW50bWVzaC52MS5Xb3JrZmxvd0IE4kEBAiIzChhWYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2USFwoPZXhlY3V0aW9uX29yZGVyGAEgAygJIsgBCg9TdGFydFJ1blJlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiMgoQU3RhcnRSdW5SZXNwb25zZRIeCgNydW4YASABKAsyES5hZ2VudG1lc2gudjEuUnVuIssBChJSdW5Xb3JrZmxvd1JlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiPAoTUnVuV29ya2Zsb3dSZXNwb25zZRIlCgVldmVudBgBIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FdmVudCI/Cg9XYXRjaFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgDIjkKEFdhdGNoUnVuUmVzcG9uc2USJQoFZXZlbnQYASABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXZlbnQiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiMAoOR2V0UnVuUmVzcG9uc2USHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biJfCg9MaXN0UnVuc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSJQoFc3RhdGUYAyABKA4yFi5hZ2VudG1lc2gudjEuUnVuU3RhdGUiTAoQTGlzdFJ1bnNSZXNwb25zZRIfCgRydW5zGAEgAygLMhEuYWdlbnRtZXNoLnYxLlJ1bhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOAoQQ2FuY2VsUnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQISDgoGcmVhc29uGAIgASgJIjMKEUNhbmNlbFJ1blJlc3BvbnNlEh4KA3J1bhgBIAEoCzIRLmFnZW50bWVzaC52MS5SdW4ikAEKE1Byb3ZpZGVJbnB1dFJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhUKB3N0ZXBfaWQYAiABKAlCBOJBAQISEQoEaXRlbRgDIAEoBUgAiAEBEjAKBmFuc3dlchgEIAEoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1lc3NhZ2VCBOJBAQJCBwoFX2l0ZW0iNgoUUHJvdmlkZUlucHV0UmVzcG9uc2USHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biITChFMaXN0QWdlbnRzUmVxdWVzdCI/ChJMaXN0QWdlbnRzUmVzcG9uc2USKQoGYWdlbnRzGAEgAygLMhkuYWdlbnRtZXNoLnYxLkFnZW50U3RhdHVzImsKC0FnZW50U3RhdHVzEgwKBG5hbWUYASABKAkSJwoIcmVwbGljYXMYAiADKAsyFS5hZ2VudG1lc2gudjEuUmVwbGljYRIlCgRjYXJkGAMgASgLMhcuYWdlbnRtZXNoLnYxLkFnZW50Q2FyZCJHCgdSZXBsaWNhEg8KB2FkZHJlc3MYASABKAkSKwoGaGVhbHRoGAIgASgOMhsuYWdlbnRtZXNoLnYxLlJlcGxpY2FIZWFsdGgiFgoUTGlzdFdvcmtmbG93c1JlcXVlc3QiQgoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEikKCXdvcmtmbG93cxgBIAMoCzIWLmFnZW50bWVzaC52MS5Xb3JrZmxvdyITChFHZXRNZXRyaWNzUmVxdWVzdCI8ChJHZXRNZXRyaWNzUmVzcG9uc2USJgoHbWV0cmljcxgBIAEoCzIVLmFnZW50bWVzaC52MS5NZXRyaWNzIkIKE1dhdGNoTWV0cmljc1JlcXVlc3QSKwoIaW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iPgoUV2F0Y2hNZXRyaWNzUmVzcG9uc2USJgoHbWV0cmljcxgBIAEoCzIVLmFnZW50bWVzaC52MS5NZXRyaWNzIoACCgdNZXRyaWNzEhoKEndvcmtmbG93c19leGVjdXRlZBgBIAEoAxIbChN3b3JrZmxvd3Nfc3VjY2VlZGVkGAIgASgDEhgKEHdvcmtmbG93c19mYWlsZWQYAyABKAMSGwoTd29ya2Zsb3dzX2NhbmNlbGxlZBgEIAEoAxIZChF3b3JrZmxvd3NfcnVubmluZxgFIAEoAxIUCgxzdWNjZXNzX3JhdGUYBiABKAESKgoGYWdlbnRzGAcgAygLMhouYWdlbnRtZXNoLnYxLkFnZW50TWV0cmljcxIoCgR0aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKgAQoMQWdlbnRNZXRyaWNzEg0KBWFnZW50GAEgASgJEhIKCmV4ZWN1dGlvbnMYAiABKAMSEQoJc3VjY2Vzc2VzGAMgASgDEhAKCGZhaWx1cmVzGAQgASgDEhQKDHN1Y2Nlc3NfcmF0ZRgFIAEoARISCgphdmVyYWdlX21zGAYgASgBEg4KBnA1MF9tcxgHIAEoARIOCgZwOTVfbXMYCCABKAEiOAoLQ2hhdFJlcXVlc3QSFQoHbWVzc2FnZRgBIAEoCUIE4kEBAhISCgpzZXNzaW9uX2lkGAIgASgJIkkKDENoYXRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC3Rva2Vuc191c2VkGAMgASgDIj4KEUNoYXRTdHJlYW1SZXF1ZXN0EhUKB21lc3NhZ2UYASABKAlCBOJBAQISEgoKc2Vzc2lvbl9pZBgCIAEoCSJbChJDaGF0U3RyZWFtUmVzcG9uc2USDgoEdGV4dBgBIAEoCUgAEiwKBnJlc3VsdBgCIAEoCzIaLmFnZW50bWVzaC52MS5DaGF0UmVzcG9uc2VIAEIHCgVldmVudCqHAQoNUmVwbGljYUhlYWx0aBIeChpSRVBMSUNBX0hFQUxUSF9VTlNQRUNJRklFRBAAEhoKFlJFUExJQ0FfSEVBTFRIX1NFUlZJTkcQARIeChpSRVBMSUNBX0hFQUxUSF9OT1RfU0VSVklORxACEhoKFlJFUExJQ0FfSEVBTFRIX1VOS05PV04QAzKCCQoTT3JjaGVzdHJhdG9yU2VydmljZRJhChBWYWxpZGF0ZVdvcmtmbG93EiUuYWdlbnRtZXNoLnYxLlZhbGlkYXRlV29ya2Zsb3dSZXF1ZXN0GiYuYWdlbnRtZXNoLnYxLlZhbGlkYXRlV29ya2Zsb3dSZXNwb25zZRJJCghTdGFydFJ1bhIdLmFnZW50bWVzaC52MS5TdGFydFJ1blJlcXVlc3QaHi5hZ2VudG1lc2gudjEuU3RhcnRSdW5SZXNwb25zZRJUCgtSdW5Xb3JrZmxvdxIgLmFnZW50bWVzaC52MS5SdW5Xb3JrZmxvd1JlcXVlc3QaIS5hZ2VudG1lc2gudjEuUnVuV29ya2Zsb3dSZXNwb25zZTABEksKCFdhdGNoUnVuEh0uYWdlbnRtZXNoLnYxLldhdGNoUnVuUmVxdWVzdBoeLmFnZW50bWVzaC52MS5XYXRjaFJ1blJlc3BvbnNlMAESQwoGR2V0UnVuEhsuYWdlbnRtZXNoLnYxLkdldFJ1blJlcXVlc3QaHC5hZ2VudG1lc2gudjEuR2V0UnVuUmVzcG9uc2USSQoITGlzdFJ1bnMSHS5hZ2VudG1lc2gudjEuTGlzdFJ1bnNSZXF1ZXN0Gh4uYWdlbnRtZXNoLnYxLkxpc3RSdW5zUmVzcG9uc2USTAoJQ2FuY2VsUnVuEh4uYWdlbnRtZXNoLnYxLkNhbmNlbFJ1blJlcXVlc3QaHy5hZ2VudG1lc2gudjEuQ2FuY2VsUnVuUmVzcG9uc2USVQoMUHJvdmlkZUlucHV0EiEuYWdlbnRtZXNoLnYxLlByb3ZpZGVJbnB1dFJlcXVlc3QaIi5hZ2VudG1lc2gudjEuUHJvdmlkZUlucHV0UmVzcG9uc2USTwoKTGlzdEFnZW50cxIfLmFnZW50bWVzaC52MS5MaXN0QWdlbnRzUmVxdWVzdBogLmFnZW50bWVzaC52MS5MaXN0QWdlbnRzUmVzcG9uc2USWAoNTGlzdFdvcmtmbG93cxIiLmFnZW50bWVzaC52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBojLmFnZW50bWVzaC52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USTwoKR2V0TWV0cmljcxIfLmFnZW50bWVzaC52MS5HZXRNZXRyaWNzUmVxdWVzdBogLmFnZW50bWVzaC52MS5HZXRNZXRyaWNzUmVzcG9uc2USVwoMV2F0Y2hNZXRyaWNzEiEuYWdlbnRtZXNoLnYxLldhdGNoTWV0cmljc1JlcXVlc3QaIi5hZ2VudG1lc2gudjEuV2F0Y2hNZXRyaWNzUmVzcG9uc2UwARI9CgRDaGF0EhkuYWdlbnRtZXNoLnYxLkNoYXRSZXF1ZXN0GhouYWdlbnRtZXNoLnYxLkNoYXRSZXNwb25zZRJRCgpDaGF0U3RyZWFtEh8uYWdlbnRtZXNoLnYxLkNoYXRTdHJlYW1SZXF1ZXN0GiAuYWdlbnRtZXNoLnYxLkNoYXRTdHJlYW1SZXNwb25zZTABQqkBChBjb20uYWdlbnRtZXNoLnYxQhhPcmNoZXN0cmF0b3JTZXJ2aWNlUHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_agentmesh_v1_agent_service, file_agentmesh_v1_message, file_agentmesh_v1_run, file_agentmesh_v1_workflow, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message agentmesh.v1.ValidateWorkflowRequest
@@ -361,6 +363,60 @@ export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE_
   messageDesc(file_agentmesh_v1_orchestrator_service, 13);
 
 /**
+ * @generated from message agentmesh.v1.ProvideInputRequest
+ */
+export type ProvideInputRequest = Message<"agentmesh.v1.ProvideInputRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string step_id = 2;
+   */
+  stepId: string;
+
+  /**
+   * The for_each item whose question this answers, if the step is a for_each.
+   *
+   * @generated from field: optional int32 item = 3;
+   */
+  item?: number | undefined;
+
+  /**
+   * The answer: its data part (an object) is checked against the question's
+   * schema; text parts are offered as the field "text".
+   *
+   * @generated from field: agentmesh.v1.AgentMessage answer = 4;
+   */
+  answer?: AgentMessage | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.ProvideInputRequest.
+ * Use `create(ProvideInputRequestSchema)` to create a new message.
+ */
+export const ProvideInputRequestSchema: GenMessage<ProvideInputRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 14);
+
+/**
+ * @generated from message agentmesh.v1.ProvideInputResponse
+ */
+export type ProvideInputResponse = Message<"agentmesh.v1.ProvideInputResponse"> & {
+  /**
+   * @generated from field: agentmesh.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.ProvideInputResponse.
+ * Use `create(ProvideInputResponseSchema)` to create a new message.
+ */
+export const ProvideInputResponseSchema: GenMessage<ProvideInputResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 15);
+
+/**
  * @generated from message agentmesh.v1.ListAgentsRequest
  */
 export type ListAgentsRequest = Message<"agentmesh.v1.ListAgentsRequest"> & {
@@ -371,7 +427,7 @@ export type ListAgentsRequest = Message<"agentmesh.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 14);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 16);
 
 /**
  * @generated from message agentmesh.v1.ListAgentsResponse
@@ -388,7 +444,7 @@ export type ListAgentsResponse = Message<"agentmesh.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 15);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 17);
 
 /**
  * AgentStatus is what the gateway knows of one configured agent.
@@ -419,7 +475,7 @@ export type AgentStatus = Message<"agentmesh.v1.AgentStatus"> & {
  * Use `create(AgentStatusSchema)` to create a new message.
  */
 export const AgentStatusSchema: GenMessage<AgentStatus> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 16);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 18);
 
 /**
  * Replica is one address of an agent and its last reported health.
@@ -443,7 +499,7 @@ export type Replica = Message<"agentmesh.v1.Replica"> & {
  * Use `create(ReplicaSchema)` to create a new message.
  */
 export const ReplicaSchema: GenMessage<Replica> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 17);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 19);
 
 /**
  * @generated from message agentmesh.v1.ListWorkflowsRequest
@@ -456,7 +512,7 @@ export type ListWorkflowsRequest = Message<"agentmesh.v1.ListWorkflowsRequest"> 
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 18);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 20);
 
 /**
  * @generated from message agentmesh.v1.ListWorkflowsResponse
@@ -473,7 +529,7 @@ export type ListWorkflowsResponse = Message<"agentmesh.v1.ListWorkflowsResponse"
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 19);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 21);
 
 /**
  * @generated from message agentmesh.v1.GetMetricsRequest
@@ -486,7 +542,7 @@ export type GetMetricsRequest = Message<"agentmesh.v1.GetMetricsRequest"> & {
  * Use `create(GetMetricsRequestSchema)` to create a new message.
  */
 export const GetMetricsRequestSchema: GenMessage<GetMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 20);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 22);
 
 /**
  * @generated from message agentmesh.v1.GetMetricsResponse
@@ -503,7 +559,7 @@ export type GetMetricsResponse = Message<"agentmesh.v1.GetMetricsResponse"> & {
  * Use `create(GetMetricsResponseSchema)` to create a new message.
  */
 export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 21);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 23);
 
 /**
  * @generated from message agentmesh.v1.WatchMetricsRequest
@@ -522,7 +578,7 @@ export type WatchMetricsRequest = Message<"agentmesh.v1.WatchMetricsRequest"> & 
  * Use `create(WatchMetricsRequestSchema)` to create a new message.
  */
 export const WatchMetricsRequestSchema: GenMessage<WatchMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 22);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 24);
 
 /**
  * @generated from message agentmesh.v1.WatchMetricsResponse
@@ -539,7 +595,7 @@ export type WatchMetricsResponse = Message<"agentmesh.v1.WatchMetricsResponse"> 
  * Use `create(WatchMetricsResponseSchema)` to create a new message.
  */
 export const WatchMetricsResponseSchema: GenMessage<WatchMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 23);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 25);
 
 /**
  * Metrics is the content system's dashboard, counted by the engine.
@@ -599,7 +655,7 @@ export type Metrics = Message<"agentmesh.v1.Metrics"> & {
  * Use `create(MetricsSchema)` to create a new message.
  */
 export const MetricsSchema: GenMessage<Metrics> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 24);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 26);
 
 /**
  * AgentMetrics counts the calls made to one agent (each attempt is a call).
@@ -653,7 +709,7 @@ export type AgentMetrics = Message<"agentmesh.v1.AgentMetrics"> & {
  * Use `create(AgentMetricsSchema)` to create a new message.
  */
 export const AgentMetricsSchema: GenMessage<AgentMetrics> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 25);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 27);
 
 /**
  * @generated from message agentmesh.v1.ChatRequest
@@ -677,7 +733,7 @@ export type ChatRequest = Message<"agentmesh.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 26);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 28);
 
 /**
  * @generated from message agentmesh.v1.ChatResponse
@@ -704,7 +760,7 @@ export type ChatResponse = Message<"agentmesh.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 27);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 29);
 
 /**
  * @generated from message agentmesh.v1.ChatStreamRequest
@@ -726,7 +782,7 @@ export type ChatStreamRequest = Message<"agentmesh.v1.ChatStreamRequest"> & {
  * Use `create(ChatStreamRequestSchema)` to create a new message.
  */
 export const ChatStreamRequestSchema: GenMessage<ChatStreamRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 28);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 30);
 
 /**
  * @generated from message agentmesh.v1.ChatStreamResponse
@@ -759,7 +815,7 @@ export type ChatStreamResponse = Message<"agentmesh.v1.ChatStreamResponse"> & {
  * Use `create(ChatStreamResponseSchema)` to create a new message.
  */
 export const ChatStreamResponseSchema: GenMessage<ChatStreamResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 29);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 31);
 
 /**
  * @generated from enum agentmesh.v1.ReplicaHealth
@@ -870,6 +926,18 @@ export const OrchestratorService: GenService<{
     methodKind: "unary";
     input: typeof CancelRunRequestSchema;
     output: typeof CancelRunResponseSchema;
+  },
+  /**
+   * ProvideInput answers the question a step's agent asked (StepRun.pending_input):
+   * the answer is checked against the question's schema (INVALID_ARGUMENT with
+   * field violations), recorded as an event, and the agent invoked again.
+   *
+   * @generated from rpc agentmesh.v1.OrchestratorService.ProvideInput
+   */
+  provideInput: {
+    methodKind: "unary";
+    input: typeof ProvideInputRequestSchema;
+    output: typeof ProvideInputResponseSchema;
   },
   /**
    * ListAgents reports each configured agent's replicas, health and card.

@@ -4,6 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { AgentMessage } from "./message_pb.js";
+import { file_agentmesh_v1_message } from "./message_pb.js";
 import type { Workflow } from "./workflow_pb.js";
 import { file_agentmesh_v1_workflow } from "./workflow_pb.js";
 import type { Duration, Timestamp, Value } from "@bufbuild/protobuf/wkt";
@@ -14,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentmesh/v1/run.proto.
  */
 export const file_agentmesh_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChZhZ2VudG1lc2gvdjEvcnVuLnByb3RvEgxhZ2VudG1lc2gudjEikwQKA1J1bhIOCgZydW5faWQYASABKAkSKAoId29ya2Zsb3cYAiABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3cSJQoFc3RhdGUYAyABKA4yFi5hZ2VudG1lc2gudjEuUnVuU3RhdGUSJwoGaW5wdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAUgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSKAoHb3V0cHV0cxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJQoFZXJyb3IYByABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISJAoFc3RlcHMYCCADKAsyFS5hZ2VudG1lc2gudjEuU3RlcFJ1bhISCgpyZXF1ZXN0X2lkGAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9zZXF1ZW5jZRgNIAEoAxIRCglwcmluY2lwYWwYDiABKAkSEwoLdHJhY2VwYXJlbnQYDyABKAkiSQoKUnVuQ29udGV4dBISCgpzZXNzaW9uX2lkGAEgASgJEicKBnNoYXJlZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiuAIKB1N0ZXBSdW4SDwoHc3RlcF9pZBgBIAEoCRImCgVzdGF0ZRgCIAEoDjIXLmFnZW50bWVzaC52MS5TdGVwU3RhdGUSEAoIYXR0ZW1wdHMYAyABKAUSJgoGb3V0cHV0GAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEgwKBHRleHQYBSABKAkSJQoFZXJyb3IYBiABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISEwoLaXRlbXNfdG90YWwYByABKAUSEgoKaXRlbXNfZG9uZRgIIAEoBRIuCgpzdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSgoIUnVuRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIPCgdzdGVwX2lkGAQgASgJIp8FCghSdW5FdmVudBIOCgZydW5faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAMSLgoKZXZlbnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcnVuX3N0YXJ0ZWQYCiABKAsyGC5hZ2VudG1lc2gudjEuUnVuU3RhcnRlZEgAEjEKDHN0ZXBfc3RhcnRlZBgLIAEoCzIZLmFnZW50bWVzaC52MS5TdGVwU3RhcnRlZEgAEjoKEXN0ZXBfb3V0cHV0X2NodW5rGAwgASgLMh0uYWdlbnRtZXNoLnYxLlN0ZXBPdXRwdXRDaHVua0gAEjMKDXN0ZXBfcmV0cnlpbmcYDSABKAsyGi5hZ2VudG1lc2gudjEuU3RlcFJldHJ5aW5nSAASNQoOc3RlcF9jb21wbGV0ZWQYDiABKAsyGy5hZ2VudG1lc2gudjEuU3RlcENvbXBsZXRlZEgAEi8KC3N0ZXBfZmFpbGVkGA8gASgLMhguYWdlbnRtZXNoLnYxLlN0ZXBGYWlsZWRIABIxCgxzdGVwX3NraXBwZWQYECABKAsyGS5hZ2VudG1lc2gudjEuU3RlcFNraXBwZWRIABIzCg1ydW5fY29tcGxldGVkGBEgASgLMhouYWdlbnRtZXNoLnYxLlJ1bkNvbXBsZXRlZEgAEi0KCnJ1bl9mYWlsZWQYEiABKAsyFy5hZ2VudG1lc2gudjEuUnVuRmFpbGVkSAASMwoNcnVuX2NhbmNlbGxlZBgTIAEoCzIaLmFnZW50bWVzaC52MS5SdW5DYW5jZWxsZWRIABIvCgtydW5fcmVzdW1lZBgUIAEoCzIYLmFnZW50bWVzaC52MS5SdW5SZXN1bWVkSABCBwoFZXZlbnQiLAoKUnVuU3RhcnRlZBIeCgNydW4YASABKAsyES5hZ2VudG1lc2gudjEuUnVuInEKC1N0ZXBTdGFydGVkEg8KB3N0ZXBfaWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBRIRCgRpdGVtGAMgASgFSACIAQESEwoLaXRlbXNfdG90YWwYBCABKAUSDwoHYWRkcmVzcxgFIAEoCUIHCgVfaXRlbSJMCg9TdGVwT3V0cHV0Q2h1bmsSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDAoEdGV4dBgDIAEoCUIHCgVfaXRlbSKdAQoMU3RlcFJldHJ5aW5nEg8KB3N0ZXBfaWQYASABKAkSEQoEaXRlbRgCIAEoBUgAiAEBEg8KB2F0dGVtcHQYAyABKAUSKAoFZGVsYXkYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJQoFZXJyb3IYBSABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3JCBwoFX2l0ZW0i3QEKDVN0ZXBDb21wbGV0ZWQSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDwoHYXR0ZW1wdBgDIAEoBRImCgZvdXRwdXQYBCABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDAoEdGV4dBgFIAEoCRIrCghkdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxpbnB1dF90b2tlbnMYByABKAMSFQoNb3V0cHV0X3Rva2VucxgIIAEoA0IHCgVfaXRlbSKEAQoKU3RlcEZhaWxlZBIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEiUKBWVycm9yGAQgASgLMhYuYWdlbnRtZXNoLnYxLlJ1bkVycm9yEhEKCWNvbnRpbnVlZBgFIAEoCEIHCgVfaXRlbSIuCgtTdGVwU2tpcHBlZBIPCgdzdGVwX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJlCgxSdW5Db21wbGV0ZWQSKAoHb3V0cHV0cxgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKwoIZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iMgoJUnVuRmFpbGVkEiUKBWVycm9yGAEgASgLMhYuYWdlbnRtZXNoLnYxLlJ1bkVycm9yIh4KDFJ1bkNhbmNlbGxlZBIOCgZyZWFzb24YASABKAkiKwoKUnVuUmVzdW1lZBIdChVyZWRpc3BhdGNoZWRfc3RlcF9pZHMYASADKAkqmwEKCFJ1blN0YXRlEhkKFVJVTl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEVJVTl9TVEFURV9QRU5ESU5HEAESFQoRUlVOX1NUQVRFX1JVTk5JTkcQAhIXChNSVU5fU1RBVEVfU1VDQ0VFREVEEAMSFAoQUlVOX1NUQVRFX0ZBSUxFRBAEEhcKE1JVTl9TVEFURV9DQU5DRUxMRUQQBSq6AQoJU3RlcFN0YXRlEhoKFlNURVBfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJTVEVQX1NUQVRFX1BFTkRJTkcQARIWChJTVEVQX1NUQVRFX1JVTk5JTkcQAhIYChRTVEVQX1NUQVRFX1NVQ0NFRURFRBADEhUKEVNURVBfU1RBVEVfRkFJTEVEEAQSFgoSU1RFUF9TVEFURV9TS0lQUEVEEAUSGAoUU1RFUF9TVEFURV9DQU5DRUxMRUQQBkKZAQoQY29tLmFnZW50bWVzaC52MUIIUnVuUHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_agentmesh_v1_workflow, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZhZ2VudG1lc2gvdjEvcnVuLnByb3RvEgxhZ2VudG1lc2gudjEikwQKA1J1bhIOCgZydW5faWQYASABKAkSKAoId29ya2Zsb3cYAiABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3cSJQoFc3RhdGUYAyABKA4yFi5hZ2VudG1lc2gudjEuUnVuU3RhdGUSJwoGaW5wdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAUgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSKAoHb3V0cHV0cxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJQoFZXJyb3IYByABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISJAoFc3RlcHMYCCADKAsyFS5hZ2VudG1lc2gudjEuU3RlcFJ1bhISCgpyZXF1ZXN0X2lkGAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9zZXF1ZW5jZRgNIAEoAxIRCglwcmluY2lwYWwYDiABKAkSEwoLdHJhY2VwYXJlbnQYDyABKAkiSQoKUnVuQ29udGV4dBISCgpzZXNzaW9uX2lkGAEgASgJEicKBnNoYXJlZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi6wIKB1N0ZXBSdW4SDwoHc3RlcF9pZBgBIAEoCRImCgVzdGF0ZRgCIAEoDjIXLmFnZW50bWVzaC52MS5TdGVwU3RhdGUSEAoIYXR0ZW1wdHMYAyABKAUSJgoGb3V0cHV0GAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEgwKBHRleHQYBSABKAkSJQoFZXJyb3IYBiABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISEwoLaXRlbXNfdG90YWwYByABKAUSEgoKaXRlbXNfZG9uZRgIIAEoBRIuCgpzdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNcGVuZGluZ19pbnB1dBgLIAMoCzIaLmFnZW50bWVzaC52MS5JbnB1dFJlcXVlc3QiuAEKDElucHV0UmVxdWVzdBIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEgwKBHR1cm4YBCABKAUSLAoIcXVlc3Rpb24YBSABKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlEi4KDWFuc3dlcl9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgcKBV9pdGVtIkoKCFJ1bkVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSDwoHc3RlcF9pZBgEIAEoCSLQBgoIUnVuRXZlbnQSDgoGcnVuX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgDEi4KCmV2ZW50X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3J1bl9zdGFydGVkGAogASgLMhguYWdlbnRtZXNoLnYxLlJ1blN0YXJ0ZWRIABIxCgxzdGVwX3N0YXJ0ZWQYCyABKAsyGS5hZ2VudG1lc2gudjEuU3RlcFN0YXJ0ZWRIABI6ChFzdGVwX291dHB1dF9jaHVuaxgMIAEoCzIdLmFnZW50bWVzaC52MS5TdGVwT3V0cHV0Q2h1bmtIABIzCg1zdGVwX3JldHJ5aW5nGA0gASgLMhouYWdlbnRtZXNoLnYxLlN0ZXBSZXRyeWluZ0gAEjUKDnN0ZXBfY29tcGxldGVkGA4gASgLMhsuYWdlbnRtZXNoLnYxLlN0ZXBDb21wbGV0ZWRIABIvCgtzdGVwX2ZhaWxlZBgPIAEoCzIYLmFnZW50bWVzaC52MS5TdGVwRmFpbGVkSAASMQoMc3RlcF9za2lwcGVkGBAgASgLMhkuYWdlbnRtZXNoLnYxLlN0ZXBTa2lwcGVkSAASMwoNcnVuX2NvbXBsZXRlZBgRIAEoCzIaLmFnZW50bWVzaC52MS5SdW5Db21wbGV0ZWRIABItCgpydW5fZmFpbGVkGBIgASgLMhcuYWdlbnRtZXNoLnYxLlJ1bkZhaWxlZEgAEjMKDXJ1bl9jYW5jZWxsZWQYEyABKAsyGi5hZ2VudG1lc2gudjEuUnVuQ2FuY2VsbGVkSAASLwoLcnVuX3Jlc3VtZWQYFCABKAsyGC5hZ2VudG1lc2gudjEuUnVuUmVzdW1lZEgAEj4KE3N0ZXBfaW5wdXRfcmVxdWlyZWQYFSABKAsyHy5hZ2VudG1lc2gudjEuU3RlcElucHV0UmVxdWlyZWRIABI+ChNzdGVwX2lucHV0X3Byb3ZpZGVkGBYgASgLMh8uYWdlbnRtZXNoLnYxLlN0ZXBJbnB1dFByb3ZpZGVkSAASLwoLcnVuX3dhaXRpbmcYFyABKAsyGC5hZ2VudG1lc2gudjEuUnVuV2FpdGluZ0gAQgcKBWV2ZW50IiwKClJ1blN0YXJ0ZWQSHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biJxCgtTdGVwU3RhcnRlZBIPCgdzdGVwX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSEQoEaXRlbRgDIAEoBUgAiAEBEhMKC2l0ZW1zX3RvdGFsGAQgASgFEg8KB2FkZHJlc3MYBSABKAlCBwoFX2l0ZW0iTAoPU3RlcE91dHB1dENodW5rEg8KB3N0ZXBfaWQYASABKAkSEQoEaXRlbRgCIAEoBUgAiAEBEgwKBHRleHQYAyABKAlCBwoFX2l0ZW0inQEKDFN0ZXBSZXRyeWluZxIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEigKBWRlbGF5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKBWVycm9yGAUgASgLMhYuYWdlbnRtZXNoLnYxLlJ1bkVycm9yQgcKBV9pdGVtIt0BCg1TdGVwQ29tcGxldGVkEg8KB3N0ZXBfaWQYASABKAkSEQoEaXRlbRgCIAEoBUgAiAEBEg8KB2F0dGVtcHQYAyABKAUSJgoGb3V0cHV0GAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEgwKBHRleHQYBSABKAkSKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMaW5wdXRfdG9rZW5zGAcgASgDEhUKDW91dHB1dF90b2tlbnMYCCABKANCBwoFX2l0ZW0ihAEKClN0ZXBGYWlsZWQSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDwoHYXR0ZW1wdBgDIAEoBRIlCgVlcnJvchgEIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FcnJvchIRCgljb250aW51ZWQYBSABKAhCBwoFX2l0ZW0iLgoLU3RlcFNraXBwZWQSDwoHc3RlcF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiZQoMUnVuQ29tcGxldGVkEigKB291dHB1dHMYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EisKCGR1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjIKCVJ1bkZhaWxlZBIlCgVlcnJvchgBIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FcnJvciIeCgxSdW5DYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIisKClJ1blJlc3VtZWQSHQoVcmVkaXNwYXRjaGVkX3N0ZXBfaWRzGAEgAygJIkAKEVN0ZXBJbnB1dFJlcXVpcmVkEisKB3JlcXVlc3QYASABKAsyGi5hZ2VudG1lc2gudjEuSW5wdXRSZXF1ZXN0Ip4BChFTdGVwSW5wdXRQcm92aWRlZBIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEgwKBHR1cm4YBCABKAUSKgoGYW5zd2VyGAUgASgLMhouYWdlbnRtZXNoLnYxLkFnZW50TWVzc2FnZRIRCglwcmluY2lwYWwYBiABKAlCBwoFX2l0ZW0iHgoKUnVuV2FpdGluZxIQCghzdGVwX2lkcxgBIAMoCSq8AQoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRUlVOX1NUQVRFX1BFTkRJTkcQARIVChFSVU5fU1RBVEVfUlVOTklORxACEhcKE1JVTl9TVEFURV9TVUNDRUVERUQQAxIUChBSVU5fU1RBVEVfRkFJTEVEEAQSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAFEh8KG1JVTl9TVEFURV9XQUlUSU5HX0ZPUl9JTlBVVBAGKtwBCglTdGVwU3RhdGUSGgoWU1RFUF9TVEFURV9VTlNQRUNJRklFRBAAEhYKElNURVBfU1RBVEVfUEVORElORxABEhYKElNURVBfU1RBVEVfUlVOTklORxACEhgKFFNURVBfU1RBVEVfU1VDQ0VFREVEEAMSFQoRU1RFUF9TVEFURV9GQUlMRUQQBBIWChJTVEVQX1NUQVRFX1NLSVBQRUQQBRIYChRTVEVQX1NUQVRFX0NBTkNFTExFRBAGEiAKHFNURVBfU1RBVEVfV0FJVElOR19GT1JfSU5QVVQQB0KZAQoQY29tLmFnZW50bWVzaC52MUIIUnVuUHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_agentmesh_v1_message, file_agentmesh_v1_workflow, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Run is one execution of a workflow (output only).
@@ -206,6 +208,14 @@ export type StepRun = Message<"agentmesh.v1.StepRun"> & {
    * @generated from field: google.protobuf.Timestamp end_time = 10;
    */
   endTime?: Timestamp | undefined;
+
+  /**
+   * The questions the step's agent asked that are not answered yet (one per
+   * for_each item at most).
+   *
+   * @generated from field: repeated agentmesh.v1.InputRequest pending_input = 11;
+   */
+  pendingInput: InputRequest[];
 };
 
 /**
@@ -214,6 +224,56 @@ export type StepRun = Message<"agentmesh.v1.StepRun"> & {
  */
 export const StepRunSchema: GenMessage<StepRun> = /*@__PURE__*/
   messageDesc(file_agentmesh_v1_run, 2);
+
+/**
+ * InputRequest is a question an agent asked in a step, waiting for an answer.
+ *
+ * @generated from message agentmesh.v1.InputRequest
+ */
+export type InputRequest = Message<"agentmesh.v1.InputRequest"> & {
+  /**
+   * @generated from field: string step_id = 1;
+   */
+  stepId: string;
+
+  /**
+   * @generated from field: optional int32 item = 2;
+   */
+  item?: number | undefined;
+
+  /**
+   * @generated from field: int32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * Questions asked before in this attempt (answered): the answer to this one is turn `turn`.
+   *
+   * @generated from field: int32 turn = 4;
+   */
+  turn: number;
+
+  /**
+   * The agent's question.
+   *
+   * @generated from field: agentmesh.v1.AgentMessage question = 5;
+   */
+  question?: AgentMessage | undefined;
+
+  /**
+   * JSON Schema the answer's data must satisfy; absent: any answer will do.
+   *
+   * @generated from field: google.protobuf.Struct answer_schema = 6;
+   */
+  answerSchema?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.InputRequest.
+ * Use `create(InputRequestSchema)` to create a new message.
+ */
+export const InputRequestSchema: GenMessage<InputRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 3);
 
 /**
  * RunError says why a step or a run failed.
@@ -251,7 +311,7 @@ export type RunError = Message<"agentmesh.v1.RunError"> & {
  * Use `create(RunErrorSchema)` to create a new message.
  */
 export const RunErrorSchema: GenMessage<RunError> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 3);
+  messageDesc(file_agentmesh_v1_run, 4);
 
 /**
  * RunEvent is one entry of a run's history: an envelope with a sequence that
@@ -344,6 +404,24 @@ export type RunEvent = Message<"agentmesh.v1.RunEvent"> & {
      */
     value: RunResumed;
     case: "runResumed";
+  } | {
+    /**
+     * @generated from field: agentmesh.v1.StepInputRequired step_input_required = 21;
+     */
+    value: StepInputRequired;
+    case: "stepInputRequired";
+  } | {
+    /**
+     * @generated from field: agentmesh.v1.StepInputProvided step_input_provided = 22;
+     */
+    value: StepInputProvided;
+    case: "stepInputProvided";
+  } | {
+    /**
+     * @generated from field: agentmesh.v1.RunWaiting run_waiting = 23;
+     */
+    value: RunWaiting;
+    case: "runWaiting";
   } | { case: undefined; value?: undefined };
 };
 
@@ -352,7 +430,7 @@ export type RunEvent = Message<"agentmesh.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 4);
+  messageDesc(file_agentmesh_v1_run, 5);
 
 /**
  * RunStarted carries a snapshot of the run as it starts.
@@ -371,7 +449,7 @@ export type RunStarted = Message<"agentmesh.v1.RunStarted"> & {
  * Use `create(RunStartedSchema)` to create a new message.
  */
 export const RunStartedSchema: GenMessage<RunStarted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 5);
+  messageDesc(file_agentmesh_v1_run, 6);
 
 /**
  * StepStarted: an attempt of a step (or of one for_each item) began.
@@ -416,7 +494,7 @@ export type StepStarted = Message<"agentmesh.v1.StepStarted"> & {
  * Use `create(StepStartedSchema)` to create a new message.
  */
 export const StepStartedSchema: GenMessage<StepStarted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 6);
+  messageDesc(file_agentmesh_v1_run, 7);
 
 /**
  * StepOutputChunk: a piece of text an agent streamed.
@@ -445,7 +523,7 @@ export type StepOutputChunk = Message<"agentmesh.v1.StepOutputChunk"> & {
  * Use `create(StepOutputChunkSchema)` to create a new message.
  */
 export const StepOutputChunkSchema: GenMessage<StepOutputChunk> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 7);
+  messageDesc(file_agentmesh_v1_run, 8);
 
 /**
  * StepRetrying: an attempt failed and another follows after `delay`.
@@ -486,7 +564,7 @@ export type StepRetrying = Message<"agentmesh.v1.StepRetrying"> & {
  * Use `create(StepRetryingSchema)` to create a new message.
  */
 export const StepRetryingSchema: GenMessage<StepRetrying> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 8);
+  messageDesc(file_agentmesh_v1_run, 9);
 
 /**
  * StepCompleted: a step (or, with item set, one for_each item) succeeded.
@@ -540,7 +618,7 @@ export type StepCompleted = Message<"agentmesh.v1.StepCompleted"> & {
  * Use `create(StepCompletedSchema)` to create a new message.
  */
 export const StepCompletedSchema: GenMessage<StepCompleted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 9);
+  messageDesc(file_agentmesh_v1_run, 10);
 
 /**
  * StepFailed: a step failed for good (after its retries).
@@ -581,7 +659,7 @@ export type StepFailed = Message<"agentmesh.v1.StepFailed"> & {
  * Use `create(StepFailedSchema)` to create a new message.
  */
 export const StepFailedSchema: GenMessage<StepFailed> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 10);
+  messageDesc(file_agentmesh_v1_run, 11);
 
 /**
  * StepSkipped: the step's `when` was false, or a step it depends on failed
@@ -606,7 +684,7 @@ export type StepSkipped = Message<"agentmesh.v1.StepSkipped"> & {
  * Use `create(StepSkippedSchema)` to create a new message.
  */
 export const StepSkippedSchema: GenMessage<StepSkipped> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 11);
+  messageDesc(file_agentmesh_v1_run, 12);
 
 /**
  * @generated from message agentmesh.v1.RunCompleted
@@ -628,7 +706,7 @@ export type RunCompleted = Message<"agentmesh.v1.RunCompleted"> & {
  * Use `create(RunCompletedSchema)` to create a new message.
  */
 export const RunCompletedSchema: GenMessage<RunCompleted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 12);
+  messageDesc(file_agentmesh_v1_run, 13);
 
 /**
  * @generated from message agentmesh.v1.RunFailed
@@ -645,7 +723,7 @@ export type RunFailed = Message<"agentmesh.v1.RunFailed"> & {
  * Use `create(RunFailedSchema)` to create a new message.
  */
 export const RunFailedSchema: GenMessage<RunFailed> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 13);
+  messageDesc(file_agentmesh_v1_run, 14);
 
 /**
  * @generated from message agentmesh.v1.RunCancelled
@@ -662,7 +740,7 @@ export type RunCancelled = Message<"agentmesh.v1.RunCancelled"> & {
  * Use `create(RunCancelledSchema)` to create a new message.
  */
 export const RunCancelledSchema: GenMessage<RunCancelled> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 14);
+  messageDesc(file_agentmesh_v1_run, 15);
 
 /**
  * RunResumed: a gateway restarted and took the unfinished run over again.
@@ -683,7 +761,94 @@ export type RunResumed = Message<"agentmesh.v1.RunResumed"> & {
  * Use `create(RunResumedSchema)` to create a new message.
  */
 export const RunResumedSchema: GenMessage<RunResumed> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 15);
+  messageDesc(file_agentmesh_v1_run, 16);
+
+/**
+ * StepInputRequired: a step's agent answered with a question instead of a result.
+ *
+ * @generated from message agentmesh.v1.StepInputRequired
+ */
+export type StepInputRequired = Message<"agentmesh.v1.StepInputRequired"> & {
+  /**
+   * @generated from field: agentmesh.v1.InputRequest request = 1;
+   */
+  request?: InputRequest | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.StepInputRequired.
+ * Use `create(StepInputRequiredSchema)` to create a new message.
+ */
+export const StepInputRequiredSchema: GenMessage<StepInputRequired> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 17);
+
+/**
+ * StepInputProvided: someone answered a step's question; its agent is invoked
+ * again with the conversation so far.
+ *
+ * @generated from message agentmesh.v1.StepInputProvided
+ */
+export type StepInputProvided = Message<"agentmesh.v1.StepInputProvided"> & {
+  /**
+   * @generated from field: string step_id = 1;
+   */
+  stepId: string;
+
+  /**
+   * @generated from field: optional int32 item = 2;
+   */
+  item?: number | undefined;
+
+  /**
+   * @generated from field: int32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * The turn answered (InputRequest.turn).
+   *
+   * @generated from field: int32 turn = 4;
+   */
+  turn: number;
+
+  /**
+   * @generated from field: agentmesh.v1.AgentMessage answer = 5;
+   */
+  answer?: AgentMessage | undefined;
+
+  /**
+   * Who answered (empty without authentication).
+   *
+   * @generated from field: string principal = 6;
+   */
+  principal: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.StepInputProvided.
+ * Use `create(StepInputProvidedSchema)` to create a new message.
+ */
+export const StepInputProvidedSchema: GenMessage<StepInputProvided> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 18);
+
+/**
+ * RunWaiting: every step left waits for an answer; the run holds nothing until one comes.
+ *
+ * @generated from message agentmesh.v1.RunWaiting
+ */
+export type RunWaiting = Message<"agentmesh.v1.RunWaiting"> & {
+  /**
+   * @generated from field: repeated string step_ids = 1;
+   */
+  stepIds: string[];
+};
+
+/**
+ * Describes the message agentmesh.v1.RunWaiting.
+ * Use `create(RunWaitingSchema)` to create a new message.
+ */
+export const RunWaitingSchema: GenMessage<RunWaiting> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 19);
 
 /**
  * RunState follows AIP-216.
@@ -720,6 +885,14 @@ export enum RunState {
    * @generated from enum value: RUN_STATE_CANCELLED = 5;
    */
   CANCELLED = 5,
+
+  /**
+   * Nothing is left to do until someone answers a step's question (see
+   * ProvideInput): the run holds no agent call and no task meanwhile.
+   *
+   * @generated from enum value: RUN_STATE_WAITING_FOR_INPUT = 6;
+   */
+  WAITING_FOR_INPUT = 6,
 }
 
 /**
@@ -766,6 +939,13 @@ export enum StepState {
    * @generated from enum value: STEP_STATE_CANCELLED = 6;
    */
   CANCELLED = 6,
+
+  /**
+   * Its agent asked a question (StepRun.pending_input); it goes on once answered.
+   *
+   * @generated from enum value: STEP_STATE_WAITING_FOR_INPUT = 7;
+   */
+  WAITING_FOR_INPUT = 7,
 }
 
 /**
