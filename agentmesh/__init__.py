@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from agentmesh.errors import AgentMeshError, FieldViolation, InvalidInput
     from agentmesh.llm import Prompt, Turn
     from agentmesh.messages import DataPart, Message, TextPart, TokenUsage
-    from agentmesh.runtime import Agent, Context, Reply, TextInput
+    from agentmesh.runtime import Agent, Ask, Context, Reply, TextInput
 
 _EXPORTS = {
     "Agent": "agentmesh.runtime",
     "AgentMeshError": "agentmesh.errors",
+    "Ask": "agentmesh.runtime",
     "Client": "agentmesh.client",
     "Context": "agentmesh.runtime",
     "DataPart": "agentmesh.messages",
@@ -40,6 +41,7 @@ _EXPORTS = {
 __all__ = [
     "Agent",
     "AgentMeshError",
+    "Ask",
     "Client",
     "Context",
     "DataPart",

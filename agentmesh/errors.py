@@ -9,6 +9,7 @@ Every error carries the gRPC status code it travels as, an UPPER_SNAKE reason fo
     ├── NotFound                NOT_FOUND: no such run, workflow or skill (or not the caller's)
     ├── Unauthenticated         UNAUTHENTICATED: no credentials, or ones the server does not accept
     ├── PermissionDenied        PERMISSION_DENIED: a known caller without the role the call needs
+    ├── FailedPrecondition      FAILED_PRECONDITION: not now (a step not waiting for an answer, say)
     ├── ResourceExhausted       RESOURCE_EXHAUSTED (retryable): the server is at capacity;
     │                           `.retry_delay` (google.rpc.RetryInfo) says when to try again
     ├── Unavailable             UNAVAILABLE (retryable): the server cannot be reached, or its store
@@ -133,6 +134,11 @@ class Unauthenticated(AgentMeshError):
 class PermissionDenied(AgentMeshError):
     code = grpc.StatusCode.PERMISSION_DENIED
     reason = "PERMISSION_DENIED"
+
+
+class FailedPrecondition(AgentMeshError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "FAILED_PRECONDITION"
 
 
 class ResourceExhausted(AgentMeshError):

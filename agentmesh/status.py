@@ -31,6 +31,7 @@ from agentmesh.errors import (
     DOMAIN,
     AgentMeshError,
     DeadlineExceeded,
+    FailedPrecondition,
     FieldViolation,
     InvalidInput,
     InvalidWorkflow,
@@ -207,6 +208,7 @@ def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentMeshError:
     known: dict[grpc.StatusCode, type[AgentMeshError]] = {
         grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
         grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+        grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
         grpc.StatusCode.NOT_FOUND: NotFound,
         grpc.StatusCode.UNAVAILABLE: Unavailable,
         grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,

@@ -13,8 +13,11 @@ from agentmesh.client._events import (
     RunFailed,
     RunResumed,
     RunStarted,
+    RunWaiting,
     StepCompleted,
     StepFailed,
+    StepInputProvided,
+    StepInputRequired,
     StepOutputChunk,
     StepRetrying,
     StepSkipped,
@@ -23,7 +26,7 @@ from agentmesh.client._events import (
 )
 from agentmesh.client._handle import RunHandle
 from agentmesh.client._reports import AgentMetrics, AgentStatus, ChatReply, Metrics, Replica, ReplicaHealth
-from agentmesh.client._runs import Run, RunError, RunState, StepRun, StepState
+from agentmesh.client._runs import InputRequest, Run, RunError, RunState, StepRun, StepState
 from agentmesh.client._sync import SyncClient, SyncRunHandle
 from agentmesh.workflows import load_workflow, parse_workflow
 
@@ -34,6 +37,7 @@ __all__ = [
     "ChatReply",
     "Client",
     "Event",
+    "InputRequest",
     "Metrics",
     "Replica",
     "ReplicaHealth",
@@ -46,8 +50,11 @@ __all__ = [
     "RunResumed",
     "RunStarted",
     "RunState",
+    "RunWaiting",
     "StepCompleted",
     "StepFailed",
+    "StepInputProvided",
+    "StepInputRequired",
     "StepOutputChunk",
     "StepRetrying",
     "StepRun",

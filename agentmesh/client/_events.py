@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agentmesh.client._runs import Run, RunError, duration, timestamp
-from agentmesh.messages import struct_to_dict, value_to_python
+from agentmesh.client._runs import InputRequest, Run, RunError, duration, timestamp
+from agentmesh.messages import Message, struct_to_dict, value_to_python
 from agentmesh.v1 import run_pb2
 
 
@@ -101,6 +101,30 @@ class RunResumed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StepInputRequired(Event):
+    """A step's agent asked a question; the step waits for an answer."""
+
+    request: InputRequest
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepInputProvided(Event):
+    step_id: str
+    item: int | None
+    attempt: int
+    turn: int
+    answer: Message
+    principal: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunWaiting(Event):
+    """Every step left waits for an answer: the run holds nothing until one comes."""
+
+    step_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunCompleted(Event):
     duration: timedelta
 
@@ -177,6 +201,23 @@ def event_from_proto(event: run_pb2.RunEvent) -> Event:
             )
         case "step_skipped":
             return StepSkipped(**base, step_id=event.step_skipped.step_id, reason=event.step_skipped.reason)
+        case "step_input_required":
+            return StepInputRequired(
+                **base, request=InputRequest.from_proto(event.step_input_required.request)
+            )
+        case "step_input_provided":
+            p = event.step_input_provided
+            return StepInputProvided(
+                **base,
+                step_id=p.step_id,
+                item=_item(p),
+                attempt=p.attempt,
+                turn=p.turn,
+                answer=Message.from_proto(p.answer),
+                principal=p.principal,
+            )
+        case "run_waiting":
+            return RunWaiting(**base, step_ids=tuple(event.run_waiting.step_ids))
         case "run_resumed":
             return RunResumed(**base, redispatched_step_ids=tuple(event.run_resumed.redispatched_step_ids))
         case "run_completed":

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from agentmesh.client._events import Event, event_from_proto
 from agentmesh.client._runs import Run, RunState
 from agentmesh.errors import RunCancelledError, RunFailedError
+from agentmesh.messages import Message
 from agentmesh.status import error_from_rpc
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 
@@ -83,6 +84,23 @@ class RunHandle:
     async def get(self) -> Run:
         """The run as last recorded."""
         return await self._client.get_run(self.run_id)
+
+    async def respond(
+        self,
+        step_id: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        text: str | None = None,
+        item: int | None = None,
+    ) -> Run:
+        """Answer the question step `step_id` (for_each `item`) waits on: `data` is checked
+        against its schema (InvalidInput naming each bad field); the run as recorded then."""
+        answer = Message.request(data, text=text, sender="client", context_id=self.run_id).to_proto()
+        request = pb.ProvideInputRequest(run_id=self.run_id, step_id=step_id, answer=answer)
+        if item is not None:
+            request.item = item
+        response = await self._client.call(self._client.stub.ProvideInput, request)
+        return Run.from_proto(response.run)
 
     async def cancel(self, reason: str = "") -> Run:
         """Cancel the run (its in-flight agent calls at once); idempotent; the run as it ended."""

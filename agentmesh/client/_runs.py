@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from agentmesh.messages import struct_to_dict, value_to_python
+from agentmesh.messages import Message, struct_to_dict, value_to_python
 from agentmesh.v1 import run_pb2, workflow_pb2
 
 
@@ -22,6 +22,8 @@ class RunState(Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Nothing left to do until someone answers a step's question.
+    WAITING_FOR_INPUT = "waiting_for_input"
 
     @property
     def finished(self) -> bool:
@@ -43,6 +45,7 @@ class StepState(Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    WAITING_FOR_INPUT = "waiting_for_input"
 
     @classmethod
     def from_proto(cls, value: int) -> StepState:
@@ -68,6 +71,34 @@ class RunError:
 
 
 @dataclass(frozen=True, slots=True)
+class InputRequest:
+    """A question a step's agent asked, waiting for an answer (`RunHandle.respond`)."""
+
+    step_id: str
+    item: int | None
+    attempt: int
+    turn: int
+    question: Message
+    #: The JSON Schema the answer's data must satisfy (empty: any answer).
+    answer_schema: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return self.question.text
+
+    @classmethod
+    def from_proto(cls, request: run_pb2.InputRequest) -> InputRequest:
+        return cls(
+            step_id=request.step_id,
+            item=request.item if request.HasField("item") else None,
+            attempt=request.attempt,
+            turn=request.turn,
+            question=Message.from_proto(request.question),
+            answer_schema=struct_to_dict(request.answer_schema),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StepRun:
     step_id: str
     state: StepState
@@ -79,6 +110,8 @@ class StepRun:
     items_done: int
     start_time: datetime | None
     end_time: datetime | None
+    #: Questions its agent asked that wait for an answer.
+    pending_input: tuple[InputRequest, ...] = ()
 
     @classmethod
     def from_proto(cls, step: run_pb2.StepRun) -> StepRun:
@@ -93,6 +126,7 @@ class StepRun:
             items_done=step.items_done,
             start_time=timestamp(step, "start_time"),
             end_time=timestamp(step, "end_time"),
+            pending_input=tuple(InputRequest.from_proto(request) for request in step.pending_input),
         )
 
 
@@ -127,6 +161,11 @@ class Run:
         if self.start_time is None or self.end_time is None:
             return None
         return self.end_time - self.start_time
+
+    @property
+    def pending_input(self) -> tuple[InputRequest, ...]:
+        """Every question waiting for an answer, step by step."""
+        return tuple(request for step in self.steps for request in step.pending_input)
 
     def step(self, step_id: str) -> StepRun:
         """The step with this id; KeyError if the workflow has none."""

@@ -69,6 +69,16 @@ class SyncRunHandle:
     def cancel(self, reason: str = "") -> Run:
         return self._loop.run(self._handle.cancel(reason))
 
+    def respond(
+        self,
+        step_id: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        text: str | None = None,
+        item: int | None = None,
+    ) -> Run:
+        return self._loop.run(self._handle.respond(step_id, data, text=text, item=item))
+
 
 class SyncClient:
     """`Client`, blocking. Make it with `SyncClient.connect(...)` (same options); close it when done."""

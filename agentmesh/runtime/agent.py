@@ -49,7 +49,26 @@ class Reply:
         return None if self.data is None else dict(self.data)
 
 
-Handler = Callable[[M, "Context"], Awaitable[Reply | str]]
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What a handler returns to ask a question instead of answering (A2A's input-required):
+    the caller answers, and the skill is invoked again with the same input, the answer in
+    `ctx.answer` and the conversation so far in `ctx.history`. `schema`: what the answer's data
+    must be (a pydantic model or a JSON Schema); the gateway checks answers against it."""
+
+    question: str
+    schema: type[BaseModel] | Mapping[str, Any] | None = None
+    data: Mapping[str, Any] | None = None
+
+    def schema_dict(self) -> dict[str, Any] | None:
+        if self.schema is None:
+            return None
+        if isinstance(self.schema, type):
+            return self.schema.model_json_schema()
+        return dict(self.schema)
+
+
+Handler = Callable[[M, "Context"], Awaitable[Reply | Ask | str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +83,8 @@ class Skill(Generic[M]):
     streams: bool = False
     #: Inputs the skill accepts, shown in the agent card and invoked by conformance checks.
     examples: tuple[Mapping[str, Any], ...] = ()
+    #: Whether the handler may return `Ask` (a question) before it answers.
+    asks_for_input: bool = False
 
     def parse(self, payload: Mapping[str, Any]) -> M:
         """Validate a request's input, naming every offending field on failure."""
@@ -102,6 +123,7 @@ class Agent:
         tags: Sequence[str] = (),
         streams: bool = False,
         examples: Sequence[Mapping[str, Any]] = (),
+        asks_for_input: bool = False,
     ) -> Callable[[Handler[TextInput]], Handler[TextInput]]: ...
 
     @overload
@@ -116,6 +138,7 @@ class Agent:
         tags: Sequence[str] = (),
         streams: bool = False,
         examples: Sequence[Mapping[str, Any]] = (),
+        asks_for_input: bool = False,
     ) -> Callable[[Handler[M]], Handler[M]]: ...
 
     def skill(
@@ -129,9 +152,11 @@ class Agent:
         tags: Sequence[str] = (),
         streams: bool = False,
         examples: Sequence[Mapping[str, Any]] = (),
+        asks_for_input: bool = False,
     ) -> Callable[[Handler[Any]], Handler[Any]]:
         """Register a handler for a skill; `input` is the pydantic model its request data must satisfy,
-        `examples` inputs it accepts (each is checked against `input` now)."""
+        `examples` inputs it accepts (each is checked against `input` now); `asks_for_input`: the
+        handler may return `Ask` before it answers."""
         for example in examples:
             input.model_validate(example)  # an example that does not validate is a bug in the agent
         if id in self._skills:
@@ -148,6 +173,7 @@ class Agent:
                 tags=tuple(tags),
                 streams=streams,
                 examples=tuple(dict(example) for example in examples),
+                asks_for_input=asks_for_input,
             )
             return handler
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agentmesh.errors import ProviderUnavailable
+from agentmesh.errors import FieldViolation, InvalidInput, ProviderUnavailable
 from agentmesh.llm.base import Generation, LLMProvider, Prompt, complete
 from agentmesh.messages import Message, TokenUsage
 from agentmesh.relay import Emit
@@ -31,16 +31,40 @@ class Context:
         deadline: float | None = None,
         emit: Emit | None = None,
         metadata: Mapping[str, str] | None = None,
+        history: tuple[Message, ...] = (),
     ) -> None:
         self.agent = agent
         self.skill = skill
         self.message = message
+        #: The conversation before `message` when the skill asked for input: the first request,
+        #: then each question asked and the answer it got, ending with the question `message`
+        #: answers. Empty on a first call.
+        self.history = history
         self.llm = llm
         self.usage = TokenUsage()
         #: The call's gRPC metadata (lower-case keys), e.g. the gateway's idempotency key.
         self.metadata: Mapping[str, str] = dict(metadata or {})
         self._deadline = deadline
         self._emit = emit
+
+    @property
+    def answer(self) -> Message | None:
+        """The answer to the question this skill asked last (`Ask`), or None on a first call."""
+        return self.message if self.history else None
+
+    @property
+    def turn(self) -> int:
+        """How many of this skill's questions have been answered in this conversation."""
+        return len(self.history) // 2
+
+    def answer_as(self, model: type[T]) -> T:
+        """The answer's data as `model` (InvalidInput naming each bad field if it does not fit)."""
+        if self.answer is None:
+            raise ValueError("no question was asked: this is the conversation's first call")
+        try:
+            return model.model_validate(self.answer.data)
+        except ValidationError as exc:
+            raise invalid_answer(exc) from None
 
     @property
     def idempotency_key(self) -> str:
@@ -100,3 +124,11 @@ def _strip_fences(text: str) -> str:
         stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
         stripped = stripped.rsplit("```", 1)[0]
     return stripped
+
+
+def invalid_answer(error: ValidationError) -> InvalidInput:
+    violations = [
+        FieldViolation("answer." + ".".join(str(p) for p in err["loc"]), err["msg"]) for err in error.errors()
+    ]
+    summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+    return InvalidInput(f"the answer does not fit: {summary}", violations, reason="INVALID_ANSWER")

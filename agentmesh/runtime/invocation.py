@@ -5,14 +5,16 @@ for step the same."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from google.protobuf import struct_pb2
 
 from agentmesh.llm.base import LLMProvider
 from agentmesh.messages import Message, MessageType, Role, TokenUsage, parts_of
 from agentmesh.relay import Emit
-from agentmesh.runtime.agent import Agent, Reply, Skill
+from agentmesh.runtime.agent import Agent, Ask, Reply, Skill
 from agentmesh.runtime.context import Context
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import message_pb2
@@ -26,10 +28,24 @@ class Outcome:
     skill: Skill[Any]
     message: Message
     usage: TokenUsage
+    #: Set when the skill asked a question (the message) instead of answering: the answer's
+    #: JSON Schema, or an empty dict for any answer.
+    answer_schema: Mapping[str, Any] | None = None
+
+    @property
+    def asked(self) -> bool:
+        return self.answer_schema is not None
 
     def to_proto(self) -> pb.InvokeResponse:
         """The reply as it goes on the wire; TypeError if the handler's data is not JSON-shaped."""
-        return pb.InvokeResponse(message=self.message.to_proto(), usage=self.usage.to_proto())
+        response = pb.InvokeResponse(message=self.message.to_proto(), usage=self.usage.to_proto())
+        if self.answer_schema is not None:
+            response.input_required.SetInParent()
+            if self.answer_schema:
+                schema = struct_pb2.Struct()
+                schema.update(self.answer_schema)
+                response.input_required.answer_schema.CopyFrom(schema)
+        return response
 
 
 async def invoke(
@@ -41,11 +57,18 @@ async def invoke(
     deadline: float | None,
     emit: Emit | None,
     metadata: Mapping[str, str],
+    history: Sequence[message_pb2.AgentMessage] = (),
 ) -> Outcome:
-    """An Invoke from the request message as it came off the wire to the skill's reply."""
+    """An Invoke from the request message as it came off the wire to the skill's reply.
+
+    With a `history` (the skill asked before), the skill's input is the first request's and
+    `proto` is the answer to the last question."""
     request = Message.from_proto(proto)
-    skill, data = parse_request(agent, skill_id, request)
-    return await perform(agent, llm, skill, data, request, deadline=deadline, emit=emit, metadata=metadata)
+    earlier = tuple(Message.from_proto(turn) for turn in history)
+    skill, data = parse_request(agent, skill_id, earlier[0] if earlier else request)
+    return await perform(
+        agent, llm, skill, data, request, deadline=deadline, emit=emit, metadata=metadata, history=earlier
+    )
 
 
 def parse_request(agent: Agent, skill_id: str, request: Message) -> tuple[Skill[Any], Any]:
@@ -67,8 +90,9 @@ async def perform(
     deadline: float | None,
     emit: Emit | None,
     metadata: Mapping[str, str],
+    history: tuple[Message, ...] = (),
 ) -> Outcome:
-    """Run the skill's handler with a real Context; its reply as a response message."""
+    """Run the skill's handler with a real Context; its reply (or question) as a response message."""
     ctx = Context(
         agent=agent.name,
         skill=skill.id,
@@ -77,8 +101,15 @@ async def perform(
         deadline=deadline,
         emit=emit,
         metadata=metadata,
+        history=history,
     )
     result = await skill.handler(data, ctx)
+    if isinstance(result, Ask):
+        if not skill.asks_for_input:
+            raise TypeError(f"skill {skill.id!r} asked a question but does not declare asks_for_input=True")
+        question = Reply(text=result.question, data=result.data)
+        message = reply_message(agent, llm, request, skill, question)
+        return Outcome(skill, message, ctx.usage, answer_schema=result.schema_dict() or {})
     reply = Reply(text=result) if isinstance(result, str) else result
     return Outcome(skill, reply_message(agent, llm, request, skill, reply), ctx.usage)
 

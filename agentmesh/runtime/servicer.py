@@ -20,7 +20,6 @@ from agentmesh.runtime.invocation import deadline_in, invoke
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import agent_service_pb2 as pb
 from agentmesh.v1 import agent_service_pb2_grpc as pb_grpc
-from agentmesh.v1 import message_pb2
 
 log = logging.getLogger("agentmesh.agent")
 
@@ -35,7 +34,7 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
     async def Invoke(self, request: pb.InvokeRequest, context: ServicerContext) -> pb.InvokeResponse:
         with caller_trace(context):
             async with rpc_errors(context, "Invoke"):
-                return await self._run(request.message, request.skill, context, emit=None)
+                return await self._run(request, context, emit=None)
 
     async def InvokeStream(
         self, request: pb.InvokeStreamRequest, context: ServicerContext
@@ -44,9 +43,7 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
         with caller_trace(context):
             async with rpc_errors(context, "InvokeStream"):
                 index = 0
-                async for item in relay(
-                    lambda emit: self._run(request.message, request.skill, context, emit=emit)
-                ):
+                async for item in relay(lambda emit: self._run(request, context, emit=emit)):
                     if isinstance(item, Finished):
                         yield pb.InvokeStreamResponse(result=item.value)
                     else:
@@ -60,17 +57,21 @@ class AgentServicer(pb_grpc.AgentServiceServicer):
             return pb.GetAgentCardResponse(card=agent_card(self._agent, self._llm.name))
 
     async def _run(
-        self, proto: message_pb2.AgentMessage, skill_id: str, context: ServicerContext, emit: Emit | None
+        self,
+        request: pb.InvokeRequest | pb.InvokeStreamRequest,
+        context: ServicerContext,
+        emit: Emit | None,
     ) -> pb.InvokeResponse:
         started = time.perf_counter()
         outcome = await invoke(
             self._agent,
             self._llm,
-            skill_id,
-            proto,
+            request.skill,
+            request.message,
             deadline=deadline_in(context.time_remaining()),
             emit=emit,
             metadata={k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)},
+            history=request.history,
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("invoked", extra={"skill": outcome.skill.id, "duration_ms": round(elapsed_ms, 2)})
@@ -110,6 +111,7 @@ def agent_card(agent: Agent, provider: str) -> pb.AgentCard:
             description=skill.description,
             tags=skill.tags,
             streaming=skill.streams,
+            asks_for_input=skill.asks_for_input,
         )
         proto.input_schema.update(_schema(skill.input_model))
         for example in skill.examples:

@@ -10,7 +10,7 @@ from typing import Any
 
 from agentmesh.errors import DeadlineExceeded
 from agentmesh.llm import LLMProvider, OfflineProvider
-from agentmesh.messages import Message, TokenUsage
+from agentmesh.messages import Message, TokenUsage, struct_to_dict
 from agentmesh.runtime.agent import Agent
 from agentmesh.runtime.invocation import deadline_in, invoke
 
@@ -22,6 +22,15 @@ class SkillResult:
     reply: Message
     usage: TokenUsage
     chunks: tuple[str, ...] = field(default=())
+    #: Set when the skill asked a question (`reply`) instead of answering: the answer's JSON
+    #: Schema (empty: any answer).
+    answer_schema: dict[str, Any] | None = None
+    #: The conversation up to and including this reply, for `SkillEnvironment.answer`.
+    conversation: tuple[Message, ...] = field(default=())
+
+    @property
+    def asked(self) -> bool:
+        return self.answer_schema is not None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -61,14 +70,47 @@ class SkillEnvironment:
         metadata: Mapping[str, str] | None = None,
     ) -> SkillResult:
         """Call `skill` with `data` (and/or `text`), as Invoke does (InvokeStream with `stream=True`:
-        what the handler emits is collected in `chunks`).
+        what the handler emits is collected in `chunks`). If it asks a question, `answer` it.
 
         The request and the reply go through their protobuf form, as on the wire: data that could
         not be sent raises the client's TypeError, a reply that could not be sent the server's, and
         `result.data` is what a caller reads (a whole float comes back as an int)."""
         request = Message.request(
             data if data is not None or text is None else None, text=text, sender="test"
-        ).to_proto()
+        )
+        return await self._call(skill, request, (), stream=stream, timeout=timeout, metadata=metadata)
+
+    async def answer(
+        self,
+        skill: str,
+        asked: SkillResult,
+        data: Mapping[str, Any] | None = None,
+        *,
+        text: str | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> SkillResult:
+        """Answer the question `asked` holds, as the gateway does: the skill is invoked again with
+        the answer and the conversation so far."""
+        if not asked.asked:
+            raise ValueError("that result is an answer, not a question")
+        answer = Message.request(data if data is not None or text is None else None, text=text, sender="test")
+        return await self._call(
+            skill, answer, asked.conversation, stream=stream, timeout=timeout, metadata=metadata
+        )
+
+    async def _call(
+        self,
+        skill: str,
+        message: Message,
+        history: tuple[Message, ...],
+        *,
+        stream: bool,
+        timeout: float | None,
+        metadata: Mapping[str, str] | None,
+    ) -> SkillResult:
+        request = message.to_proto()
         chunks: list[str] = []
 
         async def collect(piece: str) -> None:
@@ -82,6 +124,7 @@ class SkillEnvironment:
             deadline=deadline_in(timeout),
             emit=collect if stream else None,
             metadata=_metadata({**self.metadata, **(metadata or {})}),
+            history=[turn.to_proto() for turn in history],
         )
         deadline = asyncio.timeout(timeout)
         try:
@@ -96,8 +139,16 @@ class SkillEnvironment:
             # deadline, would never see that answer.
             raise DeadlineExceeded(f"skill {skill!r} answered after its {timeout:g}s deadline")
         response = outcome.to_proto()
+        reply = Message.from_proto(response.message)
+        schema = None
+        if response.HasField("input_required"):
+            schema = struct_to_dict(response.input_required.answer_schema)
         return SkillResult(
-            Message.from_proto(response.message), TokenUsage.from_proto(response.usage), tuple(chunks)
+            reply,
+            TokenUsage.from_proto(response.usage),
+            tuple(chunks),
+            answer_schema=schema,
+            conversation=(*history, message, reply),
         )
 
 

@@ -265,7 +265,9 @@ async def _stream(
     metadata: Sequence[tuple[str, str]],
     on_chunk: OnChunk,
 ) -> agent_pb.InvokeResponse:
-    stream_request = agent_pb.InvokeStreamRequest(message=request.message, skill=request.skill)
+    stream_request = agent_pb.InvokeStreamRequest(
+        message=request.message, skill=request.skill, history=request.history
+    )
     async for event in replica.stub.InvokeStream(stream_request, timeout=timeout, metadata=metadata):
         if event.WhichOneof("event") == "chunk":
             await on_chunk(event.chunk.text)

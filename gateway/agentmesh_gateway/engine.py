@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agentmesh.errors import InvalidInput, NotFound, echo
+from agentmesh.errors import FailedPrecondition, InvalidInput, NotFound, echo
 from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
+from agentmesh.v1 import message_pb2, run_pb2, workflow_pb2
 from agentmesh.v1 import orchestrator_service_pb2 as pb
-from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import metrics, prometheus
 from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
+from agentmesh_gateway.answers import check_answer, pending, waiting_request
 from agentmesh_gateway.catalog import WorkflowCatalog
 from agentmesh_gateway.events import EventLog, Subscriber
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
@@ -158,10 +159,38 @@ class Engine:
         if await self._runs.cancel(run_id, reason):
             return await self.get_run(run_id)
         run = await self.get_run(run_id)
+        # A run waiting for input has no executor anywhere: take it up here to end it.
+        if run.state == run_pb2.RUN_STATE_WAITING_FOR_INPUT and await self._runs.wake(run_id):
+            await self._runs.cancel(run_id, reason)
+            return await self.get_run(run_id)
         if isinstance(self.store, SharedRunStore) and run.state not in FINISHED_STATES:
             # Executed by another replica: it cancels at once on the notification.
             await self.store.request_cancel(run_id, reason or "cancelled")
         return run
+
+    async def provide_input(
+        self,
+        run_id: str,
+        step_id: str,
+        item: int | None,
+        answer: message_pb2.AgentMessage,
+        principal: str = "",
+        owner: str | None = None,
+    ) -> run_pb2.Run:
+        """Answer the question a step (or item) waits on: checked against its schema, kept, then
+        recorded by whoever executes the run (woken here if nobody does)."""
+        run = await self.get_run(run_id, owner)
+        request = waiting_request(run, step_id, item)
+        if request is None:
+            which = f"step {echo(step_id)}" + ("" if item is None else f" item {item}")
+            raise FailedPrecondition(
+                f"{which} of run {echo(run_id)} is not waiting for input", reason="NOT_WAITING"
+            )
+        check_answer(request, answer)
+        if not await self.store.add_input(pending(run_id, request, answer, principal)):
+            raise FailedPrecondition("that question has been answered already", reason="ALREADY_ANSWERED")
+        await self._runs.deliver(run_id)
+        return await self.get_run(run_id)
 
     async def list_runs(self, state: int, page_size: int, page_token: str, owner: str | None = None) -> Page:
         if page_size < 0:

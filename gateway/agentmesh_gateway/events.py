@@ -62,6 +62,11 @@ class Subscriber:
         return await self.queue.get()
 
 
+#: Events after which the run's snapshot is written at once, not when due: the stored state
+#: (waiting for input) decides whether restarts and other replicas take the run up.
+SNAPSHOT_AT_ONCE = frozenset({"run_waiting"})
+
+
 @dataclass
 class _Append:
     record: EventRecord
@@ -69,6 +74,7 @@ class _Append:
     #: The fencing token of the writer's lease on the run (see `store.base.Batch`).
     fence: int
     done: asyncio.Future[None]
+    at_once: bool = False
 
 
 @dataclass
@@ -118,7 +124,8 @@ class EventLog:
         `fence`: the token of the writer's lease on the run; a shared store refuses a stale one
         (the future then fails with LeaseLost)."""
         done = asyncio.get_running_loop().create_future()
-        self._appends.append(_Append(EventRecord.of(event), snapshot, fence, done))
+        at_once = event.WhichOneof("event") in SNAPSHOT_AT_ONCE
+        self._appends.append(_Append(EventRecord.of(event), snapshot, fence, done, at_once))
         self._wake.set()
         return done
 
@@ -210,7 +217,7 @@ class EventLog:
         flush: bool = False,
     ) -> None:
         last = {
-            a.record.run_id: Committed(a.record.sequence, a.record.terminal, a.snapshot, a.fence)
+            a.record.run_id: Committed(a.record.sequence, a.record.terminal, a.snapshot, a.fence, a.at_once)
             for a in appends
         }
         snapshots = self._snapshots.take(last, flush=flush)

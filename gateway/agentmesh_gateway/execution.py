@@ -21,12 +21,13 @@ from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import expressions, templates
 from agentmesh_gateway.agents import AgentDirectory
+from agentmesh_gateway.answers import record_answers
 from agentmesh_gateway.events import EventLog, LeaseLost, StoreUnavailable
 from agentmesh_gateway.failures import RunFailure, StepError, run_error
-from agentmesh_gateway.invoker import StepInvoker, check_completion
+from agentmesh_gateway.invoker import Parked, StepInvoker, check_completion
 from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS, MAX_VALUE_BYTES, LimitExceeded, MiB
 from agentmesh_gateway.state import FROM_EVENT, NULL, TERMINAL_STEP_STATES, RunState
-from agentmesh_gateway.store.base import CallRecord
+from agentmesh_gateway.store.base import CallRecord, RunStore
 from agentmesh_gateway.tracing import RunTrace
 
 log = logging.getLogger("agentmesh.gateway.run")
@@ -41,13 +42,18 @@ ITEM_BATCH = 32
 
 
 class RunExecutor:
-    def __init__(self, state: RunState, events: EventLog, agents: AgentDirectory, fence: int) -> None:
+    def __init__(
+        self, state: RunState, events: EventLog, agents: AgentDirectory, fence: int, store: RunStore
+    ) -> None:
         """`fence`: the token of this gateway's lease on the run, which every write carries (the
-        run's owner sets a new one when the lease is claimed again)."""
+        run's owner sets a new one when the lease is claimed again). `store`: where answers to
+        its agents' questions wait to be recorded."""
         self.state = state
         self.run = state.run
         self.fence = fence
         self._events = events
+        self._store = store
+        self._answers = asyncio.Event()
         self._steps = {step.id: step for step in self.run.workflow.steps}
         self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
         for step in self.run.workflow.steps:
@@ -77,6 +83,10 @@ class RunExecutor:
         if not self.state.finished:
             # Cancelled before it ever ran, the task could not record its own end.
             await self.record(run_cancelled=run_pb2.RunCancelled(reason=self._cancel_reason))
+
+    def answers_arrived(self) -> None:
+        """Answers to its agents' questions were added to the store: record them, go on."""
+        self._answers.set()
 
     async def interrupt(self) -> None:
         """Stop executing without ending the run: the gateway is shutting down and will resume it."""
@@ -116,7 +126,8 @@ class RunExecutor:
                 if current is not None:
                     current.uncancel()
                 final = {"run_cancelled": run_pb2.RunCancelled(reason=self._cancel_reason)}
-            await self.record(**final)
+            if final is not None:  # None: parked, waiting for input with nothing held
+                await self.record(**final)
         except LeaseLost:
             # Another replica took the run over while this one could not renew its lease (paused,
             # cut off): it goes on from the recorded history; nothing more is written from here.
@@ -126,8 +137,9 @@ class RunExecutor:
             # next gateway to start on this store resumes it from there.
             log.error("run halted: its events cannot be recorded", extra={"run_id": self.run_id})
 
-    async def _conclusion(self, resumed: bool) -> dict[str, Any]:
-        """Run the steps; the event that ends the run (as record's keyword argument)."""
+    async def _conclusion(self, resumed: bool) -> dict[str, Any] | None:
+        """Run the steps; the event that ends the run (as record's keyword argument), or None if
+        the run now waits for input (RunWaiting recorded)."""
         started = time.monotonic()
         try:
             if resumed:
@@ -135,7 +147,8 @@ class RunExecutor:
                     run_resumed=run_pb2.RunResumed(redispatched_step_ids=self.state.in_flight())
                 )
             async with asyncio.timeout(self._run_budget()):
-                await self._schedule()
+                if not await self._schedule():
+                    return None
             outputs = self._outputs()
             duration = duration_pb2.Duration()
             duration.FromTimedelta(timedelta(seconds=time.monotonic() - started))
@@ -171,13 +184,16 @@ class RunExecutor:
             return step_id in self.state.continued
         return state in TERMINAL_STEP_STATES
 
-    async def _schedule(self) -> None:
+    async def _schedule(self) -> bool:
+        """Run the steps as their dependencies finish: True once every step has ended, False if
+        what is left waits for answers (RunWaiting is recorded, and nothing is held)."""
         for step in self.state.steps.values():
             # A resumed run whose step failed for good before the crash ends as it would have then.
             if step.state == run_pb2.STEP_STATE_FAILED and step.step_id not in self.state.continued:
                 raise RunFailure(step.error)
         running: dict[asyncio.Task[None], str] = {}
         launched: set[str] = set()
+        parked: set[str] = set()
 
         def launch(candidates: Iterable[str]) -> None:
             # Deciding that a step is ready and marking it launched happen in one iteration:
@@ -190,12 +206,43 @@ class RunExecutor:
                     launched.add(sid)
                     running[asyncio.create_task(self._run_step(self._steps[sid]), name=f"step:{sid}")] = sid
 
+        def answered(sids: Iterable[str]) -> None:
+            """Steps with a question answered go on, unless still running (their task sees it)."""
+            for sid in sids:
+                if sid in parked and not self._asking(sid):
+                    parked.discard(sid)
+                    launched.discard(sid)
+                    launch([sid])
+
+        # Answers that came while the run waited (or while no gateway executed it) go first; the
+        # steps they answer are then ready like the others.
+        await record_answers(self._store, self.state, self.record)
         launch(self._steps)
         try:
-            while running:
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
+            while True:
+                if not running:
+                    if not parked:
+                        return True
+                    # All that is left waits: say so durably, then look once more for answers
+                    # that came meanwhile (whoever added one after that wakes the run).
+                    await self.record(run_waiting=run_pb2.RunWaiting(step_ids=sorted(parked)))
+                    answered(await record_answers(self._store, self.state, self.record))
+                    if not running:
+                        return False
+                arrived = asyncio.ensure_future(self._answers.wait())
+                try:
+                    done, _ = await asyncio.wait([*running, arrived], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    arrived.cancel()
+                if self._answers.is_set():
+                    self._answers.clear()
+                    answered(await record_answers(self._store, self.state, self.record))
+                for task in [task for task in running if task in done]:
                     finished = running.pop(task)
+                    if isinstance(task.exception(), Parked):
+                        parked.add(finished)
+                        answered([finished])  # answered while its other items still ran
+                        continue
                     task.result()  # a RunFailure ends the run; the finally cancels the other steps
                     # Only a finished step's dependents can have become ready: no rescan of the DAG.
                     launch(self._dependents[finished])
@@ -203,6 +250,12 @@ class RunExecutor:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+
+    def _asking(self, step_id: str) -> bool:
+        """Whether an invocation of the step waits for an answer."""
+        return any(
+            inv.asking is not None for (sid, _), inv in self.state.invocations.items() if sid == step_id
+        )
 
     async def _run_step(self, step: workflow_pb2.Step) -> None:
         try:
@@ -246,10 +299,15 @@ class RunExecutor:
         # start a batch per loop pass, so neither starting a wide fan-out (every item's first
         # steps run in the pass its task starts) nor 10,000 calls at one agent holds the loop.
         pending = enumerate(items)
+        waiting = False
 
         async def work() -> None:
+            nonlocal waiting
             for index, item in pending:
-                await self._invoker.invoke(step, index, item, len(items))
+                try:
+                    await self._invoker.invoke(step, index, item, len(items))
+                except Parked:
+                    waiting = True  # this item waits for an answer; the others go on
                 # Finishing one item and starting the next in separate passes: replies that arrive
                 # together are recorded in one pass, their successors sent in the next. (Items done
                 # before a restart return without awaiting anything: this yields for them too.)
@@ -264,6 +322,8 @@ class RunExecutor:
         except* StepError as failed:
             # The first item to fail for good fails the step; the group has cancelled the others.
             raise failed.exceptions[0] from None
+        if waiting:
+            raise Parked
         done = [self.state.invocation(step.id, index) for index in range(len(items))]
         # The join is built from the items' recorded outputs, copied in C: converting 10,000 of
         # them from Python again would hold the loop for tens of milliseconds.

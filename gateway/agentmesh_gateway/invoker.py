@@ -17,6 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from google.protobuf import struct_pb2
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from agentmesh.errors import echo
 from agentmesh.messages import DataPart, Message, python_to_value, struct_to_dict
@@ -42,6 +44,10 @@ CHUNK_BYTES = 2048
 Record = Callable[..., Awaitable[None]]
 RecordNowait = Callable[..., "asyncio.Future[None]"]
 CountCall = Callable[[CallRecord], None]
+
+
+class Parked(Exception):
+    """The invocation waits for an answer to its agent's question: nothing more until one comes."""
 
 
 class StepInvoker:
@@ -73,6 +79,8 @@ class StepInvoker:
         invocation = self.state.invocation(step.id, index)
         if invocation.done:
             return
+        if invocation.asking is not None:
+            raise Parked
         data = self._inputs[step.id]
         if step.id in self._templated:
             try:
@@ -122,15 +130,28 @@ class StepInvoker:
         if attempt > 1:
             await start_recorded
         item_label = "-" if index is None else str(index)
+        turns = self.state.invocation(step.id, index).turns
+        # Each turn of a conversation is a call of its own: the key says which (an agent that
+        # deduplicates by key must not answer an answer with the question it asked before).
+        key = f"{self.run_id}/{step.id}/{item_label}/{attempt}" + (f"-{len(turns)}" if turns else "")
         metadata = [
-            (IDEMPOTENCY_KEY, f"{self.run_id}/{step.id}/{item_label}/{attempt}"),
+            (IDEMPOTENCY_KEY, key),
             ("agentmesh-run-id", self.run_id),
             ("agentmesh-step-id", step.id),
         ]
         if self.principal:
             metadata.append((PRINCIPAL_KEY, self.principal))
-        message = Message.request(data, sender="gateway", receiver=step.agent, context_id=self.run_id)
-        request = agent_pb.InvokeRequest(message=message.to_proto(), skill=step.skill)
+        first = Message.request(
+            data, sender="gateway", receiver=step.agent, context_id=self.run_id
+        ).to_proto()
+        first.message_id = (
+            f"{self.run_id}/{step.id}/{item_label}"  # the same on every call of the conversation
+        )
+        request = agent_pb.InvokeRequest(message=first, skill=step.skill)
+        if turns:
+            conversation = [first, *(message for turn in turns for message in turn)]
+            request.message.CopyFrom(conversation[-1])  # the last answer
+            request.history.extend(conversation[:-1])
         chunks = _Chunks(step.id, index, self._record)
         begun = time.monotonic()
         with self._trace.attempt(step.id) as trace_metadata:
@@ -146,6 +167,9 @@ class StepInvoker:
                 await start_recorded
             self._count(step.agent, ok=True, begun=begun)
             await chunks.flush()
+        if response.HasField("input_required"):
+            await self._asked(step, index, attempt, len(turns), response)
+            raise Parked
         reply = Message.from_proto(response.message)
         output: Any = reply.data if any(isinstance(p, DataPart) for p in reply.parts) else None
         completed = run_pb2.StepCompleted(
@@ -160,6 +184,31 @@ class StepInvoker:
             completed.item = index
         check_completion(self.state, completed, output)
         await self._record(output, step_completed=completed)
+
+    async def _asked(
+        self,
+        step: workflow_pb2.Step,
+        index: int | None,
+        attempt: int,
+        turn: int,
+        response: agent_pb.InvokeResponse,
+    ) -> None:
+        """Record the agent's question; StepError if it could not be kept or answered."""
+        request = run_pb2.InputRequest(step_id=step.id, attempt=attempt, turn=turn, question=response.message)
+        if index is not None:
+            request.item = index
+        schema = response.input_required
+        problem = ""
+        if schema.HasField("answer_schema"):
+            request.answer_schema.CopyFrom(schema.answer_schema)
+            problem = answer_schema_problem(struct_to_dict(schema.answer_schema))
+        if request.ByteSize() > MAX_STEP_OUTPUT_BYTES:
+            problem = f"the question is larger than {MAX_STEP_OUTPUT_BYTES:,} bytes"
+        if problem:
+            message = f"step {echo(step.id)}'s agent asked a question that cannot be answered: {problem}"
+            error = run_error("FAILED_PRECONDITION", message, reason="BAD_QUESTION", step_id=step.id)
+            raise StepError(error, attempt, index)
+        await self._record(step_input_required=run_pb2.StepInputRequired(request=request))
 
     def _count(self, agent: str, *, ok: bool, begun: float) -> None:
         seconds = time.monotonic() - begun
@@ -229,3 +278,13 @@ class _Chunks:
             self._pending.clear()
             self._last_flush = time.monotonic()
             await self._record(step_output_chunk=chunk)
+
+
+def answer_schema_problem(schema: dict[str, Any]) -> str:
+    """What makes a question's answer schema unusable, or an empty string."""
+    try:
+        check_value(schema, "the answer schema", MAX_STEP_OUTPUT_BYTES)
+        Draft202012Validator.check_schema(schema)
+    except (LimitExceeded, SchemaError) as exc:
+        return echo(exc, 300)
+    return ""

@@ -46,7 +46,7 @@ class LeaseKeeper:
         self._rounds = 0
 
     async def start(self) -> None:
-        await self._store.follow(self._runs.poke, self._cancel_asked)
+        await self._store.follow(self._runs.poke, self._cancel_asked, self._runs.answers_arrived)
         await self.round()  # take over what waits before serving anything
         self._task = asyncio.create_task(self._keep(), name="lease-keeper")
 

@@ -57,6 +57,12 @@ class RunOwner:
         """Runs watched here but executed by another replica."""
         return [run_id for run_id in self._events.watched() if run_id not in self._executors]
 
+    def answers_arrived(self, run_id: str) -> None:
+        """Answers to a run's questions were added to the store: its executor, if here, records them."""
+        executor = self._executors.get(run_id)
+        if executor is not None:
+            executor.answers_arrived()
+
     def poke(self, run_id: str) -> None:
         """Another replica committed events of this run: its watchers here read them from the store."""
         self._events.poke(run_id)
@@ -65,7 +71,9 @@ class RunOwner:
 
     def launch(self, run: run_pb2.Run) -> None:
         """Execute a run just created here (its admission place already reserved)."""
-        self._start(RunExecutor(RunState(run), self._events, self._agents, FIRST_FENCE), resumed=False)
+        self._start(
+            RunExecutor(RunState(run), self._events, self._agents, FIRST_FENCE, self._store), resumed=False
+        )
 
     async def resume_unfinished(self) -> None:
         """After a restart on a store of one gateway: resume every run left unfinished."""
@@ -82,6 +90,24 @@ class RunOwner:
         await self._resume(run_id, fence)
         if run_id not in self._executors and isinstance(self._store, SharedRunStore):
             await self._store.release([run_id])  # finished after all, or unreadable and now failed
+
+    async def deliver(self, run_id: str) -> None:
+        """Answers to the run's questions were added to the store: the executor records them if
+        the run executes here; a run waiting with nobody executing it is woken here."""
+        executor = self._executors.get(run_id)
+        if executor is not None:
+            executor.answers_arrived()
+        else:
+            await self.wake(run_id)  # if another replica executes it, the store told it
+
+    async def wake(self, run_id: str) -> bool:
+        """Execute here a run that waits for input with no gateway executing it; False if it
+        was not waiting (it executes somewhere, or has ended)."""
+        fence = await self._store.wake(run_id)
+        if fence is None:
+            return False
+        await self.adopt(run_id, fence)
+        return True
 
     async def drop(self, run_id: str) -> None:
         """Stop executing a run whose lease is gone, without ending it: its holder goes on."""
@@ -141,7 +167,7 @@ class RunOwner:
             await self._store.write(Batch(snapshots=[Snapshot.of(state.run)], fences={run_id: fence}))
             return
         log.info("resuming run", extra={"run_id": run_id, "in_flight": state.in_flight()})
-        self._start(RunExecutor(state, self._events, self._agents, fence), resumed=True)
+        self._start(RunExecutor(state, self._events, self._agents, fence, self._store), resumed=True)
 
     async def _fail_unreadable(self, run_id: str, last_sequence: int, fence: int) -> None:
         """End a run whose history cannot be replayed as FAILED, saying so."""

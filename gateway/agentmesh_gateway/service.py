@@ -90,6 +90,16 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             run = await self._engine.cancel_run(request.run_id, request.reason, self._owner_filter())
             return pb.CancelRunResponse(run=run)
 
+    async def ProvideInput(
+        self, request: pb.ProvideInputRequest, context: Context
+    ) -> pb.ProvideInputResponse:
+        async with rpc_errors(context, "ProvideInput"):
+            item = request.item if request.HasField("item") else None
+            run = await self._engine.provide_input(
+                request.run_id, request.step_id, item, request.answer, _caller(), self._owner_filter()
+            )
+            return pb.ProvideInputResponse(run=run)
+
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
         async with rpc_errors(context, "ListAgents"):
             return pb.ListAgentsResponse(agents=self._engine.agents())

@@ -29,6 +29,9 @@ class Committed:
     terminal: bool
     run: run_pb2.Run
     fence: int
+    #: The snapshot must be written with this batch, due or not (the run has just started to
+    #: wait for input: claims and restarts read that from the stored state).
+    now: bool = False
 
 
 class SnapshotPacer:
@@ -49,6 +52,7 @@ class SnapshotPacer:
 
         `flush` writes every snapshot that matches the log, due or not (shutdown).
         """
+        urgent = {run_id for run_id, last in batch.items() if last.now}
         for run_id, last in batch.items():
             self._durable[run_id] = last.sequence
             self._dirty[run_id] = (last.run, last.fence)
@@ -60,7 +64,8 @@ class SnapshotPacer:
             if run.last_sequence != self._durable[run_id]:
                 continue  # the live run is ahead of the log; a later batch will catch up
             final = run_id in self._final
-            if not (final or flush or now - self._written.get(run_id, -math.inf) >= self.interval):
+            due = now - self._written.get(run_id, -math.inf) >= self.interval
+            if not (final or flush or due or run_id in urgent):
                 continue
             out.append((Snapshot.of(run), fence))
             del self._dirty[run_id]

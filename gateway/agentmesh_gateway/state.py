@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf import struct_pb2
 
 from agentmesh.messages import struct_to_dict, value_to_python
-from agentmesh.v1 import run_pb2
+from agentmesh.v1 import message_pb2, run_pb2
 
 TERMINAL_STEP_STATES = frozenset(
     {
@@ -44,6 +44,11 @@ class Invocation:
     text: str = ""
     #: The last attempt failed and a retry was recorded, not yet started.
     retrying: bool = False
+    #: The agent's question waiting for an answer, if it asked one (the invocation waits).
+    asking: run_pb2.InputRequest | None = None
+    #: The questions asked and answered so far, in order: what the agent is sent again as the
+    #: conversation (across attempts: a retry does not ask a person twice).
+    turns: list[tuple[message_pb2.AgentMessage, message_pb2.AgentMessage]] = field(default_factory=list)
 
     def next_attempt(self) -> int:
         """The attempt to send on resuming: one whose outcome is not recorded yet.
@@ -79,11 +84,19 @@ class RunState:
         return self.invocations.setdefault((step_id, item), Invocation())
 
     def in_flight(self) -> list[str]:
-        """Steps with an invocation started but not completed."""
+        """Steps with an invocation started, not completed and not waiting for an answer."""
         return sorted(
-            {sid for (sid, _), inv in self.invocations.items() if inv.attempt and not inv.done}
+            {
+                sid
+                for (sid, _), inv in self.invocations.items()
+                if inv.attempt and not inv.done and inv.asking is None
+            }
             - {sid for sid, step in self.steps.items() if step.state in TERMINAL_STEP_STATES}
         )
+
+    def asking(self) -> list[run_pb2.InputRequest]:
+        """Every question waiting for an answer."""
+        return [inv.asking for inv in self.invocations.values() if inv.asking is not None]
 
     def scope(self, **extra: Any) -> dict[str, Any]:
         """What expressions see."""
@@ -150,6 +163,33 @@ class RunState:
                 step = self.steps[event.step_skipped.step_id]
                 step.state = run_pb2.STEP_STATE_SKIPPED
                 step.end_time.CopyFrom(event.event_time)
+            case "step_input_required":
+                request = event.step_input_required.request
+                item = request.item if request.HasField("item") else None
+                self.invocation(request.step_id, item).asking = request
+                step = self.steps[request.step_id]
+                step.state = run_pb2.STEP_STATE_WAITING_FOR_INPUT
+                step.pending_input.append(request)
+            case "step_input_provided":
+                answered = event.step_input_provided
+                item = answered.item if answered.HasField("item") else None
+                invocation = self.invocation(answered.step_id, item)
+                if invocation.asking is not None:
+                    invocation.turns.append((invocation.asking.question, answered.answer))
+                invocation.asking = None
+                step = self.steps[answered.step_id]
+                remaining = [
+                    r for r in step.pending_input if (r.item if r.HasField("item") else None) != item
+                ]
+                del step.pending_input[:]
+                step.pending_input.extend(remaining)
+                if not remaining:
+                    step.state = run_pb2.STEP_STATE_RUNNING
+                self.run.state = run_pb2.RUN_STATE_RUNNING
+            case "run_waiting":
+                self.run.state = run_pb2.RUN_STATE_WAITING_FOR_INPUT
+            case "run_resumed":
+                self.run.state = run_pb2.RUN_STATE_RUNNING
             case "run_completed":
                 self.run.state = run_pb2.RUN_STATE_SUCCEEDED
                 self.run.outputs.CopyFrom(event.run_completed.outputs)
@@ -162,11 +202,12 @@ class RunState:
                 self.run.state = run_pb2.RUN_STATE_CANCELLED
                 self._end(event)
             case _:
-                pass  # run_started, chunks and resumes change no state
+                pass  # run_started and chunks change no state
 
     def _end(self, event: run_pb2.RunEvent) -> None:
         self.run.end_time.CopyFrom(event.event_time)
         for step in self.steps.values():
+            del step.pending_input[:]  # nobody may answer an ended run's questions
             if step.state not in TERMINAL_STEP_STATES:
                 step.state = run_pb2.STEP_STATE_CANCELLED
                 step.end_time.CopyFrom(event.event_time)

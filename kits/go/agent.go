@@ -86,17 +86,26 @@ type SkillSpec[In, Out any] struct {
 	Examples []In
 	// Aliases are other names a request may give a property (alias to name), as older callers spell it.
 	Aliases map[string]string
-	Handle  func(call *Call, in In) (Reply[Out], error)
+	// AsksForInput says Handle may return Ask(...), a question, before it answers (the card says so).
+	AsksForInput bool
+	Handle       func(call *Call, in In) (Reply[Out], error)
 }
 
 // skill is a SkillSpec with its types erased, as the server calls it.
 type skill struct {
 	id, name, description string
 	tags                  []string
-	streams               bool
+	streams, asksForInput bool
 	input, output         *Schema
 	examples              []map[string]any
-	invoke                func(call *Call, data map[string]any) (text string, out map[string]any, metadata map[string]any, err error)
+	invoke                func(call *Call, data map[string]any) (answer, error)
+}
+
+// answer is what a skill answered, its types erased: a reply, or a question when asked is set.
+type answer struct {
+	text           string
+	data, metadata map[string]any
+	asked          *Question
 }
 
 // AddSkill adds a skill to the agent; it panics on a duplicate id or an example that does not fit
@@ -130,26 +139,48 @@ func AddSkill[In, Out any](agent *Agent, spec SkillSpec[In, Out]) {
 	}
 	agent.skills = append(agent.skills, &skill{
 		id: spec.ID, name: name, description: spec.Description, tags: spec.Tags, streams: spec.Streams,
-		input: input, output: output, examples: examples,
-		invoke: func(call *Call, data map[string]any) (string, map[string]any, map[string]any, error) {
+		asksForInput: spec.AsksForInput, input: input, output: output, examples: examples,
+		invoke: func(call *Call, data map[string]any) (answer, error) {
 			in, err := Decode[In](input, withAliases(data, spec.Aliases), fmt.Sprintf("input for skill %q", spec.ID))
 			if err != nil {
-				return "", nil, nil, err
+				return answer{}, err
 			}
 			reply, err := spec.Handle(call, in)
+			if question, ok := asked(err); ok {
+				return askAnswer(spec.ID, spec.AsksForInput, question)
+			}
 			if err != nil {
-				return "", nil, nil, err
+				return answer{}, err
 			}
 			if output == nil {
-				return reply.Text, nil, reply.Metadata, nil
+				return answer{text: reply.Text, metadata: reply.Metadata}, nil
 			}
 			out, err := toObject(reply.Data)
 			if err != nil {
-				return "", nil, nil, fmt.Errorf("skill %q answered data that is not a JSON object: %w", spec.ID, err)
+				return answer{}, fmt.Errorf("skill %q answered data that is not a JSON object: %w", spec.ID, err)
 			}
-			return reply.Text, out, reply.Metadata, nil
+			return answer{text: reply.Text, data: out, metadata: reply.Metadata}, nil
 		},
 	})
+}
+
+// askAnswer is a handler's question as the skill's answer; a question from a skill that does not
+// declare it asks, or one whose schema could not be made, is a bug in the agent.
+func askAnswer(id string, asksForInput bool, question *Question) (answer, error) {
+	if !asksForInput {
+		return answer{}, fmt.Errorf("skill %q asked a question but does not declare AsksForInput", id)
+	}
+	if question.err != nil {
+		return answer{}, fmt.Errorf("skill %q asked a question: %w", id, question.err)
+	}
+	var data map[string]any
+	if question.Data != nil {
+		var err error
+		if data, err = toObject(question.Data); err != nil {
+			return answer{}, fmt.Errorf("skill %q asked a question with data that is not a JSON object: %w", id, err)
+		}
+	}
+	return answer{text: question.Text, data: data, asked: question}, nil
 }
 
 // Compose registers how the offline provider answers a model task (by default a skill's id):

@@ -11,13 +11,15 @@ import (
 )
 
 // Call is what a handler gets besides its input: the call's context (its deadline and
-// cancellation), the request, the model, and a way to stream output. Model tokens used
-// through it add up into the reply's usage.
+// cancellation), the request, the model, a way to stream output, and the conversation so far
+// when the skill asked for input (History, Answer, Turn). Model tokens used through it add up
+// into the reply's usage.
 type Call struct {
 	context.Context
 	Agent string
 	Skill string
-	// Text is the request's text parts, joined by blank lines.
+	// Text is the request's text parts, joined by blank lines: the first request's on a later
+	// turn of a conversation (the answer is Answer()).
 	Text string
 	// ContextID groups the messages of one conversation or workflow run.
 	ContextID string
@@ -27,6 +29,9 @@ type Call struct {
 	LLM      llm.Provider
 	usage    llm.Usage
 	emit     func(string) error
+	// history is the conversation before received, the call's message (see History).
+	history  []Message
+	received Message
 }
 
 // IdempotencyKey is the same for every delivery of one attempt of one workflow step: dedupe

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ type service struct {
 }
 
 func (s *service) Invoke(ctx context.Context, request *pb.InvokeRequest) (*pb.InvokeResponse, error) {
-	response, err := s.run(ctx, request.GetMessage(), request.GetSkill(), nil)
+	response, err := s.run(ctx, request.GetMessage(), request.GetHistory(), request.GetSkill(), nil)
 	if err != nil {
 		return nil, s.fail(ctx, err, "Invoke")
 	}
@@ -45,7 +46,7 @@ func (s *service) InvokeStream(request *pb.InvokeStreamRequest, stream grpc.Serv
 		index++
 		return stream.Send(chunk)
 	}
-	response, err := s.run(stream.Context(), request.GetMessage(), request.GetSkill(), emit)
+	response, err := s.run(stream.Context(), request.GetMessage(), request.GetHistory(), request.GetSkill(), emit)
 	if err != nil {
 		return s.fail(stream.Context(), err, "InvokeStream")
 	}
@@ -61,17 +62,24 @@ func (s *service) GetAgentCard(_ context.Context, _ *pb.GetAgentCardRequest) (*p
 }
 
 // Invoke calls one skill in-process, as the server does for a request: what tests of an agent use.
-func (a *Agent) Invoke(ctx context.Context, provider llm.Provider, skillID string, request *pb.AgentMessage) (*pb.InvokeResponse, error) {
-	return (&service{agent: a, llm: provider, log: slog.Default(), stopping: func() bool { return false }}).run(ctx, request, skillID, nil)
+// When the skill asked for input (the response's InputRequired is set), history is the
+// conversation so far and request the answer, as in InvokeRequest.
+func (a *Agent) Invoke(ctx context.Context, provider llm.Provider, skillID string, request *pb.AgentMessage, history ...*pb.AgentMessage) (*pb.InvokeResponse, error) {
+	return (&service{agent: a, llm: provider, log: slog.Default(), stopping: func() bool { return false }}).run(ctx, request, history, skillID, nil)
 }
 
-func (s *service) run(ctx context.Context, request *pb.AgentMessage, skillID string, emit func(string) error) (*pb.InvokeResponse, error) {
+func (s *service) run(ctx context.Context, request *pb.AgentMessage, history []*pb.AgentMessage, skillID string, emit func(string) error) (*pb.InvokeResponse, error) {
 	started := time.Now()
 	found, err := s.agent.find(skillID)
 	if err != nil {
 		return nil, err
 	}
-	text, data := contentOf(request)
+	// On a later turn of a conversation the input is the first request's; request is the answer.
+	first := request
+	if len(history) > 0 {
+		first = history[0]
+	}
+	text, data := contentOf(first)
 	if text != "" {
 		if _, given := data["text"]; !given {
 			data["text"] = text
@@ -81,20 +89,33 @@ func (s *service) run(ctx context.Context, request *pb.AgentMessage, skillID str
 		Context: ctx, Agent: s.agent.Name, Skill: found.id, Text: text,
 		ContextID: request.GetContextId(), Sender: request.GetSender(),
 		Metadata: callMetadata(ctx), LLM: s.llm, emit: emit,
+		received: messageOf(request),
 	}
-	replyText, replyData, replyMetadata, err := found.invoke(call, data)
+	for _, turn := range history {
+		call.history = append(call.history, messageOf(turn))
+	}
+	answered, err := found.invoke(call, data)
 	if err != nil {
 		return nil, &failure{err: err, call: call}
 	}
-	message, err := s.reply(request, found, replyText, replyData, replyMetadata)
+	message, err := s.reply(request, found, answered.text, answered.data, answered.metadata)
 	if err != nil {
 		return nil, err
 	}
 	usage := call.Usage()
-	s.log.Debug("invoked", append(call.logFields(), "duration_ms", float64(time.Since(started).Microseconds())/1000)...)
-	return &pb.InvokeResponse{Message: message, Usage: &pb.TokenUsage{
+	response := &pb.InvokeResponse{Message: message, Usage: &pb.TokenUsage{
 		InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens, TotalTokens: usage.InputTokens + usage.OutputTokens,
-	}}, nil
+	}}
+	if answered.asked != nil {
+		response.InputRequired = &pb.InputRequired{}
+		if answered.asked.Schema != nil {
+			if response.InputRequired.AnswerSchema, err = structpb.NewStruct(answered.asked.Schema); err != nil {
+				return nil, &failure{err: fmt.Errorf("skill %q asked a question whose answer schema is not a JSON object: %w", found.id, err), call: call}
+			}
+		}
+	}
+	s.log.Debug("invoked", append(call.logFields(), "duration_ms", float64(time.Since(started).Microseconds())/1000)...)
+	return response, nil
 }
 
 func (s *service) reply(request *pb.AgentMessage, found *skill, text string, data, extra map[string]any) (*pb.AgentMessage, error) {
@@ -128,7 +149,7 @@ func (s *service) card() (*pb.AgentCard, error) {
 	card := &pb.AgentCard{Name: s.agent.Name, Description: s.agent.Description, Version: s.agent.Version, LlmProvider: s.llm.Name()}
 	for _, sk := range s.agent.skills {
 		card.Streaming = card.Streaming || sk.streams
-		entry := &pb.Skill{Id: sk.id, Name: sk.name, Description: sk.description, Tags: sk.tags, Streaming: sk.streams}
+		entry := &pb.Skill{Id: sk.id, Name: sk.name, Description: sk.description, Tags: sk.tags, Streaming: sk.streams, AsksForInput: sk.asksForInput}
 		var err error
 		if entry.InputSchema, err = structpb.NewStruct(sk.input.Document); err != nil {
 			return nil, err

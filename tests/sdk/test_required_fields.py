@@ -50,6 +50,9 @@ FILLED: dict[str, Message] = {
     "WatchRunRequest": pb.WatchRunRequest(run_id="r"),
     "GetRunRequest": pb.GetRunRequest(run_id="r"),
     "CancelRunRequest": pb.CancelRunRequest(run_id="r"),
+    "ProvideInputRequest": pb.ProvideInputRequest(
+        run_id="r", step_id="s", answer=AgentMessage.request({"x": 1}).to_proto()
+    ),
     "ChatRequest": pb.ChatRequest(message="hi"),
     "ChatStreamRequest": pb.ChatStreamRequest(message="hi"),
 }

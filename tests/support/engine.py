@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 from pydantic import BaseModel
 
-from agentmesh import Agent, AgentMeshError, Context, Reply
+from agentmesh import Agent, AgentMeshError, Ask, Context, Reply
 from agentmesh.runtime import agent_host
 from agentmesh.server import ServiceHost
 from agentmesh.v1 import run_pb2, workflow_pb2
@@ -35,14 +35,22 @@ from agentmesh_gateway.store.base import Batch, RunStore, WriteResult
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 AGENT = "scripted"
+#: What the scripted agent's questions want for an answer.
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"choice": {"type": "integer", "minimum": 0}},
+    "required": ["choice"],
+}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one attempt does: wait `delay` seconds, then succeed or fail with `code`."""
+    """What one attempt does: wait `delay` seconds, then succeed or fail with `code`; before
+    that, ask `asks` questions (one per call, each answered before the next call)."""
 
     delay: float = 0.0
     code: str = ""  # empty: succeed
+    asks: int = 0
 
 
 @dataclass
@@ -57,6 +65,8 @@ class Call:
     started: float
     ended: float | None = None
     cancelled: bool = False
+    #: The answers the call was sent (the conversation's), oldest first.
+    answers: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -79,14 +89,19 @@ class Act(BaseModel):
 scripted = Agent(AGENT, description="Does what the test's script says for each step, item and attempt.")
 
 
-@scripted.skill("act", "Follow the script.", input=Act)
-async def act(data: Act, ctx: Context) -> Reply:
+@scripted.skill("act", "Follow the script.", input=Act, asks_for_input=True)
+async def act(data: Act, ctx: Context) -> Reply | Ask:
     _, step, item_label, attempt_label = ctx.idempotency_key.rsplit("/", 3)
     item = None if item_label == "-" else int(item_label)
+    attempt = int(attempt_label.split("-")[0])  # "2-1": attempt 2, after one answer
     script = _scripts[data.case]
-    outcome = script.outcomes.get((step, item, int(attempt_label)), Outcome())
-    call = Call(step, item, int(attempt_label), ctx.idempotency_key, data.deps, time.monotonic())
+    outcome = script.outcomes.get((step, item, attempt), Outcome())
+    answers = tuple(turn.data for turn in ctx.history[2::2]) + ((ctx.message.data,) if ctx.history else ())
+    call = Call(step, item, attempt, ctx.idempotency_key, data.deps, time.monotonic(), answers=answers)
     script.calls.append(call)
+    if ctx.turn < outcome.asks:
+        call.ended = time.monotonic()
+        return Ask(f"{step}/{item_label} question {ctx.turn + 1}?", schema=ANSWER_SCHEMA)
     try:
         await asyncio.sleep(outcome.delay)
     except asyncio.CancelledError:
@@ -96,7 +111,10 @@ async def act(data: Act, ctx: Context) -> Reply:
         call.ended = time.monotonic()
     if outcome.code:
         raise AgentMeshError("scripted failure", code=grpc.StatusCode[outcome.code], reason="SCRIPTED")
-    return Reply(text=f"{step}/{item_label}", data={"token": f"{step}/{item_label}/{attempt_label}"})
+    return Reply(
+        text=f"{step}/{item_label}",
+        data={"token": f"{step}/{item_label}/{attempt}", "answers": list(answers)},
+    )
 
 
 def new_case(outcomes: Mapping[tuple[str, int | None, int], Outcome]) -> tuple[str, Script]:

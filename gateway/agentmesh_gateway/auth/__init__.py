@@ -6,7 +6,7 @@ OIDC/JWT access tokens verified against a JWKS file (`jwt_tokens`); the `Gatekee
 (`gatekeeper`) tries them in turn and checks the caller's role against the method:
 
     viewer    GetRun, ListRuns, WatchRun, ListAgents, ListWorkflows, GetMetrics, WatchMetrics
-    operator  all of the above, and StartRun, RunWorkflow, CancelRun, ValidateWorkflow, Chat
+    operator  all of the above, and StartRun, RunWorkflow, CancelRun, ProvideInput, ValidateWorkflow, Chat
     admin     everything, and with tenant isolation on, every principal's runs
 
 Health checks need no token (probes carry none); reflection neither, since it

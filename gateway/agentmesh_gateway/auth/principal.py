@@ -39,7 +39,7 @@ current_principal: ContextVar[Principal | None] = ContextVar("agentmesh_principa
 
 _SERVICE = "/agentmesh.v1.OrchestratorService/"
 _VIEWER = ("GetRun", "ListRuns", "WatchRun", "ListAgents", "ListWorkflows", "GetMetrics", "WatchMetrics")
-_OPERATOR = ("StartRun", "RunWorkflow", "CancelRun", "ValidateWorkflow", "Chat", "ChatStream")
+_OPERATOR = ("StartRun", "RunWorkflow", "CancelRun", "ProvideInput", "ValidateWorkflow", "Chat", "ChatStream")
 
 #: The role each method needs; a method not listed needs admin, so a new RPC is closed until
 #: someone decides otherwise.

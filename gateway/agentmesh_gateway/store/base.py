@@ -104,6 +104,22 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingInput:
+    """An answer to a step's question, accepted but not yet recorded in the run's history: the
+    gateway executing the run records it (StepInputProvided) and forgets it."""
+
+    run_id: str
+    step_id: str
+    #: The for_each item, or None for a plain step.
+    item: int | None
+    #: The question's turn (InputRequest.turn): a turn is answered once.
+    turn: int
+    #: The answer, an encoded AgentMessage.
+    answer: bytes
+    principal: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CallStats:
     """One agent's calls so far: how many, how many succeeded, and their latency (ms).
 
@@ -188,7 +204,26 @@ class RunStore(Protocol):
     async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...
 
     async def unfinished_runs(self) -> list[str]:
-        """Ids of runs that are neither succeeded, failed nor cancelled, oldest first."""
+        """Ids of runs to resume: neither succeeded, failed nor cancelled, and not waiting for
+        input (unless an answer is pending), oldest first."""
+        ...
+
+    async def add_input(self, answer: PendingInput) -> bool:
+        """Keep an answer until the run's executor records it; False if that turn of that step
+        (and item) has an answer already. A shared store tells the replicas (see `follow`)."""
+        ...
+
+    async def pending_inputs(self, run_id: str) -> list[PendingInput]:
+        """The run's answers not yet recorded, in the order they came."""
+        ...
+
+    async def drop_inputs(self, answers: Sequence[PendingInput]) -> None:
+        """Forget answers now recorded in their runs' histories."""
+        ...
+
+    async def wake(self, run_id: str) -> int | None:
+        """Take a run waiting for input back to RUNNING, to execute it here; the fencing token of
+        the lease that comes with it (0 on a store of one gateway), or None if it was not waiting."""
         ...
 
     async def run_counts(self) -> dict[int, int]:
@@ -262,7 +297,13 @@ class SharedRunStore(RunStore, Protocol):
         """Cancellations asked for among these runs (each returned once), with their reasons."""
         ...
 
-    async def follow(self, on_events: Callable[[str], None], on_cancel: Callable[[str], None]) -> None:
-        """Call `on_events(run_id)` when another replica commits events of a run, and
-        `on_cancel(run_id)` when a cancellation is asked for, until the store closes."""
+    async def follow(
+        self,
+        on_events: Callable[[str], None],
+        on_cancel: Callable[[str], None],
+        on_input: Callable[[str], None],
+    ) -> None:
+        """Call `on_events(run_id)` when another replica commits events of a run, `on_cancel(run_id)`
+        when a cancellation is asked for, and `on_input(run_id)` when an answer is added, until
+        the store closes."""
         ...

@@ -33,6 +33,7 @@ from agentmesh_gateway.store.base import (
     CallStats,
     EventRecord,
     Page,
+    PendingInput,
     StoreConflict,
     StoreError,
     WriteResult,
@@ -85,10 +86,23 @@ MIGRATIONS: tuple[str, ...] = (
         reason text NOT NULL
     );
     """,
+    """
+    CREATE TABLE inputs (
+        run_id    text NOT NULL,
+        step_id   text NOT NULL,
+        item      integer NOT NULL,          -- -1 for a plain step
+        turn      integer NOT NULL,
+        answer    bytea NOT NULL,
+        principal text NOT NULL,
+        added     timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (run_id, step_id, item, turn)
+    );
+    """,
 )
 
 EVENTS_CHANNEL = "agentmesh_events"
 CANCEL_CHANNEL = "agentmesh_cancel"
+INPUT_CHANNEL = "agentmesh_input"
 #: NOTIFY payloads must stay under 8,000 bytes.
 _PAYLOAD_BYTES = 7000
 DEFAULT_LEASE_SECONDS = 6.0
@@ -229,10 +243,12 @@ class PostgresRunStore:
             "UPDATE runs SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),"
             " fence = fence + 1"
             " WHERE run_id IN (SELECT run_id FROM runs WHERE NOT (state = ANY($3::integer[]))"
+            "   AND (state != $5 OR run_id IN (SELECT run_id FROM inputs))"
             "   AND (lease_until IS NULL OR lease_until < now())"
             "   ORDER BY create_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
             " RETURNING run_id, fence",
             self.replica, self.lease_seconds, list(FINISHED_STATES), limit,
+            run_pb2.RUN_STATE_WAITING_FOR_INPUT,
         )  # fmt: skip
         return {str(r["run_id"]): int(r["fence"]) for r in rows}
 
@@ -271,7 +287,12 @@ class PostgresRunStore:
         )
         return {str(r["run_id"]): str(r["reason"]) for r in rows}
 
-    async def follow(self, on_events: Callable[[str], None], on_cancel: Callable[[str], None]) -> None:
+    async def follow(
+        self,
+        on_events: Callable[[str], None],
+        on_cancel: Callable[[str], None],
+        on_input: Callable[[str], None],
+    ) -> None:
         listener = await asyncpg.connect(self._url)
 
         def events(_: object, __: int, ___: str, payload: object) -> None:
@@ -283,8 +304,12 @@ class PostgresRunStore:
         def cancels(_: object, __: int, ___: str, payload: object) -> None:
             on_cancel(str(payload))
 
+        def inputs(_: object, __: int, ___: str, payload: object) -> None:
+            on_input(str(payload))
+
         await listener.add_listener(EVENTS_CHANNEL, events)
         await listener.add_listener(CANCEL_CHANNEL, cancels)
+        await listener.add_listener(INPUT_CHANNEL, inputs)
         self._listener = listener
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None:
@@ -386,7 +411,54 @@ class PostgresRunStore:
 
     async def unfinished_runs(self) -> list[str]:
         rows = await self.pool.fetch(
-            "SELECT run_id FROM runs WHERE NOT (state = ANY($1::integer[])) ORDER BY create_time",
-            list(FINISHED_STATES),
-        )
+            "SELECT run_id FROM runs WHERE NOT (state = ANY($1::integer[]))"
+            " AND (state != $2 OR run_id IN (SELECT run_id FROM inputs)) ORDER BY create_time",
+            list(FINISHED_STATES), run_pb2.RUN_STATE_WAITING_FOR_INPUT,
+        )  # fmt: skip
         return [str(r["run_id"]) for r in rows]
+
+    async def add_input(self, answer: PendingInput) -> bool:
+        async with self.pool.acquire() as db, db.transaction():
+            added = await db.fetchval(
+                "INSERT INTO inputs (run_id, step_id, item, turn, answer, principal)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING run_id",
+                answer.run_id, answer.step_id, -1 if answer.item is None else answer.item, answer.turn,
+                answer.answer, answer.principal,
+            )  # fmt: skip
+            if added is not None:
+                await db.execute("SELECT pg_notify($1, $2)", INPUT_CHANNEL, answer.run_id)
+        return added is not None
+
+    async def pending_inputs(self, run_id: str) -> list[PendingInput]:
+        rows = await self.pool.fetch(
+            "SELECT step_id, item, turn, answer, principal FROM inputs WHERE run_id = $1 ORDER BY added",
+            run_id,
+        )
+        return [
+            PendingInput(
+                run_id,
+                str(r["step_id"]),
+                None if r["item"] < 0 else int(r["item"]),
+                int(r["turn"]),
+                bytes(r["answer"]),
+                str(r["principal"]),
+            )
+            for r in rows
+        ]
+
+    async def drop_inputs(self, answers: Sequence[PendingInput]) -> None:
+        if answers:
+            await self.pool.executemany(
+                "DELETE FROM inputs WHERE run_id = $1 AND step_id = $2 AND item = $3 AND turn = $4",
+                [(a.run_id, a.step_id, -1 if a.item is None else a.item, a.turn) for a in answers],
+            )
+
+    async def wake(self, run_id: str) -> int | None:
+        # The lease comes with it, so no other replica claims the run meanwhile.
+        fence = await self.pool.fetchval(
+            "UPDATE runs SET state = $2, lease_owner = $3, lease_until = now() + make_interval(secs => $4),"
+            " fence = fence + 1 WHERE run_id = $1 AND state = $5 RETURNING fence",
+            run_id, run_pb2.RUN_STATE_RUNNING, self.replica, self.lease_seconds,
+            run_pb2.RUN_STATE_WAITING_FOR_INPUT,
+        )  # fmt: skip
+        return None if fence is None else int(fence)

@@ -17,6 +17,7 @@ import math
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +30,7 @@ from agentmesh_gateway.store.base import (
     CallStats,
     EventRecord,
     Page,
+    PendingInput,
     StoreConflict,
     StoreError,
     WriteResult,
@@ -60,6 +62,16 @@ CREATE TABLE IF NOT EXISTS calls (
     millis REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS calls_by_latency ON calls (agent, millis, ok);
+CREATE TABLE IF NOT EXISTS inputs (
+    run_id    TEXT NOT NULL,
+    step_id   TEXT NOT NULL,
+    item      INTEGER NOT NULL,         -- -1 for a plain step
+    turn      INTEGER NOT NULL,
+    answer    BLOB NOT NULL,
+    principal TEXT NOT NULL,
+    added     INTEGER NOT NULL,
+    PRIMARY KEY (run_id, step_id, item, turn)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chat (
     session_id TEXT NOT NULL,
     turn       INTEGER NOT NULL,
@@ -285,10 +297,64 @@ class SqliteRunStore:
     async def unfinished_runs(self) -> list[str]:
         marks = ",".join("?" * len(FINISHED_STATES))
         rows = await self._query(
-            f"SELECT run_id FROM runs WHERE state NOT IN ({marks}) ORDER BY create_time",  # noqa: S608
-            FINISHED_STATES,
+            f"SELECT run_id FROM runs WHERE state NOT IN ({marks})"  # noqa: S608
+            " AND (state != ? OR run_id IN (SELECT run_id FROM inputs)) ORDER BY create_time",
+            (*FINISHED_STATES, run_pb2.RUN_STATE_WAITING_FOR_INPUT),
         )
         return [row[0] for row in rows]
+
+    async def add_input(self, answer: PendingInput) -> bool:
+        item = -1 if answer.item is None else answer.item
+
+        def add(db: sqlite3.Connection) -> bool:
+            added = db.execute(
+                "INSERT INTO inputs (run_id, step_id, item, turn, answer, principal, added)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    answer.run_id,
+                    answer.step_id,
+                    item,
+                    answer.turn,
+                    answer.answer,
+                    answer.principal,
+                    time.time_ns(),
+                ),
+            ).rowcount
+            return bool(added)
+
+        return await self._transaction(add)
+
+    async def pending_inputs(self, run_id: str) -> list[PendingInput]:
+        rows = await self._query(
+            "SELECT step_id, item, turn, answer, principal FROM inputs WHERE run_id = ? ORDER BY added",
+            (run_id,),
+        )
+        return [
+            PendingInput(run_id, step_id, None if item < 0 else item, turn, bytes(answer), principal)
+            for step_id, item, turn, answer, principal in rows
+        ]
+
+    async def drop_inputs(self, answers: Sequence[PendingInput]) -> None:
+        keys = [(a.run_id, a.step_id, -1 if a.item is None else a.item, a.turn) for a in answers]
+
+        def drop(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "DELETE FROM inputs WHERE run_id = ? AND step_id = ? AND item = ? AND turn = ?", keys
+            )
+
+        if keys:
+            await self._transaction(drop)
+
+    async def wake(self, run_id: str) -> int | None:
+        def wake(db: sqlite3.Connection) -> bool:
+            return bool(
+                db.execute(
+                    "UPDATE runs SET state = ? WHERE run_id = ? AND state = ?",
+                    (run_pb2.RUN_STATE_RUNNING, run_id, run_pb2.RUN_STATE_WAITING_FOR_INPUT),
+                ).rowcount
+            )
+
+        return 0 if await self._transaction(wake) else None
 
 
 def _private(path: Path) -> None:

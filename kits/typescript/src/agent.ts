@@ -1,18 +1,59 @@
 // An agent is a name, a description and skills: each a zod input schema, an optional output
-// schema, and an async handler. How it is served lives in server.ts; how it is run in main.ts.
+// schema, and an async handler, which may ask the caller a question before it answers (`ask`).
+// How it is served lives in server.ts; how it is run in main.ts.
 import { status as Status } from "@grpc/grpc-js";
 import type { z } from "zod";
 
 import type { Call } from "./call.js";
 import { AgentError } from "./errors.js";
 import type { Composer } from "./llm/offline.js";
-import { decode, jsonSchemaOf, type JsonSchema, withAliases } from "./schema.js";
+import { answerSchemaOf, decode, jsonSchemaOf, type JsonSchema, withAliases } from "./schema.js";
 
 /** What a handler answers: readable text (markdown), and structured data of the output schema. */
 export interface Reply<Out> {
   text?: string;
   data?: Out;
   metadata?: Record<string, unknown>;
+}
+
+/**
+ * A question a handler answers with instead of a reply (A2A's input-required); `ask` makes one.
+ * The caller answers it, and the skill is invoked again with the same input, the answer in
+ * `call.answer` and the conversation so far in `call.history`.
+ */
+export class Ask {
+  /** The JSON Schema the answer's data must satisfy; undefined: any answer will do. */
+  readonly answerSchema: JsonSchema | undefined;
+  /** Structured data sent with the question, e.g. the choices offered. */
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(
+    /** The question, sent as the reply's text. */
+    readonly question: string,
+    options: AskOptions = {},
+  ) {
+    this.answerSchema = answerSchemaOf(options.schema);
+    this.data = options.data;
+  }
+}
+
+export interface AskOptions {
+  /** What the answer's data must be: a zod schema (the caller gets its JSON Schema) or a JSON
+   * Schema; leave it out when any answer will do. Read the answer with `call.answerAs`. */
+  schema?: z.ZodType | JsonSchema;
+  /** Structured data to send with the question. */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * Asks the caller a question instead of answering: return it from the handler of a skill declared
+ * with `asksForInput: true` (from any other skill it is a bug, and the call fails INTERNAL).
+ *
+ *     if (call.answer === undefined) return ask("What is your budget?", { schema: Budget });
+ *     const budget = call.answerAs(Budget);
+ */
+export function ask(question: string, options: AskOptions = {}): Ask {
+  return new Ask(question, options);
 }
 
 export interface SkillSpec<In extends z.ZodType, Out extends z.ZodType | undefined> {
@@ -29,12 +70,23 @@ export interface SkillSpec<In extends z.ZodType, Out extends z.ZodType | undefin
   examples?: z.input<In>[];
   /** Other spellings of input fields (alias → field), e.g. a content system's camelCase. */
   aliases?: Record<string, string>;
+  /** Whether the handler may return `ask(...)`, a question, before it answers (its card says so). */
+  asksForInput?: boolean;
 }
 
 export type Handler<In extends z.ZodType, Out extends z.ZodType | undefined> = (
   input: z.output<In>,
   call: Call,
-) => Promise<Reply<Out extends z.ZodType ? z.input<Out> : never>>;
+) => Promise<Reply<Out extends z.ZodType ? z.input<Out> : never> | Ask>;
+
+/** What a skill answered, its types erased: a reply, or a question when `inputRequired` is set. */
+export interface SkillAnswer {
+  text: string;
+  data?: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  /** Set when the skill asked a question (`text`, `data`) instead of answering. */
+  inputRequired?: { answerSchema?: JsonSchema };
+}
 
 /** A skill as the server sees it, its types erased. */
 export interface RegisteredSkill {
@@ -43,10 +95,12 @@ export interface RegisteredSkill {
   description: string;
   tags: string[];
   streams: boolean;
+  asksForInput: boolean;
   inputSchema: JsonSchema;
   outputSchema?: JsonSchema;
   examples: Record<string, unknown>[];
-  invoke(data: Record<string, unknown>, call: Call): Promise<{ text: string; data?: Record<string, unknown>; metadata: Record<string, unknown> }>;
+  /** Validates `data` as the skill's input and runs the handler. */
+  invoke(data: Record<string, unknown>, call: Call): Promise<SkillAnswer>;
 }
 
 export interface AgentOptions {
@@ -85,18 +139,32 @@ export class Agent {
       return example as Record<string, unknown>;
     });
     const output = spec.output;
+    const asksForInput = spec.asksForInput ?? false;
     this.skills.push({
       id: spec.id,
       name: spec.name ?? humanize(spec.id),
       description: spec.description,
       tags: spec.tags ?? [],
       streams: spec.streams ?? false,
+      asksForInput,
       inputSchema: jsonSchemaOf(spec.input, "input"),
       ...(output ? { outputSchema: jsonSchemaOf(output, "output") } : {}),
       examples,
       invoke: async (data, call) => {
         const input = decode(spec.input, withAliases(data, spec.aliases ?? {}), `input for skill "${spec.id}"`) as z.output<In>;
         const reply = await handler(input, call);
+        if (reply instanceof Ask) {
+          if (!asksForInput) {
+            throw new Error(`skill "${spec.id}" asked a question but does not declare asksForInput: true`);
+          }
+          const { question, answerSchema, data } = reply;
+          return {
+            text: question,
+            ...(data ? { data } : {}),
+            metadata: {},
+            inputRequired: answerSchema ? { answerSchema } : {},
+          };
+        }
         const answered = output ? (output.parse(reply.data) as Record<string, unknown>) : undefined;
         return { text: reply.text ?? "", ...(answered ? { data: answered } : {}), metadata: reply.metadata ?? {} };
       },

@@ -1,11 +1,13 @@
-// What a handler gets besides its input: the call's cancellation, its metadata, the model, and a
-// way to stream output. Model tokens used through it add up into the reply's usage.
+// What a handler gets besides its input: the call's cancellation, its metadata, the model, a way
+// to stream output, and the conversation so far when the skill asked for input. Model tokens used
+// through it add up into the reply's usage.
 import { status as Status } from "@grpc/grpc-js";
 import type { z } from "zod";
 
+import type { ConversationMessage } from "./conversation.js";
 import { AgentError } from "./errors.js";
 import { addUsage, type Generation, type Prompt, type Provider, type Usage } from "./llm/provider.js";
-import { decode, jsonSchemaOf } from "./schema.js";
+import { decode, decodeAnswer, jsonSchemaOf } from "./schema.js";
 import { parseTraceParent, type TraceParent } from "./trace.js";
 
 export class Call {
@@ -19,13 +21,44 @@ export class Call {
     readonly llm: Provider,
     /** The call's gRPC metadata: lower-case keys, first value of each. */
     readonly metadata: Readonly<Record<string, string>>,
-    /** The request's text parts, joined by blank lines. */
+    /** The request's text parts, joined by blank lines: the first request's on a later turn. */
     readonly text: string,
     /** Groups the messages of one conversation or workflow run. */
     readonly contextId: string,
     readonly sender: string,
     private readonly emitter?: (text: string) => Promise<void>,
+    /**
+     * The conversation before this call's message when the skill asked for input: the first
+     * request, then each question asked and the answer it got, ending with the question this
+     * call's message answers. Empty on a first call.
+     */
+    readonly history: readonly ConversationMessage[] = [],
+    /** This call's message: the request, or on a later turn the answer. */
+    private readonly received?: ConversationMessage,
   ) {}
+
+  /** The answer to the question the skill asked last (see `ask`); undefined on a first call. */
+  get answer(): ConversationMessage | undefined {
+    return this.history.length > 0 ? this.received : undefined;
+  }
+
+  /** How many of the skill's questions have been answered in this conversation (0 on a first call). */
+  get turn(): number {
+    return Math.floor(this.history.length / 2);
+  }
+
+  /**
+   * The answer's data parsed with `schema`. An answer that does not fit is the caller's fault:
+   * INVALID_ARGUMENT, reason INVALID_ANSWER, a violation per field named `answer.<path>`.
+   * On a first call there is no answer, and it throws (a bug in the skill: INTERNAL).
+   */
+  answerAs<T>(schema: z.ZodType<T>): T {
+    const answer = this.answer;
+    if (answer === undefined) {
+      throw new Error(`skill ${this.skill} read an answer on the conversation's first call: no question was asked`);
+    }
+    return decodeAnswer(schema, answer.data);
+  }
 
   /** The same for every delivery of one attempt of one workflow step: dedupe side effects on it. */
   get idempotencyKey(): string | undefined {

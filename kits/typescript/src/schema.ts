@@ -1,8 +1,9 @@
 // A skill's input and output shapes are zod schemas: the JSON Schema in the agent card comes from
 // them (z.toJSONSchema), and so does validation, whose issues become BadRequest field violations.
+import { status as Status } from "@grpc/grpc-js";
 import { z } from "zod";
 
-import { type FieldViolation, invalidInput } from "./errors.js";
+import { AgentError, type FieldViolation, invalidInput } from "./errors.js";
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -30,6 +31,28 @@ export function decode<T>(schema: z.ZodType<T>, value: unknown, what: string): T
   const violations = parsed.error.issues.map(violationOf);
   const fields = [...new Set(violations.map((v) => v.field || "(input)"))].join(", ");
   throw invalidInput(`${what} is invalid: ${fields}`, violations);
+}
+
+/** Parses the answer to a skill's question with `schema`, or throws INVALID_ARGUMENT with reason
+ * INVALID_ANSWER naming every offending field as `answer.<path>`. */
+export function decodeAnswer<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) {
+    return parsed.data;
+  }
+  const violations = parsed.error.issues.map(violationOf).map((v) => ({ ...v, field: v.field ? `answer.${v.field}` : "answer" }));
+  const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+  throw new AgentError(Status.INVALID_ARGUMENT, "INVALID_ANSWER", `the answer does not fit: ${summary}`, {}, violations);
+}
+
+/** The JSON Schema a question's answer must satisfy: a zod schema's (what a caller may send), or
+ * a JSON Schema as it is; undefined when any answer will do. */
+export function answerSchemaOf(schema: z.ZodType | JsonSchema | undefined): JsonSchema | undefined {
+  if (schema === undefined) {
+    return undefined;
+  }
+  const document = schema instanceof z.ZodType ? jsonSchemaOf(schema, "input") : schema;
+  return Object.keys(document).length > 0 ? document : undefined;
 }
 
 function violationOf(issue: z.core.$ZodIssue): FieldViolation {

@@ -8,12 +8,14 @@ import { randomBytes } from "node:crypto";
 
 import type { Agent } from "./agent.js";
 import { Call } from "./call.js";
+import { contentOf, conversationMessage } from "./conversation.js";
 import { AgentError, statusOf, toServiceError } from "./errors.js";
 import {
   type AgentCard,
   AgentCardSchema,
   AgentService,
   GetAgentCardResponseSchema,
+  InputRequiredSchema,
   type InvokeResponse,
   InvokeResponseSchema,
   InvokeStreamResponseSchema,
@@ -134,6 +136,7 @@ export function agentService(options: ServiceOptions): { definition: grpc.Servic
 interface RequestFields {
   skill: string;
   message?: AgentMessage;
+  history: AgentMessage[];
 }
 
 class Service {
@@ -188,10 +191,11 @@ class Service {
   ): Promise<InvokeResponse> {
     const request = call.request as Message;
     checkRequired(request.$typeName === "agentmesh.v1.InvokeRequest" ? AgentService.method.invoke.input : AgentService.method.invokeStream.input, request);
-    const { skill: skillId, message } = request as unknown as RequestFields;
+    const { skill: skillId, message, history } = request as unknown as RequestFields;
     const { agent, llm, log } = this.options;
     const skill = agent.find(skillId);
-    const { text, data } = contentOf(message);
+    // On a later turn of a conversation the input is the first request's; `message` is the answer.
+    const { text, data } = contentOf(history[0] ?? message);
     if (text && !("text" in data)) {
       data.text = text;
     }
@@ -214,12 +218,15 @@ class Service {
       message?.contextId ?? "",
       message?.sender ?? "",
       emit,
+      history.map(conversationMessage),
+      message && conversationMessage(message),
     );
     const started = performance.now();
     try {
       const answer = await Promise.race([skill.invoke(data, handlerCall), aborted(controller.signal)]);
       const usage = handlerCall.usage;
       log.debug("invoked", { ...logFields(handlerCall), duration_ms: Math.round((performance.now() - started) * 1000) / 1000 });
+      const asked = answer.inputRequired;
       return create(InvokeResponseSchema, {
         message: this.reply(message, skill.id, answer.text, answer.data, answer.metadata),
         usage: create(TokenUsageSchema, {
@@ -227,6 +234,9 @@ class Service {
           outputTokens: BigInt(usage.outputTokens),
           totalTokens: BigInt(usage.inputTokens + usage.outputTokens),
         }),
+        ...(asked
+          ? { inputRequired: create(InputRequiredSchema, asked.answerSchema ? { answerSchema: asked.answerSchema as JsonObject } : {}) }
+          : {}),
       });
     } catch (error) {
       throw Object.assign(controller.signal.aborted ? (controller.signal.reason as Error) : asError(error), { call: handlerCall });
@@ -274,6 +284,7 @@ class Service {
           description: s.description,
           tags: s.tags,
           streaming: s.streams,
+          asksForInput: s.asksForInput,
           inputSchema: s.inputSchema as JsonObject,
           ...(s.outputSchema ? { outputSchema: s.outputSchema as JsonObject } : {}),
           inputExamples: s.examples as JsonObject[],
@@ -329,20 +340,6 @@ function logFields(call: Call): Record<string, string> {
     fields.idempotency_key = call.idempotencyKey;
   }
   return fields;
-}
-
-/** A message's text parts joined by blank lines, and its data parts merged in order. */
-function contentOf(message: AgentMessage | undefined): { text: string; data: Record<string, unknown> } {
-  const texts: string[] = [];
-  const data: Record<string, unknown> = {};
-  for (const part of message?.parts ?? []) {
-    if (part.content.case === "text") {
-      texts.push(part.content.value);
-    } else if (part.content.case === "data") {
-      Object.assign(data, part.content.value);
-    }
-  }
-  return { text: texts.join("\n\n"), data };
 }
 
 function metadataOf(metadata: grpc.Metadata): Record<string, string> {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { Agent } from "../agent.js";
 import { AgentService, type InvokeRequest, InvokeRequestSchema } from "../gen/agentmesh/v1/agent_service_pb.js";
 import { Offline } from "../llm/offline.js";
+import type { Logger } from "../log.js";
 import { AgentServer } from "../server.js";
 
 export interface Seen {
@@ -59,8 +60,8 @@ export interface Served {
   address: string;
 }
 
-export async function serve(agent: Agent): Promise<Served> {
-  const server = new AgentServer(agent, new Offline(agent.composers));
+export async function serve(agent: Agent, log?: Logger): Promise<Served> {
+  const server = new AgentServer(agent, new Offline(agent.composers), log);
   const port = await server.listen("127.0.0.1", 0);
   const address = `127.0.0.1:${port}`;
   return { server, client: new grpc.Client(address, grpc.credentials.createInsecure()), address };
