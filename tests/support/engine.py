@@ -32,6 +32,7 @@ from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.store.base import Batch, RunStore, WriteResult
+from agentmesh_gateway.store.postgres import PostgresRunStore
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 AGENT = "scripted"
@@ -139,11 +140,13 @@ class StoreCrashed(Exception):
     """The simulated gateway died: nothing written from now on is durable."""
 
 
-class CrashingStore(SqliteRunStore):
-    """A SQLite store whose writes stop reaching the disk after `durable_writes` commits."""
+class _Crashing:
+    """Makes a store's commits stop reaching the database after `durable_writes` of them."""
 
-    def __init__(self, path: Path, durable_writes: int | None = None) -> None:
-        super().__init__(path)
+    _left: int | None
+    crashed: asyncio.Event
+
+    def crash_after(self, durable_writes: int | None) -> None:
         self._left = durable_writes
         self.crashed = asyncio.Event()
 
@@ -153,7 +156,24 @@ class CrashingStore(SqliteRunStore):
                 self.crashed.set()
                 raise StoreCrashed
             self._left -= 1
-        return await super().write(batch)
+        written: WriteResult = await super().write(batch)  # type: ignore[misc]
+        return written
+
+
+class CrashingStore(_Crashing, SqliteRunStore):
+    """A SQLite store whose writes stop reaching the disk after `durable_writes` commits."""
+
+    def __init__(self, path: Path, durable_writes: int | None = None) -> None:
+        super().__init__(path)
+        self.crash_after(durable_writes)
+
+
+class CrashingPostgresStore(_Crashing, PostgresRunStore):
+    """The same on PostgreSQL: a replica's commits stop after `durable_writes` (it died there)."""
+
+    def __init__(self, url: str, durable_writes: int | None = None, **options: Any) -> None:
+        super().__init__(url, **options)
+        self.crash_after(durable_writes)
 
 
 @asynccontextmanager
