@@ -315,7 +315,9 @@ def watch_command(
 
 @app.command("runs")
 def runs_command(
-    state: str = typer.Option("", help="Only runs in this state: running, succeeded, failed, cancelled."),
+    state: str = typer.Option(
+        "", help="Only runs in this state: running, waiting_for_input, succeeded, failed, cancelled."
+    ),
     limit: int = typer.Option(20, help="At most this many, newest first."),
     gateway: str = GatewayOption,
 ) -> None:
@@ -324,7 +326,9 @@ def runs_command(
     from agentmesh_cli import runs
 
     if state and state.lower() not in {s.value for s in RunState if s != RunState.UNSPECIFIED}:
-        raise _fail(f"unknown state {state!r}; choose running, succeeded, failed or cancelled")
+        raise _fail(
+            f"unknown state {state!r}; choose running, waiting_for_input, succeeded, failed or cancelled"
+        )
     _run(runs.list_runs(state.lower(), limit, gateway))
 
 
@@ -342,6 +346,22 @@ def cancel_command(run_id: str = typer.Argument(help="The run."), gateway: str =
     from agentmesh_cli import runs
 
     _run(runs.cancel_run(run_id, gateway))
+
+
+@app.command("respond")
+def respond_command(
+    run_id: str = typer.Argument(help="The run whose step asked a question."),
+    step: str = typer.Option("", help="The step that asks (needed when several do)."),
+    item: int | None = typer.Option(None, help="The for_each item that asks."),
+    input: list[str] = typer.Option([], "--input", "-i", help="KEY=VALUE of the answer; repeatable."),
+    text: str | None = typer.Option(None, help="The answer as text."),
+    gateway: str = GatewayOption,
+) -> None:
+    """Answer a question a step's agent asked; the run goes on."""
+    from agentmesh_cli import runs
+
+    answer = _checked(lambda: runs.parse_inputs(input))
+    _run(runs.respond(run_id, step, item, answer, text, gateway))
 
 
 @app.command("agents")

@@ -22,8 +22,11 @@ from agentmesh.client import (
     RunFailed,
     RunStarted,
     RunState,
+    RunWaiting,
     StepCompleted,
     StepFailed,
+    StepInputProvided,
+    StepInputRequired,
     StepRetrying,
     StepSkipped,
     StepStarted,
@@ -37,6 +40,7 @@ _STYLE = {
     "failed": "red",
     "skipped": "dim",
     "cancelled": "magenta",
+    "waiting": "bold magenta",
 }
 
 
@@ -83,9 +87,20 @@ class RunView:
                 row.state, row.note = "failed", f"{event.error.code}: {event.error.message}"
             case StepSkipped() if row:
                 row.state, row.note = "skipped", event.reason
+            case StepInputRequired():
+                asked = self.rows.get(event.request.step_id)
+                if asked is not None:
+                    item = "" if event.request.item is None else f" --item {event.request.item}"
+                    asked.state = "waiting"
+                    asked.note = (
+                        f"asks: {event.request.text} · answer with: agentmesh respond {self.run_id}"
+                        f" --step {event.request.step_id}{item} -i KEY=VALUE"
+                    )
+            case StepInputProvided() if row:
+                row.state, row.note = "running", ""
             case RunFailed() | RunCancelled():
                 for other in self.rows.values():
-                    if other.state in ("pending", "running", "retrying"):
+                    if other.state in ("pending", "running", "retrying", "waiting"):
                         other.state = "cancelled"
 
     def table(self) -> Table:
@@ -139,6 +154,12 @@ def describe(event: Event) -> str:
             return f"[bold red]run failed[/] {event.error.code}: {event.error.message}"
         case RunCancelled():
             return f"[bold red]run cancelled[/] {event.reason}"
+        case StepInputRequired():
+            return f"[magenta]{event.request.step_id} asks:[/] {event.request.text}"
+        case StepInputProvided():
+            return f"[cyan]{event.step_id}[/] answered"
+        case RunWaiting():
+            return "[magenta]run waiting for input[/]"
     return ""
 
 

@@ -106,6 +106,28 @@ async def get_run(run_id: str, address: str) -> int:
     return 0
 
 
+async def respond(
+    run_id: str, step: str, item: int | None, answer: Mapping[str, Any], text: str | None, address: str
+) -> int:
+    """Answer the question a step waits on; with no step given, the run's only question."""
+    async with connected(address) as client:
+        handle = client.handle(run_id)
+        if not step:
+            waiting = (await handle.get()).pending_input
+            if len(waiting) != 1:
+                asked = ", ".join(
+                    f"{r.step_id}" + ("" if r.item is None else f" item {r.item}") for r in waiting
+                )
+                problem = f"several steps wait for input ({asked})" if waiting else "no step waits for input"
+                raise CliError(f"run {run_id}: {problem}; name one with --step", exit_code=2)
+            step, item = waiting[0].step_id, waiting[0].item
+        run = await handle.respond(
+            step, dict(answer) if answer or text is None else None, text=text, item=item
+        )
+    console.print(f"run {run.run_id}: answered {step}; the run goes on", soft_wrap=True)
+    return 0
+
+
 async def cancel_run(run_id: str, address: str) -> int:
     async with connected(address) as client:
         run = await client.handle(run_id).cancel("cancelled from the CLI")

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from pydantic import BaseModel
 
-from agentmesh import Agent, AgentMeshError, Context, Reply
+from agentmesh import Agent, AgentMeshError, Ask, Context, Reply
 
 agent = Agent("probe", description="Records its invocations for tests.")
 calls: Counter[str] = Counter()
@@ -96,6 +96,31 @@ def started(key: str) -> bool:
     with open(os.environ["PROBE_LOG"]) as log:
         entries = [json.loads(line) for line in log]
     return any(entry["key"] == key and entry["event"] == "started" for entry in entries)
+
+
+class Question(BaseModel):
+    key: str
+    question: str = "Which one?"
+    asks: int = 1
+
+
+class Choice(BaseModel):
+    choice: int
+
+
+@agent.skill(
+    "ask",
+    "Ask `asks` questions (an integer `choice` each), then echo the answers.",
+    input=Question,
+    asks_for_input=True,
+)
+async def ask(data: Question, ctx: Context) -> Reply | Ask:
+    record(ctx, "asked" if ctx.turn < data.asks else "answered", data.key, turn=ctx.turn)
+    if ctx.turn < data.asks:
+        return Ask(f"{data.question} ({ctx.turn + 1} of {data.asks})", schema=Choice)
+    answers = [Choice.model_validate(turn.data).choice for turn in ctx.history[2::2]]
+    answers.append(ctx.answer_as(Choice).choice)
+    return Reply(text=f"chose {answers}", data={"key": data.key, "choices": answers})
 
 
 @agent.skill("fail", "Fail with the given gRPC code (once the call keyed `after` has started).", input=Fail)
