@@ -20,6 +20,7 @@ from tests.support import ROOT
 from tests.support.mesh import run_cli
 
 BROKEN = ROOT / "tests" / "support" / "broken_agent.py"
+ASKING = ROOT / "tests" / "support" / "asking_agent.py"
 
 
 def conformance(address: str) -> tuple[int, dict[str, tuple[bool, str]]]:
@@ -59,11 +60,25 @@ async def test_a_broken_agent_fails_where_it_is_broken(broken: str) -> None:
         "missing message",
         "short deadline",
         "stream result",
+        "multi-turn",
     }, checks
     assert "does not fit its input_schema" in checks["agent card"][1]
     assert "INTERNAL" in checks["invalid input"][1]
     assert "UNKNOWN" in checks["short deadline"][1]
     assert checks["stream result"][1] == "the stream sent 2 result(s), last event result"
+    assert "context_id" in checks["multi-turn"][1]
+
+
+async def test_an_agent_that_asks_passes_the_multi_turn_check() -> None:
+    process = ServerProcess([sys.executable, str(ASKING), "--port", "0"], name="asking")
+    port = await process.start()
+    try:
+        await wait_serving(f"127.0.0.1:{port}")
+        code, checks = conformance(f"127.0.0.1:{port}")
+    finally:
+        await process.stop()
+    assert code == 0, checks
+    assert checks["multi-turn"] == (True, "1 skill(s) asked 1 question(s) and answered in the end")
 
 
 @pytest.mark.slow

@@ -3,8 +3,9 @@
 It serves AgentService on a plain grpc.aio server (not the agentmesh runtime): health
 says NOT_SERVING for the agent service, there is no reflection, its card's example does
 not fit its input schema and it has no output schema, it answers invalid input with
-INTERNAL and an unknown skill with success, a call with a short deadline with UNKNOWN, and its
-stream sends two results.
+INTERNAL and an unknown skill with success, a call with a short deadline with UNKNOWN, its
+stream sends two results, and its skill that says it asks for input forgets the conversation's
+context_id in its question.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Broken(pb_grpc.AgentServiceServicer):
             {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
         )
         skill.input_examples.add().update({"text": 42})  # does not fit its own schema
+        quiz = card.skills.add(id="quiz", name="Quiz", asks_for_input=True)
+        quiz.input_schema.update({"type": "object", "properties": {"text": {"type": "string"}}})
+        quiz.input_examples.add().update({"text": "go"})
         return pb.GetAgentCardResponse(card=card)
 
     async def Invoke(self, request: pb.InvokeRequest, context: Context) -> pb.InvokeResponse:
@@ -42,6 +46,9 @@ class Broken(pb_grpc.AgentServiceServicer):
         if remaining is not None and remaining < 0.5:
             await context.abort(grpc.StatusCode.UNKNOWN, "no time to answer")
         data = Message.from_proto(request.message).data
+        if request.skill == "quiz":
+            question = Message.request(text="Ready?", sender="broken").to_proto()  # no context_id
+            return pb.InvokeResponse(message=question, input_required=pb.InputRequired())
         if "text" not in data and request.skill == "echo":
             await context.abort(grpc.StatusCode.INTERNAL, "KeyError: 'text'")
         reply = Message.request({"echo": data}, sender="broken")

@@ -119,12 +119,90 @@ async def invoke_examples(subject: Subject) -> str:
     invoked = 0
     for skill, example in _examples(subject):
         response = await subject.stub.Invoke(_request(skill.id, example), timeout=30)
+        if response.HasField("input_required"):
+            if not skill.asks_for_input:
+                raise CheckFailed(f"{skill.id}: asked a question, but its card does not say asks_for_input")
+            continue  # the multi-turn check follows the conversation
         data = Message.from_proto(response.message).data
         error = _invalid(data, struct_to_dict(skill.output_schema))
         if error:
             raise CheckFailed(f"{skill.id}: the reply's data does not fit its output_schema: {error}")
         invoked += 1
     return f"{invoked} example(s) answered with data that fits the output schema"
+
+
+#: How many questions the multi-turn check answers before it calls it endless.
+MAX_TURNS = 5
+CONTEXT_ID = "conformance-conversation"
+
+
+async def multi_turn(subject: Subject) -> str:
+    """A skill that says it asks: its questions have text, keep the conversation's context_id and
+    a usable answer schema, and given answers (with the conversation) it answers in the end."""
+    asking = [(skill, example) for skill, example in _examples(subject) if skill.asks_for_input]
+    if not asking:
+        return "no skill says it asks for input"
+    asked = 0
+    for skill, example in asking:
+        first = Message.request(example, sender="conformance", context_id=CONTEXT_ID).to_proto()
+        conversation = [first]
+        for _ in range(MAX_TURNS + 1):
+            request = pb.InvokeRequest(skill=skill.id, message=conversation[-1], history=conversation[:-1])
+            response = await subject.stub.Invoke(request, timeout=30)
+            if not response.HasField("input_required"):
+                error = _invalid(
+                    Message.from_proto(response.message).data, struct_to_dict(skill.output_schema)
+                )
+                if error:
+                    raise CheckFailed(f"{skill.id}: the answer after the conversation does not fit: {error}")
+                break
+            asked += 1
+            question = response.message
+            if not Message.from_proto(question).text:
+                raise CheckFailed(f"{skill.id}: a question without text")
+            if question.context_id != CONTEXT_ID:
+                raise CheckFailed(f"{skill.id}: the question does not keep the conversation's context_id")
+            schema = struct_to_dict(response.input_required.answer_schema)
+            answer = _sample(schema) if schema else {"text": "yes"}
+            error = _invalid(answer, schema) if schema else ""
+            if error:
+                raise CheckFailed(
+                    f"{skill.id}: cannot answer the question: {error} (give its schema examples)"
+                )
+            conversation += [
+                question,
+                Message.request(answer, sender="conformance", context_id=CONTEXT_ID).to_proto(),
+            ]
+        else:
+            raise CheckFailed(f"{skill.id}: still asking after {MAX_TURNS} answers")
+    return f"{len(asking)} skill(s) asked {asked} question(s) and answered in the end"
+
+
+def _sample(schema: dict[str, Any]) -> Any:
+    """A value that fits a JSON Schema: its first example, default, const or enum value, or the
+    least of its type (an object with only its required properties)."""
+    for key in ("examples", "enum"):
+        if schema.get(key):
+            return schema[key][0]
+    for key in ("default", "const"):
+        if key in schema:
+            return schema[key]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = kind[0] if kind else None
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        return {name: _sample(properties.get(name, {})) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_sample(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+    if kind in ("integer", "number"):
+        least = schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
+        return int(least) if kind == "integer" else float(least)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return "x" * max(1, int(schema.get("minLength", 1)))
 
 
 async def invalid_input(subject: Subject) -> str:
@@ -223,6 +301,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("missing message", missing_message),
     ("short deadline", short_deadline),
     ("stream result", stream_ends_with_one_result),
+    ("multi-turn", multi_turn),
     ("oversized input", oversized_input),
 ]
 
