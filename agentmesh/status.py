@@ -74,7 +74,7 @@ _BAD_REQUEST_OVERHEAD = 64
 def to_status(error: AgentMeshError) -> grpc.Status:
     """The rich status an error travels as, bounded in size whatever the error holds."""
     info = error_details_pb2.ErrorInfo(
-        reason=_cut(error.reason, _MAX_REASON_BYTES), domain=DOMAIN, metadata=_bounded(error.metadata)
+        reason=cut(error.reason, _MAX_REASON_BYTES), domain=DOMAIN, metadata=bounded_metadata(error.metadata)
     )
     code: int = error.code.value[0]
     status = status_pb2.Status(code=code, message=_cut_message(error.message))
@@ -100,8 +100,8 @@ def _bad_request(violations: Sequence[FieldViolation], room: int) -> error_detai
     room -= _LEFT_OUT_RESERVE
     for violation in violations[:MAX_FIELD_VIOLATIONS]:
         item = error_details_pb2.BadRequest.FieldViolation(
-            field=_cut(violation.field, MAX_FIELD_PATH_BYTES),
-            description=_cut(violation.description, MAX_VIOLATION_DESCRIPTION_BYTES),
+            field=cut(violation.field, MAX_FIELD_PATH_BYTES),
+            description=cut(violation.description, MAX_VIOLATION_DESCRIPTION_BYTES),
         )
         cost = item.ByteSize() + 3  # its tag and length (two bytes: it is under 16 KiB)
         if cost > room:
@@ -114,12 +114,12 @@ def _bad_request(violations: Sequence[FieldViolation], room: int) -> error_detai
     return bad
 
 
-def _bounded(metadata: Mapping[str, str]) -> dict[str, str]:
+def bounded_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     items = list(metadata.items())[:MAX_ERROR_METADATA_ENTRIES]
-    return {_cut(k, _MAX_METADATA_KEY_BYTES): _cut(v, MAX_ERROR_METADATA_VALUE_BYTES) for k, v in items}
+    return {cut(k, _MAX_METADATA_KEY_BYTES): cut(v, MAX_ERROR_METADATA_VALUE_BYTES) for k, v in items}
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
     """`text` in at most `limit` UTF-8 bytes, ending in … when cut."""
     # errors="replace": a lone surrogate would make protobuf refuse the string, and the error with it.
     raw = text.encode(errors="replace")
@@ -267,7 +267,7 @@ class rpc_errors:
             fields = {
                 "method": self._method,
                 "code": exc.code.name,
-                "reason": _cut(exc.reason, _MAX_REASON_BYTES),
+                "reason": cut(exc.reason, _MAX_REASON_BYTES),
                 "error": status.details,
             }
             log.log(level, "rpc failed", extra=fields)

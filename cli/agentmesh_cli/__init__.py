@@ -200,6 +200,14 @@ def gateway_command(
         None, min=1, help="WatchRun/RunWorkflow streams at most. Default 5000."
     ),
     metrics_port: str = MetricsPortOption,
+    http_port: int | None = typer.Option(
+        None,
+        min=0,
+        max=65535,
+        envvar="AGENTMESH_HTTP_PORT",
+        help="Serve A2A (JSON-RPC, HTTP+JSON, agent cards) and MCP on this port (0 picks one);"
+        " off unless given.",
+    ),
     lease_seconds: float | None = typer.Option(
         None,
         min=0.5,
@@ -246,6 +254,7 @@ def gateway_command(
         raise _fail(str(exc)) from None
     settings.metrics_port = asked if asked is not None else settings.metrics_port
     settings.lease_seconds = lease_seconds if lease_seconds is not None else settings.lease_seconds
+    settings.http_port = http_port if http_port is not None else settings.http_port
     settings.host = host if host is not None else settings.host
     settings.port = port if port is not None else settings.port
     settings.workflow_paths += workflows

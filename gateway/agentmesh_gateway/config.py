@@ -7,6 +7,7 @@
       max_runs: 20000                               # runs in flight; beyond: RESOURCE_EXHAUSTED
       max_watchers: 5000                            # WatchRun/RunWorkflow streams at once
       metrics_port: 9090                            # Prometheus /metrics; off unless given
+      http_port: 8080                               # A2A (JSON-RPC, HTTP+JSON, cards), MCP; off unless given
       lease_seconds: 6                              # PostgreSQL: a replica's lease on a run
       tls:                                          # PEM files, re-read when they change
         cert: /etc/agentmesh/tls/tls.crt            # serve TLS with these...
@@ -75,6 +76,8 @@ class GatewayConfig:
     max_runs: int = DEFAULT_MAX_RUNS
     max_watchers: int = DEFAULT_MAX_WATCHERS
     metrics_port: int | None = None
+    #: The HTTP port (A2A's JSON-RPC and HTTP+JSON bindings, agent cards, MCP); off unless given.
+    http_port: int | None = None
     #: With a store shared by replicas: how long a lease on a run lasts unless renewed.
     lease_seconds: float | None = None
 
@@ -142,6 +145,8 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
         config.lease_seconds = float(lease)
     if gateway.get("metrics_port") is not None:
         config.metrics_port = _port(gateway["metrics_port"], f"{path}: gateway.metrics_port")
+    if gateway.get("http_port") is not None:
+        config.http_port = _port(gateway["http_port"], f"{path}: gateway.http_port")
     if "auth" in gateway:
         config.auth = _auth(path, _mapping(gateway["auth"] or {}, f"{path}: gateway.auth"))
     if "store" in gateway:

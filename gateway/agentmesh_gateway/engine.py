@@ -25,7 +25,7 @@ from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.answers import check_answer, pending, waiting_request
 from agentmesh_gateway.catalog import WorkflowCatalog
-from agentmesh_gateway.events import EventLog, Subscriber
+from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
 from agentmesh_gateway.replicas import LeaseKeeper
 from agentmesh_gateway.runs import RunOwner
@@ -36,6 +36,8 @@ log = logging.getLogger("agentmesh.gateway")
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
+#: The most events `history` reads of one run.
+MAX_HISTORY_EVENTS = 10_000
 
 
 def new_run_id() -> str:
@@ -147,6 +149,19 @@ class Engine:
         with self._admission.watcher():
             async for record in self._events.watch(run_id, after_sequence):
                 yield record
+
+    async def history(
+        self, run_id: str, owner: str | None = None, limit: int = MAX_HISTORY_EVENTS
+    ) -> list[run_pb2.RunEvent]:
+        """The run's recorded events, oldest first, at most `limit` of them (a conversation's
+        messages are read from here; following a run is `watch`)."""
+        await self._check_owner(run_id, owner)
+        events: list[run_pb2.RunEvent] = []
+        while len(events) < limit and (
+            page := await self.store.events_after(run_id, len(events), REPLAY_PAGE)
+        ):
+            events += [record.event() for record in page]
+        return events[:limit]
 
     async def get_run(self, run_id: str, owner: str | None = None) -> run_pb2.Run:
         run = await self.store.get_run(run_id)

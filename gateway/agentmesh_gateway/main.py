@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.metadata
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from starlette.applications import Starlette
 
 from agentmesh.errors import AgentMeshError
 from agentmesh.llm import provider_from_env
@@ -18,12 +21,17 @@ from agentmesh.telemetry import TelemetryConfigError, configure_tracing, shutdow
 from agentmesh.tls import TLSConfigError, is_loopback, tls_mode
 from agentmesh.v1 import orchestrator_service_pb2, workflow_pb2
 from agentmesh.workflows import load_directory, load_workflow
+from agentmesh_gateway.a2a.cards import Cards
+from agentmesh_gateway.a2a.handler import MeshRequestHandler
+from agentmesh_gateway.a2a.routes import a2a_routes, a2a_service
 from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.auth import AuthConfig, Gatekeeper
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.config import ConfigError, GatewayConfig
 from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.http.auth import BearerAuth
+from agentmesh_gateway.http.server import HttpServer
 from agentmesh_gateway.service import OrchestratorServicer, add_to_server
 from agentmesh_gateway.store import location_label, open_store
 
@@ -49,7 +57,16 @@ def load_workflows(paths: list[Path]) -> dict[str, workflow_pb2.Workflow]:
     return found
 
 
-def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
+@dataclass
+class Gateway:
+    """The engine and the surfaces that serve it: the gRPC host, and the HTTP port if asked for."""
+
+    engine: Engine
+    host: ServiceHost
+    http: HttpServer | None
+
+
+def build(config: GatewayConfig) -> Gateway:
     try:
         gatekeeper = Gatekeeper(config.auth) if config.auth.enabled else None
     except ValueError as exc:
@@ -65,23 +82,32 @@ def build(config: GatewayConfig) -> tuple[Engine, ServiceHost]:
         Admission(config.max_runs, config.max_watchers),
     )
     chat = Chat(store, provider_from_env())
-    servicer = OrchestratorServicer(engine, chat, tenant_isolation=config.auth.tenant_isolation)
+    isolated = config.auth.tenant_isolation
+    servicer = OrchestratorServicer(engine, chat, tenant_isolation=isolated)
 
     def register(server: grpc.aio.Server) -> None:
         add_to_server(servicer, server)
 
+    cards = Cards(engine, version=agentmesh_version(), bearer=gatekeeper is not None)
+    a2a = MeshRequestHandler(engine, cards, tenant_isolation=isolated)
     host = ServiceHost(
-        [Service(ORCHESTRATOR_SERVICE, register)],
+        [Service(ORCHESTRATOR_SERVICE, register), a2a_service(a2a)],
         subscriptions=SUBSCRIPTIONS,
         tls=config.server_tls,
         guard=gatekeeper,
         metrics=config.metrics_port is not None,
     )
-    return engine, host
+    http = None
+    if config.http_port is not None:
+        routes = a2a_routes(a2a, cards, lambda: host.port, authenticated=gatekeeper is not None)
+        app = BearerAuth(Starlette(routes=routes), gatekeeper, is_open=lambda path: path.endswith(CARD_PATH))
+        http = HttpServer(app, config.server_tls)
+    return Gateway(engine, host, http)
 
 
 async def serve_gateway(config: GatewayConfig, grace: float) -> None:
-    engine, host = build(config)
+    gateway = build(config)
+    engine, host = gateway.engine, gateway.host
     for name, workflow in engine.workflows().items():
         try:
             await engine.validate(workflow)
@@ -95,6 +121,9 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
         port = await host.start(f"{config.host}:{config.port}")
         if config.metrics_port is not None:
             serve_metrics(config.host, config.metrics_port, lambda: host.serving)
+        if gateway.http is not None and config.http_port is not None:
+            http_port = await gateway.http.start(config.host, config.http_port)
+            log.info("http listening", extra={"address": f"{config.host}:{http_port}", "port": http_port})
         log.info(
             "listening",
             extra={
@@ -117,7 +146,19 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
             )
         await serve_until_signalled(host, grace)
     finally:
+        if gateway.http is not None:
+            await gateway.http.stop()
         await engine.stop()
+
+
+CARD_PATH = "/.well-known/agent-card.json"
+
+
+def agentmesh_version() -> str:
+    try:
+        return importlib.metadata.version("agentmesh")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
 
 
 def auth_mode(auth: AuthConfig) -> str:

@@ -14,7 +14,7 @@ from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh_gateway.auth import Role, current_principal
+from agentmesh_gateway.auth import caller_name, visible_owner
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.store.base import EventRecord
@@ -38,10 +38,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     def _owner_filter(self) -> str | None:
         """The one owner whose runs the caller may see, or None for every run."""
-        principal = current_principal.get()
-        if not self._isolated or principal is None or principal.may(Role.ADMIN):
-            return None
-        return principal.name
+        return visible_owner(self._isolated)
 
     async def ValidateWorkflow(
         self, request: pb.ValidateWorkflowRequest, context: Context
@@ -96,7 +93,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         async with rpc_errors(context, "ProvideInput"):
             item = request.item if request.HasField("item") else None
             run = await self._engine.provide_input(
-                request.run_id, request.step_id, item, request.answer, _caller(), self._owner_filter()
+                request.run_id, request.step_id, item, request.answer, caller_name(), self._owner_filter()
             )
             return pb.ProvideInputResponse(run=run)
 
@@ -129,7 +126,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def Chat(self, request: pb.ChatRequest, context: Context) -> pb.ChatResponse:
         async with rpc_errors(context, "Chat"):
-            text, session, tokens = await self._chat.answer(request.message, request.session_id, _caller())
+            text, session, tokens = await self._chat.answer(
+                request.message, request.session_id, caller_name()
+            )
             return pb.ChatResponse(response=text, session_id=session, tokens_used=tokens)
 
     async def ChatStream(
@@ -137,7 +136,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
     ) -> AsyncIterator[pb.ChatStreamResponse]:
         async with rpc_errors(context, "ChatStream"):
             async for item in relay(
-                lambda emit: self._chat.answer(request.message, request.session_id, _caller(), emit)
+                lambda emit: self._chat.answer(request.message, request.session_id, caller_name(), emit)
             ):
                 if isinstance(item, Finished):
                     text, session, tokens = item.value
@@ -159,14 +158,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             inputs=struct_to_dict(request.inputs),
             context=request.context,
             request_id=request.request_id,
-            principal=_caller(),
+            principal=caller_name(),
             traceparent=starting_traceparent(context),
         )
-
-
-def _caller() -> str:
-    principal = current_principal.get()
-    return principal.name if principal is not None else ""
 
 
 def encode_event_response(record: EventRecord) -> bytes:

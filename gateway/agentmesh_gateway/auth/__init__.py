@@ -9,12 +9,35 @@ OIDC/JWT access tokens verified against a JWKS file (`jwt_tokens`); the `Gatekee
     operator  all of the above, and StartRun, RunWorkflow, CancelRun, ProvideInput, ValidateWorkflow, Chat
     admin     everything, and with tenant isolation on, every principal's runs
 
+The same tokens and roles hold on the HTTP port (`Authorization: Bearer`): an A2A call is
+checked as its A2AService method whatever its binding, MCP as reading or running.
+
 Health checks need no token (probes carry none); reflection neither, since it
 describes the contract, not anybody's data. Without any authentication configured the
 gateway admits every call, as it did before, and says so at start-up.
 """
 
-from agentmesh_gateway.auth.gatekeeper import AuthConfig, Gatekeeper
-from agentmesh_gateway.auth.principal import Principal, Role, current_principal
+from agentmesh_gateway.auth.gatekeeper import AuthConfig, Gatekeeper, authorize, bearer_token
+from agentmesh_gateway.auth.principal import (
+    MCP_OPERATOR,
+    MCP_VIEWER,
+    Principal,
+    Role,
+    caller_name,
+    current_principal,
+    visible_owner,
+)
 
-__all__ = ["AuthConfig", "Gatekeeper", "Principal", "Role", "current_principal"]
+__all__ = [
+    "MCP_OPERATOR",
+    "MCP_VIEWER",
+    "AuthConfig",
+    "Gatekeeper",
+    "Principal",
+    "Role",
+    "authorize",
+    "bearer_token",
+    "caller_name",
+    "current_principal",
+    "visible_owner",
+]

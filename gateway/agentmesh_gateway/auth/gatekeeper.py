@@ -47,17 +47,7 @@ class Gatekeeper:
         if method.startswith(OPEN_PREFIXES):
             return
         principal = self.authenticate(_bearer(context))
-        needed = METHOD_ROLES.get(method, Role.ADMIN)
-        if not principal.may(needed):
-            raise PermissionDenied(
-                f"{principal.role.label} may not call {method.rsplit('/', 1)[-1]}; it needs {needed.label}",
-                reason="ROLE_REQUIRED",
-                metadata={
-                    "principal": principal.name,
-                    "role": principal.role.label,
-                    "required": needed.label,
-                },
-            )
+        authorize(principal, method)
         current_principal.set(principal)
 
     def authenticate(self, token: str | None) -> Principal:
@@ -78,10 +68,27 @@ class Gatekeeper:
         raise Unauthenticated("the bearer token is not one this gateway knows", reason="INVALID_TOKEN")
 
 
+def authorize(principal: Principal, method: str) -> None:
+    """PERMISSION_DENIED unless the principal's role may call `method` (a gRPC method path, the
+    name every surface gives an operation: an A2A call over JSON-RPC is its A2AService method)."""
+    needed = METHOD_ROLES.get(method, Role.ADMIN)
+    if not principal.may(needed):
+        raise PermissionDenied(
+            f"{principal.role.label} may not call {method.rsplit('/', 1)[-1]}; it needs {needed.label}",
+            reason="ROLE_REQUIRED",
+            metadata={"principal": principal.name, "role": principal.role.label, "required": needed.label},
+        )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` value; None for none or another scheme."""
+    if authorization and authorization[: len(_BEARER)].lower() == _BEARER:
+        return authorization[len(_BEARER) :].strip()
+    return None
+
+
 def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == "authorization" and isinstance(value, str):
-            if value[: len(_BEARER)].lower() == _BEARER:
-                return value[len(_BEARER) :].strip()
-            return None
+            return bearer_token(value)
     return None

@@ -1,0 +1,39 @@
+"""The engine's errors as A2A's (the spec's table): each binding then sends them its own way,
+gRPC status with ErrorInfo, a JSON-RPC error code, or HTTP problem details."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from a2a.utils.errors import (
+    A2AError,
+    InternalError,
+    InvalidParamsError,
+    TaskNotFoundError,
+    UnsupportedOperationError,
+)
+
+from agentmesh.errors import AgentMeshError, FailedPrecondition, InvalidInput, NotFound, ResourceExhausted
+
+
+def to_a2a(error: AgentMeshError) -> A2AError:
+    if isinstance(error, NotFound):
+        return TaskNotFoundError(error.message, {"reason": error.reason})
+    if isinstance(error, InvalidInput):
+        errors = [{"field": v.field, "message": v.description} for v in error.violations[:20]]
+        return InvalidParamsError(error.message, {"reason": error.reason, "errors": errors})
+    if isinstance(error, FailedPrecondition):
+        return UnsupportedOperationError(error.message, {"reason": error.reason})
+    data: dict[str, object] = {"code": error.code.name, "reason": error.reason}
+    if isinstance(error, ResourceExhausted) and error.retry_delay is not None:
+        data["retry_delay_seconds"] = error.retry_delay  # A2A has no capacity error of its own
+    return InternalError(error.message, data)
+
+
+@asynccontextmanager
+async def a2a_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except AgentMeshError as exc:
+        raise to_a2a(exc) from None
