@@ -63,6 +63,12 @@ class RunHandle:
                 failing_since = failing_since or time.monotonic()
                 if time.monotonic() - failing_since > reconnect_for:
                     raise error_from_rpc(exc) from None
+            else:
+                # A stream that ends cleanly before a final event: the run may have ended before
+                # `after` (nothing is left to send), or the gateway closed it to go away.
+                run = await self.get()
+                if run.state.finished and last >= run.last_sequence:
+                    return
             # The stream ended or broke before the run did: follow it again from `last`.
             await asyncio.sleep(pause)
             pause = min(pause * 2, RECONNECT_MAX)

@@ -29,7 +29,7 @@ from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
 from agentmesh_gateway.replicas import LeaseKeeper
 from agentmesh_gateway.runs import RunOwner
-from agentmesh_gateway.store.base import FINISHED_STATES, EventRecord, Page, RunStore, SharedRunStore
+from agentmesh_gateway.store.base import FINISHED_STATES, EventRecord, Page, RunHead, RunStore, SharedRunStore
 from agentmesh_gateway.validation import apply_inputs, check_run_data
 
 log = logging.getLogger("agentmesh.gateway")
@@ -145,8 +145,14 @@ class Engine:
         """The run's events after `after_sequence`, recorded ones first, then live, to its end."""
         if after_sequence < 0:
             raise InvalidInput.field("after_sequence", "must not be negative")
-        await self._check_owner(run_id, owner)
+        head = await self._check_owner(run_id, owner)
         with self._admission.watcher():
+            if head.finished:  # its history is all there is: replay it and close, whatever the cursor
+                while page := await self.store.events_after(run_id, after_sequence, REPLAY_PAGE):
+                    for record in page:
+                        yield record
+                    after_sequence = page[-1].sequence
+                return
             async for record in self._events.watch(run_id, after_sequence):
                 yield record
 
@@ -218,11 +224,12 @@ class Engine:
         except ValueError as exc:
             raise InvalidInput.field("page_token", str(exc)) from None
 
-    async def _check_owner(self, run_id: str, owner: str | None) -> None:
+    async def _check_owner(self, run_id: str, owner: str | None) -> RunHead:
         """NOT_FOUND unless the run exists and `owner` may see it (read without its snapshot)."""
-        found = await self.store.run_owner(run_id)
-        if found is None or (owner is not None and found != owner):
+        head = await self.store.run_head(run_id)
+        if head is None or (owner is not None and head.owner != owner):
             raise _not_found(run_id)
+        return head
 
     async def _start(self, request: RunRequest, *, watch: bool) -> tuple[run_pb2.Run, Subscriber | None]:
         self._admission.reserve_run()

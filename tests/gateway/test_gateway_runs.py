@@ -7,6 +7,7 @@ from pathlib import Path
 
 from agentmesh.client import RunState, StepState
 from agentmesh.messages import dict_to_struct, struct_to_dict, value_to_python
+from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
 from tests.support.mesh import Gateway, finished, kinds, probe_log, records, step, workflow
 
@@ -270,3 +271,16 @@ async def test_a_fan_out_item_that_fails_for_good_fails_the_step_naming_the_item
     failed = next(e.step_failed for e in events if e.HasField("step_failed"))
     assert (failed.item, failed.error.code, failed.error.reason) == (1, "FAILED_PRECONDITION", "FLAKY")
     assert run.error.step_id == "each"
+
+
+async def test_watching_a_finished_run_after_its_last_event_ends_at_once(gateway: Gateway) -> None:
+    run, events = await finished(
+        gateway,
+        await gateway.start_run(workflow({"name": "w", "steps": [step("a", "echo", {"key": "done-watch"})]})),
+    )
+    last = events[-1].sequence
+    async with asyncio.timeout(10):  # it used to wait forever for an event that never comes
+        request = pb.WatchRunRequest(run_id=run.run_id, after_sequence=last)
+        assert [r async for r in gateway.wire.WatchRun(request)] == []  # the server closes the stream
+        assert await gateway.events(run.run_id, after=last) == []  # and the client sees it is over
+        assert [e.sequence for e in await gateway.events(run.run_id, after=last - 1)] == [last]

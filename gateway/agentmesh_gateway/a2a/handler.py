@@ -154,13 +154,13 @@ class MeshRequestHandler(RequestHandler):
         async with a2a_errors():
             run = await self._engine.get_run(params.id, self._owner())
             target = Target.of_run(run)
-            if convert.TASK_STATES.get(run.state) in convert.TERMINAL:
-                raise UnsupportedOperationError(f"task {params.id} has ended: there is nothing to follow")
             stamp = convert.RESUME_EXTENSION in context.requested_extensions
-            after = run.last_sequence
             resume = _resume_after(context) if stamp else None
-            if resume is not None:
-                after = min(resume, after)  # replayed from the log, gap-free
+            # Resuming replays what was missed from the log, gap-free, even of a task that has
+            # ended since; without a cursor, an ended task has nothing to follow (the spec's rule).
+            if resume is None and convert.TASK_STATES.get(run.state) in convert.TERMINAL:
+                raise UnsupportedOperationError(f"task {params.id} has ended: there is nothing to follow")
+            after = run.last_sequence if resume is None else min(resume, run.last_sequence)
             yield await self._task(target, run, None, after if stamp else None)
             async for update in self._updates(target, run.run_id, after, stamp=stamp):
                 yield update
@@ -356,6 +356,12 @@ def _update(
             ]
         case "step_input_provided" | "run_resumed":
             status.state = a2a.TASK_STATE_WORKING
+        case "step_started" | "step_completed" | "step_retrying" | "step_skipped" | "step_failed":
+            body = getattr(event, kind)
+            if body.HasField("item") if kind != "step_skipped" else False:
+                return []  # a fan-out's items would drown the stream: its step says it all
+            status.state = a2a.TASK_STATE_WORKING
+            status.message.CopyFrom(convert.text_message(_progress(kind, body), run_id, context_id))
         case "run_completed":
             run = run_pb2.Run(run_id=run_id, state=run_pb2.RUN_STATE_SUCCEEDED)
             run.outputs.CopyFrom(event.run_completed.outputs)
@@ -380,3 +386,17 @@ def _update(
         case _:
             return []
     return [a2a.TaskStatusUpdateEvent(task_id=run_id, context_id=context_id, status=status)]
+
+
+def _progress(kind: str, body: Any) -> str:
+    """A step event as the text of a WORKING status update."""
+    match kind:
+        case "step_started":
+            return f"step {body.step_id} started" + (f" (attempt {body.attempt})" if body.attempt > 1 else "")
+        case "step_completed":
+            return f"step {body.step_id} completed"
+        case "step_retrying":
+            return f"step {body.step_id} retrying after {body.error.code}"
+        case "step_skipped":
+            return f"step {body.step_id} skipped: {body.reason}"
+    return f"step {body.step_id} failed: {body.error.code}" + (" (the run goes on)" if body.continued else "")

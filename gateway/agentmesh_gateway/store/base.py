@@ -104,6 +104,18 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RunHead:
+    """A run's owner (its principal, empty if nobody known) and state, as its row keeps them."""
+
+    owner: str
+    state: int
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+
+@dataclass(frozen=True, slots=True)
 class PendingInput:
     """An answer to a step's question, accepted but not yet recorded in the run's history: the
     gateway executing the run records it (StepInputProvided) and forgets it."""
@@ -186,9 +198,9 @@ class RunStore(Protocol):
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None: ...
 
-    async def run_owner(self, run_id: str) -> str | None:
-        """Who started the run (its principal, empty if nobody known), or None if there is no such
-        run: what a visibility check needs, read without the run's snapshot."""
+    async def run_head(self, run_id: str) -> RunHead | None:
+        """Who started the run and its state, or None if there is no such run: what a visibility
+        check and a watch need, read without the run's snapshot."""
         ...
 
     async def list_runs(

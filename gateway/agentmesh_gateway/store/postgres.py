@@ -34,6 +34,7 @@ from agentmesh_gateway.store.base import (
     EventRecord,
     Page,
     PendingInput,
+    RunHead,
     StoreConflict,
     StoreError,
     WriteResult,
@@ -316,9 +317,9 @@ class PostgresRunStore:
         snapshot = await self.pool.fetchval("SELECT snapshot FROM runs WHERE run_id = $1", run_id)
         return run_pb2.Run.FromString(snapshot) if snapshot is not None else None
 
-    async def run_owner(self, run_id: str) -> str | None:
-        owner = await self.pool.fetchval("SELECT owner FROM runs WHERE run_id = $1", run_id)
-        return None if owner is None else str(owner)
+    async def run_head(self, run_id: str) -> RunHead | None:
+        row = await self.pool.fetchrow("SELECT owner, state FROM runs WHERE run_id = $1", run_id)
+        return None if row is None else RunHead(str(row["owner"]), int(row["state"]))
 
     async def list_runs(
         self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None

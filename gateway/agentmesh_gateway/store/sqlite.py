@@ -31,6 +31,7 @@ from agentmesh_gateway.store.base import (
     EventRecord,
     Page,
     PendingInput,
+    RunHead,
     StoreConflict,
     StoreError,
     WriteResult,
@@ -192,9 +193,9 @@ class SqliteRunStore:
         rows = await self._query("SELECT snapshot FROM runs WHERE run_id = ?", (run_id,))
         return run_pb2.Run.FromString(rows[0][0]) if rows else None
 
-    async def run_owner(self, run_id: str) -> str | None:
-        rows = await self._query("SELECT owner FROM runs WHERE run_id = ?", (run_id,))
-        return str(rows[0][0]) if rows else None
+    async def run_head(self, run_id: str) -> RunHead | None:
+        rows = await self._query("SELECT owner, state FROM runs WHERE run_id = ?", (run_id,))
+        return RunHead(str(rows[0][0]), int(rows[0][1])) if rows else None
 
     async def list_runs(
         self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
