@@ -26,6 +26,7 @@ from a2a.utils.errors import (
 from agentmesh.client import Client as MeshClient
 from agentmesh.messages import struct_to_dict, value_to_python
 from tests.a2a.conftest import A2AGateway, message
+from tests.support import ROOT
 from tests.support.mesh import probe_log
 
 
@@ -263,3 +264,25 @@ async def test_the_mesh_card_routes_a_message_by_its_agent_metadata(served: A2AG
     finally:
         await client.close()
     assert artifact_data(task) == {"greeted": "root"}
+
+
+@pytest.mark.parametrize("transport", ["JSONRPC", "REST"])
+async def test_the_a2a_js_sdk_sends_streams_and_cancels(served: A2AGateway, transport: str) -> None:
+    """@a2a-js/sdk, the A2A project's JavaScript SDK, from Node: a client no one here wrote."""
+    script = ROOT / "tests" / "support" / "a2a_js_client.mjs"
+    process = await asyncio.create_subprocess_exec(
+        "node", str(script), f"{served.http}/a2a/agents/probe", transport,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    seen = json.loads(out)
+    completed, canceled = 3, 5  # TASK_STATE_COMPLETED and TASK_STATE_CANCELED in the JS SDK's enum
+    assert seen["sent"]["state"] == completed
+    assert seen["streamed"][0]["kind"] == "task" and seen["streamed"][-1] == {
+        "kind": "statusUpdate",
+        "state": completed,
+    }
+    assert seen["cancelled"]["state"] == canceled
+    async with await MeshClient.connect(f"127.0.0.1:{served.process.port}") as mesh:
+        assert (await mesh.get_run(seen["cancelled"]["id"])).state.value == "cancelled"
