@@ -362,6 +362,7 @@ class RunEvent(_message.Message):
     STEP_INPUT_REQUIRED_FIELD_NUMBER: _builtins.int
     STEP_INPUT_PROVIDED_FIELD_NUMBER: _builtins.int
     RUN_WAITING_FIELD_NUMBER: _builtins.int
+    STEP_REMOTE_TASK_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     sequence: _builtins.int
     @_builtins.property
@@ -394,6 +395,8 @@ class RunEvent(_message.Message):
     def step_input_provided(self) -> Global___StepInputProvided: ...
     @_builtins.property
     def run_waiting(self) -> Global___RunWaiting: ...
+    @_builtins.property
+    def step_remote_task(self) -> Global___StepRemoteTask: ...
     def __init__(
         self,
         *,
@@ -414,12 +417,13 @@ class RunEvent(_message.Message):
         step_input_required: Global___StepInputRequired | None = ...,
         step_input_provided: Global___StepInputProvided | None = ...,
         run_waiting: Global___RunWaiting | None = ...,
+        step_remote_task: Global___StepRemoteTask | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_remote_task", b"step_remote_task", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_id", b"run_id", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "sequence", b"sequence", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_id", b"run_id", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "sequence", b"sequence", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_remote_task", b"step_remote_task", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["run_started", "step_started", "step_output_chunk", "step_retrying", "step_completed", "step_failed", "step_skipped", "run_completed", "run_failed", "run_cancelled", "run_resumed", "step_input_required", "step_input_provided", "run_waiting"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["run_started", "step_started", "step_output_chunk", "step_retrying", "step_completed", "step_failed", "step_skipped", "run_completed", "run_failed", "run_cancelled", "run_resumed", "step_input_required", "step_input_provided", "run_waiting", "step_remote_task"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
@@ -834,3 +838,47 @@ class RunWaiting(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunWaiting: _TypeAlias = RunWaiting  # noqa: Y015
+
+@_typing.final
+class StepRemoteTask(_message.Message):
+    """StepRemoteTask: an attempt of a step (or for_each item) whose agent is a remote A2A agent has a
+    task there. Recorded (durably) before the gateway waits on the task, so that an attempt resumed
+    after a restart re-attaches to it (SubscribeToTask, or GetTask once it ended) instead of sending
+    its message again; recorded again, with the turn, when an answer to the task's question has
+    reached it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    TURN_FIELD_NUMBER: _builtins.int
+    step_id: _builtins.str
+    item: _builtins.int
+    attempt: _builtins.int
+    task_id: _builtins.str
+    """The task's id at the remote agent."""
+    turn: _builtins.int
+    """The turns of the conversation the task has received: 0 for the step's first message, n once
+    the answer to the n-th question reached it.
+    """
+    def __init__(
+        self,
+        *,
+        step_id: _builtins.str = ...,
+        item: _builtins.int | None = ...,
+        attempt: _builtins.int = ...,
+        task_id: _builtins.str = ...,
+        turn: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "attempt", b"attempt", "item", b"item", "step_id", b"step_id", "task_id", b"task_id", "turn", b"turn"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
+    _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item) -> _WhichOneofReturnType__item | None: ...
+
+Global___StepRemoteTask: _TypeAlias = StepRemoteTask  # noqa: Y015

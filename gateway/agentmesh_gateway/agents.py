@@ -5,6 +5,11 @@ goes to the next SERVING replica in round-robin order; when none is SERVING it
 waits for one, within the caller's deadline, instead of failing at once. A
 `dns:///` address is one channel that balances over everything the name resolves
 to (round_robin, with grpc's client-side health checking).
+
+An agent whose address is an HTTP(S) URL is an A2A agent, reached by its card
+(`agentmesh_gateway.remote`): one "replica", its card URL, SERVING while the card
+fetches; a call to it is a task there, which the run records so that a resumed
+attempt re-attaches to it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from agentmesh.tls import ClientTLS
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import agent_service_pb2_grpc as agent_grpc
 from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh_gateway.config import ConfigError
+from agentmesh_gateway.remote.agent import RemoteAgent
+from agentmesh_gateway.remote.endpoint import A2AEndpoint, is_a2a_address
+from agentmesh_gateway.remote.task import RemoteFailure, TaskLedger
 
 log = logging.getLogger("agentmesh.gateway.agents")
 
@@ -182,19 +191,39 @@ class AgentDirectory:
     """Every configured agent, by name."""
 
     def __init__(self, agents: Mapping[str, Sequence[str]], tls: ClientTLS | None = None) -> None:
-        """`tls`: call agents over TLS, trusting its CA and presenting its certificate if asked."""
+        """`tls`: call agents over TLS, trusting its CA and presenting its certificate if asked.
+        An agent whose one address is an HTTP(S) URL is an A2A agent (`remote`); the TLS of its
+        card's URL is its own (`A2AEndpoint.tls_ca`)."""
         self._tls = tls
         self._tls_version = tls.version() if tls is not None else ()
-        self._pools = {name: AgentPool(name, addresses, tls) for name, addresses in agents.items()}
+        self._pools: dict[str, AgentPool] = {}
+        self._remotes: dict[str, RemoteAgent] = {}
+        for name, addresses in agents.items():
+            if any(is_a2a_address(address) for address in addresses):
+                if len(addresses) != 1:
+                    raise ConfigError(f"agent {name!r}: an A2A agent has one address, its card's URL")
+                try:
+                    endpoint = A2AEndpoint.of(addresses[0])
+                except ValueError as exc:
+                    raise ConfigError(f"agent {name!r}: {exc}") from None
+                self._remotes[name] = RemoteAgent(name, endpoint)
+            else:
+                self._pools[name] = AgentPool(name, addresses, tls)
         self._tls_watcher: asyncio.Task[None] | None = None
 
     @property
     def names(self) -> list[str]:
-        return list(self._pools)
+        return [*self._pools, *self._remotes]
+
+    def is_remote(self, agent: str) -> bool:
+        """Whether `agent` is an A2A agent (its calls are tasks there, see `remote`)."""
+        return agent in self._remotes
 
     def start(self) -> None:
         for pool in self._pools.values():
             pool.start()
+        for remote in self._remotes.values():
+            remote.start()
         if self._tls is not None:
             self._tls_watcher = asyncio.create_task(self._follow_tls(self._tls), name="agent-tls")
 
@@ -202,7 +231,10 @@ class AgentDirectory:
         if self._tls_watcher is not None:
             self._tls_watcher.cancel()
             await asyncio.gather(self._tls_watcher, return_exceptions=True)
-        await asyncio.gather(*(pool.stop() for pool in self._pools.values()))
+        await asyncio.gather(
+            *(pool.stop() for pool in self._pools.values()),
+            *(remote.stop() for remote in self._remotes.values()),
+        )
 
     async def _follow_tls(self, tls: ClientTLS) -> None:
         """Renewed client certificate or CA files: new channels (grpc cannot change a live one's)."""
@@ -223,31 +255,59 @@ class AgentDirectory:
 
     def statuses(self) -> list[pb.AgentStatus]:
         return [
-            pb.AgentStatus(
-                name=pool.name,
-                replicas=[pb.Replica(address=r.address, health=r.health) for r in pool.replicas],
-                card=pool.card,
-            )
-            for pool in self._pools.values()
+            *(
+                pb.AgentStatus(
+                    name=pool.name,
+                    replicas=[pb.Replica(address=r.address, health=r.health) for r in pool.replicas],
+                    card=pool.card,
+                )
+                for pool in self._pools.values()
+            ),
+            *(remote.status() for remote in self._remotes.values()),
         ]
 
-    async def pick(self, agent: str, deadline: float | None) -> Replica:
-        """A SERVING replica of `agent` for the next call, waiting for one until `deadline`."""
+    async def pick(self, agent: str, deadline: float | None) -> Replica | RemoteAgent:
+        """A SERVING replica of `agent` for the next call (an A2A agent is its own one), waiting
+        for one until `deadline`."""
+        remote = self._remotes.get(agent)
+        if remote is not None:
+            try:
+                return await remote.pick(deadline)
+            except RemoteFailure as failure:
+                raise CallFailure(failure.code, failure.message, failure.reason) from None
         pool = self._pools.get(agent)
         if pool is None:
             raise AgentMeshError(f"unknown agent {agent!r}", reason="UNKNOWN_AGENT")
         return await pool.pick(deadline)
 
+    def release(self, agent: str, task_id: str) -> None:
+        """The run no longer waits on this task of the A2A agent `agent`: cancel it (in the
+        background, best effort)."""
+        remote = self._remotes.get(agent)
+        if remote is not None:
+            remote.release(task_id)
+
     async def call(
         self,
-        replica: Replica,
+        replica: Replica | RemoteAgent,
         request: agent_pb.InvokeRequest,
         *,
         deadline: float | None,
         metadata: Sequence[tuple[str, str]],
         on_chunk: OnChunk | None,
+        ledger: TaskLedger | None = None,
     ) -> agent_pb.InvokeResponse:
-        """Call the replica; failures come back as CallFailure with the agent's code."""
+        """Call the replica; failures come back as CallFailure with the agent's code. An A2A
+        agent needs the `ledger` of the invocation's remote task."""
+        if isinstance(replica, RemoteAgent):
+            if ledger is None:
+                raise ValueError(f"a call to the A2A agent {replica.name!r} needs the invocation's ledger")
+            try:
+                return await replica.call(
+                    request, ledger=ledger, deadline=deadline, metadata=metadata, on_chunk=on_chunk
+                )
+            except RemoteFailure as failure:
+                raise CallFailure(failure.code, failure.message, failure.reason) from None
         timeout = None if deadline is None else max(0.001, deadline - time.monotonic())
         try:
             if on_chunk is not None and self._pools[replica.agent].streams(request.skill):

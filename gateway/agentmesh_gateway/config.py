@@ -27,6 +27,10 @@
       writer: [10.0.0.5:50063, 10.0.0.6:50063]     # replicas, shared round-robin
       critic:
         addresses: ["dns:///critic.agents.svc.cluster.local:50064"]
+      weather:                                      # an A2A agent, by its card (or base) URL
+        a2a: https://weather.example.com/.well-known/agent-card.json
+        token_file: secrets/weather.token           # optional: Authorization: Bearer <its content>
+        tls_ca: certs/weather-ca.pem                # optional: trust this CA for it
     workflows: [my-flows/, more/special.yaml]          # added to the defaults
     llm: offline                                    # AGENTMESH_LLM for what `agentmesh up` starts
 
@@ -50,6 +54,7 @@ from agentmesh.tls import ClientTLS, ServerTLS, TLSConfigError
 from agentmesh_gateway.admission import DEFAULT_MAX_RUNS, DEFAULT_MAX_WATCHERS
 from agentmesh_gateway.auth import AuthConfig
 from agentmesh_gateway.auth.jwt_tokens import JWTSettings
+from agentmesh_gateway.remote.endpoint import A2AEndpoint, is_a2a_address
 from agentmesh_gateway.store import STORE_SCHEMES
 
 DEFAULT_PORT = 50051
@@ -155,7 +160,7 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
     if "agents" in data:
         agents = _mapping(data["agents"], f"{path}: agents")
         config.agents = {
-            str(name): _addresses(value, f"{path}: agents.{name}") for name, value in agents.items()
+            str(name): _agent(path, value, f"{path}: agents.{name}") for name, value in agents.items()
         }
     if "llm" in data:
         if data["llm"] not in PROVIDERS:
@@ -221,13 +226,53 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+_A2A_SETTINGS = frozenset({"a2a", "token_file", "tls_ca"})
+
+
+def _agent(mesh_file: Path, value: Any, where: str) -> list[str]:
+    """An agent's addresses; an A2A agent's one address is its card URL with its settings."""
+    if isinstance(value, dict) and "a2a" in value:
+        return [_a2a_endpoint(mesh_file, value, where)]
+    addresses = _addresses(value, where)
+    if any(is_a2a_address(a) for a in addresses):
+        if len(addresses) != 1:
+            raise ConfigError(f"{where}: an A2A agent has one address, its card's URL")
+        return [_a2a_endpoint(mesh_file, {"a2a": addresses[0]}, where)]
+    return addresses
+
+
+def _a2a_endpoint(mesh_file: Path, value: dict[str, Any], where: str) -> A2AEndpoint:
+    unknown = set(value) - _A2A_SETTINGS
+    if unknown:
+        names = ", ".join(sorted(map(str, unknown)))
+        raise ConfigError(f"{where}: unknown setting(s) {names} for an A2A agent")
+    url = value["a2a"]
+    if not isinstance(url, str):
+        raise ConfigError(f"{where}.a2a: give the URL of the agent's card (or its base URL)")
+    files: dict[str, Path | None] = {}
+    for setting in ("token_file", "tls_ca"):
+        entry = value.get(setting)
+        if entry is not None and (not isinstance(entry, str) or not entry):
+            raise ConfigError(f"{where}.{setting}: give a file")
+        files[setting] = _relative(mesh_file, entry) if entry else None
+    ca = files["tls_ca"]
+    if ca is not None and not ca.is_file():
+        raise ConfigError(f"{where}.tls_ca: {ca} is not a file")
+    try:
+        return A2AEndpoint(url, token_file=files["token_file"], tls_ca=ca)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.a2a: {exc}") from None
+
+
 def _addresses(value: Any, where: str) -> list[str]:
     if isinstance(value, dict):
         value = value.get("addresses")
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
-        raise ConfigError(f"{where}: give an address, a list of addresses, or {{addresses: [...]}}")
+        raise ConfigError(
+            f"{where}: give an address, a list of addresses, {{addresses: [...]}}, or {{a2a: CARD_URL}}"
+        )
     return list(value)
 
 

@@ -6,6 +6,11 @@ naming the replica it goes to, carries an idempotency key (run/step/item/attempt
 streams the agent's text as coalesced chunk events, and ends in a StepCompleted
 whose output is checked against the limits before it is recorded: a run never
 stores what it could not send back.
+
+An invocation of an A2A agent holds a task there (`agentmesh_gateway.remote`): the
+task's id is recorded (StepRemoteTask) before the gateway waits on it, so that a
+resumed attempt re-attaches to the task rather than sending its message again; the
+tasks of invocations left unfinished when the run ends are cancelled.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from agentmesh_gateway.agents import AgentDirectory, CallFailure
 from agentmesh_gateway.expressions import ExpressionError
 from agentmesh_gateway.failures import StepError, run_error
 from agentmesh_gateway.limits import MAX_RUN_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES, LimitExceeded, check_value
+from agentmesh_gateway.remote.task import TaskLedger
 from agentmesh_gateway.retry import RetryPolicy
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.store.base import CallRecord
@@ -72,6 +78,8 @@ class StepInvoker:
         self._templated = {
             sid for sid, data in self._inputs.items() if next(templates.expressions_in(data), None)
         }
+        self._agent_of = {step.id: step.agent for step in state.run.workflow.steps}
+        state.on_end.append(self._let_go)
 
     async def invoke(self, step: workflow_pb2.Step, index: int | None, item: Any, total: int) -> None:
         """Run one invocation to completion with retries, its completion recorded in the run's
@@ -117,6 +125,9 @@ class StepInvoker:
         if step.HasField("timeout"):
             deadline = time.monotonic() + step.timeout.ToTimedelta().total_seconds()
         replica = await self._agents.pick(step.agent, deadline)
+        invocation = self.state.invocation(step.id, index)
+        # Started before (and so in flight when a gateway stopped), unless an answer resumes it.
+        resumed = invocation.attempt == attempt and not invocation.turns
         started = run_pb2.StepStarted(
             step_id=step.id, attempt=attempt, items_total=total, address=replica.address
         )
@@ -127,10 +138,13 @@ class StepInvoker:
         # lost in a crash goes out again as attempt 1, with the same idempotency key. A retry
         # waits, so that a resumed run re-sends it with its own attempt number and key.
         start_recorded = self._record_nowait(step_started=started)
-        if attempt > 1:
+        # An A2A agent's first attempt waits too: resumed, it then knows that its message may have
+        # gone out, and looks for the task it started before sending it again.
+        remote = self._agents.is_remote(step.agent)
+        if attempt > 1 or remote:
             await start_recorded
         item_label = "-" if index is None else str(index)
-        turns = self.state.invocation(step.id, index).turns
+        turns = invocation.turns
         # Each turn of a conversation is a call of its own: the key says which (an agent that
         # deduplicates by key must not answer an answer with the question it asked before).
         key = f"{self.run_id}/{step.id}/{item_label}/{attempt}" + (f"-{len(turns)}" if turns else "")
@@ -153,12 +167,30 @@ class StepInvoker:
             request.message.CopyFrom(conversation[-1])  # the last answer
             request.history.extend(conversation[:-1])
         chunks = _Chunks(step.id, index, self._record)
+        ledger = None
+        if remote:
+
+            async def remote_task(task_id: str, turn: int) -> None:
+                held = run_pb2.StepRemoteTask(step_id=step.id, attempt=attempt, task_id=task_id, turn=turn)
+                if index is not None:
+                    held.item = index
+                await self._record(step_remote_task=held)
+
+            ledger = TaskLedger(
+                key=key,
+                context_id=self.run_id,
+                attempt=attempt,
+                turn=len(turns),
+                known=invocation.remote,
+                resumed=resumed,
+                record=remote_task,
+            )
         begun = time.monotonic()
         with self._trace.attempt(step.id) as trace_metadata:
             metadata += trace_metadata
             try:
                 response = await self._agents.call(
-                    replica, request, deadline=deadline, metadata=metadata, on_chunk=chunks.add
+                    replica, request, deadline=deadline, metadata=metadata, on_chunk=chunks.add, ledger=ledger
                 )
             except CallFailure:
                 self._count(step.agent, ok=False, begun=begun)
@@ -209,6 +241,13 @@ class StepInvoker:
             error = run_error("FAILED_PRECONDITION", message, reason="BAD_QUESTION", step_id=step.id)
             raise StepError(error, attempt, index)
         await self._record(step_input_required=run_pb2.StepInputRequired(request=request))
+
+    def _let_go(self) -> None:
+        """The run ended: the remote tasks its unfinished invocations hold are cancelled (a run
+        cancelled, failed or timed out waits on none of them any more)."""
+        for (step_id, _), invocation in self.state.invocations.items():
+            if invocation.remote is not None and not invocation.done:
+                self._agents.release(self._agent_of[step_id], invocation.remote.task_id)
 
     def _count(self, agent: str, *, ok: bool, begun: float) -> None:
         seconds = time.monotonic() - begun

@@ -8,6 +8,7 @@ flight (to be dispatched again with their original attempt number).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,9 @@ class Invocation:
     #: The questions asked and answered so far, in order: what the agent is sent again as the
     #: conversation (across attempts: a retry does not ask a person twice).
     turns: list[tuple[message_pb2.AgentMessage, message_pb2.AgentMessage]] = field(default_factory=list)
+    #: The task at a remote (A2A) agent that the invocation's last attempt holds, if its agent is
+    #: one: what a resumed attempt re-attaches to rather than sending its message again.
+    remote: run_pb2.StepRemoteTask | None = None
 
     def next_attempt(self) -> int:
         """The attempt to send on resuming: one whose outcome is not recorded yet.
@@ -75,6 +79,9 @@ class RunState:
         self.item_bytes: dict[str, int] = {}
         self.inputs = struct_to_dict(run.inputs)
         self.shared = struct_to_dict(run.context.shared)
+        #: Called (with nothing) as the run's end is applied: whoever holds something outside the
+        #: gateway for the run (a remote agent's task) lets go of it.
+        self.on_end: list[Callable[[], None]] = []
 
     @property
     def finished(self) -> bool:
@@ -186,6 +193,10 @@ class RunState:
                 if not remaining:
                     step.state = run_pb2.STEP_STATE_RUNNING
                 self.run.state = run_pb2.RUN_STATE_RUNNING
+            case "step_remote_task":
+                remote = event.step_remote_task
+                item = remote.item if remote.HasField("item") else None
+                self.invocation(remote.step_id, item).remote = remote
             case "run_waiting":
                 self.run.state = run_pb2.RUN_STATE_WAITING_FOR_INPUT
             case "run_resumed":
@@ -211,3 +222,5 @@ class RunState:
             if step.state not in TERMINAL_STEP_STATES:
                 step.state = run_pb2.STEP_STATE_CANCELLED
                 step.end_time.CopyFrom(event.event_time)
+        for callback in self.on_end:
+            callback()

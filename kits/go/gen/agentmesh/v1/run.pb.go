@@ -684,6 +684,7 @@ type RunEvent struct {
 	//	*RunEvent_StepInputRequired
 	//	*RunEvent_StepInputProvided
 	//	*RunEvent_RunWaiting
+	//	*RunEvent_StepRemoteTask
 	Event         isRunEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -873,6 +874,15 @@ func (x *RunEvent) GetRunWaiting() *RunWaiting {
 	return nil
 }
 
+func (x *RunEvent) GetStepRemoteTask() *StepRemoteTask {
+	if x != nil {
+		if x, ok := x.Event.(*RunEvent_StepRemoteTask); ok {
+			return x.StepRemoteTask
+		}
+	}
+	return nil
+}
+
 type isRunEvent_Event interface {
 	isRunEvent_Event()
 }
@@ -933,6 +943,10 @@ type RunEvent_RunWaiting struct {
 	RunWaiting *RunWaiting `protobuf:"bytes,23,opt,name=run_waiting,json=runWaiting,proto3,oneof"`
 }
 
+type RunEvent_StepRemoteTask struct {
+	StepRemoteTask *StepRemoteTask `protobuf:"bytes,24,opt,name=step_remote_task,json=stepRemoteTask,proto3,oneof"`
+}
+
 func (*RunEvent_RunStarted) isRunEvent_Event() {}
 
 func (*RunEvent_StepStarted) isRunEvent_Event() {}
@@ -960,6 +974,8 @@ func (*RunEvent_StepInputRequired) isRunEvent_Event() {}
 func (*RunEvent_StepInputProvided) isRunEvent_Event() {}
 
 func (*RunEvent_RunWaiting) isRunEvent_Event() {}
+
+func (*RunEvent_StepRemoteTask) isRunEvent_Event() {}
 
 // RunStarted carries a snapshot of the run as it starts.
 type RunStarted struct {
@@ -1822,6 +1838,90 @@ func (x *RunWaiting) GetStepIds() []string {
 	return nil
 }
 
+// StepRemoteTask: an attempt of a step (or for_each item) whose agent is a remote A2A agent has a
+// task there. Recorded (durably) before the gateway waits on the task, so that an attempt resumed
+// after a restart re-attaches to it (SubscribeToTask, or GetTask once it ended) instead of sending
+// its message again; recorded again, with the turn, when an answer to the task's question has
+// reached it.
+type StepRemoteTask struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StepId  string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Item    *int32                 `protobuf:"varint,2,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	Attempt int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The task's id at the remote agent.
+	TaskId string `protobuf:"bytes,4,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The turns of the conversation the task has received: 0 for the step's first message, n once
+	// the answer to the n-th question reached it.
+	Turn          int32 `protobuf:"varint,5,opt,name=turn,proto3" json:"turn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepRemoteTask) Reset() {
+	*x = StepRemoteTask{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepRemoteTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepRemoteTask) ProtoMessage() {}
+
+func (x *StepRemoteTask) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepRemoteTask.ProtoReflect.Descriptor instead.
+func (*StepRemoteTask) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StepRemoteTask) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *StepRemoteTask) GetItem() int32 {
+	if x != nil && x.Item != nil {
+		return *x.Item
+	}
+	return 0
+}
+
+func (x *StepRemoteTask) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *StepRemoteTask) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *StepRemoteTask) GetTurn() int32 {
+	if x != nil {
+		return x.Turn
+	}
+	return 0
+}
+
 var File_agentmesh_v1_run_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_run_proto_rawDesc = "" +
@@ -1880,7 +1980,7 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x17\n" +
-	"\astep_id\x18\x04 \x01(\tR\x06stepId\"\xb1\b\n" +
+	"\astep_id\x18\x04 \x01(\tR\x06stepId\"\xfb\b\n" +
 	"\bRunEvent\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x129\n" +
@@ -1905,7 +2005,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x13step_input_required\x18\x15 \x01(\v2\x1f.agentmesh.v1.StepInputRequiredH\x00R\x11stepInputRequired\x12Q\n" +
 	"\x13step_input_provided\x18\x16 \x01(\v2\x1f.agentmesh.v1.StepInputProvidedH\x00R\x11stepInputProvided\x12;\n" +
 	"\vrun_waiting\x18\x17 \x01(\v2\x18.agentmesh.v1.RunWaitingH\x00R\n" +
-	"runWaitingB\a\n" +
+	"runWaiting\x12H\n" +
+	"\x10step_remote_task\x18\x18 \x01(\v2\x1c.agentmesh.v1.StepRemoteTaskH\x00R\x0estepRemoteTaskB\a\n" +
 	"\x05event\"1\n" +
 	"\n" +
 	"RunStarted\x12#\n" +
@@ -1973,7 +2074,14 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x05_item\"'\n" +
 	"\n" +
 	"RunWaiting\x12\x19\n" +
-	"\bstep_ids\x18\x01 \x03(\tR\astepIds*\xbc\x01\n" +
+	"\bstep_ids\x18\x01 \x03(\tR\astepIds\"\x92\x01\n" +
+	"\x0eStepRemoteTask\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
+	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12\x17\n" +
+	"\atask_id\x18\x04 \x01(\tR\x06taskId\x12\x12\n" +
+	"\x04turn\x18\x05 \x01(\x05R\x04turnB\a\n" +
+	"\x05_item*\xbc\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RUN_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -2006,7 +2114,7 @@ func file_agentmesh_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_agentmesh_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentmesh_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_agentmesh_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_agentmesh_v1_run_proto_goTypes = []any{
 	(RunState)(0),                 // 0: agentmesh.v1.RunState
 	(StepState)(0),                // 1: agentmesh.v1.StepState
@@ -2030,34 +2138,35 @@ var file_agentmesh_v1_run_proto_goTypes = []any{
 	(*StepInputRequired)(nil),     // 19: agentmesh.v1.StepInputRequired
 	(*StepInputProvided)(nil),     // 20: agentmesh.v1.StepInputProvided
 	(*RunWaiting)(nil),            // 21: agentmesh.v1.RunWaiting
-	(*Workflow)(nil),              // 22: agentmesh.v1.Workflow
-	(*structpb.Struct)(nil),       // 23: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 25: google.protobuf.Value
-	(*AgentMessage)(nil),          // 26: agentmesh.v1.AgentMessage
-	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
+	(*StepRemoteTask)(nil),        // 22: agentmesh.v1.StepRemoteTask
+	(*Workflow)(nil),              // 23: agentmesh.v1.Workflow
+	(*structpb.Struct)(nil),       // 24: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 26: google.protobuf.Value
+	(*AgentMessage)(nil),          // 27: agentmesh.v1.AgentMessage
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
 }
 var file_agentmesh_v1_run_proto_depIdxs = []int32{
-	22, // 0: agentmesh.v1.Run.workflow:type_name -> agentmesh.v1.Workflow
+	23, // 0: agentmesh.v1.Run.workflow:type_name -> agentmesh.v1.Workflow
 	0,  // 1: agentmesh.v1.Run.state:type_name -> agentmesh.v1.RunState
-	23, // 2: agentmesh.v1.Run.inputs:type_name -> google.protobuf.Struct
+	24, // 2: agentmesh.v1.Run.inputs:type_name -> google.protobuf.Struct
 	3,  // 3: agentmesh.v1.Run.context:type_name -> agentmesh.v1.RunContext
-	23, // 4: agentmesh.v1.Run.outputs:type_name -> google.protobuf.Struct
+	24, // 4: agentmesh.v1.Run.outputs:type_name -> google.protobuf.Struct
 	6,  // 5: agentmesh.v1.Run.error:type_name -> agentmesh.v1.RunError
 	4,  // 6: agentmesh.v1.Run.steps:type_name -> agentmesh.v1.StepRun
-	24, // 7: agentmesh.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	24, // 8: agentmesh.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	24, // 9: agentmesh.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	23, // 10: agentmesh.v1.RunContext.shared:type_name -> google.protobuf.Struct
+	25, // 7: agentmesh.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	25, // 8: agentmesh.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	25, // 9: agentmesh.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	24, // 10: agentmesh.v1.RunContext.shared:type_name -> google.protobuf.Struct
 	1,  // 11: agentmesh.v1.StepRun.state:type_name -> agentmesh.v1.StepState
-	25, // 12: agentmesh.v1.StepRun.output:type_name -> google.protobuf.Value
+	26, // 12: agentmesh.v1.StepRun.output:type_name -> google.protobuf.Value
 	6,  // 13: agentmesh.v1.StepRun.error:type_name -> agentmesh.v1.RunError
-	24, // 14: agentmesh.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
-	24, // 15: agentmesh.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
+	25, // 14: agentmesh.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
+	25, // 15: agentmesh.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 16: agentmesh.v1.StepRun.pending_input:type_name -> agentmesh.v1.InputRequest
-	26, // 17: agentmesh.v1.InputRequest.question:type_name -> agentmesh.v1.AgentMessage
-	23, // 18: agentmesh.v1.InputRequest.answer_schema:type_name -> google.protobuf.Struct
-	24, // 19: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
+	27, // 17: agentmesh.v1.InputRequest.question:type_name -> agentmesh.v1.AgentMessage
+	24, // 18: agentmesh.v1.InputRequest.answer_schema:type_name -> google.protobuf.Struct
+	25, // 19: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
 	8,  // 20: agentmesh.v1.RunEvent.run_started:type_name -> agentmesh.v1.RunStarted
 	9,  // 21: agentmesh.v1.RunEvent.step_started:type_name -> agentmesh.v1.StepStarted
 	10, // 22: agentmesh.v1.RunEvent.step_output_chunk:type_name -> agentmesh.v1.StepOutputChunk
@@ -2072,22 +2181,23 @@ var file_agentmesh_v1_run_proto_depIdxs = []int32{
 	19, // 31: agentmesh.v1.RunEvent.step_input_required:type_name -> agentmesh.v1.StepInputRequired
 	20, // 32: agentmesh.v1.RunEvent.step_input_provided:type_name -> agentmesh.v1.StepInputProvided
 	21, // 33: agentmesh.v1.RunEvent.run_waiting:type_name -> agentmesh.v1.RunWaiting
-	2,  // 34: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
-	27, // 35: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
-	6,  // 36: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
-	25, // 37: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
-	27, // 38: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
-	6,  // 39: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
-	23, // 40: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
-	27, // 41: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
-	6,  // 42: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
-	5,  // 43: agentmesh.v1.StepInputRequired.request:type_name -> agentmesh.v1.InputRequest
-	26, // 44: agentmesh.v1.StepInputProvided.answer:type_name -> agentmesh.v1.AgentMessage
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	22, // 34: agentmesh.v1.RunEvent.step_remote_task:type_name -> agentmesh.v1.StepRemoteTask
+	2,  // 35: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
+	28, // 36: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
+	6,  // 37: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
+	26, // 38: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
+	28, // 39: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
+	6,  // 40: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
+	24, // 41: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
+	28, // 42: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
+	6,  // 43: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
+	5,  // 44: agentmesh.v1.StepInputRequired.request:type_name -> agentmesh.v1.InputRequest
+	27, // 45: agentmesh.v1.StepInputProvided.answer:type_name -> agentmesh.v1.AgentMessage
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_run_proto_init() }
@@ -2113,6 +2223,7 @@ func file_agentmesh_v1_run_proto_init() {
 		(*RunEvent_StepInputRequired)(nil),
 		(*RunEvent_StepInputProvided)(nil),
 		(*RunEvent_RunWaiting)(nil),
+		(*RunEvent_StepRemoteTask)(nil),
 	}
 	file_agentmesh_v1_run_proto_msgTypes[7].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[8].OneofWrappers = []any{}
@@ -2120,13 +2231,14 @@ func file_agentmesh_v1_run_proto_init() {
 	file_agentmesh_v1_run_proto_msgTypes[10].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[11].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[18].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_run_proto_rawDesc), len(file_agentmesh_v1_run_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
