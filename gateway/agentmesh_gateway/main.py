@@ -32,6 +32,7 @@ from agentmesh_gateway.config import ConfigError, GatewayConfig
 from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.http.auth import BearerAuth
 from agentmesh_gateway.http.server import HttpServer
+from agentmesh_gateway.mcp import McpSurface
 from agentmesh_gateway.service import OrchestratorServicer, add_to_server
 from agentmesh_gateway.store import location_label, open_store
 
@@ -100,8 +101,16 @@ def build(config: GatewayConfig) -> Gateway:
     http = None
     if config.http_port is not None:
         routes = a2a_routes(a2a, cards, lambda: host.port, authenticated=gatekeeper is not None)
+        mcp = McpSurface(
+            engine,
+            version=agentmesh_version(),
+            tenant_isolation=isolated,
+            authenticated=gatekeeper is not None,
+            loopback=is_loopback(config.host),
+        )
+        routes += mcp.routes()
         app = BearerAuth(Starlette(routes=routes), gatekeeper, is_open=lambda path: path.endswith(CARD_PATH))
-        http = HttpServer(app, config.server_tls)
+        http = HttpServer(app, config.server_tls, companions=[mcp])
     return Gateway(engine, host, http)
 
 

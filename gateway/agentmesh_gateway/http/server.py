@@ -12,7 +12,8 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -33,16 +34,30 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+class Companion(Protocol):
+    """Something a surface runs while the port serves (MCP's sessions): started before the port
+    opens, stopped before it closes, since its open streams would hold uvicorn's shutdown up."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class HttpServer:
-    def __init__(self, app: ASGIApp, tls: ServerTLS | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, tls: ServerTLS | None = None, companions: Sequence[Companion] = ()
+    ) -> None:
         self._app = app
         self._tls = tls
+        self._companions = list(companions)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
 
     async def start(self, host: str, port: int) -> int:
         """Bind host:port (0 picks a free port) and serve; the bound port."""
+        for companion in self._companions:
+            await companion.start()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -79,6 +94,8 @@ class HttpServer:
         return self.port
 
     async def stop(self) -> None:
+        for companion in reversed(self._companions):
+            await companion.stop()
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
