@@ -30,6 +30,10 @@ class OrchestratorServiceStub:
     streams each run's events. Errors follow AgentService's conventions; an
     invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
     problem, and nothing is stored.
+
+    Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+    option says (ProtoJSON bodies; fields not in the path or body come from the
+    query string); the server-streaming RPCs answer with server-sent events.
     """
 
     def __init__(self, channel):
@@ -115,6 +119,10 @@ class OrchestratorServiceServicer:
     streams each run's events. Errors follow AgentService's conventions; an
     invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
     problem, and nothing is stored.
+
+    Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+    option says (ProtoJSON bodies; fields not in the path or body come from the
+    query string); the server-streaming RPCs answer with server-sent events.
     """
 
     def ValidateWorkflow(self, request, context):
@@ -305,6 +313,10 @@ class OrchestratorService:
     streams each run's events. Errors follow AgentService's conventions; an
     invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
     problem, and nothing is stored.
+
+    Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+    option says (ProtoJSON bodies; fields not in the path or body come from the
+    query string); the server-streaming RPCs answer with server-sent events.
     """
 
     @staticmethod

@@ -31,6 +31,10 @@ class OrchestratorServiceStub:
     streams each run's events. Errors follow AgentService's conventions; an
     invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
     problem, and nothing is stored.
+
+    Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+    option says (ProtoJSON bodies; fields not in the path or body come from the
+    query string); the server-streaming RPCs answer with server-sent events.
     """
 
     @_typing.overload
@@ -81,6 +85,10 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     streams each run's events. Errors follow AgentService's conventions; an
     invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
     problem, and nothing is stored.
+
+    Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+    option says (ProtoJSON bodies; fields not in the path or body come from the
+    query string); the server-streaming RPCs answer with server-sent events.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -127,6 +135,10 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     streams each run's events. Errors follow AgentService's conventions; an
     invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
     problem, and nothing is stored.
+
+    Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+    option says (ProtoJSON bodies; fields not in the path or body come from the
+    query string); the server-streaming RPCs answer with server-sent events.
     """
 
     @_abc_1.abstractmethod

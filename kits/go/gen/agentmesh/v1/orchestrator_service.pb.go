@@ -1889,7 +1889,7 @@ var File_agentmesh_v1_orchestrator_service_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\n" +
-	"'agentmesh/v1/orchestrator_service.proto\x12\fagentmesh.v1\x1a agentmesh/v1/agent_service.proto\x1a\x1aagentmesh/v1/message.proto\x1a\x16agentmesh/v1/run.proto\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n" +
+	"'agentmesh/v1/orchestrator_service.proto\x12\fagentmesh.v1\x1a agentmesh/v1/agent_service.proto\x1a\x1aagentmesh/v1/message.proto\x1a\x16agentmesh/v1/run.proto\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n" +
 	"\x17ValidateWorkflowRequest\x128\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x16.agentmesh.v1.WorkflowB\x04\xe2A\x01\x02R\bworkflow\"C\n" +
 	"\x18ValidateWorkflowResponse\x12'\n" +
@@ -2007,25 +2007,27 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\x1aREPLICA_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16REPLICA_HEALTH_SERVING\x10\x01\x12\x1e\n" +
 	"\x1aREPLICA_HEALTH_NOT_SERVING\x10\x02\x12\x1a\n" +
-	"\x16REPLICA_HEALTH_UNKNOWN\x10\x032\x82\t\n" +
-	"\x13OrchestratorService\x12a\n" +
-	"\x10ValidateWorkflow\x12%.agentmesh.v1.ValidateWorkflowRequest\x1a&.agentmesh.v1.ValidateWorkflowResponse\x12I\n" +
-	"\bStartRun\x12\x1d.agentmesh.v1.StartRunRequest\x1a\x1e.agentmesh.v1.StartRunResponse\x12T\n" +
-	"\vRunWorkflow\x12 .agentmesh.v1.RunWorkflowRequest\x1a!.agentmesh.v1.RunWorkflowResponse0\x01\x12K\n" +
-	"\bWatchRun\x12\x1d.agentmesh.v1.WatchRunRequest\x1a\x1e.agentmesh.v1.WatchRunResponse0\x01\x12C\n" +
-	"\x06GetRun\x12\x1b.agentmesh.v1.GetRunRequest\x1a\x1c.agentmesh.v1.GetRunResponse\x12I\n" +
-	"\bListRuns\x12\x1d.agentmesh.v1.ListRunsRequest\x1a\x1e.agentmesh.v1.ListRunsResponse\x12L\n" +
-	"\tCancelRun\x12\x1e.agentmesh.v1.CancelRunRequest\x1a\x1f.agentmesh.v1.CancelRunResponse\x12U\n" +
-	"\fProvideInput\x12!.agentmesh.v1.ProvideInputRequest\x1a\".agentmesh.v1.ProvideInputResponse\x12O\n" +
+	"\x16REPLICA_HEALTH_UNKNOWN\x10\x032\x83\f\n" +
+	"\x13OrchestratorService\x12\x84\x01\n" +
+	"\x10ValidateWorkflow\x12%.agentmesh.v1.ValidateWorkflowRequest\x1a&.agentmesh.v1.ValidateWorkflowResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/workflows:validate\x12^\n" +
+	"\bStartRun\x12\x1d.agentmesh.v1.StartRunRequest\x1a\x1e.agentmesh.v1.StartRunResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/runs\x12p\n" +
+	"\vRunWorkflow\x12 .agentmesh.v1.RunWorkflowRequest\x1a!.agentmesh.v1.RunWorkflowResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/runs:stream0\x01\x12m\n" +
+	"\bWatchRun\x12\x1d.agentmesh.v1.WatchRunRequest\x1a\x1e.agentmesh.v1.WatchRunResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/runs/{run_id}/events0\x01\x12^\n" +
+	"\x06GetRun\x12\x1b.agentmesh.v1.GetRunRequest\x1a\x1c.agentmesh.v1.GetRunResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/runs/{run_id}\x12[\n" +
+	"\bListRuns\x12\x1d.agentmesh.v1.ListRunsRequest\x1a\x1e.agentmesh.v1.ListRunsResponse\"\x10\x82\xd3\xe4\x93\x02\n" +
+	"\x12\b/v1/runs\x12q\n" +
+	"\tCancelRun\x12\x1e.agentmesh.v1.CancelRunRequest\x1a\x1f.agentmesh.v1.CancelRunResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/runs/{run_id}:cancel\x12\x80\x01\n" +
+	"\fProvideInput\x12!.agentmesh.v1.ProvideInputRequest\x1a\".agentmesh.v1.ProvideInputResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/runs/{run_id}:provideInput\x12c\n" +
 	"\n" +
-	"ListAgents\x12\x1f.agentmesh.v1.ListAgentsRequest\x1a .agentmesh.v1.ListAgentsResponse\x12X\n" +
-	"\rListWorkflows\x12\".agentmesh.v1.ListWorkflowsRequest\x1a#.agentmesh.v1.ListWorkflowsResponse\x12O\n" +
+	"ListAgents\x12\x1f.agentmesh.v1.ListAgentsRequest\x1a .agentmesh.v1.ListAgentsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/agents\x12o\n" +
+	"\rListWorkflows\x12\".agentmesh.v1.ListWorkflowsRequest\x1a#.agentmesh.v1.ListWorkflowsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/workflows\x12d\n" +
 	"\n" +
-	"GetMetrics\x12\x1f.agentmesh.v1.GetMetricsRequest\x1a .agentmesh.v1.GetMetricsResponse\x12W\n" +
-	"\fWatchMetrics\x12!.agentmesh.v1.WatchMetricsRequest\x1a\".agentmesh.v1.WatchMetricsResponse0\x01\x12=\n" +
-	"\x04Chat\x12\x19.agentmesh.v1.ChatRequest\x1a\x1a.agentmesh.v1.ChatResponse\x12Q\n" +
+	"GetMetrics\x12\x1f.agentmesh.v1.GetMetricsRequest\x1a .agentmesh.v1.GetMetricsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/metrics\x12r\n" +
+	"\fWatchMetrics\x12!.agentmesh.v1.WatchMetricsRequest\x1a\".agentmesh.v1.WatchMetricsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/metrics:watch0\x01\x12R\n" +
+	"\x04Chat\x12\x19.agentmesh.v1.ChatRequest\x1a\x1a.agentmesh.v1.ChatResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/chat\x12m\n" +
 	"\n" +
-	"ChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse0\x01B\xa9\x01\n" +
+	"ChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/chat:stream0\x01B\xa9\x01\n" +
 	"\x10com.agentmesh.v1B\x18OrchestratorServiceProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (

@@ -43,6 +43,10 @@ const (
 // streams each run's events. Errors follow AgentService's conventions; an
 // invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
 // problem, and nothing is stored.
+//
+// Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+// option says (ProtoJSON bodies; fields not in the path or body come from the
+// query string); the server-streaming RPCs answer with server-sent events.
 type OrchestratorServiceClient interface {
 	// ValidateWorkflow checks a workflow without running it.
 	ValidateWorkflow(ctx context.Context, in *ValidateWorkflowRequest, opts ...grpc.CallOption) (*ValidateWorkflowResponse, error)
@@ -270,6 +274,10 @@ type OrchestratorService_ChatStreamClient = grpc.ServerStreamingClient[ChatStrea
 // streams each run's events. Errors follow AgentService's conventions; an
 // invalid workflow is INVALID_ARGUMENT with a BadRequest field violation per
 // problem, and nothing is stored.
+//
+// Each RPC is also HTTP/JSON on the gateway's HTTP port, as its google.api.http
+// option says (ProtoJSON bodies; fields not in the path or body come from the
+// query string); the server-streaming RPCs answer with server-sent events.
 type OrchestratorServiceServer interface {
 	// ValidateWorkflow checks a workflow without running it.
 	ValidateWorkflow(context.Context, *ValidateWorkflowRequest) (*ValidateWorkflowResponse, error)
