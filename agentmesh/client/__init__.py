@@ -25,7 +25,15 @@ from agentmesh.client._events import (
     event_from_proto,
 )
 from agentmesh.client._handle import RunHandle
-from agentmesh.client._reports import AgentMetrics, AgentStatus, ChatReply, Metrics, Replica, ReplicaHealth
+from agentmesh.client._reports import (
+    AgentMetrics,
+    AgentStatus,
+    Caller,
+    ChatReply,
+    Metrics,
+    Replica,
+    ReplicaHealth,
+)
 from agentmesh.client._runs import InputRequest, Run, RunError, RunState, StepRun, StepState
 from agentmesh.client._sync import SyncClient, SyncRunHandle
 from agentmesh.workflows import load_workflow, parse_workflow
@@ -34,6 +42,7 @@ __all__ = [
     "DEFAULT_TARGET",
     "AgentMetrics",
     "AgentStatus",
+    "Caller",
     "ChatReply",
     "Client",
     "Event",

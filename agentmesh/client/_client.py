@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2
 from agentmesh.channels import message_size_options
 from agentmesh.client._events import Event, event_from_proto
 from agentmesh.client._handle import RECONNECT_CODES, RunHandle
-from agentmesh.client._reports import AgentStatus, ChatReply, Metrics
+from agentmesh.client._reports import AgentStatus, Caller, ChatReply, Metrics
 from agentmesh.client._runs import Run, RunState
 from agentmesh.errors import Unavailable
 from agentmesh.messages import dict_to_struct
@@ -227,6 +227,10 @@ class Client:
     async def list_agents(self) -> list[AgentStatus]:
         response = await self.call(self.stub.ListAgents, pb.ListAgentsRequest())
         return [AgentStatus.from_proto(agent) for agent in response.agents]
+
+    async def caller(self) -> Caller:
+        """Who the gateway takes this client's token to be, and what its role may do."""
+        return Caller.from_proto(await self.call(self.stub.GetCaller, pb.GetCallerRequest()))
 
     async def metrics(self) -> Metrics:
         return Metrics.from_proto((await self.call(self.stub.GetMetrics, pb.GetMetricsRequest())).metrics)

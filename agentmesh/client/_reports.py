@@ -104,3 +104,19 @@ class ChatReply:
     text: str
     session_id: str
     tokens_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who the gateway takes the caller to be: `role` is "viewer", "operator" or "admin" (admin
+    when the gateway checks no tokens); `tenant_isolation`: it sees only the runs it started."""
+
+    principal: str
+    role: str
+    authenticated: bool
+    tenant_isolation: bool
+
+    @classmethod
+    def from_proto(cls, caller: pb.GetCallerResponse) -> Caller:
+        role = pb.CallerRole.Name(caller.role).removeprefix("CALLER_ROLE_").lower()
+        return cls(caller.principal, role, caller.authenticated, caller.tenant_isolation)

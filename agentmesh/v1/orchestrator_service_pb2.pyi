@@ -47,6 +47,32 @@ REPLICA_HEALTH_UNKNOWN: ReplicaHealth.ValueType  # 3
 """Not reachable, or not yet checked."""
 Global___ReplicaHealth: _TypeAlias = ReplicaHealth  # noqa: Y015
 
+class _CallerRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CallerRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CallerRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CALLER_ROLE_UNSPECIFIED: _CallerRole.ValueType  # 0
+    CALLER_ROLE_VIEWER: _CallerRole.ValueType  # 1
+    """Reads runs, agents, workflows and metrics."""
+    CALLER_ROLE_OPERATOR: _CallerRole.ValueType  # 2
+    """Also starts, cancels and answers runs."""
+    CALLER_ROLE_ADMIN: _CallerRole.ValueType  # 3
+    """Also sees every principal's runs under tenant isolation."""
+
+class CallerRole(_CallerRole, metaclass=_CallerRoleEnumTypeWrapper):
+    """CallerRole ranks callers: each may do everything the ones below it may."""
+
+CALLER_ROLE_UNSPECIFIED: CallerRole.ValueType  # 0
+CALLER_ROLE_VIEWER: CallerRole.ValueType  # 1
+"""Reads runs, agents, workflows and metrics."""
+CALLER_ROLE_OPERATOR: CallerRole.ValueType  # 2
+"""Also starts, cancels and answers runs."""
+CALLER_ROLE_ADMIN: CallerRole.ValueType  # 3
+"""Also sees every principal's runs under tenant isolation."""
+Global___CallerRole: _TypeAlias = CallerRole  # noqa: Y015
+
 @_typing.final
 class ValidateWorkflowRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -296,21 +322,35 @@ class ListRunsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
+    WORKFLOW_NAME_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many runs [50, at most 500]."""
     page_token: _builtins.str
     state: _run_pb2.RunState.ValueType
     """Only runs in this state; unspecified means all."""
+    workflow_name: _builtins.str
+    """Only runs of this workflow (its exact name); empty means all."""
+    principal: _builtins.str
+    """Only runs this principal started (Run.principal); empty means all."""
+    query: _builtins.str
+    """Only runs whose id starts with `query` or whose workflow's name contains it
+    (case-insensitive); empty means all.
+    """
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         state: _run_pb2.RunState.ValueType = ...,
+        workflow_name: _builtins.str = ...,
+        principal: _builtins.str = ...,
+        query: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "principal", b"principal", "query", b"query", "state", b"state", "workflow_name", b"workflow_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -703,6 +743,8 @@ class AgentMetrics(_message.Message):
     AVERAGE_MS_FIELD_NUMBER: _builtins.int
     P50_MS_FIELD_NUMBER: _builtins.int
     P95_MS_FIELD_NUMBER: _builtins.int
+    P99_MS_FIELD_NUMBER: _builtins.int
+    TOKENS_USED_FIELD_NUMBER: _builtins.int
     agent: _builtins.str
     executions: _builtins.int
     successes: _builtins.int
@@ -711,6 +753,9 @@ class AgentMetrics(_message.Message):
     average_ms: _builtins.float
     p50_ms: _builtins.float
     p95_ms: _builtins.float
+    p99_ms: _builtins.float
+    tokens_used: _builtins.int
+    """Tokens the agent's calls reported using (prompt and output), kept across restarts."""
     def __init__(
         self,
         *,
@@ -722,10 +767,12 @@ class AgentMetrics(_message.Message):
         average_ms: _builtins.float = ...,
         p50_ms: _builtins.float = ...,
         p95_ms: _builtins.float = ...,
+        p99_ms: _builtins.float = ...,
+        tokens_used: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "average_ms", b"average_ms", "executions", b"executions", "failures", b"failures", "p50_ms", b"p50_ms", "p95_ms", b"p95_ms", "success_rate", b"success_rate", "successes", b"successes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "average_ms", b"average_ms", "executions", b"executions", "failures", b"failures", "p50_ms", b"p50_ms", "p95_ms", b"p95_ms", "p99_ms", b"p99_ms", "success_rate", b"success_rate", "successes", b"successes", "tokens_used", b"tokens_used"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -828,3 +875,52 @@ class ChatStreamResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___ChatStreamResponse: _TypeAlias = ChatStreamResponse  # noqa: Y015
+
+@_typing.final
+class GetCallerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCallerRequest: _TypeAlias = GetCallerRequest  # noqa: Y015
+
+@_typing.final
+class GetCallerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    AUTHENTICATED_FIELD_NUMBER: _builtins.int
+    TENANT_ISOLATION_FIELD_NUMBER: _builtins.int
+    principal: _builtins.str
+    """The authenticated caller's name (what runs it starts record as their
+    principal); empty when the gateway runs without authentication.
+    """
+    role: Global___CallerRole.ValueType
+    """What the caller may do; CALLER_ROLE_ADMIN without authentication."""
+    authenticated: _builtins.bool
+    """Whether the gateway checks tokens."""
+    tenant_isolation: _builtins.bool
+    """Whether the caller sees only the runs it started (admins see every run)."""
+    def __init__(
+        self,
+        *,
+        principal: _builtins.str = ...,
+        role: Global___CallerRole.ValueType = ...,
+        authenticated: _builtins.bool = ...,
+        tenant_isolation: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authenticated", b"authenticated", "principal", b"principal", "role", b"role", "tenant_isolation", b"tenant_isolation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCallerResponse: _TypeAlias = GetCallerResponse  # noqa: Y015

@@ -112,6 +112,11 @@ class OrchestratorServiceStub:
                 request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.SerializeToString,
                 response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.FromString,
                 _registered_method=True)
+        self.GetCaller = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/GetCaller',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetCallerRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetCallerResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -227,6 +232,14 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCaller(self, request, context):
+        """GetCaller says who the gateway takes the caller to be and what it may do
+        (a console hides what the caller's role may not do).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +312,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ChatStream,
                     request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.FromString,
                     response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.SerializeToString,
+            ),
+            'GetCaller': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCaller,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetCallerRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetCallerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -687,6 +705,33 @@ class OrchestratorService:
             '/agentmesh.v1.OrchestratorService/ChatStream',
             agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.SerializeToString,
             agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCaller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/GetCaller',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetCallerRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetCallerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,6 +78,10 @@ class OrchestratorServiceStub:
     """
     ChatStream: _grpc.UnaryStreamMultiCallable[_orchestrator_service_pb2.ChatStreamRequest, _orchestrator_service_pb2.ChatStreamResponse]
     """ChatStream is Chat with the answer streamed as it is generated."""
+    GetCaller: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetCallerRequest, _orchestrator_service_pb2.GetCallerResponse]
+    """GetCaller says who the gateway takes the caller to be and what it may do
+    (a console hides what the caller's role may not do).
+    """
 
 @_typing.type_check_only
 class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
@@ -129,6 +133,10 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     """
     ChatStream: _aio.UnaryStreamMultiCallable[_orchestrator_service_pb2.ChatStreamRequest, _orchestrator_service_pb2.ChatStreamResponse]  # type: ignore[assignment]
     """ChatStream is Chat with the answer streamed as it is generated."""
+    GetCaller: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetCallerRequest, _orchestrator_service_pb2.GetCallerResponse]  # type: ignore[assignment]
+    """GetCaller says who the gateway takes the caller to be and what it may do
+    (a console hides what the caller's role may not do).
+    """
 
 class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     """OrchestratorService validates workflows, runs them durably over agents and
@@ -261,5 +269,15 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_orchestrator_service_pb2.ChatStreamResponse], _abc.AsyncIterator[_orchestrator_service_pb2.ChatStreamResponse]]:
         """ChatStream is Chat with the answer streamed as it is generated."""
+
+    @_abc_1.abstractmethod
+    def GetCaller(
+        self,
+        request: _orchestrator_service_pb2.GetCallerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.GetCallerResponse, _abc.Awaitable[_orchestrator_service_pb2.GetCallerResponse]]:
+        """GetCaller says who the gateway takes the caller to be and what it may do
+        (a console hides what the caller's role may not do).
+        """
 
 def add_OrchestratorServiceServicer_to_server(servicer: OrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

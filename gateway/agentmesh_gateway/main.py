@@ -84,7 +84,9 @@ def build(config: GatewayConfig) -> Gateway:
     )
     chat = Chat(store, provider_from_env())
     isolated = config.auth.tenant_isolation
-    servicer = OrchestratorServicer(engine, chat, tenant_isolation=isolated)
+    servicer = OrchestratorServicer(
+        engine, chat, tenant_isolation=isolated, authenticated=gatekeeper is not None
+    )
 
     def register(server: grpc.aio.Server) -> None:
         add_to_server(servicer, server)

@@ -14,7 +14,7 @@ from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
-from agentmesh_gateway.auth import caller_name, visible_owner
+from agentmesh_gateway.auth import Role, caller_name, current_principal, visible_owner
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.store.base import EventRecord
@@ -29,12 +29,16 @@ MIN_METRICS_INTERVAL = 0.1
 
 
 class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
-    def __init__(self, engine: Engine, chat: Chat, *, tenant_isolation: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, chat: Chat, *, tenant_isolation: bool = False, authenticated: bool = False
+    ) -> None:
         """`tenant_isolation`: a principal sees, watches and cancels only the runs it started
-        (admins see every run); another principal's run is answered as not found."""
+        (admins see every run); another principal's run is answered as not found.
+        `authenticated`: the gateway checks tokens (what GetCaller reports)."""
         self._engine = engine
         self._chat = chat
         self._isolated = tenant_isolation
+        self._authenticated = authenticated
 
     def _owner_filter(self) -> str | None:
         """The one owner whose runs the caller may see, or None for every run."""
@@ -145,6 +149,17 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 else:
                     yield pb.ChatStreamResponse(text=item)
 
+    async def GetCaller(self, request: pb.GetCallerRequest, context: Context) -> pb.GetCallerResponse:
+        async with rpc_errors(context, "GetCaller"):
+            principal = current_principal.get()
+            role = principal.role if principal is not None else Role.ADMIN  # no tokens: no limits
+            return pb.GetCallerResponse(
+                principal=caller_name(),
+                role=_CALLER_ROLES[role],
+                authenticated=self._authenticated,
+                tenant_isolation=self._isolated and self._authenticated and role < Role.ADMIN,
+            )
+
     def _run_request(self, request: StartRequest, context: Context) -> RunRequest:
         source = request.WhichOneof("source")
         if source == "workflow":
@@ -161,6 +176,13 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             principal=caller_name(),
             traceparent=starting_traceparent(context),
         )
+
+
+_CALLER_ROLES = {
+    Role.VIEWER: pb.CALLER_ROLE_VIEWER,
+    Role.OPERATOR: pb.CALLER_ROLE_OPERATOR,
+    Role.ADMIN: pb.CALLER_ROLE_ADMIN,
+}
 
 
 def encode_event_response(record: EventRecord) -> bytes:

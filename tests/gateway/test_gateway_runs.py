@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agentmesh.client import RunState, StepState
+from agentmesh.client import Caller, RunState, StepState
 from agentmesh.messages import dict_to_struct, struct_to_dict, value_to_python
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2
@@ -284,3 +284,7 @@ async def test_watching_a_finished_run_after_its_last_event_ends_at_once(gateway
         assert [r async for r in gateway.wire.WatchRun(request)] == []  # the server closes the stream
         assert await gateway.events(run.run_id, after=last) == []  # and the client sees it is over
         assert [e.sequence for e in await gateway.events(run.run_id, after=last - 1)] == [last]
+
+
+async def test_without_tokens_every_caller_is_an_anonymous_admin(gateway: Gateway) -> None:
+    assert await gateway.client.caller() == Caller("", "admin", authenticated=False, tenant_isolation=False)

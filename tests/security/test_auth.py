@@ -23,7 +23,7 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from agentmesh.client import Client, Run
+from agentmesh.client import Caller, Client, Run
 from agentmesh.errors import AgentMeshError, NotFound, PermissionDenied, Unauthenticated
 from agentmesh_cli.process import ServerProcess
 from agentmesh_gateway.auth import Principal, Role
@@ -166,6 +166,16 @@ async def test_roles_decide_what_a_caller_may_do(secured: Secured) -> None:
     async with secured.client(secured.jwt(sub="jane", roles=["viewer", "operator"])) as operator:
         run = await (await operator.start(ECHO)).result()
         assert run.principal == "jane"
+
+
+async def test_get_caller_says_who_the_token_is_and_what_it_may_do(secured: Secured) -> None:
+    async with secured.client(secured.tokens["vera"]) as viewer:
+        assert await viewer.caller() == Caller("vera", "viewer", authenticated=True, tenant_isolation=True)
+    async with secured.client(secured.jwt(sub="jane", roles=["operator"])) as operator:
+        assert (await operator.caller()).role == "operator"
+    async with secured.client(secured.tokens["root"]) as admin:
+        assert await admin.caller() == Caller("root", "admin", authenticated=True, tenant_isolation=False)
+    assert isinstance(await refusal(secured, None), Unauthenticated)
 
 
 async def test_a_rotated_signing_key_is_used_without_a_restart(secured: Secured) -> None:

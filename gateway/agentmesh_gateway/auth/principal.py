@@ -54,7 +54,16 @@ def visible_owner(tenant_isolation: bool) -> str | None:
 
 
 _SERVICE = "/agentmesh.v1.OrchestratorService/"
-_VIEWER = ("GetRun", "ListRuns", "WatchRun", "ListAgents", "ListWorkflows", "GetMetrics", "WatchMetrics")
+_VIEWER = (
+    "GetRun",
+    "ListRuns",
+    "WatchRun",
+    "ListAgents",
+    "ListWorkflows",
+    "GetMetrics",
+    "WatchMetrics",
+    "GetCaller",
+)
 _OPERATOR = ("StartRun", "RunWorkflow", "CancelRun", "ProvideInput", "ValidateWorkflow", "Chat", "ChatStream")
 
 #: A2A (lf.a2a.v1.A2AService), on every binding: reading tasks is a viewer's, sending messages

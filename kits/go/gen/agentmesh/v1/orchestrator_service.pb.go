@@ -78,6 +78,62 @@ func (ReplicaHealth) EnumDescriptor() ([]byte, []int) {
 	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{0}
 }
 
+// CallerRole ranks callers: each may do everything the ones below it may.
+type CallerRole int32
+
+const (
+	CallerRole_CALLER_ROLE_UNSPECIFIED CallerRole = 0
+	// Reads runs, agents, workflows and metrics.
+	CallerRole_CALLER_ROLE_VIEWER CallerRole = 1
+	// Also starts, cancels and answers runs.
+	CallerRole_CALLER_ROLE_OPERATOR CallerRole = 2
+	// Also sees every principal's runs under tenant isolation.
+	CallerRole_CALLER_ROLE_ADMIN CallerRole = 3
+)
+
+// Enum value maps for CallerRole.
+var (
+	CallerRole_name = map[int32]string{
+		0: "CALLER_ROLE_UNSPECIFIED",
+		1: "CALLER_ROLE_VIEWER",
+		2: "CALLER_ROLE_OPERATOR",
+		3: "CALLER_ROLE_ADMIN",
+	}
+	CallerRole_value = map[string]int32{
+		"CALLER_ROLE_UNSPECIFIED": 0,
+		"CALLER_ROLE_VIEWER":      1,
+		"CALLER_ROLE_OPERATOR":    2,
+		"CALLER_ROLE_ADMIN":       3,
+	}
+)
+
+func (x CallerRole) Enum() *CallerRole {
+	p := new(CallerRole)
+	*p = x
+	return p
+}
+
+func (x CallerRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallerRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentmesh_v1_orchestrator_service_proto_enumTypes[1].Descriptor()
+}
+
+func (CallerRole) Type() protoreflect.EnumType {
+	return &file_agentmesh_v1_orchestrator_service_proto_enumTypes[1]
+}
+
+func (x CallerRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallerRole.Descriptor instead.
+func (CallerRole) EnumDescriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{1}
+}
+
 type ValidateWorkflowRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Workflow      *Workflow              `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
@@ -667,7 +723,14 @@ type ListRunsRequest struct {
 	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only runs in this state; unspecified means all.
-	State         RunState `protobuf:"varint,3,opt,name=state,proto3,enum=agentmesh.v1.RunState" json:"state,omitempty"`
+	State RunState `protobuf:"varint,3,opt,name=state,proto3,enum=agentmesh.v1.RunState" json:"state,omitempty"`
+	// Only runs of this workflow (its exact name); empty means all.
+	WorkflowName string `protobuf:"bytes,4,opt,name=workflow_name,json=workflowName,proto3" json:"workflow_name,omitempty"`
+	// Only runs this principal started (Run.principal); empty means all.
+	Principal string `protobuf:"bytes,5,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Only runs whose id starts with `query` or whose workflow's name contains it
+	// (case-insensitive); empty means all.
+	Query         string `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -721,6 +784,27 @@ func (x *ListRunsRequest) GetState() RunState {
 		return x.State
 	}
 	return RunState_RUN_STATE_UNSPECIFIED
+}
+
+func (x *ListRunsRequest) GetWorkflowName() string {
+	if x != nil {
+		return x.WorkflowName
+	}
+	return ""
+}
+
+func (x *ListRunsRequest) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *ListRunsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
 }
 
 type ListRunsResponse struct {
@@ -1537,15 +1621,18 @@ func (x *Metrics) GetTime() *timestamppb.Timestamp {
 
 // AgentMetrics counts the calls made to one agent (each attempt is a call).
 type AgentMetrics struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Agent         string                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
-	Executions    int64                  `protobuf:"varint,2,opt,name=executions,proto3" json:"executions,omitempty"`
-	Successes     int64                  `protobuf:"varint,3,opt,name=successes,proto3" json:"successes,omitempty"`
-	Failures      int64                  `protobuf:"varint,4,opt,name=failures,proto3" json:"failures,omitempty"`
-	SuccessRate   float64                `protobuf:"fixed64,5,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"`
-	AverageMs     float64                `protobuf:"fixed64,6,opt,name=average_ms,json=averageMs,proto3" json:"average_ms,omitempty"`
-	P50Ms         float64                `protobuf:"fixed64,7,opt,name=p50_ms,json=p50Ms,proto3" json:"p50_ms,omitempty"`
-	P95Ms         float64                `protobuf:"fixed64,8,opt,name=p95_ms,json=p95Ms,proto3" json:"p95_ms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Agent       string                 `protobuf:"bytes,1,opt,name=agent,proto3" json:"agent,omitempty"`
+	Executions  int64                  `protobuf:"varint,2,opt,name=executions,proto3" json:"executions,omitempty"`
+	Successes   int64                  `protobuf:"varint,3,opt,name=successes,proto3" json:"successes,omitempty"`
+	Failures    int64                  `protobuf:"varint,4,opt,name=failures,proto3" json:"failures,omitempty"`
+	SuccessRate float64                `protobuf:"fixed64,5,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"`
+	AverageMs   float64                `protobuf:"fixed64,6,opt,name=average_ms,json=averageMs,proto3" json:"average_ms,omitempty"`
+	P50Ms       float64                `protobuf:"fixed64,7,opt,name=p50_ms,json=p50Ms,proto3" json:"p50_ms,omitempty"`
+	P95Ms       float64                `protobuf:"fixed64,8,opt,name=p95_ms,json=p95Ms,proto3" json:"p95_ms,omitempty"`
+	P99Ms       float64                `protobuf:"fixed64,9,opt,name=p99_ms,json=p99Ms,proto3" json:"p99_ms,omitempty"`
+	// Tokens the agent's calls reported using (prompt and output), kept across restarts.
+	TokensUsed    int64 `protobuf:"varint,10,opt,name=tokens_used,json=tokensUsed,proto3" json:"tokens_used,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1632,6 +1719,20 @@ func (x *AgentMetrics) GetP50Ms() float64 {
 func (x *AgentMetrics) GetP95Ms() float64 {
 	if x != nil {
 		return x.P95Ms
+	}
+	return 0
+}
+
+func (x *AgentMetrics) GetP99Ms() float64 {
+	if x != nil {
+		return x.P99Ms
+	}
+	return 0
+}
+
+func (x *AgentMetrics) GetTokensUsed() int64 {
+	if x != nil {
+		return x.TokensUsed
 	}
 	return 0
 }
@@ -1885,6 +1986,115 @@ func (*ChatStreamResponse_Text) isChatStreamResponse_Event() {}
 
 func (*ChatStreamResponse_Result) isChatStreamResponse_Event() {}
 
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{32}
+}
+
+type GetCallerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The authenticated caller's name (what runs it starts record as their
+	// principal); empty when the gateway runs without authentication.
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// What the caller may do; CALLER_ROLE_ADMIN without authentication.
+	Role CallerRole `protobuf:"varint,2,opt,name=role,proto3,enum=agentmesh.v1.CallerRole" json:"role,omitempty"`
+	// Whether the gateway checks tokens.
+	Authenticated bool `protobuf:"varint,3,opt,name=authenticated,proto3" json:"authenticated,omitempty"`
+	// Whether the caller sees only the runs it started (admins see every run).
+	TenantIsolation bool `protobuf:"varint,4,opt,name=tenant_isolation,json=tenantIsolation,proto3" json:"tenant_isolation,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetCallerResponse) Reset() {
+	*x = GetCallerResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerResponse) ProtoMessage() {}
+
+func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetCallerResponse) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetRole() CallerRole {
+	if x != nil {
+		return x.Role
+	}
+	return CallerRole_CALLER_ROLE_UNSPECIFIED
+}
+
+func (x *GetCallerResponse) GetAuthenticated() bool {
+	if x != nil {
+		return x.Authenticated
+	}
+	return false
+}
+
+func (x *GetCallerResponse) GetTenantIsolation() bool {
+	if x != nil {
+		return x.TenantIsolation
+	}
+	return false
+}
+
 var File_agentmesh_v1_orchestrator_service_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
@@ -1922,12 +2132,15 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\rGetRunRequest\x12\x1b\n" +
 	"\x06run_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x05runId\"5\n" +
 	"\x0eGetRunResponse\x12#\n" +
-	"\x03run\x18\x01 \x01(\v2\x11.agentmesh.v1.RunR\x03run\"{\n" +
+	"\x03run\x18\x01 \x01(\v2\x11.agentmesh.v1.RunR\x03run\"\xd4\x01\n" +
 	"\x0fListRunsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12,\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x16.agentmesh.v1.RunStateR\x05state\"a\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x16.agentmesh.v1.RunStateR\x05state\x12#\n" +
+	"\rworkflow_name\x18\x04 \x01(\tR\fworkflowName\x12\x1c\n" +
+	"\tprincipal\x18\x05 \x01(\tR\tprincipal\x12\x14\n" +
+	"\x05query\x18\x06 \x01(\tR\x05query\"a\n" +
 	"\x10ListRunsResponse\x12%\n" +
 	"\x04runs\x18\x01 \x03(\v2\x11.agentmesh.v1.RunR\x04runs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"G\n" +
@@ -1972,7 +2185,7 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\x11workflows_running\x18\x05 \x01(\x03R\x10workflowsRunning\x12!\n" +
 	"\fsuccess_rate\x18\x06 \x01(\x01R\vsuccessRate\x122\n" +
 	"\x06agents\x18\a \x03(\v2\x1a.agentmesh.v1.AgentMetricsR\x06agents\x12.\n" +
-	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xee\x01\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa6\x02\n" +
 	"\fAgentMetrics\x12\x14\n" +
 	"\x05agent\x18\x01 \x01(\tR\x05agent\x12\x1e\n" +
 	"\n" +
@@ -1984,7 +2197,11 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\n" +
 	"average_ms\x18\x06 \x01(\x01R\taverageMs\x12\x15\n" +
 	"\x06p50_ms\x18\a \x01(\x01R\x05p50Ms\x12\x15\n" +
-	"\x06p95_ms\x18\b \x01(\x01R\x05p95Ms\"L\n" +
+	"\x06p95_ms\x18\b \x01(\x01R\x05p95Ms\x12\x15\n" +
+	"\x06p99_ms\x18\t \x01(\x01R\x05p99Ms\x12\x1f\n" +
+	"\vtokens_used\x18\n" +
+	" \x01(\x03R\n" +
+	"tokensUsed\"L\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\amessage\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\amessage\x12\x1d\n" +
 	"\n" +
@@ -2002,12 +2219,24 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\x12ChatStreamResponse\x12\x14\n" +
 	"\x04text\x18\x01 \x01(\tH\x00R\x04text\x124\n" +
 	"\x06result\x18\x02 \x01(\v2\x1a.agentmesh.v1.ChatResponseH\x00R\x06resultB\a\n" +
-	"\x05event*\x87\x01\n" +
+	"\x05event\"\x12\n" +
+	"\x10GetCallerRequest\"\xb0\x01\n" +
+	"\x11GetCallerResponse\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12,\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x18.agentmesh.v1.CallerRoleR\x04role\x12$\n" +
+	"\rauthenticated\x18\x03 \x01(\bR\rauthenticated\x12)\n" +
+	"\x10tenant_isolation\x18\x04 \x01(\bR\x0ftenantIsolation*\x87\x01\n" +
 	"\rReplicaHealth\x12\x1e\n" +
 	"\x1aREPLICA_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16REPLICA_HEALTH_SERVING\x10\x01\x12\x1e\n" +
 	"\x1aREPLICA_HEALTH_NOT_SERVING\x10\x02\x12\x1a\n" +
-	"\x16REPLICA_HEALTH_UNKNOWN\x10\x032\x83\f\n" +
+	"\x16REPLICA_HEALTH_UNKNOWN\x10\x03*r\n" +
+	"\n" +
+	"CallerRole\x12\x1b\n" +
+	"\x17CALLER_ROLE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12CALLER_ROLE_VIEWER\x10\x01\x12\x18\n" +
+	"\x14CALLER_ROLE_OPERATOR\x10\x02\x12\x15\n" +
+	"\x11CALLER_ROLE_ADMIN\x10\x032\xe5\f\n" +
 	"\x13OrchestratorService\x12\x84\x01\n" +
 	"\x10ValidateWorkflow\x12%.agentmesh.v1.ValidateWorkflowRequest\x1a&.agentmesh.v1.ValidateWorkflowResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/workflows:validate\x12^\n" +
 	"\bStartRun\x12\x1d.agentmesh.v1.StartRunRequest\x1a\x1e.agentmesh.v1.StartRunResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/runs\x12p\n" +
@@ -2027,7 +2256,9 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\fWatchMetrics\x12!.agentmesh.v1.WatchMetricsRequest\x1a\".agentmesh.v1.WatchMetricsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/metrics:watch0\x01\x12R\n" +
 	"\x04Chat\x12\x19.agentmesh.v1.ChatRequest\x1a\x1a.agentmesh.v1.ChatResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/chat\x12m\n" +
 	"\n" +
-	"ChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/chat:stream0\x01B\xa9\x01\n" +
+	"ChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/chat:stream0\x01\x12`\n" +
+	"\tGetCaller\x12\x1e.agentmesh.v1.GetCallerRequest\x1a\x1f.agentmesh.v1.GetCallerResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"/v1/callerB\xa9\x01\n" +
 	"\x10com.agentmesh.v1B\x18OrchestratorServiceProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
@@ -2042,114 +2273,120 @@ func file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP() []byte {
 	return file_agentmesh_v1_orchestrator_service_proto_rawDescData
 }
 
-var file_agentmesh_v1_orchestrator_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agentmesh_v1_orchestrator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_agentmesh_v1_orchestrator_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_agentmesh_v1_orchestrator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_agentmesh_v1_orchestrator_service_proto_goTypes = []any{
 	(ReplicaHealth)(0),               // 0: agentmesh.v1.ReplicaHealth
-	(*ValidateWorkflowRequest)(nil),  // 1: agentmesh.v1.ValidateWorkflowRequest
-	(*ValidateWorkflowResponse)(nil), // 2: agentmesh.v1.ValidateWorkflowResponse
-	(*StartRunRequest)(nil),          // 3: agentmesh.v1.StartRunRequest
-	(*StartRunResponse)(nil),         // 4: agentmesh.v1.StartRunResponse
-	(*RunWorkflowRequest)(nil),       // 5: agentmesh.v1.RunWorkflowRequest
-	(*RunWorkflowResponse)(nil),      // 6: agentmesh.v1.RunWorkflowResponse
-	(*WatchRunRequest)(nil),          // 7: agentmesh.v1.WatchRunRequest
-	(*WatchRunResponse)(nil),         // 8: agentmesh.v1.WatchRunResponse
-	(*GetRunRequest)(nil),            // 9: agentmesh.v1.GetRunRequest
-	(*GetRunResponse)(nil),           // 10: agentmesh.v1.GetRunResponse
-	(*ListRunsRequest)(nil),          // 11: agentmesh.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),         // 12: agentmesh.v1.ListRunsResponse
-	(*CancelRunRequest)(nil),         // 13: agentmesh.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),        // 14: agentmesh.v1.CancelRunResponse
-	(*ProvideInputRequest)(nil),      // 15: agentmesh.v1.ProvideInputRequest
-	(*ProvideInputResponse)(nil),     // 16: agentmesh.v1.ProvideInputResponse
-	(*ListAgentsRequest)(nil),        // 17: agentmesh.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),       // 18: agentmesh.v1.ListAgentsResponse
-	(*AgentStatus)(nil),              // 19: agentmesh.v1.AgentStatus
-	(*Replica)(nil),                  // 20: agentmesh.v1.Replica
-	(*ListWorkflowsRequest)(nil),     // 21: agentmesh.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),    // 22: agentmesh.v1.ListWorkflowsResponse
-	(*GetMetricsRequest)(nil),        // 23: agentmesh.v1.GetMetricsRequest
-	(*GetMetricsResponse)(nil),       // 24: agentmesh.v1.GetMetricsResponse
-	(*WatchMetricsRequest)(nil),      // 25: agentmesh.v1.WatchMetricsRequest
-	(*WatchMetricsResponse)(nil),     // 26: agentmesh.v1.WatchMetricsResponse
-	(*Metrics)(nil),                  // 27: agentmesh.v1.Metrics
-	(*AgentMetrics)(nil),             // 28: agentmesh.v1.AgentMetrics
-	(*ChatRequest)(nil),              // 29: agentmesh.v1.ChatRequest
-	(*ChatResponse)(nil),             // 30: agentmesh.v1.ChatResponse
-	(*ChatStreamRequest)(nil),        // 31: agentmesh.v1.ChatStreamRequest
-	(*ChatStreamResponse)(nil),       // 32: agentmesh.v1.ChatStreamResponse
-	(*Workflow)(nil),                 // 33: agentmesh.v1.Workflow
-	(*structpb.Struct)(nil),          // 34: google.protobuf.Struct
-	(*RunContext)(nil),               // 35: agentmesh.v1.RunContext
-	(*Run)(nil),                      // 36: agentmesh.v1.Run
-	(*RunEvent)(nil),                 // 37: agentmesh.v1.RunEvent
-	(RunState)(0),                    // 38: agentmesh.v1.RunState
-	(*AgentMessage)(nil),             // 39: agentmesh.v1.AgentMessage
-	(*AgentCard)(nil),                // 40: agentmesh.v1.AgentCard
-	(*durationpb.Duration)(nil),      // 41: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 42: google.protobuf.Timestamp
+	(CallerRole)(0),                  // 1: agentmesh.v1.CallerRole
+	(*ValidateWorkflowRequest)(nil),  // 2: agentmesh.v1.ValidateWorkflowRequest
+	(*ValidateWorkflowResponse)(nil), // 3: agentmesh.v1.ValidateWorkflowResponse
+	(*StartRunRequest)(nil),          // 4: agentmesh.v1.StartRunRequest
+	(*StartRunResponse)(nil),         // 5: agentmesh.v1.StartRunResponse
+	(*RunWorkflowRequest)(nil),       // 6: agentmesh.v1.RunWorkflowRequest
+	(*RunWorkflowResponse)(nil),      // 7: agentmesh.v1.RunWorkflowResponse
+	(*WatchRunRequest)(nil),          // 8: agentmesh.v1.WatchRunRequest
+	(*WatchRunResponse)(nil),         // 9: agentmesh.v1.WatchRunResponse
+	(*GetRunRequest)(nil),            // 10: agentmesh.v1.GetRunRequest
+	(*GetRunResponse)(nil),           // 11: agentmesh.v1.GetRunResponse
+	(*ListRunsRequest)(nil),          // 12: agentmesh.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),         // 13: agentmesh.v1.ListRunsResponse
+	(*CancelRunRequest)(nil),         // 14: agentmesh.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),        // 15: agentmesh.v1.CancelRunResponse
+	(*ProvideInputRequest)(nil),      // 16: agentmesh.v1.ProvideInputRequest
+	(*ProvideInputResponse)(nil),     // 17: agentmesh.v1.ProvideInputResponse
+	(*ListAgentsRequest)(nil),        // 18: agentmesh.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),       // 19: agentmesh.v1.ListAgentsResponse
+	(*AgentStatus)(nil),              // 20: agentmesh.v1.AgentStatus
+	(*Replica)(nil),                  // 21: agentmesh.v1.Replica
+	(*ListWorkflowsRequest)(nil),     // 22: agentmesh.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),    // 23: agentmesh.v1.ListWorkflowsResponse
+	(*GetMetricsRequest)(nil),        // 24: agentmesh.v1.GetMetricsRequest
+	(*GetMetricsResponse)(nil),       // 25: agentmesh.v1.GetMetricsResponse
+	(*WatchMetricsRequest)(nil),      // 26: agentmesh.v1.WatchMetricsRequest
+	(*WatchMetricsResponse)(nil),     // 27: agentmesh.v1.WatchMetricsResponse
+	(*Metrics)(nil),                  // 28: agentmesh.v1.Metrics
+	(*AgentMetrics)(nil),             // 29: agentmesh.v1.AgentMetrics
+	(*ChatRequest)(nil),              // 30: agentmesh.v1.ChatRequest
+	(*ChatResponse)(nil),             // 31: agentmesh.v1.ChatResponse
+	(*ChatStreamRequest)(nil),        // 32: agentmesh.v1.ChatStreamRequest
+	(*ChatStreamResponse)(nil),       // 33: agentmesh.v1.ChatStreamResponse
+	(*GetCallerRequest)(nil),         // 34: agentmesh.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),        // 35: agentmesh.v1.GetCallerResponse
+	(*Workflow)(nil),                 // 36: agentmesh.v1.Workflow
+	(*structpb.Struct)(nil),          // 37: google.protobuf.Struct
+	(*RunContext)(nil),               // 38: agentmesh.v1.RunContext
+	(*Run)(nil),                      // 39: agentmesh.v1.Run
+	(*RunEvent)(nil),                 // 40: agentmesh.v1.RunEvent
+	(RunState)(0),                    // 41: agentmesh.v1.RunState
+	(*AgentMessage)(nil),             // 42: agentmesh.v1.AgentMessage
+	(*AgentCard)(nil),                // 43: agentmesh.v1.AgentCard
+	(*durationpb.Duration)(nil),      // 44: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 45: google.protobuf.Timestamp
 }
 var file_agentmesh_v1_orchestrator_service_proto_depIdxs = []int32{
-	33, // 0: agentmesh.v1.ValidateWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
-	33, // 1: agentmesh.v1.StartRunRequest.workflow:type_name -> agentmesh.v1.Workflow
-	34, // 2: agentmesh.v1.StartRunRequest.inputs:type_name -> google.protobuf.Struct
-	35, // 3: agentmesh.v1.StartRunRequest.context:type_name -> agentmesh.v1.RunContext
-	36, // 4: agentmesh.v1.StartRunResponse.run:type_name -> agentmesh.v1.Run
-	33, // 5: agentmesh.v1.RunWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
-	34, // 6: agentmesh.v1.RunWorkflowRequest.inputs:type_name -> google.protobuf.Struct
-	35, // 7: agentmesh.v1.RunWorkflowRequest.context:type_name -> agentmesh.v1.RunContext
-	37, // 8: agentmesh.v1.RunWorkflowResponse.event:type_name -> agentmesh.v1.RunEvent
-	37, // 9: agentmesh.v1.WatchRunResponse.event:type_name -> agentmesh.v1.RunEvent
-	36, // 10: agentmesh.v1.GetRunResponse.run:type_name -> agentmesh.v1.Run
-	38, // 11: agentmesh.v1.ListRunsRequest.state:type_name -> agentmesh.v1.RunState
-	36, // 12: agentmesh.v1.ListRunsResponse.runs:type_name -> agentmesh.v1.Run
-	36, // 13: agentmesh.v1.CancelRunResponse.run:type_name -> agentmesh.v1.Run
-	39, // 14: agentmesh.v1.ProvideInputRequest.answer:type_name -> agentmesh.v1.AgentMessage
-	36, // 15: agentmesh.v1.ProvideInputResponse.run:type_name -> agentmesh.v1.Run
-	19, // 16: agentmesh.v1.ListAgentsResponse.agents:type_name -> agentmesh.v1.AgentStatus
-	20, // 17: agentmesh.v1.AgentStatus.replicas:type_name -> agentmesh.v1.Replica
-	40, // 18: agentmesh.v1.AgentStatus.card:type_name -> agentmesh.v1.AgentCard
+	36, // 0: agentmesh.v1.ValidateWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
+	36, // 1: agentmesh.v1.StartRunRequest.workflow:type_name -> agentmesh.v1.Workflow
+	37, // 2: agentmesh.v1.StartRunRequest.inputs:type_name -> google.protobuf.Struct
+	38, // 3: agentmesh.v1.StartRunRequest.context:type_name -> agentmesh.v1.RunContext
+	39, // 4: agentmesh.v1.StartRunResponse.run:type_name -> agentmesh.v1.Run
+	36, // 5: agentmesh.v1.RunWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
+	37, // 6: agentmesh.v1.RunWorkflowRequest.inputs:type_name -> google.protobuf.Struct
+	38, // 7: agentmesh.v1.RunWorkflowRequest.context:type_name -> agentmesh.v1.RunContext
+	40, // 8: agentmesh.v1.RunWorkflowResponse.event:type_name -> agentmesh.v1.RunEvent
+	40, // 9: agentmesh.v1.WatchRunResponse.event:type_name -> agentmesh.v1.RunEvent
+	39, // 10: agentmesh.v1.GetRunResponse.run:type_name -> agentmesh.v1.Run
+	41, // 11: agentmesh.v1.ListRunsRequest.state:type_name -> agentmesh.v1.RunState
+	39, // 12: agentmesh.v1.ListRunsResponse.runs:type_name -> agentmesh.v1.Run
+	39, // 13: agentmesh.v1.CancelRunResponse.run:type_name -> agentmesh.v1.Run
+	42, // 14: agentmesh.v1.ProvideInputRequest.answer:type_name -> agentmesh.v1.AgentMessage
+	39, // 15: agentmesh.v1.ProvideInputResponse.run:type_name -> agentmesh.v1.Run
+	20, // 16: agentmesh.v1.ListAgentsResponse.agents:type_name -> agentmesh.v1.AgentStatus
+	21, // 17: agentmesh.v1.AgentStatus.replicas:type_name -> agentmesh.v1.Replica
+	43, // 18: agentmesh.v1.AgentStatus.card:type_name -> agentmesh.v1.AgentCard
 	0,  // 19: agentmesh.v1.Replica.health:type_name -> agentmesh.v1.ReplicaHealth
-	33, // 20: agentmesh.v1.ListWorkflowsResponse.workflows:type_name -> agentmesh.v1.Workflow
-	27, // 21: agentmesh.v1.GetMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
-	41, // 22: agentmesh.v1.WatchMetricsRequest.interval:type_name -> google.protobuf.Duration
-	27, // 23: agentmesh.v1.WatchMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
-	28, // 24: agentmesh.v1.Metrics.agents:type_name -> agentmesh.v1.AgentMetrics
-	42, // 25: agentmesh.v1.Metrics.time:type_name -> google.protobuf.Timestamp
-	30, // 26: agentmesh.v1.ChatStreamResponse.result:type_name -> agentmesh.v1.ChatResponse
-	1,  // 27: agentmesh.v1.OrchestratorService.ValidateWorkflow:input_type -> agentmesh.v1.ValidateWorkflowRequest
-	3,  // 28: agentmesh.v1.OrchestratorService.StartRun:input_type -> agentmesh.v1.StartRunRequest
-	5,  // 29: agentmesh.v1.OrchestratorService.RunWorkflow:input_type -> agentmesh.v1.RunWorkflowRequest
-	7,  // 30: agentmesh.v1.OrchestratorService.WatchRun:input_type -> agentmesh.v1.WatchRunRequest
-	9,  // 31: agentmesh.v1.OrchestratorService.GetRun:input_type -> agentmesh.v1.GetRunRequest
-	11, // 32: agentmesh.v1.OrchestratorService.ListRuns:input_type -> agentmesh.v1.ListRunsRequest
-	13, // 33: agentmesh.v1.OrchestratorService.CancelRun:input_type -> agentmesh.v1.CancelRunRequest
-	15, // 34: agentmesh.v1.OrchestratorService.ProvideInput:input_type -> agentmesh.v1.ProvideInputRequest
-	17, // 35: agentmesh.v1.OrchestratorService.ListAgents:input_type -> agentmesh.v1.ListAgentsRequest
-	21, // 36: agentmesh.v1.OrchestratorService.ListWorkflows:input_type -> agentmesh.v1.ListWorkflowsRequest
-	23, // 37: agentmesh.v1.OrchestratorService.GetMetrics:input_type -> agentmesh.v1.GetMetricsRequest
-	25, // 38: agentmesh.v1.OrchestratorService.WatchMetrics:input_type -> agentmesh.v1.WatchMetricsRequest
-	29, // 39: agentmesh.v1.OrchestratorService.Chat:input_type -> agentmesh.v1.ChatRequest
-	31, // 40: agentmesh.v1.OrchestratorService.ChatStream:input_type -> agentmesh.v1.ChatStreamRequest
-	2,  // 41: agentmesh.v1.OrchestratorService.ValidateWorkflow:output_type -> agentmesh.v1.ValidateWorkflowResponse
-	4,  // 42: agentmesh.v1.OrchestratorService.StartRun:output_type -> agentmesh.v1.StartRunResponse
-	6,  // 43: agentmesh.v1.OrchestratorService.RunWorkflow:output_type -> agentmesh.v1.RunWorkflowResponse
-	8,  // 44: agentmesh.v1.OrchestratorService.WatchRun:output_type -> agentmesh.v1.WatchRunResponse
-	10, // 45: agentmesh.v1.OrchestratorService.GetRun:output_type -> agentmesh.v1.GetRunResponse
-	12, // 46: agentmesh.v1.OrchestratorService.ListRuns:output_type -> agentmesh.v1.ListRunsResponse
-	14, // 47: agentmesh.v1.OrchestratorService.CancelRun:output_type -> agentmesh.v1.CancelRunResponse
-	16, // 48: agentmesh.v1.OrchestratorService.ProvideInput:output_type -> agentmesh.v1.ProvideInputResponse
-	18, // 49: agentmesh.v1.OrchestratorService.ListAgents:output_type -> agentmesh.v1.ListAgentsResponse
-	22, // 50: agentmesh.v1.OrchestratorService.ListWorkflows:output_type -> agentmesh.v1.ListWorkflowsResponse
-	24, // 51: agentmesh.v1.OrchestratorService.GetMetrics:output_type -> agentmesh.v1.GetMetricsResponse
-	26, // 52: agentmesh.v1.OrchestratorService.WatchMetrics:output_type -> agentmesh.v1.WatchMetricsResponse
-	30, // 53: agentmesh.v1.OrchestratorService.Chat:output_type -> agentmesh.v1.ChatResponse
-	32, // 54: agentmesh.v1.OrchestratorService.ChatStream:output_type -> agentmesh.v1.ChatStreamResponse
-	41, // [41:55] is the sub-list for method output_type
-	27, // [27:41] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	36, // 20: agentmesh.v1.ListWorkflowsResponse.workflows:type_name -> agentmesh.v1.Workflow
+	28, // 21: agentmesh.v1.GetMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
+	44, // 22: agentmesh.v1.WatchMetricsRequest.interval:type_name -> google.protobuf.Duration
+	28, // 23: agentmesh.v1.WatchMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
+	29, // 24: agentmesh.v1.Metrics.agents:type_name -> agentmesh.v1.AgentMetrics
+	45, // 25: agentmesh.v1.Metrics.time:type_name -> google.protobuf.Timestamp
+	31, // 26: agentmesh.v1.ChatStreamResponse.result:type_name -> agentmesh.v1.ChatResponse
+	1,  // 27: agentmesh.v1.GetCallerResponse.role:type_name -> agentmesh.v1.CallerRole
+	2,  // 28: agentmesh.v1.OrchestratorService.ValidateWorkflow:input_type -> agentmesh.v1.ValidateWorkflowRequest
+	4,  // 29: agentmesh.v1.OrchestratorService.StartRun:input_type -> agentmesh.v1.StartRunRequest
+	6,  // 30: agentmesh.v1.OrchestratorService.RunWorkflow:input_type -> agentmesh.v1.RunWorkflowRequest
+	8,  // 31: agentmesh.v1.OrchestratorService.WatchRun:input_type -> agentmesh.v1.WatchRunRequest
+	10, // 32: agentmesh.v1.OrchestratorService.GetRun:input_type -> agentmesh.v1.GetRunRequest
+	12, // 33: agentmesh.v1.OrchestratorService.ListRuns:input_type -> agentmesh.v1.ListRunsRequest
+	14, // 34: agentmesh.v1.OrchestratorService.CancelRun:input_type -> agentmesh.v1.CancelRunRequest
+	16, // 35: agentmesh.v1.OrchestratorService.ProvideInput:input_type -> agentmesh.v1.ProvideInputRequest
+	18, // 36: agentmesh.v1.OrchestratorService.ListAgents:input_type -> agentmesh.v1.ListAgentsRequest
+	22, // 37: agentmesh.v1.OrchestratorService.ListWorkflows:input_type -> agentmesh.v1.ListWorkflowsRequest
+	24, // 38: agentmesh.v1.OrchestratorService.GetMetrics:input_type -> agentmesh.v1.GetMetricsRequest
+	26, // 39: agentmesh.v1.OrchestratorService.WatchMetrics:input_type -> agentmesh.v1.WatchMetricsRequest
+	30, // 40: agentmesh.v1.OrchestratorService.Chat:input_type -> agentmesh.v1.ChatRequest
+	32, // 41: agentmesh.v1.OrchestratorService.ChatStream:input_type -> agentmesh.v1.ChatStreamRequest
+	34, // 42: agentmesh.v1.OrchestratorService.GetCaller:input_type -> agentmesh.v1.GetCallerRequest
+	3,  // 43: agentmesh.v1.OrchestratorService.ValidateWorkflow:output_type -> agentmesh.v1.ValidateWorkflowResponse
+	5,  // 44: agentmesh.v1.OrchestratorService.StartRun:output_type -> agentmesh.v1.StartRunResponse
+	7,  // 45: agentmesh.v1.OrchestratorService.RunWorkflow:output_type -> agentmesh.v1.RunWorkflowResponse
+	9,  // 46: agentmesh.v1.OrchestratorService.WatchRun:output_type -> agentmesh.v1.WatchRunResponse
+	11, // 47: agentmesh.v1.OrchestratorService.GetRun:output_type -> agentmesh.v1.GetRunResponse
+	13, // 48: agentmesh.v1.OrchestratorService.ListRuns:output_type -> agentmesh.v1.ListRunsResponse
+	15, // 49: agentmesh.v1.OrchestratorService.CancelRun:output_type -> agentmesh.v1.CancelRunResponse
+	17, // 50: agentmesh.v1.OrchestratorService.ProvideInput:output_type -> agentmesh.v1.ProvideInputResponse
+	19, // 51: agentmesh.v1.OrchestratorService.ListAgents:output_type -> agentmesh.v1.ListAgentsResponse
+	23, // 52: agentmesh.v1.OrchestratorService.ListWorkflows:output_type -> agentmesh.v1.ListWorkflowsResponse
+	25, // 53: agentmesh.v1.OrchestratorService.GetMetrics:output_type -> agentmesh.v1.GetMetricsResponse
+	27, // 54: agentmesh.v1.OrchestratorService.WatchMetrics:output_type -> agentmesh.v1.WatchMetricsResponse
+	31, // 55: agentmesh.v1.OrchestratorService.Chat:output_type -> agentmesh.v1.ChatResponse
+	33, // 56: agentmesh.v1.OrchestratorService.ChatStream:output_type -> agentmesh.v1.ChatStreamResponse
+	35, // 57: agentmesh.v1.OrchestratorService.GetCaller:output_type -> agentmesh.v1.GetCallerResponse
+	43, // [43:58] is the sub-list for method output_type
+	28, // [28:43] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_orchestrator_service_proto_init() }
@@ -2179,8 +2416,8 @@ func file_agentmesh_v1_orchestrator_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_orchestrator_service_proto_rawDesc), len(file_agentmesh_v1_orchestrator_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   32,
+			NumEnums:      2,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,7 @@ const (
 	OrchestratorService_WatchMetrics_FullMethodName     = "/agentmesh.v1.OrchestratorService/WatchMetrics"
 	OrchestratorService_Chat_FullMethodName             = "/agentmesh.v1.OrchestratorService/Chat"
 	OrchestratorService_ChatStream_FullMethodName       = "/agentmesh.v1.OrchestratorService/ChatStream"
+	OrchestratorService_GetCaller_FullMethodName        = "/agentmesh.v1.OrchestratorService/GetCaller"
 )
 
 // OrchestratorServiceClient is the client API for OrchestratorService service.
@@ -80,6 +81,9 @@ type OrchestratorServiceClient interface {
 	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*ChatResponse, error)
 	// ChatStream is Chat with the answer streamed as it is generated.
 	ChatStream(ctx context.Context, in *ChatStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChatStreamResponse], error)
+	// GetCaller says who the gateway takes the caller to be and what it may do
+	// (a console hides what the caller's role may not do).
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
 }
 
 type orchestratorServiceClient struct {
@@ -266,6 +270,16 @@ func (c *orchestratorServiceClient) ChatStream(ctx context.Context, in *ChatStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OrchestratorService_ChatStreamClient = grpc.ServerStreamingClient[ChatStreamResponse]
 
+func (c *orchestratorServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrchestratorServiceServer is the server API for OrchestratorService service.
 // All implementations must embed UnimplementedOrchestratorServiceServer
 // for forward compatibility.
@@ -311,6 +325,9 @@ type OrchestratorServiceServer interface {
 	Chat(context.Context, *ChatRequest) (*ChatResponse, error)
 	// ChatStream is Chat with the answer streamed as it is generated.
 	ChatStream(*ChatStreamRequest, grpc.ServerStreamingServer[ChatStreamResponse]) error
+	// GetCaller says who the gateway takes the caller to be and what it may do
+	// (a console hides what the caller's role may not do).
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
 	mustEmbedUnimplementedOrchestratorServiceServer()
 }
 
@@ -362,6 +379,9 @@ func (UnimplementedOrchestratorServiceServer) Chat(context.Context, *ChatRequest
 }
 func (UnimplementedOrchestratorServiceServer) ChatStream(*ChatStreamRequest, grpc.ServerStreamingServer[ChatStreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method ChatStream not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) mustEmbedUnimplementedOrchestratorServiceServer() {}
 func (UnimplementedOrchestratorServiceServer) testEmbeddedByValue()                             {}
@@ -608,6 +628,24 @@ func _OrchestratorService_ChatStream_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OrchestratorService_ChatStreamServer = grpc.ServerStreamingServer[ChatStreamResponse]
 
+func _OrchestratorService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrchestratorService_ServiceDesc is the grpc.ServiceDesc for OrchestratorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -654,6 +692,10 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Chat",
 			Handler:    _OrchestratorService_Chat_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _OrchestratorService_GetCaller_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
