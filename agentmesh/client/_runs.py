@@ -24,6 +24,8 @@ class RunState(Enum):
     CANCELLED = "cancelled"
     #: Nothing left to do until someone answers a step's question.
     WAITING_FOR_INPUT = "waiting_for_input"
+    #: Nothing left to do until a timer fires (`Run.wake_time`).
+    SLEEPING = "sleeping"
 
     @property
     def finished(self) -> bool:
@@ -46,6 +48,9 @@ class StepState(Enum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     WAITING_FOR_INPUT = "waiting_for_input"
+    SLEEPING = "sleeping"
+    #: Its agent call waits for the agent's concurrency or rate limit.
+    QUEUED = "queued"
 
     @classmethod
     def from_proto(cls, value: int) -> StepState:

@@ -26,21 +26,23 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61gentmesh/v1/message.proto\x12\x0c\x61gentmesh.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x02\n\x0c\x41gentMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\ncontext_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x10\n\x08receiver\x18\x05 \x01(\t\x12 \n\x04role\x18\x06 \x01(\x0e\x32\x12.agentmesh.v1.Role\x12\'\n\x04type\x18\x07 \x01(\x0e\x32\x19.agentmesh.v1.MessageType\x12!\n\x05parts\x18\x08 \x03(\x0b\x32\x12.agentmesh.v1.Part\x12)\n\x08metadata\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb9\x01\n\x04Part\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\'\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\r\n\x03raw\x18\x03 \x01(\x0cH\x00\x12\r\n\x03url\x18\x04 \x01(\tH\x00\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\t\n\x07\x63ontent\"O\n\nTokenUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03*;\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x0e\n\nROLE_AGENT\x10\x02*`\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_TYPE_REQUEST\x10\x01\x12\x19\n\x15MESSAGE_TYPE_RESPONSE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61gentmesh/v1/message.proto\x12\x0c\x61gentmesh.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x02\n\x0c\x41gentMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\ncontext_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x10\n\x08receiver\x18\x05 \x01(\t\x12 \n\x04role\x18\x06 \x01(\x0e\x32\x12.agentmesh.v1.Role\x12\'\n\x04type\x18\x07 \x01(\x0e\x32\x19.agentmesh.v1.MessageType\x12!\n\x05parts\x18\x08 \x03(\x0b\x32\x12.agentmesh.v1.Part\x12)\n\x08metadata\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb9\x01\n\x04Part\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\'\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructH\x00\x12\r\n\x03raw\x18\x03 \x01(\x0cH\x00\x12\r\n\x03url\x18\x04 \x01(\tH\x00\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\t\n\x07\x63ontent\"z\n\nTokenUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x03\x12)\n\x06models\x18\x04 \x03(\x0b\x32\x19.agentmesh.v1.ModelTokens\"I\n\x0bModelTokens\x12\r\n\x05model\x18\x01 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03*;\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x0e\n\nROLE_AGENT\x10\x02*`\n\x0bMessageType\x12\x1c\n\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_TYPE_REQUEST\x10\x01\x12\x19\n\x15MESSAGE_TYPE_RESPONSE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmesh.v1.message_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=693
-  _globals['_ROLE']._serialized_end=752
-  _globals['_MESSAGETYPE']._serialized_start=754
-  _globals['_MESSAGETYPE']._serialized_end=850
+  _globals['_ROLE']._serialized_start=811
+  _globals['_ROLE']._serialized_end=870
+  _globals['_MESSAGETYPE']._serialized_start=872
+  _globals['_MESSAGETYPE']._serialized_end=968
   _globals['_AGENTMESSAGE']._serialized_start=108
   _globals['_AGENTMESSAGE']._serialized_end=422
   _globals['_PART']._serialized_start=425
   _globals['_PART']._serialized_end=610
   _globals['_TOKENUSAGE']._serialized_start=612
-  _globals['_TOKENUSAGE']._serialized_end=691
+  _globals['_TOKENUSAGE']._serialized_end=734
+  _globals['_MODELTOKENS']._serialized_start=736
+  _globals['_MODELTOKENS']._serialized_end=809
 # @@protoc_insertion_point(module_scope)

@@ -112,6 +112,51 @@ class OrchestratorServiceStub:
                 request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.SerializeToString,
                 response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.FromString,
                 _registered_method=True)
+        self.ApplyWorkflow = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/ApplyWorkflow',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ApplyWorkflowRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ApplyWorkflowResponse.FromString,
+                _registered_method=True)
+        self.GetWorkflow = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/GetWorkflow',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetWorkflowRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetWorkflowResponse.FromString,
+                _registered_method=True)
+        self.CreateSchedule = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/CreateSchedule',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CreateScheduleRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CreateScheduleResponse.FromString,
+                _registered_method=True)
+        self.GetSchedule = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/GetSchedule',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetScheduleRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetScheduleResponse.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/ListSchedules',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.PauseSchedule = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/PauseSchedule',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.PauseScheduleRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.PauseScheduleResponse.FromString,
+                _registered_method=True)
+        self.ResumeSchedule = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/ResumeSchedule',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ResumeScheduleRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ResumeScheduleResponse.FromString,
+                _registered_method=True)
+        self.TriggerSchedule = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/TriggerSchedule',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.TriggerScheduleRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.TriggerScheduleResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/agentmesh.v1.OrchestratorService/DeleteSchedule',
+                request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.DeleteScheduleRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.DeleteScheduleResponse.FromString,
+                _registered_method=True)
         self.GetCaller = channel.unary_unary(
                 '/agentmesh.v1.OrchestratorService/GetCaller',
                 request_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetCallerRequest.SerializeToString,
@@ -232,6 +277,68 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyWorkflow(self, request, context):
+        """ApplyWorkflow registers a workflow. Every version is kept; a run pins the
+        definition it started with. A changed definition under a version already
+        registered is refused (ALREADY_EXISTS); the same definition again is a no-op.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkflow(self, request, context):
+        """GetWorkflow returns a workflow's latest (or named) version and its versions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSchedule(self, request, context):
+        """CreateSchedule starts runs of a workflow on a cron schedule. Each tick
+        starts at most one run across every replica (its request_id is the
+        schedule's name and the tick's time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TriggerSchedule(self, request, context):
+        """TriggerSchedule starts a run now, as a tick would (its overlap policy applies).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCaller(self, request, context):
         """GetCaller says who the gateway takes the caller to be and what it may do
         (a console hides what the caller's role may not do).
@@ -312,6 +419,51 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ChatStream,
                     request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.FromString,
                     response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.SerializeToString,
+            ),
+            'ApplyWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyWorkflow,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ApplyWorkflowRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ApplyWorkflowResponse.SerializeToString,
+            ),
+            'GetWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkflow,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetWorkflowRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetWorkflowResponse.SerializeToString,
+            ),
+            'CreateSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSchedule,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CreateScheduleRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.CreateScheduleResponse.SerializeToString,
+            ),
+            'GetSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedule,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetScheduleRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.GetScheduleResponse.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'PauseSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSchedule,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.PauseScheduleRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.PauseScheduleResponse.SerializeToString,
+            ),
+            'ResumeSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeSchedule,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ResumeScheduleRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.ResumeScheduleResponse.SerializeToString,
+            ),
+            'TriggerSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.TriggerSchedule,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.TriggerScheduleRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.TriggerScheduleResponse.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.DeleteScheduleRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_orchestrator__service__pb2.DeleteScheduleResponse.SerializeToString,
             ),
             'GetCaller': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCaller,
@@ -705,6 +857,249 @@ class OrchestratorService:
             '/agentmesh.v1.OrchestratorService/ChatStream',
             agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamRequest.SerializeToString,
             agentmesh_dot_v1_dot_orchestrator__service__pb2.ChatStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/ApplyWorkflow',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ApplyWorkflowRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ApplyWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/GetWorkflow',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetWorkflowRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/CreateSchedule',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.CreateScheduleRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.CreateScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/GetSchedule',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetScheduleRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.GetScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/ListSchedules',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ListSchedulesRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/PauseSchedule',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.PauseScheduleRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.PauseScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/ResumeSchedule',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ResumeScheduleRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.ResumeScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TriggerSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/TriggerSchedule',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.TriggerScheduleRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.TriggerScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentmesh.v1.OrchestratorService/DeleteSchedule',
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.DeleteScheduleRequest.SerializeToString,
+            agentmesh_dot_v1_dot_orchestrator__service__pb2.DeleteScheduleResponse.FromString,
             options,
             channel_credentials,
             insecure,

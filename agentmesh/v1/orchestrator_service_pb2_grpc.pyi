@@ -78,6 +78,25 @@ class OrchestratorServiceStub:
     """
     ChatStream: _grpc.UnaryStreamMultiCallable[_orchestrator_service_pb2.ChatStreamRequest, _orchestrator_service_pb2.ChatStreamResponse]
     """ChatStream is Chat with the answer streamed as it is generated."""
+    ApplyWorkflow: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ApplyWorkflowRequest, _orchestrator_service_pb2.ApplyWorkflowResponse]
+    """ApplyWorkflow registers a workflow. Every version is kept; a run pins the
+    definition it started with. A changed definition under a version already
+    registered is refused (ALREADY_EXISTS); the same definition again is a no-op.
+    """
+    GetWorkflow: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetWorkflowRequest, _orchestrator_service_pb2.GetWorkflowResponse]
+    """GetWorkflow returns a workflow's latest (or named) version and its versions."""
+    CreateSchedule: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.CreateScheduleRequest, _orchestrator_service_pb2.CreateScheduleResponse]
+    """CreateSchedule starts runs of a workflow on a cron schedule. Each tick
+    starts at most one run across every replica (its request_id is the
+    schedule's name and the tick's time).
+    """
+    GetSchedule: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetScheduleRequest, _orchestrator_service_pb2.GetScheduleResponse]
+    ListSchedules: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ListSchedulesRequest, _orchestrator_service_pb2.ListSchedulesResponse]
+    PauseSchedule: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.PauseScheduleRequest, _orchestrator_service_pb2.PauseScheduleResponse]
+    ResumeSchedule: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ResumeScheduleRequest, _orchestrator_service_pb2.ResumeScheduleResponse]
+    TriggerSchedule: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.TriggerScheduleRequest, _orchestrator_service_pb2.TriggerScheduleResponse]
+    """TriggerSchedule starts a run now, as a tick would (its overlap policy applies)."""
+    DeleteSchedule: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.DeleteScheduleRequest, _orchestrator_service_pb2.DeleteScheduleResponse]
     GetCaller: _grpc.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetCallerRequest, _orchestrator_service_pb2.GetCallerResponse]
     """GetCaller says who the gateway takes the caller to be and what it may do
     (a console hides what the caller's role may not do).
@@ -133,6 +152,25 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     """
     ChatStream: _aio.UnaryStreamMultiCallable[_orchestrator_service_pb2.ChatStreamRequest, _orchestrator_service_pb2.ChatStreamResponse]  # type: ignore[assignment]
     """ChatStream is Chat with the answer streamed as it is generated."""
+    ApplyWorkflow: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ApplyWorkflowRequest, _orchestrator_service_pb2.ApplyWorkflowResponse]  # type: ignore[assignment]
+    """ApplyWorkflow registers a workflow. Every version is kept; a run pins the
+    definition it started with. A changed definition under a version already
+    registered is refused (ALREADY_EXISTS); the same definition again is a no-op.
+    """
+    GetWorkflow: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetWorkflowRequest, _orchestrator_service_pb2.GetWorkflowResponse]  # type: ignore[assignment]
+    """GetWorkflow returns a workflow's latest (or named) version and its versions."""
+    CreateSchedule: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.CreateScheduleRequest, _orchestrator_service_pb2.CreateScheduleResponse]  # type: ignore[assignment]
+    """CreateSchedule starts runs of a workflow on a cron schedule. Each tick
+    starts at most one run across every replica (its request_id is the
+    schedule's name and the tick's time).
+    """
+    GetSchedule: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetScheduleRequest, _orchestrator_service_pb2.GetScheduleResponse]  # type: ignore[assignment]
+    ListSchedules: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ListSchedulesRequest, _orchestrator_service_pb2.ListSchedulesResponse]  # type: ignore[assignment]
+    PauseSchedule: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.PauseScheduleRequest, _orchestrator_service_pb2.PauseScheduleResponse]  # type: ignore[assignment]
+    ResumeSchedule: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.ResumeScheduleRequest, _orchestrator_service_pb2.ResumeScheduleResponse]  # type: ignore[assignment]
+    TriggerSchedule: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.TriggerScheduleRequest, _orchestrator_service_pb2.TriggerScheduleResponse]  # type: ignore[assignment]
+    """TriggerSchedule starts a run now, as a tick would (its overlap policy applies)."""
+    DeleteSchedule: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.DeleteScheduleRequest, _orchestrator_service_pb2.DeleteScheduleResponse]  # type: ignore[assignment]
     GetCaller: _aio.UnaryUnaryMultiCallable[_orchestrator_service_pb2.GetCallerRequest, _orchestrator_service_pb2.GetCallerResponse]  # type: ignore[assignment]
     """GetCaller says who the gateway takes the caller to be and what it may do
     (a console hides what the caller's role may not do).
@@ -269,6 +307,79 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_orchestrator_service_pb2.ChatStreamResponse], _abc.AsyncIterator[_orchestrator_service_pb2.ChatStreamResponse]]:
         """ChatStream is Chat with the answer streamed as it is generated."""
+
+    @_abc_1.abstractmethod
+    def ApplyWorkflow(
+        self,
+        request: _orchestrator_service_pb2.ApplyWorkflowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.ApplyWorkflowResponse, _abc.Awaitable[_orchestrator_service_pb2.ApplyWorkflowResponse]]:
+        """ApplyWorkflow registers a workflow. Every version is kept; a run pins the
+        definition it started with. A changed definition under a version already
+        registered is refused (ALREADY_EXISTS); the same definition again is a no-op.
+        """
+
+    @_abc_1.abstractmethod
+    def GetWorkflow(
+        self,
+        request: _orchestrator_service_pb2.GetWorkflowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.GetWorkflowResponse, _abc.Awaitable[_orchestrator_service_pb2.GetWorkflowResponse]]:
+        """GetWorkflow returns a workflow's latest (or named) version and its versions."""
+
+    @_abc_1.abstractmethod
+    def CreateSchedule(
+        self,
+        request: _orchestrator_service_pb2.CreateScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.CreateScheduleResponse, _abc.Awaitable[_orchestrator_service_pb2.CreateScheduleResponse]]:
+        """CreateSchedule starts runs of a workflow on a cron schedule. Each tick
+        starts at most one run across every replica (its request_id is the
+        schedule's name and the tick's time).
+        """
+
+    @_abc_1.abstractmethod
+    def GetSchedule(
+        self,
+        request: _orchestrator_service_pb2.GetScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.GetScheduleResponse, _abc.Awaitable[_orchestrator_service_pb2.GetScheduleResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListSchedules(
+        self,
+        request: _orchestrator_service_pb2.ListSchedulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.ListSchedulesResponse, _abc.Awaitable[_orchestrator_service_pb2.ListSchedulesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PauseSchedule(
+        self,
+        request: _orchestrator_service_pb2.PauseScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.PauseScheduleResponse, _abc.Awaitable[_orchestrator_service_pb2.PauseScheduleResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ResumeSchedule(
+        self,
+        request: _orchestrator_service_pb2.ResumeScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.ResumeScheduleResponse, _abc.Awaitable[_orchestrator_service_pb2.ResumeScheduleResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def TriggerSchedule(
+        self,
+        request: _orchestrator_service_pb2.TriggerScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.TriggerScheduleResponse, _abc.Awaitable[_orchestrator_service_pb2.TriggerScheduleResponse]]:
+        """TriggerSchedule starts a run now, as a tick would (its overlap policy applies)."""
+
+    @_abc_1.abstractmethod
+    def DeleteSchedule(
+        self,
+        request: _orchestrator_service_pb2.DeleteScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_service_pb2.DeleteScheduleResponse, _abc.Awaitable[_orchestrator_service_pb2.DeleteScheduleResponse]]: ...
 
     @_abc_1.abstractmethod
     def GetCaller(

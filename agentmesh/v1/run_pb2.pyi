@@ -40,6 +40,10 @@ class _RunStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunState.Val
     """Nothing is left to do until someone answers a step's question (see
     ProvideInput): the run holds no agent call and no task meanwhile.
     """
+    RUN_STATE_SLEEPING: _RunState.ValueType  # 7
+    """Nothing is left to do until a timer fires (Run.wake_time): a sleep step,
+    or a question with a timeout. The run holds no task meanwhile.
+    """
 
 class RunState(_RunState, metaclass=_RunStateEnumTypeWrapper):
     """RunState follows AIP-216."""
@@ -53,6 +57,10 @@ RUN_STATE_CANCELLED: RunState.ValueType  # 5
 RUN_STATE_WAITING_FOR_INPUT: RunState.ValueType  # 6
 """Nothing is left to do until someone answers a step's question (see
 ProvideInput): the run holds no agent call and no task meanwhile.
+"""
+RUN_STATE_SLEEPING: RunState.ValueType  # 7
+"""Nothing is left to do until a timer fires (Run.wake_time): a sleep step,
+or a question with a timeout. The run holds no task meanwhile.
 """
 Global___RunState: _TypeAlias = RunState  # noqa: Y015
 
@@ -71,6 +79,10 @@ class _StepStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StepState.V
     STEP_STATE_CANCELLED: _StepState.ValueType  # 6
     STEP_STATE_WAITING_FOR_INPUT: _StepState.ValueType  # 7
     """Its agent asked a question (StepRun.pending_input); it goes on once answered."""
+    STEP_STATE_SLEEPING: _StepState.ValueType  # 8
+    """A sleep step waiting for its time (StepRun.wake_time)."""
+    STEP_STATE_QUEUED: _StepState.ValueType  # 9
+    """Its agent call waits for the agent's concurrency or rate limit."""
 
 class StepState(_StepState, metaclass=_StepStateEnumTypeWrapper): ...
 
@@ -83,6 +95,10 @@ STEP_STATE_SKIPPED: StepState.ValueType  # 5
 STEP_STATE_CANCELLED: StepState.ValueType  # 6
 STEP_STATE_WAITING_FOR_INPUT: StepState.ValueType  # 7
 """Its agent asked a question (StepRun.pending_input); it goes on once answered."""
+STEP_STATE_SLEEPING: StepState.ValueType  # 8
+"""A sleep step waiting for its time (StepRun.wake_time)."""
+STEP_STATE_QUEUED: StepState.ValueType  # 9
+"""Its agent call waits for the agent's concurrency or rate limit."""
 Global___StepState: _TypeAlias = StepState  # noqa: Y015
 
 @_typing.final
@@ -106,6 +122,11 @@ class Run(_message.Message):
     LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     TRACEPARENT_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    WAKE_TIME_FIELD_NUMBER: _builtins.int
+    SCHEDULE_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     state: Global___RunState.ValueType
     request_id: _builtins.str
@@ -119,6 +140,10 @@ class Run(_message.Message):
     """W3C traceparent of the call that started the run (StartRun's server span, or the
     caller's); the run's root span links to it. Empty when there was none.
     """
+    depth: _builtins.int
+    """How deep in sub-workflows the run is: 0 for a run with no parent."""
+    schedule: _builtins.str
+    """The schedule that started the run, if one did."""
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow: ...
     @_builtins.property
@@ -141,6 +166,22 @@ class Run(_message.Message):
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """What the run's agent calls have spent so far."""
+
+    @_builtins.property
+    def parent(self) -> Global___ParentRun:
+        """The run whose sub-workflow step started this one; unset for a run started
+        by a caller or a schedule.
+        """
+
+    @_builtins.property
+    def wake_time(self) -> _timestamp_pb2.Timestamp:
+        """While the run waits or sleeps: when its next timer fires (a sleep ends, a
+        question times out).
+        """
+
     def __init__(
         self,
         *,
@@ -159,14 +200,111 @@ class Run(_message.Message):
         last_sequence: _builtins.int = ...,
         principal: _builtins.str = ...,
         traceparent: _builtins.str = ...,
+        usage: Global___Usage | None = ...,
+        parent: Global___ParentRun | None = ...,
+        depth: _builtins.int = ...,
+        wake_time: _timestamp_pb2.Timestamp | None = ...,
+        schedule: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "inputs", b"inputs", "outputs", b"outputs", "start_time", b"start_time", "workflow", b"workflow"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "inputs", b"inputs", "outputs", b"outputs", "parent", b"parent", "start_time", b"start_time", "usage", b"usage", "wake_time", b"wake_time", "workflow", b"workflow"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "create_time", b"create_time", "end_time", b"end_time", "error", b"error", "inputs", b"inputs", "last_sequence", b"last_sequence", "outputs", b"outputs", "principal", b"principal", "request_id", b"request_id", "run_id", b"run_id", "start_time", b"start_time", "state", b"state", "steps", b"steps", "traceparent", b"traceparent", "workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "create_time", b"create_time", "depth", b"depth", "end_time", b"end_time", "error", b"error", "inputs", b"inputs", "last_sequence", b"last_sequence", "outputs", b"outputs", "parent", b"parent", "principal", b"principal", "request_id", b"request_id", "run_id", b"run_id", "schedule", b"schedule", "start_time", b"start_time", "state", b"state", "steps", b"steps", "traceparent", b"traceparent", "usage", b"usage", "wake_time", b"wake_time", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Run: _TypeAlias = Run  # noqa: Y015
+
+@_typing.final
+class ParentRun(_message.Message):
+    """ParentRun names the step of another run that started a run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    step_id: _builtins.str
+    item: _builtins.int
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        step_id: _builtins.str = ...,
+        item: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "item", b"item", "run_id", b"run_id", "step_id", b"step_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
+    _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item) -> _WhichOneofReturnType__item | None: ...
+
+Global___ParentRun: _TypeAlias = ParentRun  # noqa: Y015
+
+@_typing.final
+class Usage(_message.Message):
+    """Usage is what agent calls spent: tokens, by model, and their cost at the
+    gateway's prices.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    MODELS_FIELD_NUMBER: _builtins.int
+    input_tokens: _builtins.int
+    output_tokens: _builtins.int
+    cost: _builtins.float
+    """At the gateway's prices per model; 0 where no price is known."""
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelUsage]: ...
+    def __init__(
+        self,
+        *,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cost: _builtins.float = ...,
+        models: _abc.Iterable[Global___ModelUsage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "input_tokens", b"input_tokens", "models", b"models", "output_tokens", b"output_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Usage: _TypeAlias = Usage  # noqa: Y015
+
+@_typing.final
+class ModelUsage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    """The model's name; empty for replies that did not say."""
+    input_tokens: _builtins.int
+    output_tokens: _builtins.int
+    cost: _builtins.float
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cost: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelUsage: _TypeAlias = ModelUsage  # noqa: Y015
 
 @_typing.final
 class RunContext(_message.Message):
@@ -212,6 +350,9 @@ class StepRun(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     PENDING_INPUT_FIELD_NUMBER: _builtins.int
+    CHILD_RUN_IDS_FIELD_NUMBER: _builtins.int
+    WAKE_TIME_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     state: Global___StepState.ValueType
     attempts: _builtins.int
@@ -237,6 +378,18 @@ class StepRun(_message.Message):
         for_each item at most).
         """
 
+    @_builtins.property
+    def child_run_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """A sub-workflow step's child runs (one per for_each item)."""
+
+    @_builtins.property
+    def wake_time(self) -> _timestamp_pb2.Timestamp:
+        """A sleeping step: when it wakes."""
+
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """What the step's agent calls spent."""
+
     def __init__(
         self,
         *,
@@ -251,10 +404,13 @@ class StepRun(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         pending_input: _abc.Iterable[Global___InputRequest] | None = ...,
+        child_run_ids: _abc.Iterable[_builtins.str] | None = ...,
+        wake_time: _timestamp_pb2.Timestamp | None = ...,
+        usage: Global___Usage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "output", b"output", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "output", b"output", "start_time", b"start_time", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "end_time", b"end_time", "error", b"error", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "pending_input", b"pending_input", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "child_run_ids", b"child_run_ids", "end_time", b"end_time", "error", b"error", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "pending_input", b"pending_input", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -272,11 +428,16 @@ class InputRequest(_message.Message):
     TURN_FIELD_NUMBER: _builtins.int
     QUESTION_FIELD_NUMBER: _builtins.int
     ANSWER_SCHEMA_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    PRINCIPALS_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     item: _builtins.int
     attempt: _builtins.int
     turn: _builtins.int
     """Questions asked before in this attempt (answered): the answer to this one is turn `turn`."""
+    role: _builtins.str
+    """Who may answer (an ask step's `role` and `principals`); empty: operators."""
     @_builtins.property
     def question(self) -> _message_pb2.AgentMessage:
         """The agent's question."""
@@ -284,6 +445,12 @@ class InputRequest(_message.Message):
     @_builtins.property
     def answer_schema(self) -> _struct_pb2.Struct:
         """JSON Schema the answer's data must satisfy; absent: any answer will do."""
+
+    @_builtins.property
+    def principals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp:
+        """When the question times out (an ask step's `timeout`); unset: never."""
 
     def __init__(
         self,
@@ -294,10 +461,13 @@ class InputRequest(_message.Message):
         turn: _builtins.int = ...,
         question: _message_pb2.AgentMessage | None = ...,
         answer_schema: _struct_pb2.Struct | None = ...,
+        role: _builtins.str = ...,
+        principals: _abc.Iterable[_builtins.str] | None = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer_schema", b"answer_schema", "item", b"item", "question", b"question"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer_schema", b"answer_schema", "deadline", b"deadline", "item", b"item", "question", b"question"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer_schema", b"answer_schema", "attempt", b"attempt", "item", b"item", "question", b"question", "step_id", b"step_id", "turn", b"turn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer_schema", b"answer_schema", "attempt", b"attempt", "deadline", b"deadline", "item", b"item", "principals", b"principals", "question", b"question", "role", b"role", "step_id", b"step_id", "turn", b"turn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
     _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
@@ -363,6 +533,9 @@ class RunEvent(_message.Message):
     STEP_INPUT_PROVIDED_FIELD_NUMBER: _builtins.int
     RUN_WAITING_FIELD_NUMBER: _builtins.int
     STEP_REMOTE_TASK_FIELD_NUMBER: _builtins.int
+    STEP_SLEEPING_FIELD_NUMBER: _builtins.int
+    STEP_CHILD_STARTED_FIELD_NUMBER: _builtins.int
+    STEP_QUEUED_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     sequence: _builtins.int
     @_builtins.property
@@ -397,6 +570,12 @@ class RunEvent(_message.Message):
     def run_waiting(self) -> Global___RunWaiting: ...
     @_builtins.property
     def step_remote_task(self) -> Global___StepRemoteTask: ...
+    @_builtins.property
+    def step_sleeping(self) -> Global___StepSleeping: ...
+    @_builtins.property
+    def step_child_started(self) -> Global___StepChildStarted: ...
+    @_builtins.property
+    def step_queued(self) -> Global___StepQueued: ...
     def __init__(
         self,
         *,
@@ -418,12 +597,15 @@ class RunEvent(_message.Message):
         step_input_provided: Global___StepInputProvided | None = ...,
         run_waiting: Global___RunWaiting | None = ...,
         step_remote_task: Global___StepRemoteTask | None = ...,
+        step_sleeping: Global___StepSleeping | None = ...,
+        step_child_started: Global___StepChildStarted | None = ...,
+        step_queued: Global___StepQueued | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_remote_task", b"step_remote_task", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "step_child_started", b"step_child_started", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_queued", b"step_queued", "step_remote_task", b"step_remote_task", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_sleeping", b"step_sleeping", "step_started", b"step_started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_id", b"run_id", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "sequence", b"sequence", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_remote_task", b"step_remote_task", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_started", b"step_started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_time", b"event_time", "run_cancelled", b"run_cancelled", "run_completed", b"run_completed", "run_failed", b"run_failed", "run_id", b"run_id", "run_resumed", b"run_resumed", "run_started", b"run_started", "run_waiting", b"run_waiting", "sequence", b"sequence", "step_child_started", b"step_child_started", "step_completed", b"step_completed", "step_failed", b"step_failed", "step_input_provided", b"step_input_provided", "step_input_required", b"step_input_required", "step_output_chunk", b"step_output_chunk", "step_queued", b"step_queued", "step_remote_task", b"step_remote_task", "step_retrying", b"step_retrying", "step_skipped", b"step_skipped", "step_sleeping", b"step_sleeping", "step_started", b"step_started"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["run_started", "step_started", "step_output_chunk", "step_retrying", "step_completed", "step_failed", "step_skipped", "run_completed", "run_failed", "run_cancelled", "run_resumed", "step_input_required", "step_input_provided", "run_waiting", "step_remote_task"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["run_started", "step_started", "step_output_chunk", "step_retrying", "step_completed", "step_failed", "step_skipped", "run_completed", "run_failed", "run_cancelled", "run_resumed", "step_input_required", "step_input_provided", "run_waiting", "step_remote_task", "step_sleeping", "step_child_started", "step_queued"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
@@ -570,6 +752,7 @@ class StepCompleted(_message.Message):
     DURATION_FIELD_NUMBER: _builtins.int
     INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    MODELS_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     item: _builtins.int
     attempt: _builtins.int
@@ -580,6 +763,10 @@ class StepCompleted(_message.Message):
     def output(self) -> _struct_pb2.Value: ...
     @_builtins.property
     def duration(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelUsage]:
+        """The tokens by model, with their cost at the gateway's prices."""
+
     def __init__(
         self,
         *,
@@ -591,10 +778,11 @@ class StepCompleted(_message.Message):
         duration: _duration_pb2.Duration | None = ...,
         input_tokens: _builtins.int = ...,
         output_tokens: _builtins.int = ...,
+        models: _abc.Iterable[Global___ModelUsage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "duration", b"duration", "item", b"item", "output", b"output"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "attempt", b"attempt", "duration", b"duration", "input_tokens", b"input_tokens", "item", b"item", "output", b"output", "output_tokens", b"output_tokens", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "attempt", b"attempt", "duration", b"duration", "input_tokens", b"input_tokens", "item", b"item", "models", b"models", "output", b"output", "output_tokens", b"output_tokens", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
     _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
@@ -788,6 +976,7 @@ class StepInputProvided(_message.Message):
     TURN_FIELD_NUMBER: _builtins.int
     ANSWER_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
+    TIMED_OUT_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     item: _builtins.int
     attempt: _builtins.int
@@ -795,6 +984,8 @@ class StepInputProvided(_message.Message):
     """The turn answered (InputRequest.turn)."""
     principal: _builtins.str
     """Who answered (empty without authentication)."""
+    timed_out: _builtins.bool
+    """The question timed out and this is its default answer."""
     @_builtins.property
     def answer(self) -> _message_pb2.AgentMessage: ...
     def __init__(
@@ -806,10 +997,11 @@ class StepInputProvided(_message.Message):
         turn: _builtins.int = ...,
         answer: _message_pb2.AgentMessage | None = ...,
         principal: _builtins.str = ...,
+        timed_out: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer", b"answer", "item", b"item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer", b"answer", "attempt", b"attempt", "item", b"item", "principal", b"principal", "step_id", b"step_id", "turn", b"turn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "answer", b"answer", "attempt", b"attempt", "item", b"item", "principal", b"principal", "step_id", b"step_id", "timed_out", b"timed_out", "turn", b"turn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
     _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
@@ -819,21 +1011,30 @@ Global___StepInputProvided: _TypeAlias = StepInputProvided  # noqa: Y015
 
 @_typing.final
 class RunWaiting(_message.Message):
-    """RunWaiting: every step left waits for an answer; the run holds nothing until one comes."""
+    """RunWaiting: every step left waits for an answer or a timer; the run holds
+    nothing until one comes (RUN_STATE_WAITING_FOR_INPUT, or RUN_STATE_SLEEPING
+    when no question waits).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     STEP_IDS_FIELD_NUMBER: _builtins.int
+    WAKE_TIME_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def step_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def wake_time(self) -> _timestamp_pb2.Timestamp:
+        """When the earliest timer fires; unset: only an answer wakes the run."""
+
     def __init__(
         self,
         *,
         step_ids: _abc.Iterable[_builtins.str] | None = ...,
+        wake_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["wake_time", b"wake_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["step_ids", b"step_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["step_ids", b"step_ids", "wake_time", b"wake_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -882,3 +1083,104 @@ class StepRemoteTask(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__item) -> _WhichOneofReturnType__item | None: ...
 
 Global___StepRemoteTask: _TypeAlias = StepRemoteTask  # noqa: Y015
+
+@_typing.final
+class StepSleeping(_message.Message):
+    """StepSleeping: a sleep step waits until `wake_time`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    WAKE_TIME_FIELD_NUMBER: _builtins.int
+    step_id: _builtins.str
+    @_builtins.property
+    def wake_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        step_id: _builtins.str = ...,
+        wake_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["wake_time", b"wake_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["step_id", b"step_id", "wake_time", b"wake_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StepSleeping: _TypeAlias = StepSleeping  # noqa: Y015
+
+@_typing.final
+class StepChildStarted(_message.Message):
+    """StepChildStarted: a sub-workflow step (or one of its for_each items) started
+    a child run.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    CHILD_RUN_ID_FIELD_NUMBER: _builtins.int
+    WORKFLOW_NAME_FIELD_NUMBER: _builtins.int
+    WORKFLOW_VERSION_FIELD_NUMBER: _builtins.int
+    step_id: _builtins.str
+    item: _builtins.int
+    child_run_id: _builtins.str
+    workflow_name: _builtins.str
+    """The child's workflow, and the version it pinned."""
+    workflow_version: _builtins.str
+    def __init__(
+        self,
+        *,
+        step_id: _builtins.str = ...,
+        item: _builtins.int | None = ...,
+        child_run_id: _builtins.str = ...,
+        workflow_name: _builtins.str = ...,
+        workflow_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "child_run_id", b"child_run_id", "item", b"item", "step_id", b"step_id", "workflow_name", b"workflow_name", "workflow_version", b"workflow_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
+    _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item) -> _WhichOneofReturnType__item | None: ...
+
+Global___StepChildStarted: _TypeAlias = StepChildStarted  # noqa: Y015
+
+@_typing.final
+class StepQueued(_message.Message):
+    """StepQueued: an attempt's agent call waits for the agent's concurrency or
+    rate limit; StepStarted follows when it goes.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    AGENT_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    step_id: _builtins.str
+    item: _builtins.int
+    attempt: _builtins.int
+    agent: _builtins.str
+    limit: _builtins.str
+    """"max_concurrency" or "rate"."""
+    def __init__(
+        self,
+        *,
+        step_id: _builtins.str = ...,
+        item: _builtins.int | None = ...,
+        attempt: _builtins.int = ...,
+        agent: _builtins.str = ...,
+        limit: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "agent", b"agent", "attempt", b"attempt", "item", b"item", "limit", b"limit", "step_id", b"step_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
+    _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item) -> _WhichOneofReturnType__item | None: ...
+
+Global___StepQueued: _TypeAlias = StepQueued  # noqa: Y015

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentmesh/v1/workflow.proto\x12\x0c\x61gentmesh.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xe4\x01\n\x08Workflow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12+\n\x06inputs\x18\x04 \x03(\x0b\x32\x1b.agentmesh.v1.WorkflowInput\x12!\n\x05steps\x18\x05 \x03(\x0b\x32\x12.agentmesh.v1.Step\x12(\n\x07outputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\x07timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\"s\n\rWorkflowInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08required\x18\x03 \x01(\x08\x12-\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\"\xa4\x02\n\x04Step\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\r\n\x05skill\x18\x05 \x01(\t\x12&\n\x05input\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0c\x64\x65pendencies\x18\x07 \x03(\t\x12(\n\x05retry\x18\x08 \x01(\x0b\x32\x19.agentmesh.v1.RetryPolicy\x12*\n\x07timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04when\x18\n \x01(\t\x12\x10\n\x08\x66or_each\x18\x0b \x01(\t\x12\x1b\n\x13\x63ontinue_on_failure\x18\x0c \x01(\x08\"\xdc\x01\n\x0bRetryPolicy\x12\x14\n\x0cmax_attempts\x18\x01 \x01(\x05\x12\x30\n\rinitial_delay\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1a\n\x12\x62\x61\x63koff_multiplier\x18\x03 \x01(\x01\x12,\n\tmax_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x06jitter\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x13non_retryable_codes\x18\x06 \x03(\tB\t\n\x07_jitterb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentmesh/v1/workflow.proto\x12\x0c\x61gentmesh.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8a\x02\n\x08Workflow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12+\n\x06inputs\x18\x04 \x03(\x0b\x32\x1b.agentmesh.v1.WorkflowInput\x12!\n\x05steps\x18\x05 \x03(\x0b\x32\x12.agentmesh.v1.Step\x12(\n\x07outputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\x07timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12$\n\x06\x62udget\x18\x08 \x01(\x0b\x32\x14.agentmesh.v1.Budget\"&\n\x06\x42udget\x12\x0e\n\x06tokens\x18\x01 \x01(\x03\x12\x0c\n\x04\x63ost\x18\x02 \x01(\x01\"s\n\rWorkflowInput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08required\x18\x03 \x01(\x08\x12-\n\rdefault_value\x18\x04 \x01(\x0b\x32\x16.google.protobuf.Value\"\xf8\x02\n\x04Step\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\r\n\x05skill\x18\x05 \x01(\t\x12&\n\x05input\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0c\x64\x65pendencies\x18\x07 \x03(\t\x12(\n\x05retry\x18\x08 \x01(\x0b\x32\x19.agentmesh.v1.RetryPolicy\x12*\n\x07timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04when\x18\n \x01(\t\x12\x10\n\x08\x66or_each\x18\x0b \x01(\t\x12\x1b\n\x13\x63ontinue_on_failure\x18\x0c \x01(\x08\x12\"\n\x03\x61sk\x18\r \x01(\x0b\x32\x15.agentmesh.v1.AskStep\x12\r\n\x05sleep\x18\x0e \x01(\t\x12\r\n\x05until\x18\x0f \x01(\t\x12\x10\n\x08workflow\x18\x10 \x01(\t\"\xb9\x01\n\x07\x41skStep\x12\x10\n\x08question\x18\x01 \x01(\t\x12\'\n\x06schema\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08\x61pproval\x18\x03 \x01(\x08\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x12\n\nprincipals\x18\x05 \x03(\t\x12\x0f\n\x07timeout\x18\x06 \x01(\t\x12.\n\x0e\x64\x65\x66\x61ult_answer\x18\x07 \x01(\x0b\x32\x16.google.protobuf.Value\"\xdc\x01\n\x0bRetryPolicy\x12\x14\n\x0cmax_attempts\x18\x01 \x01(\x05\x12\x30\n\rinitial_delay\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1a\n\x12\x62\x61\x63koff_multiplier\x18\x03 \x01(\x01\x12,\n\tmax_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x06jitter\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x13non_retryable_codes\x18\x06 \x03(\tB\t\n\x07_jitterb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,15 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmesh.v1.workflow_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WORKFLOW']._serialized_start=108
-  _globals['_WORKFLOW']._serialized_end=336
-  _globals['_WORKFLOWINPUT']._serialized_start=338
-  _globals['_WORKFLOWINPUT']._serialized_end=453
-  _globals['_STEP']._serialized_start=456
-  _globals['_STEP']._serialized_end=748
-  _globals['_RETRYPOLICY']._serialized_start=751
-  _globals['_RETRYPOLICY']._serialized_end=971
+  _globals['_WORKFLOW']._serialized_end=374
+  _globals['_BUDGET']._serialized_start=376
+  _globals['_BUDGET']._serialized_end=414
+  _globals['_WORKFLOWINPUT']._serialized_start=416
+  _globals['_WORKFLOWINPUT']._serialized_end=531
+  _globals['_STEP']._serialized_start=534
+  _globals['_STEP']._serialized_end=910
+  _globals['_ASKSTEP']._serialized_start=913
+  _globals['_ASKSTEP']._serialized_end=1098
+  _globals['_RETRYPOLICY']._serialized_start=1101
+  _globals['_RETRYPOLICY']._serialized_end=1321
 # @@protoc_insertion_point(module_scope)

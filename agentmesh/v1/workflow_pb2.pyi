@@ -40,6 +40,7 @@ class Workflow(_message.Message):
     STEPS_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
     TIMEOUT_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Name a run refers to it by; lower-kebab-case."""
     description: _builtins.str
@@ -60,6 +61,10 @@ class Workflow(_message.Message):
     def timeout(self) -> _duration_pb2.Duration:
         """The whole run must finish within this; unset means no limit."""
 
+    @_builtins.property
+    def budget(self) -> Global___Budget:
+        """What one run may spend on its agents' LLM calls; unset means no limit."""
+
     def __init__(
         self,
         *,
@@ -70,14 +75,47 @@ class Workflow(_message.Message):
         steps: _abc.Iterable[Global___Step] | None = ...,
         outputs: _struct_pb2.Struct | None = ...,
         timeout: _duration_pb2.Duration | None = ...,
+        budget: Global___Budget | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["outputs", b"outputs", "timeout", b"timeout"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "outputs", b"outputs", "timeout", b"timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "inputs", b"inputs", "name", b"name", "outputs", b"outputs", "steps", b"steps", "timeout", b"timeout", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "description", b"description", "inputs", b"inputs", "name", b"name", "outputs", b"outputs", "steps", b"steps", "timeout", b"timeout", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Workflow: _TypeAlias = Workflow  # noqa: Y015
+
+@_typing.final
+class Budget(_message.Message):
+    """Budget caps what one run spends. A run whose usage has reached a limit fails
+    with RESOURCE_EXHAUSTED (reason BUDGET_EXCEEDED) before its next agent call.
+    A budgeted run makes its agent calls one at a time, so it stops within one
+    call's usage of its limit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKENS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    tokens: _builtins.int
+    """Tokens, input and output, of every agent reply."""
+    cost: _builtins.float
+    """Cost at the gateway's prices per model (the mesh file's `prices`), in
+    their unit; replies of a model without a price cost nothing.
+    """
+    def __init__(
+        self,
+        *,
+        tokens: _builtins.int = ...,
+        cost: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Budget: _TypeAlias = Budget  # noqa: Y015
 
 @_typing.final
 class WorkflowInput(_message.Message):
@@ -115,7 +153,10 @@ Global___WorkflowInput: _TypeAlias = WorkflowInput  # noqa: Y015
 
 @_typing.final
 class Step(_message.Message):
-    """Step runs one skill of one agent once its dependencies are done."""
+    """Step runs once its dependencies are done. It calls one skill of one agent
+    (`agent`), or else is one of: a question to a person (`ask`), a timer
+    (`sleep` or `until`), or a child run of another workflow (`workflow`).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -131,6 +172,10 @@ class Step(_message.Message):
     WHEN_FIELD_NUMBER: _builtins.int
     FOR_EACH_FIELD_NUMBER: _builtins.int
     CONTINUE_ON_FAILURE_FIELD_NUMBER: _builtins.int
+    ASK_FIELD_NUMBER: _builtins.int
+    SLEEP_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    WORKFLOW_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique within the workflow; lower-kebab-case."""
     name: _builtins.str
@@ -150,6 +195,18 @@ class Step(_message.Message):
     """
     continue_on_failure: _builtins.bool
     """When true a failure of this step does not fail the run; its output is null."""
+    sleep: _builtins.str
+    """Wait this long, holding nothing: a duration ("90s", "10m", "1h30m") or an
+    expression giving one. The due time is recorded, so a restart or a
+    takeover keeps it.
+    """
+    until: _builtins.str
+    """Wait until this time: RFC 3339, or an expression giving it."""
+    workflow: _builtins.str
+    """Run another workflow as a child run: its name (the latest version) or
+    NAME@VERSION; `input` holds the child's inputs, and the child's outputs
+    are the step's output. Cancelling the run cancels its children.
+    """
     @_builtins.property
     def input(self) -> _struct_pb2.Struct:
         """The skill's input; string values may hold expressions."""
@@ -166,6 +223,13 @@ class Step(_message.Message):
     def timeout(self) -> _duration_pb2.Duration:
         """Deadline of each agent call; unset means the run's remaining time."""
 
+    @_builtins.property
+    def ask(self) -> Global___AskStep:
+        """Ask a person: the run waits, holding nothing, until someone allowed to
+        answers (ProvideInput, `agentmesh respond`); the answer's data is the
+        step's output.
+        """
+
     def __init__(
         self,
         *,
@@ -181,14 +245,76 @@ class Step(_message.Message):
         when: _builtins.str = ...,
         for_each: _builtins.str = ...,
         continue_on_failure: _builtins.bool = ...,
+        ask: Global___AskStep | None = ...,
+        sleep: _builtins.str = ...,
+        until: _builtins.str = ...,
+        workflow: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["input", b"input", "retry", b"retry", "timeout", b"timeout"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ask", b"ask", "input", b"input", "retry", b"retry", "timeout", b"timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "continue_on_failure", b"continue_on_failure", "dependencies", b"dependencies", "description", b"description", "for_each", b"for_each", "id", b"id", "input", b"input", "name", b"name", "retry", b"retry", "skill", b"skill", "timeout", b"timeout", "when", b"when"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "ask", b"ask", "continue_on_failure", b"continue_on_failure", "dependencies", b"dependencies", "description", b"description", "for_each", b"for_each", "id", b"id", "input", b"input", "name", b"name", "retry", b"retry", "skill", b"skill", "sleep", b"sleep", "timeout", b"timeout", "until", b"until", "when", b"when", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Step: _TypeAlias = Step  # noqa: Y015
+
+@_typing.final
+class AskStep(_message.Message):
+    """AskStep is a question a workflow asks a person."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    SCHEMA_FIELD_NUMBER: _builtins.int
+    APPROVAL_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    PRINCIPALS_FIELD_NUMBER: _builtins.int
+    TIMEOUT_FIELD_NUMBER: _builtins.int
+    DEFAULT_ANSWER_FIELD_NUMBER: _builtins.int
+    question: _builtins.str
+    """The question; may hold expressions."""
+    approval: _builtins.bool
+    """An approval: the answer is {"approved": boolean, "comment": string}, the
+    comment optional (`schema` must then be unset).
+    """
+    role: _builtins.str
+    """Who may answer: a caller with at least this role ("viewer", "operator",
+    "admin") [operator]...
+    """
+    timeout: _builtins.str
+    """How long to wait for an answer, as `sleep`; unset waits for ever."""
+    @_builtins.property
+    def schema(self) -> _struct_pb2.Struct:
+        """JSON Schema of the answer's data; unset: any answer, text or data."""
+
+    @_builtins.property
+    def principals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """...or, when given, only these principals."""
+
+    @_builtins.property
+    def default_answer(self) -> _struct_pb2.Value:
+        """The answer's data taken when the timeout passes; unset, the step fails
+        with DEADLINE_EXCEEDED (reason ASK_TIMED_OUT).
+        """
+
+    def __init__(
+        self,
+        *,
+        question: _builtins.str = ...,
+        schema: _struct_pb2.Struct | None = ...,
+        approval: _builtins.bool = ...,
+        role: _builtins.str = ...,
+        principals: _abc.Iterable[_builtins.str] | None = ...,
+        timeout: _builtins.str = ...,
+        default_answer: _struct_pb2.Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["default_answer", b"default_answer", "schema", b"schema"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval", b"approval", "default_answer", b"default_answer", "principals", b"principals", "question", b"question", "role", b"role", "schema", b"schema", "timeout", b"timeout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AskStep: _TypeAlias = AskStep  # noqa: Y015
 
 @_typing.final
 class RetryPolicy(_message.Message):

@@ -54,6 +54,14 @@ FILLED: dict[str, Message] = {
         run_id="r", step_id="s", answer=AgentMessage.request({"x": 1}).to_proto()
     ),
     "ChatRequest": pb.ChatRequest(message="hi"),
+    "ApplyWorkflowRequest": pb.ApplyWorkflowRequest(workflow=workflow({"name": "w"})),
+    "GetWorkflowRequest": pb.GetWorkflowRequest(name="w"),
+    "CreateScheduleRequest": pb.CreateScheduleRequest(schedule=pb.Schedule(name="s")),
+    "GetScheduleRequest": pb.GetScheduleRequest(name="s"),
+    "PauseScheduleRequest": pb.PauseScheduleRequest(name="s"),
+    "ResumeScheduleRequest": pb.ResumeScheduleRequest(name="s"),
+    "TriggerScheduleRequest": pb.TriggerScheduleRequest(name="s"),
+    "DeleteScheduleRequest": pb.DeleteScheduleRequest(name="s"),
     "ChatStreamRequest": pb.ChatStreamRequest(message="hi"),
 }
 

@@ -403,10 +403,12 @@ func (*Part_Url) isPart_Content() {}
 
 // TokenUsage counts the LLM tokens spent producing a reply.
 type TokenUsage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	InputTokens   int64                  `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
-	OutputTokens  int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
-	TotalTokens   int64                  `protobuf:"varint,3,opt,name=total_tokens,json=totalTokens,proto3" json:"total_tokens,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InputTokens  int64                  `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	TotalTokens  int64                  `protobuf:"varint,3,opt,name=total_tokens,json=totalTokens,proto3" json:"total_tokens,omitempty"`
+	// The same tokens by model, when the reply knows which models it used.
+	Models        []*ModelTokens `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -462,6 +464,75 @@ func (x *TokenUsage) GetTotalTokens() int64 {
 	return 0
 }
 
+func (x *TokenUsage) GetModels() []*ModelTokens {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+// ModelTokens counts the tokens one model spent.
+type ModelTokens struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's model name, e.g. "gemini-2.5-flash".
+	Model         string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	InputTokens   int64  `protobuf:"varint,2,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens  int64  `protobuf:"varint,3,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelTokens) Reset() {
+	*x = ModelTokens{}
+	mi := &file_agentmesh_v1_message_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelTokens) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelTokens) ProtoMessage() {}
+
+func (x *ModelTokens) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_message_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelTokens.ProtoReflect.Descriptor instead.
+func (*ModelTokens) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_message_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ModelTokens) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelTokens) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *ModelTokens) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
 var File_agentmesh_v1_message_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_message_proto_rawDesc = "" +
@@ -491,12 +562,17 @@ const file_agentmesh_v1_message_proto_rawDesc = "" +
 	"media_type\x18\x05 \x01(\tR\tmediaType\x12\x1a\n" +
 	"\bfilename\x18\x06 \x01(\tR\bfilename\x123\n" +
 	"\bmetadata\x18\a \x01(\v2\x17.google.protobuf.StructR\bmetadataB\t\n" +
-	"\acontent\"w\n" +
+	"\acontent\"\xaa\x01\n" +
 	"\n" +
 	"TokenUsage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
-	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens*;\n" +
+	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x121\n" +
+	"\x06models\x18\x04 \x03(\v2\x19.agentmesh.v1.ModelTokensR\x06models\"k\n" +
+	"\vModelTokens\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12!\n" +
+	"\finput_tokens\x18\x02 \x01(\x03R\vinputTokens\x12#\n" +
+	"\routput_tokens\x18\x03 \x01(\x03R\foutputTokens*;\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROLE_USER\x10\x01\x12\x0e\n" +
@@ -521,29 +597,31 @@ func file_agentmesh_v1_message_proto_rawDescGZIP() []byte {
 }
 
 var file_agentmesh_v1_message_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentmesh_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_agentmesh_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_agentmesh_v1_message_proto_goTypes = []any{
 	(Role)(0),                     // 0: agentmesh.v1.Role
 	(MessageType)(0),              // 1: agentmesh.v1.MessageType
 	(*AgentMessage)(nil),          // 2: agentmesh.v1.AgentMessage
 	(*Part)(nil),                  // 3: agentmesh.v1.Part
 	(*TokenUsage)(nil),            // 4: agentmesh.v1.TokenUsage
-	(*structpb.Struct)(nil),       // 5: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*ModelTokens)(nil),           // 5: agentmesh.v1.ModelTokens
+	(*structpb.Struct)(nil),       // 6: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_agentmesh_v1_message_proto_depIdxs = []int32{
 	0, // 0: agentmesh.v1.AgentMessage.role:type_name -> agentmesh.v1.Role
 	1, // 1: agentmesh.v1.AgentMessage.type:type_name -> agentmesh.v1.MessageType
 	3, // 2: agentmesh.v1.AgentMessage.parts:type_name -> agentmesh.v1.Part
-	5, // 3: agentmesh.v1.AgentMessage.metadata:type_name -> google.protobuf.Struct
-	6, // 4: agentmesh.v1.AgentMessage.create_time:type_name -> google.protobuf.Timestamp
-	5, // 5: agentmesh.v1.Part.data:type_name -> google.protobuf.Struct
-	5, // 6: agentmesh.v1.Part.metadata:type_name -> google.protobuf.Struct
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6, // 3: agentmesh.v1.AgentMessage.metadata:type_name -> google.protobuf.Struct
+	7, // 4: agentmesh.v1.AgentMessage.create_time:type_name -> google.protobuf.Timestamp
+	6, // 5: agentmesh.v1.Part.data:type_name -> google.protobuf.Struct
+	6, // 6: agentmesh.v1.Part.metadata:type_name -> google.protobuf.Struct
+	5, // 7: agentmesh.v1.TokenUsage.models:type_name -> agentmesh.v1.ModelTokens
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_message_proto_init() }
@@ -563,7 +641,7 @@ func file_agentmesh_v1_message_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_message_proto_rawDesc), len(file_agentmesh_v1_message_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

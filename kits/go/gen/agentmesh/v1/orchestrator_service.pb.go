@@ -78,6 +78,121 @@ func (ReplicaHealth) EnumDescriptor() ([]byte, []int) {
 	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{0}
 }
 
+// OverlapPolicy: what a tick does while the schedule's previous run is unfinished.
+type OverlapPolicy int32
+
+const (
+	// SKIP.
+	OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED OverlapPolicy = 0
+	// Start no run for this tick.
+	OverlapPolicy_OVERLAP_POLICY_SKIP OverlapPolicy = 1
+	// Start one anyway.
+	OverlapPolicy_OVERLAP_POLICY_ALLOW OverlapPolicy = 2
+	// Cancel the previous run, then start one.
+	OverlapPolicy_OVERLAP_POLICY_CANCEL_PREVIOUS OverlapPolicy = 3
+)
+
+// Enum value maps for OverlapPolicy.
+var (
+	OverlapPolicy_name = map[int32]string{
+		0: "OVERLAP_POLICY_UNSPECIFIED",
+		1: "OVERLAP_POLICY_SKIP",
+		2: "OVERLAP_POLICY_ALLOW",
+		3: "OVERLAP_POLICY_CANCEL_PREVIOUS",
+	}
+	OverlapPolicy_value = map[string]int32{
+		"OVERLAP_POLICY_UNSPECIFIED":     0,
+		"OVERLAP_POLICY_SKIP":            1,
+		"OVERLAP_POLICY_ALLOW":           2,
+		"OVERLAP_POLICY_CANCEL_PREVIOUS": 3,
+	}
+)
+
+func (x OverlapPolicy) Enum() *OverlapPolicy {
+	p := new(OverlapPolicy)
+	*p = x
+	return p
+}
+
+func (x OverlapPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OverlapPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentmesh_v1_orchestrator_service_proto_enumTypes[1].Descriptor()
+}
+
+func (OverlapPolicy) Type() protoreflect.EnumType {
+	return &file_agentmesh_v1_orchestrator_service_proto_enumTypes[1]
+}
+
+func (x OverlapPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OverlapPolicy.Descriptor instead.
+func (OverlapPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{1}
+}
+
+// CatchUpPolicy: what happens to ticks missed while no gateway ran (or the
+// schedule was paused: those are never caught up).
+type CatchUpPolicy int32
+
+const (
+	// ONE.
+	CatchUpPolicy_CATCH_UP_POLICY_UNSPECIFIED CatchUpPolicy = 0
+	// Missed ticks start nothing.
+	CatchUpPolicy_CATCH_UP_POLICY_NONE CatchUpPolicy = 1
+	// The latest missed tick starts one run.
+	CatchUpPolicy_CATCH_UP_POLICY_ONE CatchUpPolicy = 2
+	// Every tick missed within catch_up_window starts a run, oldest first.
+	CatchUpPolicy_CATCH_UP_POLICY_ALL CatchUpPolicy = 3
+)
+
+// Enum value maps for CatchUpPolicy.
+var (
+	CatchUpPolicy_name = map[int32]string{
+		0: "CATCH_UP_POLICY_UNSPECIFIED",
+		1: "CATCH_UP_POLICY_NONE",
+		2: "CATCH_UP_POLICY_ONE",
+		3: "CATCH_UP_POLICY_ALL",
+	}
+	CatchUpPolicy_value = map[string]int32{
+		"CATCH_UP_POLICY_UNSPECIFIED": 0,
+		"CATCH_UP_POLICY_NONE":        1,
+		"CATCH_UP_POLICY_ONE":         2,
+		"CATCH_UP_POLICY_ALL":         3,
+	}
+)
+
+func (x CatchUpPolicy) Enum() *CatchUpPolicy {
+	p := new(CatchUpPolicy)
+	*p = x
+	return p
+}
+
+func (x CatchUpPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CatchUpPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentmesh_v1_orchestrator_service_proto_enumTypes[2].Descriptor()
+}
+
+func (CatchUpPolicy) Type() protoreflect.EnumType {
+	return &file_agentmesh_v1_orchestrator_service_proto_enumTypes[2]
+}
+
+func (x CatchUpPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CatchUpPolicy.Descriptor instead.
+func (CatchUpPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{2}
+}
+
 // CallerRole ranks callers: each may do everything the ones below it may.
 type CallerRole int32
 
@@ -118,11 +233,11 @@ func (x CallerRole) String() string {
 }
 
 func (CallerRole) Descriptor() protoreflect.EnumDescriptor {
-	return file_agentmesh_v1_orchestrator_service_proto_enumTypes[1].Descriptor()
+	return file_agentmesh_v1_orchestrator_service_proto_enumTypes[3].Descriptor()
 }
 
 func (CallerRole) Type() protoreflect.EnumType {
-	return &file_agentmesh_v1_orchestrator_service_proto_enumTypes[1]
+	return &file_agentmesh_v1_orchestrator_service_proto_enumTypes[3]
 }
 
 func (x CallerRole) Number() protoreflect.EnumNumber {
@@ -131,7 +246,7 @@ func (x CallerRole) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallerRole.Descriptor instead.
 func (CallerRole) EnumDescriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{1}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{3}
 }
 
 type ValidateWorkflowRequest struct {
@@ -328,7 +443,8 @@ type StartRunRequest_Workflow struct {
 }
 
 type StartRunRequest_WorkflowName struct {
-	// The name of a workflow registered on the gateway.
+	// The name of a workflow registered on the gateway: NAME runs its latest
+	// version, NAME@VERSION that version.
 	WorkflowName string `protobuf:"bytes,2,opt,name=workflow_name,json=workflowName,proto3,oneof"`
 }
 
@@ -1303,8 +1419,11 @@ func (*ListWorkflowsRequest) Descriptor() ([]byte, []int) {
 }
 
 type ListWorkflowsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workflows     []*Workflow            `protobuf:"bytes,1,rep,name=workflows,proto3" json:"workflows,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest version of each workflow.
+	Workflows []*Workflow `protobuf:"bytes,1,rep,name=workflows,proto3" json:"workflows,omitempty"`
+	// Every registered version of every workflow, newest first within a name.
+	Versions      []*WorkflowVersion `protobuf:"bytes,2,rep,name=versions,proto3" json:"versions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1346,6 +1465,1096 @@ func (x *ListWorkflowsResponse) GetWorkflows() []*Workflow {
 	return nil
 }
 
+func (x *ListWorkflowsResponse) GetVersions() []*WorkflowVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+// WorkflowVersion is one registered version of a workflow.
+type WorkflowVersion struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// SHA-256 of the definition's canonical encoding: a version's definition never changes.
+	Digest     string                 `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Runs of this version: all of them, and those not finished.
+	Runs           int64 `protobuf:"varint,5,opt,name=runs,proto3" json:"runs,omitempty"`
+	RunsUnfinished int64 `protobuf:"varint,6,opt,name=runs_unfinished,json=runsUnfinished,proto3" json:"runs_unfinished,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WorkflowVersion) Reset() {
+	*x = WorkflowVersion{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkflowVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkflowVersion) ProtoMessage() {}
+
+func (x *WorkflowVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkflowVersion.ProtoReflect.Descriptor instead.
+func (*WorkflowVersion) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WorkflowVersion) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WorkflowVersion) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *WorkflowVersion) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *WorkflowVersion) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *WorkflowVersion) GetRuns() int64 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *WorkflowVersion) GetRunsUnfinished() int64 {
+	if x != nil {
+		return x.RunsUnfinished
+	}
+	return 0
+}
+
+type ApplyWorkflowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workflow      *Workflow              `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyWorkflowRequest) Reset() {
+	*x = ApplyWorkflowRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyWorkflowRequest) ProtoMessage() {}
+
+func (x *ApplyWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*ApplyWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ApplyWorkflowRequest) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type ApplyWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workflow as registered, its version set (the next number when the
+	// definition gave none).
+	Workflow *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// False when this exact definition was registered already.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyWorkflowResponse) Reset() {
+	*x = ApplyWorkflowResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyWorkflowResponse) ProtoMessage() {}
+
+func (x *ApplyWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*ApplyWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ApplyWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+func (x *ApplyWorkflowResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type GetWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// NAME (the latest version) or NAME@VERSION.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkflowRequest) Reset() {
+	*x = GetWorkflowRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkflowRequest) ProtoMessage() {}
+
+func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*GetWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetWorkflowRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetWorkflowResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Workflow *Workflow              `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// Every version of the workflow, newest first.
+	Versions      []*WorkflowVersion `protobuf:"bytes,2,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWorkflowResponse) Reset() {
+	*x = GetWorkflowResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWorkflowResponse) ProtoMessage() {}
+
+func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*GetWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+func (x *GetWorkflowResponse) GetVersions() []*WorkflowVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+// Schedule starts runs of a workflow at the times a cron expression gives.
+type Schedule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: unique on the gateway; lower-kebab-case.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Required: NAME (the latest version when each run starts) or NAME@VERSION.
+	WorkflowName string           `protobuf:"bytes,2,opt,name=workflow_name,json=workflowName,proto3" json:"workflow_name,omitempty"`
+	Inputs       *structpb.Struct `protobuf:"bytes,3,opt,name=inputs,proto3" json:"inputs,omitempty"`
+	// Required, five fields: minute hour day-of-month month day-of-week, as cron reads them.
+	Cron string `protobuf:"bytes,4,opt,name=cron,proto3" json:"cron,omitempty"`
+	// IANA time zone the cron expression is read in [UTC]. Across a DST change,
+	// a time that does not exist fires at the next one that does, and a time
+	// that happens twice fires once (as cron does).
+	TimeZone string        `protobuf:"bytes,5,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	Overlap  OverlapPolicy `protobuf:"varint,6,opt,name=overlap,proto3,enum=agentmesh.v1.OverlapPolicy" json:"overlap,omitempty"`
+	CatchUp  CatchUpPolicy `protobuf:"varint,7,opt,name=catch_up,json=catchUp,proto3,enum=agentmesh.v1.CatchUpPolicy" json:"catch_up,omitempty"`
+	// CATCH_UP_ALL fires only the ticks missed within this long [1h].
+	CatchUpWindow *durationpb.Duration `protobuf:"bytes,8,opt,name=catch_up_window,json=catchUpWindow,proto3" json:"catch_up_window,omitempty"`
+	Paused        bool                 `protobuf:"varint,9,opt,name=paused,proto3" json:"paused,omitempty"`
+	PauseReason   string               `protobuf:"bytes,10,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	// Output only: the next times it fires (at most 5), none while paused.
+	NextFireTimes []*timestamppb.Timestamp `protobuf:"bytes,11,rep,name=next_fire_times,json=nextFireTimes,proto3" json:"next_fire_times,omitempty"`
+	// Output only: the last tick that started (or skipped) a run, and its run.
+	LastFireTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_fire_time,json=lastFireTime,proto3" json:"last_fire_time,omitempty"`
+	LastRunId    string                 `protobuf:"bytes,13,opt,name=last_run_id,json=lastRunId,proto3" json:"last_run_id,omitempty"`
+	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only: who created it; its runs are that principal's.
+	Principal     string `protobuf:"bytes,15,opt,name=principal,proto3" json:"principal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Schedule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Schedule) GetWorkflowName() string {
+	if x != nil {
+		return x.WorkflowName
+	}
+	return ""
+}
+
+func (x *Schedule) GetInputs() *structpb.Struct {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *Schedule) GetCron() string {
+	if x != nil {
+		return x.Cron
+	}
+	return ""
+}
+
+func (x *Schedule) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Schedule) GetOverlap() OverlapPolicy {
+	if x != nil {
+		return x.Overlap
+	}
+	return OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED
+}
+
+func (x *Schedule) GetCatchUp() CatchUpPolicy {
+	if x != nil {
+		return x.CatchUp
+	}
+	return CatchUpPolicy_CATCH_UP_POLICY_UNSPECIFIED
+}
+
+func (x *Schedule) GetCatchUpWindow() *durationpb.Duration {
+	if x != nil {
+		return x.CatchUpWindow
+	}
+	return nil
+}
+
+func (x *Schedule) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *Schedule) GetPauseReason() string {
+	if x != nil {
+		return x.PauseReason
+	}
+	return ""
+}
+
+func (x *Schedule) GetNextFireTimes() []*timestamppb.Timestamp {
+	if x != nil {
+		return x.NextFireTimes
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastFireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFireTime
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastRunId() string {
+	if x != nil {
+		return x.LastRunId
+	}
+	return ""
+}
+
+func (x *Schedule) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Schedule) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+type CreateScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleResponse) Reset() {
+	*x = CreateScheduleResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleResponse) ProtoMessage() {}
+
+func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleResponse.ProtoReflect.Descriptor instead.
+func (*CreateScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CreateScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type CreateScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleRequest) Reset() {
+	*x = CreateScheduleRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleRequest) ProtoMessage() {}
+
+func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleRequest.ProtoReflect.Descriptor instead.
+func (*CreateScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CreateScheduleRequest) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type GetScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleResponse) Reset() {
+	*x = GetScheduleResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleResponse) ProtoMessage() {}
+
+func (x *GetScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleResponse.ProtoReflect.Descriptor instead.
+func (*GetScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type GetScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScheduleRequest) Reset() {
+	*x = GetScheduleRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScheduleRequest) ProtoMessage() {}
+
+func (x *GetScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScheduleRequest.ProtoReflect.Descriptor instead.
+func (*GetScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetScheduleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListSchedulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesRequest) Reset() {
+	*x = ListSchedulesRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesRequest) ProtoMessage() {}
+
+func (x *ListSchedulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesRequest.ProtoReflect.Descriptor instead.
+func (*ListSchedulesRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListSchedulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSchedulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSchedulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedules     []*Schedule            `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesResponse) Reset() {
+	*x = ListSchedulesResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesResponse) ProtoMessage() {}
+
+func (x *ListSchedulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesResponse.ProtoReflect.Descriptor instead.
+func (*ListSchedulesResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListSchedulesResponse) GetSchedules() []*Schedule {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+func (x *ListSchedulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type PauseScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseScheduleResponse) Reset() {
+	*x = PauseScheduleResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseScheduleResponse) ProtoMessage() {}
+
+func (x *PauseScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseScheduleResponse.ProtoReflect.Descriptor instead.
+func (*PauseScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PauseScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type PauseScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseScheduleRequest) Reset() {
+	*x = PauseScheduleRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseScheduleRequest) ProtoMessage() {}
+
+func (x *PauseScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseScheduleRequest.ProtoReflect.Descriptor instead.
+func (*PauseScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PauseScheduleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PauseScheduleRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ResumeScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeScheduleResponse) Reset() {
+	*x = ResumeScheduleResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeScheduleResponse) ProtoMessage() {}
+
+func (x *ResumeScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeScheduleResponse.ProtoReflect.Descriptor instead.
+func (*ResumeScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ResumeScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type ResumeScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeScheduleRequest) Reset() {
+	*x = ResumeScheduleRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeScheduleRequest) ProtoMessage() {}
+
+func (x *ResumeScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeScheduleRequest.ProtoReflect.Descriptor instead.
+func (*ResumeScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ResumeScheduleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type TriggerScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerScheduleRequest) Reset() {
+	*x = TriggerScheduleRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerScheduleRequest) ProtoMessage() {}
+
+func (x *TriggerScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerScheduleRequest.ProtoReflect.Descriptor instead.
+func (*TriggerScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *TriggerScheduleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type TriggerScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Run           *Run                   `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TriggerScheduleResponse) Reset() {
+	*x = TriggerScheduleResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TriggerScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TriggerScheduleResponse) ProtoMessage() {}
+
+func (x *TriggerScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TriggerScheduleResponse.ProtoReflect.Descriptor instead.
+func (*TriggerScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *TriggerScheduleResponse) GetRun() *Run {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+type DeleteScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleRequest) Reset() {
+	*x = DeleteScheduleRequest{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleRequest) ProtoMessage() {}
+
+func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeleteScheduleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleResponse) Reset() {
+	*x = DeleteScheduleResponse{}
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleResponse) ProtoMessage() {}
+
+func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{41}
+}
+
 type GetMetricsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1354,7 +2563,7 @@ type GetMetricsRequest struct {
 
 func (x *GetMetricsRequest) Reset() {
 	*x = GetMetricsRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +2575,7 @@ func (x *GetMetricsRequest) String() string {
 func (*GetMetricsRequest) ProtoMessage() {}
 
 func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[22]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +2588,7 @@ func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{22}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{42}
 }
 
 type GetMetricsResponse struct {
@@ -1391,7 +2600,7 @@ type GetMetricsResponse struct {
 
 func (x *GetMetricsResponse) Reset() {
 	*x = GetMetricsResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +2612,7 @@ func (x *GetMetricsResponse) String() string {
 func (*GetMetricsResponse) ProtoMessage() {}
 
 func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[23]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +2625,7 @@ func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{23}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetMetricsResponse) GetMetrics() *Metrics {
@@ -1436,7 +2645,7 @@ type WatchMetricsRequest struct {
 
 func (x *WatchMetricsRequest) Reset() {
 	*x = WatchMetricsRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +2657,7 @@ func (x *WatchMetricsRequest) String() string {
 func (*WatchMetricsRequest) ProtoMessage() {}
 
 func (x *WatchMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[24]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +2670,7 @@ func (x *WatchMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetricsRequest.ProtoReflect.Descriptor instead.
 func (*WatchMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{24}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WatchMetricsRequest) GetInterval() *durationpb.Duration {
@@ -1480,7 +2689,7 @@ type WatchMetricsResponse struct {
 
 func (x *WatchMetricsResponse) Reset() {
 	*x = WatchMetricsResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +2701,7 @@ func (x *WatchMetricsResponse) String() string {
 func (*WatchMetricsResponse) ProtoMessage() {}
 
 func (x *WatchMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[25]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +2714,7 @@ func (x *WatchMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMetricsResponse.ProtoReflect.Descriptor instead.
 func (*WatchMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{25}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WatchMetricsResponse) GetMetrics() *Metrics {
@@ -1535,7 +2744,7 @@ type Metrics struct {
 
 func (x *Metrics) Reset() {
 	*x = Metrics{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +2756,7 @@ func (x *Metrics) String() string {
 func (*Metrics) ProtoMessage() {}
 
 func (x *Metrics) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[26]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +2769,7 @@ func (x *Metrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metrics.ProtoReflect.Descriptor instead.
 func (*Metrics) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{26}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Metrics) GetWorkflowsExecuted() int64 {
@@ -1639,7 +2848,7 @@ type AgentMetrics struct {
 
 func (x *AgentMetrics) Reset() {
 	*x = AgentMetrics{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +2860,7 @@ func (x *AgentMetrics) String() string {
 func (*AgentMetrics) ProtoMessage() {}
 
 func (x *AgentMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[27]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +2873,7 @@ func (x *AgentMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMetrics.ProtoReflect.Descriptor instead.
 func (*AgentMetrics) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{27}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AgentMetrics) GetAgent() string {
@@ -1748,7 +2957,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +2969,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[28]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +2982,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{28}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ChatRequest) GetMessage() string {
@@ -1801,7 +3010,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +3022,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[29]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +3035,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{29}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ChatResponse) GetResponse() string {
@@ -1860,7 +3069,7 @@ type ChatStreamRequest struct {
 
 func (x *ChatStreamRequest) Reset() {
 	*x = ChatStreamRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[30]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +3081,7 @@ func (x *ChatStreamRequest) String() string {
 func (*ChatStreamRequest) ProtoMessage() {}
 
 func (x *ChatStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[30]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +3094,7 @@ func (x *ChatStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamRequest.ProtoReflect.Descriptor instead.
 func (*ChatStreamRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{30}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ChatStreamRequest) GetMessage() string {
@@ -1915,7 +3124,7 @@ type ChatStreamResponse struct {
 
 func (x *ChatStreamResponse) Reset() {
 	*x = ChatStreamResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[31]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +3136,7 @@ func (x *ChatStreamResponse) String() string {
 func (*ChatStreamResponse) ProtoMessage() {}
 
 func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[31]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +3149,7 @@ func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamResponse.ProtoReflect.Descriptor instead.
 func (*ChatStreamResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{31}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ChatStreamResponse) GetEvent() isChatStreamResponse_Event {
@@ -1994,7 +3203,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[32]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +3215,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[32]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +3228,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{32}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{52}
 }
 
 type GetCallerResponse struct {
@@ -2039,7 +3248,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[33]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +3260,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[33]
+	mi := &file_agentmesh_v1_orchestrator_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +3273,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{33}
+	return file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetCallerResponse) GetPrincipal() string {
@@ -2167,9 +3376,77 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\aReplica\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x123\n" +
 	"\x06health\x18\x02 \x01(\x0e2\x1b.agentmesh.v1.ReplicaHealthR\x06health\"\x16\n" +
-	"\x14ListWorkflowsRequest\"M\n" +
+	"\x14ListWorkflowsRequest\"\x88\x01\n" +
 	"\x15ListWorkflowsResponse\x124\n" +
-	"\tworkflows\x18\x01 \x03(\v2\x16.agentmesh.v1.WorkflowR\tworkflows\"\x13\n" +
+	"\tworkflows\x18\x01 \x03(\v2\x16.agentmesh.v1.WorkflowR\tworkflows\x129\n" +
+	"\bversions\x18\x02 \x03(\v2\x1d.agentmesh.v1.WorkflowVersionR\bversions\"\xd1\x01\n" +
+	"\x0fWorkflowVersion\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\tR\x06digest\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x12\n" +
+	"\x04runs\x18\x05 \x01(\x03R\x04runs\x12'\n" +
+	"\x0fruns_unfinished\x18\x06 \x01(\x03R\x0erunsUnfinished\"P\n" +
+	"\x14ApplyWorkflowRequest\x128\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x16.agentmesh.v1.WorkflowB\x04\xe2A\x01\x02R\bworkflow\"e\n" +
+	"\x15ApplyWorkflowResponse\x122\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x16.agentmesh.v1.WorkflowR\bworkflow\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\".\n" +
+	"\x12GetWorkflowRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x84\x01\n" +
+	"\x13GetWorkflowResponse\x122\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x16.agentmesh.v1.WorkflowR\bworkflow\x129\n" +
+	"\bversions\x18\x02 \x03(\v2\x1d.agentmesh.v1.WorkflowVersionR\bversions\"\xb1\x05\n" +
+	"\bSchedule\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rworkflow_name\x18\x02 \x01(\tR\fworkflowName\x12/\n" +
+	"\x06inputs\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06inputs\x12\x12\n" +
+	"\x04cron\x18\x04 \x01(\tR\x04cron\x12\x1b\n" +
+	"\ttime_zone\x18\x05 \x01(\tR\btimeZone\x125\n" +
+	"\aoverlap\x18\x06 \x01(\x0e2\x1b.agentmesh.v1.OverlapPolicyR\aoverlap\x126\n" +
+	"\bcatch_up\x18\a \x01(\x0e2\x1b.agentmesh.v1.CatchUpPolicyR\acatchUp\x12A\n" +
+	"\x0fcatch_up_window\x18\b \x01(\v2\x19.google.protobuf.DurationR\rcatchUpWindow\x12\x16\n" +
+	"\x06paused\x18\t \x01(\bR\x06paused\x12!\n" +
+	"\fpause_reason\x18\n" +
+	" \x01(\tR\vpauseReason\x12H\n" +
+	"\x0fnext_fire_times\x18\v \x03(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\rnextFireTimes\x12F\n" +
+	"\x0elast_fire_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\flastFireTime\x12$\n" +
+	"\vlast_run_id\x18\r \x01(\tB\x04\xe2A\x01\x03R\tlastRunId\x12A\n" +
+	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12\"\n" +
+	"\tprincipal\x18\x0f \x01(\tB\x04\xe2A\x01\x03R\tprincipal\"L\n" +
+	"\x16CreateScheduleResponse\x122\n" +
+	"\bschedule\x18\x01 \x01(\v2\x16.agentmesh.v1.ScheduleR\bschedule\"Q\n" +
+	"\x15CreateScheduleRequest\x128\n" +
+	"\bschedule\x18\x01 \x01(\v2\x16.agentmesh.v1.ScheduleB\x04\xe2A\x01\x02R\bschedule\"I\n" +
+	"\x13GetScheduleResponse\x122\n" +
+	"\bschedule\x18\x01 \x01(\v2\x16.agentmesh.v1.ScheduleR\bschedule\".\n" +
+	"\x12GetScheduleRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"R\n" +
+	"\x14ListSchedulesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"u\n" +
+	"\x15ListSchedulesResponse\x124\n" +
+	"\tschedules\x18\x01 \x03(\v2\x16.agentmesh.v1.ScheduleR\tschedules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"K\n" +
+	"\x15PauseScheduleResponse\x122\n" +
+	"\bschedule\x18\x01 \x01(\v2\x16.agentmesh.v1.ScheduleR\bschedule\"H\n" +
+	"\x14PauseScheduleRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"L\n" +
+	"\x16ResumeScheduleResponse\x122\n" +
+	"\bschedule\x18\x01 \x01(\v2\x16.agentmesh.v1.ScheduleR\bschedule\"1\n" +
+	"\x15ResumeScheduleRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"2\n" +
+	"\x16TriggerScheduleRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\">\n" +
+	"\x17TriggerScheduleResponse\x12#\n" +
+	"\x03run\x18\x01 \x01(\v2\x11.agentmesh.v1.RunR\x03run\"1\n" +
+	"\x15DeleteScheduleRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"\x18\n" +
+	"\x16DeleteScheduleResponse\"\x13\n" +
 	"\x11GetMetricsRequest\"E\n" +
 	"\x12GetMetricsResponse\x12/\n" +
 	"\ametrics\x18\x01 \x01(\v2\x15.agentmesh.v1.MetricsR\ametrics\"L\n" +
@@ -2230,13 +3507,23 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\x1aREPLICA_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16REPLICA_HEALTH_SERVING\x10\x01\x12\x1e\n" +
 	"\x1aREPLICA_HEALTH_NOT_SERVING\x10\x02\x12\x1a\n" +
-	"\x16REPLICA_HEALTH_UNKNOWN\x10\x03*r\n" +
+	"\x16REPLICA_HEALTH_UNKNOWN\x10\x03*\x86\x01\n" +
+	"\rOverlapPolicy\x12\x1e\n" +
+	"\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x18\n" +
+	"\x14OVERLAP_POLICY_ALLOW\x10\x02\x12\"\n" +
+	"\x1eOVERLAP_POLICY_CANCEL_PREVIOUS\x10\x03*|\n" +
+	"\rCatchUpPolicy\x12\x1f\n" +
+	"\x1bCATCH_UP_POLICY_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14CATCH_UP_POLICY_NONE\x10\x01\x12\x17\n" +
+	"\x13CATCH_UP_POLICY_ONE\x10\x02\x12\x17\n" +
+	"\x13CATCH_UP_POLICY_ALL\x10\x03*r\n" +
 	"\n" +
 	"CallerRole\x12\x1b\n" +
 	"\x17CALLER_ROLE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CALLER_ROLE_VIEWER\x10\x01\x12\x18\n" +
 	"\x14CALLER_ROLE_OPERATOR\x10\x02\x12\x15\n" +
-	"\x11CALLER_ROLE_ADMIN\x10\x032\xe5\f\n" +
+	"\x11CALLER_ROLE_ADMIN\x10\x032\xb8\x15\n" +
 	"\x13OrchestratorService\x12\x84\x01\n" +
 	"\x10ValidateWorkflow\x12%.agentmesh.v1.ValidateWorkflowRequest\x1a&.agentmesh.v1.ValidateWorkflowResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/workflows:validate\x12^\n" +
 	"\bStartRun\x12\x1d.agentmesh.v1.StartRunRequest\x1a\x1e.agentmesh.v1.StartRunResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/runs\x12p\n" +
@@ -2256,7 +3543,16 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\fWatchMetrics\x12!.agentmesh.v1.WatchMetricsRequest\x1a\".agentmesh.v1.WatchMetricsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/metrics:watch0\x01\x12R\n" +
 	"\x04Chat\x12\x19.agentmesh.v1.ChatRequest\x1a\x1a.agentmesh.v1.ChatResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/chat\x12m\n" +
 	"\n" +
-	"ChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/chat:stream0\x01\x12`\n" +
+	"ChatStream\x12\x1f.agentmesh.v1.ChatStreamRequest\x1a .agentmesh.v1.ChatStreamResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/chat:stream0\x01\x12r\n" +
+	"\rApplyWorkflow\x12\".agentmesh.v1.ApplyWorkflowRequest\x1a#.agentmesh.v1.ApplyWorkflowResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/workflows\x12p\n" +
+	"\vGetWorkflow\x12 .agentmesh.v1.GetWorkflowRequest\x1a!.agentmesh.v1.GetWorkflowResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/workflows/{name}\x12|\n" +
+	"\x0eCreateSchedule\x12#.agentmesh.v1.CreateScheduleRequest\x1a$.agentmesh.v1.CreateScheduleResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\bschedule\"\r/v1/schedules\x12p\n" +
+	"\vGetSchedule\x12 .agentmesh.v1.GetScheduleRequest\x1a!.agentmesh.v1.GetScheduleResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/schedules/{name}\x12o\n" +
+	"\rListSchedules\x12\".agentmesh.v1.ListSchedulesRequest\x1a#.agentmesh.v1.ListSchedulesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/schedules\x12\x7f\n" +
+	"\rPauseSchedule\x12\".agentmesh.v1.PauseScheduleRequest\x1a#.agentmesh.v1.PauseScheduleResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/schedules/{name}:pause\x12\x83\x01\n" +
+	"\x0eResumeSchedule\x12#.agentmesh.v1.ResumeScheduleRequest\x1a$.agentmesh.v1.ResumeScheduleResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/schedules/{name}:resume\x12\x87\x01\n" +
+	"\x0fTriggerSchedule\x12$.agentmesh.v1.TriggerScheduleRequest\x1a%.agentmesh.v1.TriggerScheduleResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/schedules/{name}:trigger\x12y\n" +
+	"\x0eDeleteSchedule\x12#.agentmesh.v1.DeleteScheduleRequest\x1a$.agentmesh.v1.DeleteScheduleResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/schedules/{name}\x12`\n" +
 	"\tGetCaller\x12\x1e.agentmesh.v1.GetCallerRequest\x1a\x1f.agentmesh.v1.GetCallerResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/callerB\xa9\x01\n" +
 	"\x10com.agentmesh.v1B\x18OrchestratorServiceProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
@@ -2273,120 +3569,180 @@ func file_agentmesh_v1_orchestrator_service_proto_rawDescGZIP() []byte {
 	return file_agentmesh_v1_orchestrator_service_proto_rawDescData
 }
 
-var file_agentmesh_v1_orchestrator_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentmesh_v1_orchestrator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_agentmesh_v1_orchestrator_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_agentmesh_v1_orchestrator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_agentmesh_v1_orchestrator_service_proto_goTypes = []any{
 	(ReplicaHealth)(0),               // 0: agentmesh.v1.ReplicaHealth
-	(CallerRole)(0),                  // 1: agentmesh.v1.CallerRole
-	(*ValidateWorkflowRequest)(nil),  // 2: agentmesh.v1.ValidateWorkflowRequest
-	(*ValidateWorkflowResponse)(nil), // 3: agentmesh.v1.ValidateWorkflowResponse
-	(*StartRunRequest)(nil),          // 4: agentmesh.v1.StartRunRequest
-	(*StartRunResponse)(nil),         // 5: agentmesh.v1.StartRunResponse
-	(*RunWorkflowRequest)(nil),       // 6: agentmesh.v1.RunWorkflowRequest
-	(*RunWorkflowResponse)(nil),      // 7: agentmesh.v1.RunWorkflowResponse
-	(*WatchRunRequest)(nil),          // 8: agentmesh.v1.WatchRunRequest
-	(*WatchRunResponse)(nil),         // 9: agentmesh.v1.WatchRunResponse
-	(*GetRunRequest)(nil),            // 10: agentmesh.v1.GetRunRequest
-	(*GetRunResponse)(nil),           // 11: agentmesh.v1.GetRunResponse
-	(*ListRunsRequest)(nil),          // 12: agentmesh.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),         // 13: agentmesh.v1.ListRunsResponse
-	(*CancelRunRequest)(nil),         // 14: agentmesh.v1.CancelRunRequest
-	(*CancelRunResponse)(nil),        // 15: agentmesh.v1.CancelRunResponse
-	(*ProvideInputRequest)(nil),      // 16: agentmesh.v1.ProvideInputRequest
-	(*ProvideInputResponse)(nil),     // 17: agentmesh.v1.ProvideInputResponse
-	(*ListAgentsRequest)(nil),        // 18: agentmesh.v1.ListAgentsRequest
-	(*ListAgentsResponse)(nil),       // 19: agentmesh.v1.ListAgentsResponse
-	(*AgentStatus)(nil),              // 20: agentmesh.v1.AgentStatus
-	(*Replica)(nil),                  // 21: agentmesh.v1.Replica
-	(*ListWorkflowsRequest)(nil),     // 22: agentmesh.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),    // 23: agentmesh.v1.ListWorkflowsResponse
-	(*GetMetricsRequest)(nil),        // 24: agentmesh.v1.GetMetricsRequest
-	(*GetMetricsResponse)(nil),       // 25: agentmesh.v1.GetMetricsResponse
-	(*WatchMetricsRequest)(nil),      // 26: agentmesh.v1.WatchMetricsRequest
-	(*WatchMetricsResponse)(nil),     // 27: agentmesh.v1.WatchMetricsResponse
-	(*Metrics)(nil),                  // 28: agentmesh.v1.Metrics
-	(*AgentMetrics)(nil),             // 29: agentmesh.v1.AgentMetrics
-	(*ChatRequest)(nil),              // 30: agentmesh.v1.ChatRequest
-	(*ChatResponse)(nil),             // 31: agentmesh.v1.ChatResponse
-	(*ChatStreamRequest)(nil),        // 32: agentmesh.v1.ChatStreamRequest
-	(*ChatStreamResponse)(nil),       // 33: agentmesh.v1.ChatStreamResponse
-	(*GetCallerRequest)(nil),         // 34: agentmesh.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),        // 35: agentmesh.v1.GetCallerResponse
-	(*Workflow)(nil),                 // 36: agentmesh.v1.Workflow
-	(*structpb.Struct)(nil),          // 37: google.protobuf.Struct
-	(*RunContext)(nil),               // 38: agentmesh.v1.RunContext
-	(*Run)(nil),                      // 39: agentmesh.v1.Run
-	(*RunEvent)(nil),                 // 40: agentmesh.v1.RunEvent
-	(RunState)(0),                    // 41: agentmesh.v1.RunState
-	(*AgentMessage)(nil),             // 42: agentmesh.v1.AgentMessage
-	(*AgentCard)(nil),                // 43: agentmesh.v1.AgentCard
-	(*durationpb.Duration)(nil),      // 44: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 45: google.protobuf.Timestamp
+	(OverlapPolicy)(0),               // 1: agentmesh.v1.OverlapPolicy
+	(CatchUpPolicy)(0),               // 2: agentmesh.v1.CatchUpPolicy
+	(CallerRole)(0),                  // 3: agentmesh.v1.CallerRole
+	(*ValidateWorkflowRequest)(nil),  // 4: agentmesh.v1.ValidateWorkflowRequest
+	(*ValidateWorkflowResponse)(nil), // 5: agentmesh.v1.ValidateWorkflowResponse
+	(*StartRunRequest)(nil),          // 6: agentmesh.v1.StartRunRequest
+	(*StartRunResponse)(nil),         // 7: agentmesh.v1.StartRunResponse
+	(*RunWorkflowRequest)(nil),       // 8: agentmesh.v1.RunWorkflowRequest
+	(*RunWorkflowResponse)(nil),      // 9: agentmesh.v1.RunWorkflowResponse
+	(*WatchRunRequest)(nil),          // 10: agentmesh.v1.WatchRunRequest
+	(*WatchRunResponse)(nil),         // 11: agentmesh.v1.WatchRunResponse
+	(*GetRunRequest)(nil),            // 12: agentmesh.v1.GetRunRequest
+	(*GetRunResponse)(nil),           // 13: agentmesh.v1.GetRunResponse
+	(*ListRunsRequest)(nil),          // 14: agentmesh.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),         // 15: agentmesh.v1.ListRunsResponse
+	(*CancelRunRequest)(nil),         // 16: agentmesh.v1.CancelRunRequest
+	(*CancelRunResponse)(nil),        // 17: agentmesh.v1.CancelRunResponse
+	(*ProvideInputRequest)(nil),      // 18: agentmesh.v1.ProvideInputRequest
+	(*ProvideInputResponse)(nil),     // 19: agentmesh.v1.ProvideInputResponse
+	(*ListAgentsRequest)(nil),        // 20: agentmesh.v1.ListAgentsRequest
+	(*ListAgentsResponse)(nil),       // 21: agentmesh.v1.ListAgentsResponse
+	(*AgentStatus)(nil),              // 22: agentmesh.v1.AgentStatus
+	(*Replica)(nil),                  // 23: agentmesh.v1.Replica
+	(*ListWorkflowsRequest)(nil),     // 24: agentmesh.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),    // 25: agentmesh.v1.ListWorkflowsResponse
+	(*WorkflowVersion)(nil),          // 26: agentmesh.v1.WorkflowVersion
+	(*ApplyWorkflowRequest)(nil),     // 27: agentmesh.v1.ApplyWorkflowRequest
+	(*ApplyWorkflowResponse)(nil),    // 28: agentmesh.v1.ApplyWorkflowResponse
+	(*GetWorkflowRequest)(nil),       // 29: agentmesh.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),      // 30: agentmesh.v1.GetWorkflowResponse
+	(*Schedule)(nil),                 // 31: agentmesh.v1.Schedule
+	(*CreateScheduleResponse)(nil),   // 32: agentmesh.v1.CreateScheduleResponse
+	(*CreateScheduleRequest)(nil),    // 33: agentmesh.v1.CreateScheduleRequest
+	(*GetScheduleResponse)(nil),      // 34: agentmesh.v1.GetScheduleResponse
+	(*GetScheduleRequest)(nil),       // 35: agentmesh.v1.GetScheduleRequest
+	(*ListSchedulesRequest)(nil),     // 36: agentmesh.v1.ListSchedulesRequest
+	(*ListSchedulesResponse)(nil),    // 37: agentmesh.v1.ListSchedulesResponse
+	(*PauseScheduleResponse)(nil),    // 38: agentmesh.v1.PauseScheduleResponse
+	(*PauseScheduleRequest)(nil),     // 39: agentmesh.v1.PauseScheduleRequest
+	(*ResumeScheduleResponse)(nil),   // 40: agentmesh.v1.ResumeScheduleResponse
+	(*ResumeScheduleRequest)(nil),    // 41: agentmesh.v1.ResumeScheduleRequest
+	(*TriggerScheduleRequest)(nil),   // 42: agentmesh.v1.TriggerScheduleRequest
+	(*TriggerScheduleResponse)(nil),  // 43: agentmesh.v1.TriggerScheduleResponse
+	(*DeleteScheduleRequest)(nil),    // 44: agentmesh.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil),   // 45: agentmesh.v1.DeleteScheduleResponse
+	(*GetMetricsRequest)(nil),        // 46: agentmesh.v1.GetMetricsRequest
+	(*GetMetricsResponse)(nil),       // 47: agentmesh.v1.GetMetricsResponse
+	(*WatchMetricsRequest)(nil),      // 48: agentmesh.v1.WatchMetricsRequest
+	(*WatchMetricsResponse)(nil),     // 49: agentmesh.v1.WatchMetricsResponse
+	(*Metrics)(nil),                  // 50: agentmesh.v1.Metrics
+	(*AgentMetrics)(nil),             // 51: agentmesh.v1.AgentMetrics
+	(*ChatRequest)(nil),              // 52: agentmesh.v1.ChatRequest
+	(*ChatResponse)(nil),             // 53: agentmesh.v1.ChatResponse
+	(*ChatStreamRequest)(nil),        // 54: agentmesh.v1.ChatStreamRequest
+	(*ChatStreamResponse)(nil),       // 55: agentmesh.v1.ChatStreamResponse
+	(*GetCallerRequest)(nil),         // 56: agentmesh.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),        // 57: agentmesh.v1.GetCallerResponse
+	(*Workflow)(nil),                 // 58: agentmesh.v1.Workflow
+	(*structpb.Struct)(nil),          // 59: google.protobuf.Struct
+	(*RunContext)(nil),               // 60: agentmesh.v1.RunContext
+	(*Run)(nil),                      // 61: agentmesh.v1.Run
+	(*RunEvent)(nil),                 // 62: agentmesh.v1.RunEvent
+	(RunState)(0),                    // 63: agentmesh.v1.RunState
+	(*AgentMessage)(nil),             // 64: agentmesh.v1.AgentMessage
+	(*AgentCard)(nil),                // 65: agentmesh.v1.AgentCard
+	(*timestamppb.Timestamp)(nil),    // 66: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 67: google.protobuf.Duration
 }
 var file_agentmesh_v1_orchestrator_service_proto_depIdxs = []int32{
-	36, // 0: agentmesh.v1.ValidateWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
-	36, // 1: agentmesh.v1.StartRunRequest.workflow:type_name -> agentmesh.v1.Workflow
-	37, // 2: agentmesh.v1.StartRunRequest.inputs:type_name -> google.protobuf.Struct
-	38, // 3: agentmesh.v1.StartRunRequest.context:type_name -> agentmesh.v1.RunContext
-	39, // 4: agentmesh.v1.StartRunResponse.run:type_name -> agentmesh.v1.Run
-	36, // 5: agentmesh.v1.RunWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
-	37, // 6: agentmesh.v1.RunWorkflowRequest.inputs:type_name -> google.protobuf.Struct
-	38, // 7: agentmesh.v1.RunWorkflowRequest.context:type_name -> agentmesh.v1.RunContext
-	40, // 8: agentmesh.v1.RunWorkflowResponse.event:type_name -> agentmesh.v1.RunEvent
-	40, // 9: agentmesh.v1.WatchRunResponse.event:type_name -> agentmesh.v1.RunEvent
-	39, // 10: agentmesh.v1.GetRunResponse.run:type_name -> agentmesh.v1.Run
-	41, // 11: agentmesh.v1.ListRunsRequest.state:type_name -> agentmesh.v1.RunState
-	39, // 12: agentmesh.v1.ListRunsResponse.runs:type_name -> agentmesh.v1.Run
-	39, // 13: agentmesh.v1.CancelRunResponse.run:type_name -> agentmesh.v1.Run
-	42, // 14: agentmesh.v1.ProvideInputRequest.answer:type_name -> agentmesh.v1.AgentMessage
-	39, // 15: agentmesh.v1.ProvideInputResponse.run:type_name -> agentmesh.v1.Run
-	20, // 16: agentmesh.v1.ListAgentsResponse.agents:type_name -> agentmesh.v1.AgentStatus
-	21, // 17: agentmesh.v1.AgentStatus.replicas:type_name -> agentmesh.v1.Replica
-	43, // 18: agentmesh.v1.AgentStatus.card:type_name -> agentmesh.v1.AgentCard
+	58, // 0: agentmesh.v1.ValidateWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
+	58, // 1: agentmesh.v1.StartRunRequest.workflow:type_name -> agentmesh.v1.Workflow
+	59, // 2: agentmesh.v1.StartRunRequest.inputs:type_name -> google.protobuf.Struct
+	60, // 3: agentmesh.v1.StartRunRequest.context:type_name -> agentmesh.v1.RunContext
+	61, // 4: agentmesh.v1.StartRunResponse.run:type_name -> agentmesh.v1.Run
+	58, // 5: agentmesh.v1.RunWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
+	59, // 6: agentmesh.v1.RunWorkflowRequest.inputs:type_name -> google.protobuf.Struct
+	60, // 7: agentmesh.v1.RunWorkflowRequest.context:type_name -> agentmesh.v1.RunContext
+	62, // 8: agentmesh.v1.RunWorkflowResponse.event:type_name -> agentmesh.v1.RunEvent
+	62, // 9: agentmesh.v1.WatchRunResponse.event:type_name -> agentmesh.v1.RunEvent
+	61, // 10: agentmesh.v1.GetRunResponse.run:type_name -> agentmesh.v1.Run
+	63, // 11: agentmesh.v1.ListRunsRequest.state:type_name -> agentmesh.v1.RunState
+	61, // 12: agentmesh.v1.ListRunsResponse.runs:type_name -> agentmesh.v1.Run
+	61, // 13: agentmesh.v1.CancelRunResponse.run:type_name -> agentmesh.v1.Run
+	64, // 14: agentmesh.v1.ProvideInputRequest.answer:type_name -> agentmesh.v1.AgentMessage
+	61, // 15: agentmesh.v1.ProvideInputResponse.run:type_name -> agentmesh.v1.Run
+	22, // 16: agentmesh.v1.ListAgentsResponse.agents:type_name -> agentmesh.v1.AgentStatus
+	23, // 17: agentmesh.v1.AgentStatus.replicas:type_name -> agentmesh.v1.Replica
+	65, // 18: agentmesh.v1.AgentStatus.card:type_name -> agentmesh.v1.AgentCard
 	0,  // 19: agentmesh.v1.Replica.health:type_name -> agentmesh.v1.ReplicaHealth
-	36, // 20: agentmesh.v1.ListWorkflowsResponse.workflows:type_name -> agentmesh.v1.Workflow
-	28, // 21: agentmesh.v1.GetMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
-	44, // 22: agentmesh.v1.WatchMetricsRequest.interval:type_name -> google.protobuf.Duration
-	28, // 23: agentmesh.v1.WatchMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
-	29, // 24: agentmesh.v1.Metrics.agents:type_name -> agentmesh.v1.AgentMetrics
-	45, // 25: agentmesh.v1.Metrics.time:type_name -> google.protobuf.Timestamp
-	31, // 26: agentmesh.v1.ChatStreamResponse.result:type_name -> agentmesh.v1.ChatResponse
-	1,  // 27: agentmesh.v1.GetCallerResponse.role:type_name -> agentmesh.v1.CallerRole
-	2,  // 28: agentmesh.v1.OrchestratorService.ValidateWorkflow:input_type -> agentmesh.v1.ValidateWorkflowRequest
-	4,  // 29: agentmesh.v1.OrchestratorService.StartRun:input_type -> agentmesh.v1.StartRunRequest
-	6,  // 30: agentmesh.v1.OrchestratorService.RunWorkflow:input_type -> agentmesh.v1.RunWorkflowRequest
-	8,  // 31: agentmesh.v1.OrchestratorService.WatchRun:input_type -> agentmesh.v1.WatchRunRequest
-	10, // 32: agentmesh.v1.OrchestratorService.GetRun:input_type -> agentmesh.v1.GetRunRequest
-	12, // 33: agentmesh.v1.OrchestratorService.ListRuns:input_type -> agentmesh.v1.ListRunsRequest
-	14, // 34: agentmesh.v1.OrchestratorService.CancelRun:input_type -> agentmesh.v1.CancelRunRequest
-	16, // 35: agentmesh.v1.OrchestratorService.ProvideInput:input_type -> agentmesh.v1.ProvideInputRequest
-	18, // 36: agentmesh.v1.OrchestratorService.ListAgents:input_type -> agentmesh.v1.ListAgentsRequest
-	22, // 37: agentmesh.v1.OrchestratorService.ListWorkflows:input_type -> agentmesh.v1.ListWorkflowsRequest
-	24, // 38: agentmesh.v1.OrchestratorService.GetMetrics:input_type -> agentmesh.v1.GetMetricsRequest
-	26, // 39: agentmesh.v1.OrchestratorService.WatchMetrics:input_type -> agentmesh.v1.WatchMetricsRequest
-	30, // 40: agentmesh.v1.OrchestratorService.Chat:input_type -> agentmesh.v1.ChatRequest
-	32, // 41: agentmesh.v1.OrchestratorService.ChatStream:input_type -> agentmesh.v1.ChatStreamRequest
-	34, // 42: agentmesh.v1.OrchestratorService.GetCaller:input_type -> agentmesh.v1.GetCallerRequest
-	3,  // 43: agentmesh.v1.OrchestratorService.ValidateWorkflow:output_type -> agentmesh.v1.ValidateWorkflowResponse
-	5,  // 44: agentmesh.v1.OrchestratorService.StartRun:output_type -> agentmesh.v1.StartRunResponse
-	7,  // 45: agentmesh.v1.OrchestratorService.RunWorkflow:output_type -> agentmesh.v1.RunWorkflowResponse
-	9,  // 46: agentmesh.v1.OrchestratorService.WatchRun:output_type -> agentmesh.v1.WatchRunResponse
-	11, // 47: agentmesh.v1.OrchestratorService.GetRun:output_type -> agentmesh.v1.GetRunResponse
-	13, // 48: agentmesh.v1.OrchestratorService.ListRuns:output_type -> agentmesh.v1.ListRunsResponse
-	15, // 49: agentmesh.v1.OrchestratorService.CancelRun:output_type -> agentmesh.v1.CancelRunResponse
-	17, // 50: agentmesh.v1.OrchestratorService.ProvideInput:output_type -> agentmesh.v1.ProvideInputResponse
-	19, // 51: agentmesh.v1.OrchestratorService.ListAgents:output_type -> agentmesh.v1.ListAgentsResponse
-	23, // 52: agentmesh.v1.OrchestratorService.ListWorkflows:output_type -> agentmesh.v1.ListWorkflowsResponse
-	25, // 53: agentmesh.v1.OrchestratorService.GetMetrics:output_type -> agentmesh.v1.GetMetricsResponse
-	27, // 54: agentmesh.v1.OrchestratorService.WatchMetrics:output_type -> agentmesh.v1.WatchMetricsResponse
-	31, // 55: agentmesh.v1.OrchestratorService.Chat:output_type -> agentmesh.v1.ChatResponse
-	33, // 56: agentmesh.v1.OrchestratorService.ChatStream:output_type -> agentmesh.v1.ChatStreamResponse
-	35, // 57: agentmesh.v1.OrchestratorService.GetCaller:output_type -> agentmesh.v1.GetCallerResponse
-	43, // [43:58] is the sub-list for method output_type
-	28, // [28:43] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	58, // 20: agentmesh.v1.ListWorkflowsResponse.workflows:type_name -> agentmesh.v1.Workflow
+	26, // 21: agentmesh.v1.ListWorkflowsResponse.versions:type_name -> agentmesh.v1.WorkflowVersion
+	66, // 22: agentmesh.v1.WorkflowVersion.create_time:type_name -> google.protobuf.Timestamp
+	58, // 23: agentmesh.v1.ApplyWorkflowRequest.workflow:type_name -> agentmesh.v1.Workflow
+	58, // 24: agentmesh.v1.ApplyWorkflowResponse.workflow:type_name -> agentmesh.v1.Workflow
+	58, // 25: agentmesh.v1.GetWorkflowResponse.workflow:type_name -> agentmesh.v1.Workflow
+	26, // 26: agentmesh.v1.GetWorkflowResponse.versions:type_name -> agentmesh.v1.WorkflowVersion
+	59, // 27: agentmesh.v1.Schedule.inputs:type_name -> google.protobuf.Struct
+	1,  // 28: agentmesh.v1.Schedule.overlap:type_name -> agentmesh.v1.OverlapPolicy
+	2,  // 29: agentmesh.v1.Schedule.catch_up:type_name -> agentmesh.v1.CatchUpPolicy
+	67, // 30: agentmesh.v1.Schedule.catch_up_window:type_name -> google.protobuf.Duration
+	66, // 31: agentmesh.v1.Schedule.next_fire_times:type_name -> google.protobuf.Timestamp
+	66, // 32: agentmesh.v1.Schedule.last_fire_time:type_name -> google.protobuf.Timestamp
+	66, // 33: agentmesh.v1.Schedule.create_time:type_name -> google.protobuf.Timestamp
+	31, // 34: agentmesh.v1.CreateScheduleResponse.schedule:type_name -> agentmesh.v1.Schedule
+	31, // 35: agentmesh.v1.CreateScheduleRequest.schedule:type_name -> agentmesh.v1.Schedule
+	31, // 36: agentmesh.v1.GetScheduleResponse.schedule:type_name -> agentmesh.v1.Schedule
+	31, // 37: agentmesh.v1.ListSchedulesResponse.schedules:type_name -> agentmesh.v1.Schedule
+	31, // 38: agentmesh.v1.PauseScheduleResponse.schedule:type_name -> agentmesh.v1.Schedule
+	31, // 39: agentmesh.v1.ResumeScheduleResponse.schedule:type_name -> agentmesh.v1.Schedule
+	61, // 40: agentmesh.v1.TriggerScheduleResponse.run:type_name -> agentmesh.v1.Run
+	50, // 41: agentmesh.v1.GetMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
+	67, // 42: agentmesh.v1.WatchMetricsRequest.interval:type_name -> google.protobuf.Duration
+	50, // 43: agentmesh.v1.WatchMetricsResponse.metrics:type_name -> agentmesh.v1.Metrics
+	51, // 44: agentmesh.v1.Metrics.agents:type_name -> agentmesh.v1.AgentMetrics
+	66, // 45: agentmesh.v1.Metrics.time:type_name -> google.protobuf.Timestamp
+	53, // 46: agentmesh.v1.ChatStreamResponse.result:type_name -> agentmesh.v1.ChatResponse
+	3,  // 47: agentmesh.v1.GetCallerResponse.role:type_name -> agentmesh.v1.CallerRole
+	4,  // 48: agentmesh.v1.OrchestratorService.ValidateWorkflow:input_type -> agentmesh.v1.ValidateWorkflowRequest
+	6,  // 49: agentmesh.v1.OrchestratorService.StartRun:input_type -> agentmesh.v1.StartRunRequest
+	8,  // 50: agentmesh.v1.OrchestratorService.RunWorkflow:input_type -> agentmesh.v1.RunWorkflowRequest
+	10, // 51: agentmesh.v1.OrchestratorService.WatchRun:input_type -> agentmesh.v1.WatchRunRequest
+	12, // 52: agentmesh.v1.OrchestratorService.GetRun:input_type -> agentmesh.v1.GetRunRequest
+	14, // 53: agentmesh.v1.OrchestratorService.ListRuns:input_type -> agentmesh.v1.ListRunsRequest
+	16, // 54: agentmesh.v1.OrchestratorService.CancelRun:input_type -> agentmesh.v1.CancelRunRequest
+	18, // 55: agentmesh.v1.OrchestratorService.ProvideInput:input_type -> agentmesh.v1.ProvideInputRequest
+	20, // 56: agentmesh.v1.OrchestratorService.ListAgents:input_type -> agentmesh.v1.ListAgentsRequest
+	24, // 57: agentmesh.v1.OrchestratorService.ListWorkflows:input_type -> agentmesh.v1.ListWorkflowsRequest
+	46, // 58: agentmesh.v1.OrchestratorService.GetMetrics:input_type -> agentmesh.v1.GetMetricsRequest
+	48, // 59: agentmesh.v1.OrchestratorService.WatchMetrics:input_type -> agentmesh.v1.WatchMetricsRequest
+	52, // 60: agentmesh.v1.OrchestratorService.Chat:input_type -> agentmesh.v1.ChatRequest
+	54, // 61: agentmesh.v1.OrchestratorService.ChatStream:input_type -> agentmesh.v1.ChatStreamRequest
+	27, // 62: agentmesh.v1.OrchestratorService.ApplyWorkflow:input_type -> agentmesh.v1.ApplyWorkflowRequest
+	29, // 63: agentmesh.v1.OrchestratorService.GetWorkflow:input_type -> agentmesh.v1.GetWorkflowRequest
+	33, // 64: agentmesh.v1.OrchestratorService.CreateSchedule:input_type -> agentmesh.v1.CreateScheduleRequest
+	35, // 65: agentmesh.v1.OrchestratorService.GetSchedule:input_type -> agentmesh.v1.GetScheduleRequest
+	36, // 66: agentmesh.v1.OrchestratorService.ListSchedules:input_type -> agentmesh.v1.ListSchedulesRequest
+	39, // 67: agentmesh.v1.OrchestratorService.PauseSchedule:input_type -> agentmesh.v1.PauseScheduleRequest
+	41, // 68: agentmesh.v1.OrchestratorService.ResumeSchedule:input_type -> agentmesh.v1.ResumeScheduleRequest
+	42, // 69: agentmesh.v1.OrchestratorService.TriggerSchedule:input_type -> agentmesh.v1.TriggerScheduleRequest
+	44, // 70: agentmesh.v1.OrchestratorService.DeleteSchedule:input_type -> agentmesh.v1.DeleteScheduleRequest
+	56, // 71: agentmesh.v1.OrchestratorService.GetCaller:input_type -> agentmesh.v1.GetCallerRequest
+	5,  // 72: agentmesh.v1.OrchestratorService.ValidateWorkflow:output_type -> agentmesh.v1.ValidateWorkflowResponse
+	7,  // 73: agentmesh.v1.OrchestratorService.StartRun:output_type -> agentmesh.v1.StartRunResponse
+	9,  // 74: agentmesh.v1.OrchestratorService.RunWorkflow:output_type -> agentmesh.v1.RunWorkflowResponse
+	11, // 75: agentmesh.v1.OrchestratorService.WatchRun:output_type -> agentmesh.v1.WatchRunResponse
+	13, // 76: agentmesh.v1.OrchestratorService.GetRun:output_type -> agentmesh.v1.GetRunResponse
+	15, // 77: agentmesh.v1.OrchestratorService.ListRuns:output_type -> agentmesh.v1.ListRunsResponse
+	17, // 78: agentmesh.v1.OrchestratorService.CancelRun:output_type -> agentmesh.v1.CancelRunResponse
+	19, // 79: agentmesh.v1.OrchestratorService.ProvideInput:output_type -> agentmesh.v1.ProvideInputResponse
+	21, // 80: agentmesh.v1.OrchestratorService.ListAgents:output_type -> agentmesh.v1.ListAgentsResponse
+	25, // 81: agentmesh.v1.OrchestratorService.ListWorkflows:output_type -> agentmesh.v1.ListWorkflowsResponse
+	47, // 82: agentmesh.v1.OrchestratorService.GetMetrics:output_type -> agentmesh.v1.GetMetricsResponse
+	49, // 83: agentmesh.v1.OrchestratorService.WatchMetrics:output_type -> agentmesh.v1.WatchMetricsResponse
+	53, // 84: agentmesh.v1.OrchestratorService.Chat:output_type -> agentmesh.v1.ChatResponse
+	55, // 85: agentmesh.v1.OrchestratorService.ChatStream:output_type -> agentmesh.v1.ChatStreamResponse
+	28, // 86: agentmesh.v1.OrchestratorService.ApplyWorkflow:output_type -> agentmesh.v1.ApplyWorkflowResponse
+	30, // 87: agentmesh.v1.OrchestratorService.GetWorkflow:output_type -> agentmesh.v1.GetWorkflowResponse
+	32, // 88: agentmesh.v1.OrchestratorService.CreateSchedule:output_type -> agentmesh.v1.CreateScheduleResponse
+	34, // 89: agentmesh.v1.OrchestratorService.GetSchedule:output_type -> agentmesh.v1.GetScheduleResponse
+	37, // 90: agentmesh.v1.OrchestratorService.ListSchedules:output_type -> agentmesh.v1.ListSchedulesResponse
+	38, // 91: agentmesh.v1.OrchestratorService.PauseSchedule:output_type -> agentmesh.v1.PauseScheduleResponse
+	40, // 92: agentmesh.v1.OrchestratorService.ResumeSchedule:output_type -> agentmesh.v1.ResumeScheduleResponse
+	43, // 93: agentmesh.v1.OrchestratorService.TriggerSchedule:output_type -> agentmesh.v1.TriggerScheduleResponse
+	45, // 94: agentmesh.v1.OrchestratorService.DeleteSchedule:output_type -> agentmesh.v1.DeleteScheduleResponse
+	57, // 95: agentmesh.v1.OrchestratorService.GetCaller:output_type -> agentmesh.v1.GetCallerResponse
+	72, // [72:96] is the sub-list for method output_type
+	48, // [48:72] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_orchestrator_service_proto_init() }
@@ -2407,7 +3763,7 @@ func file_agentmesh_v1_orchestrator_service_proto_init() {
 		(*RunWorkflowRequest_WorkflowName)(nil),
 	}
 	file_agentmesh_v1_orchestrator_service_proto_msgTypes[14].OneofWrappers = []any{}
-	file_agentmesh_v1_orchestrator_service_proto_msgTypes[31].OneofWrappers = []any{
+	file_agentmesh_v1_orchestrator_service_proto_msgTypes[51].OneofWrappers = []any{
 		(*ChatStreamResponse_Text)(nil),
 		(*ChatStreamResponse_Result)(nil),
 	}
@@ -2416,8 +3772,8 @@ func file_agentmesh_v1_orchestrator_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_orchestrator_service_proto_rawDesc), len(file_agentmesh_v1_orchestrator_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   34,
+			NumEnums:      4,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,9 @@ const (
 	// Nothing is left to do until someone answers a step's question (see
 	// ProvideInput): the run holds no agent call and no task meanwhile.
 	RunState_RUN_STATE_WAITING_FOR_INPUT RunState = 6
+	// Nothing is left to do until a timer fires (Run.wake_time): a sleep step,
+	// or a question with a timeout. The run holds no task meanwhile.
+	RunState_RUN_STATE_SLEEPING RunState = 7
 )
 
 // Enum value maps for RunState.
@@ -49,6 +52,7 @@ var (
 		4: "RUN_STATE_FAILED",
 		5: "RUN_STATE_CANCELLED",
 		6: "RUN_STATE_WAITING_FOR_INPUT",
+		7: "RUN_STATE_SLEEPING",
 	}
 	RunState_value = map[string]int32{
 		"RUN_STATE_UNSPECIFIED":       0,
@@ -58,6 +62,7 @@ var (
 		"RUN_STATE_FAILED":            4,
 		"RUN_STATE_CANCELLED":         5,
 		"RUN_STATE_WAITING_FOR_INPUT": 6,
+		"RUN_STATE_SLEEPING":          7,
 	}
 )
 
@@ -100,6 +105,10 @@ const (
 	StepState_STEP_STATE_CANCELLED   StepState = 6
 	// Its agent asked a question (StepRun.pending_input); it goes on once answered.
 	StepState_STEP_STATE_WAITING_FOR_INPUT StepState = 7
+	// A sleep step waiting for its time (StepRun.wake_time).
+	StepState_STEP_STATE_SLEEPING StepState = 8
+	// Its agent call waits for the agent's concurrency or rate limit.
+	StepState_STEP_STATE_QUEUED StepState = 9
 )
 
 // Enum value maps for StepState.
@@ -113,6 +122,8 @@ var (
 		5: "STEP_STATE_SKIPPED",
 		6: "STEP_STATE_CANCELLED",
 		7: "STEP_STATE_WAITING_FOR_INPUT",
+		8: "STEP_STATE_SLEEPING",
+		9: "STEP_STATE_QUEUED",
 	}
 	StepState_value = map[string]int32{
 		"STEP_STATE_UNSPECIFIED":       0,
@@ -123,6 +134,8 @@ var (
 		"STEP_STATE_SKIPPED":           5,
 		"STEP_STATE_CANCELLED":         6,
 		"STEP_STATE_WAITING_FOR_INPUT": 7,
+		"STEP_STATE_SLEEPING":          8,
+		"STEP_STATE_QUEUED":            9,
 	}
 )
 
@@ -177,7 +190,19 @@ type Run struct {
 	Principal string `protobuf:"bytes,14,opt,name=principal,proto3" json:"principal,omitempty"`
 	// W3C traceparent of the call that started the run (StartRun's server span, or the
 	// caller's); the run's root span links to it. Empty when there was none.
-	Traceparent   string `protobuf:"bytes,15,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Traceparent string `protobuf:"bytes,15,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	// What the run's agent calls have spent so far.
+	Usage *Usage `protobuf:"bytes,16,opt,name=usage,proto3" json:"usage,omitempty"`
+	// The run whose sub-workflow step started this one; unset for a run started
+	// by a caller or a schedule.
+	Parent *ParentRun `protobuf:"bytes,17,opt,name=parent,proto3" json:"parent,omitempty"`
+	// How deep in sub-workflows the run is: 0 for a run with no parent.
+	Depth int32 `protobuf:"varint,18,opt,name=depth,proto3" json:"depth,omitempty"`
+	// While the run waits or sleeps: when its next timer fires (a sleep ends, a
+	// question times out).
+	WakeTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=wake_time,json=wakeTime,proto3" json:"wake_time,omitempty"`
+	// The schedule that started the run, if one did.
+	Schedule      string `protobuf:"bytes,20,opt,name=schedule,proto3" json:"schedule,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +342,242 @@ func (x *Run) GetTraceparent() string {
 	return ""
 }
 
+func (x *Run) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *Run) GetParent() *ParentRun {
+	if x != nil {
+		return x.Parent
+	}
+	return nil
+}
+
+func (x *Run) GetDepth() int32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+func (x *Run) GetWakeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WakeTime
+	}
+	return nil
+}
+
+func (x *Run) GetSchedule() string {
+	if x != nil {
+		return x.Schedule
+	}
+	return ""
+}
+
+// ParentRun names the step of another run that started a run.
+type ParentRun struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	StepId        string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Item          *int32                 `protobuf:"varint,3,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParentRun) Reset() {
+	*x = ParentRun{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParentRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParentRun) ProtoMessage() {}
+
+func (x *ParentRun) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParentRun.ProtoReflect.Descriptor instead.
+func (*ParentRun) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ParentRun) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *ParentRun) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ParentRun) GetItem() int32 {
+	if x != nil && x.Item != nil {
+		return *x.Item
+	}
+	return 0
+}
+
+// Usage is what agent calls spent: tokens, by model, and their cost at the
+// gateway's prices.
+type Usage struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InputTokens  int64                  `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	// At the gateway's prices per model; 0 where no price is known.
+	Cost          float64       `protobuf:"fixed64,3,opt,name=cost,proto3" json:"cost,omitempty"`
+	Models        []*ModelUsage `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Usage) Reset() {
+	*x = Usage{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usage) ProtoMessage() {}
+
+func (x *Usage) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usage.ProtoReflect.Descriptor instead.
+func (*Usage) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Usage) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetCost() float64 {
+	if x != nil {
+		return x.Cost
+	}
+	return 0
+}
+
+func (x *Usage) GetModels() []*ModelUsage {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+type ModelUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The model's name; empty for replies that did not say.
+	Model         string  `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	InputTokens   int64   `protobuf:"varint,2,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens  int64   `protobuf:"varint,3,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	Cost          float64 `protobuf:"fixed64,4,opt,name=cost,proto3" json:"cost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelUsage) Reset() {
+	*x = ModelUsage{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelUsage) ProtoMessage() {}
+
+func (x *ModelUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelUsage.ProtoReflect.Descriptor instead.
+func (*ModelUsage) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ModelUsage) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelUsage) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetCost() float64 {
+	if x != nil {
+		return x.Cost
+	}
+	return 0
+}
+
 // RunContext is what the content system called the pipeline context.
 type RunContext struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -329,7 +590,7 @@ type RunContext struct {
 
 func (x *RunContext) Reset() {
 	*x = RunContext{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[1]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +602,7 @@ func (x *RunContext) String() string {
 func (*RunContext) ProtoMessage() {}
 
 func (x *RunContext) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[1]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +615,7 @@ func (x *RunContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunContext.ProtoReflect.Descriptor instead.
 func (*RunContext) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{1}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RunContext) GetSessionId() string {
@@ -390,14 +651,20 @@ type StepRun struct {
 	EndTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// The questions the step's agent asked that are not answered yet (one per
 	// for_each item at most).
-	PendingInput  []*InputRequest `protobuf:"bytes,11,rep,name=pending_input,json=pendingInput,proto3" json:"pending_input,omitempty"`
+	PendingInput []*InputRequest `protobuf:"bytes,11,rep,name=pending_input,json=pendingInput,proto3" json:"pending_input,omitempty"`
+	// A sub-workflow step's child runs (one per for_each item).
+	ChildRunIds []string `protobuf:"bytes,12,rep,name=child_run_ids,json=childRunIds,proto3" json:"child_run_ids,omitempty"`
+	// A sleeping step: when it wakes.
+	WakeTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=wake_time,json=wakeTime,proto3" json:"wake_time,omitempty"`
+	// What the step's agent calls spent.
+	Usage         *Usage `protobuf:"bytes,14,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepRun) Reset() {
 	*x = StepRun{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[2]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +676,7 @@ func (x *StepRun) String() string {
 func (*StepRun) ProtoMessage() {}
 
 func (x *StepRun) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[2]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +689,7 @@ func (x *StepRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRun.ProtoReflect.Descriptor instead.
 func (*StepRun) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{2}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StepRun) GetStepId() string {
@@ -502,6 +769,27 @@ func (x *StepRun) GetPendingInput() []*InputRequest {
 	return nil
 }
 
+func (x *StepRun) GetChildRunIds() []string {
+	if x != nil {
+		return x.ChildRunIds
+	}
+	return nil
+}
+
+func (x *StepRun) GetWakeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WakeTime
+	}
+	return nil
+}
+
+func (x *StepRun) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
 // InputRequest is a question an agent asked in a step, waiting for an answer.
 type InputRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -513,14 +801,19 @@ type InputRequest struct {
 	// The agent's question.
 	Question *AgentMessage `protobuf:"bytes,5,opt,name=question,proto3" json:"question,omitempty"`
 	// JSON Schema the answer's data must satisfy; absent: any answer will do.
-	AnswerSchema  *structpb.Struct `protobuf:"bytes,6,opt,name=answer_schema,json=answerSchema,proto3" json:"answer_schema,omitempty"`
+	AnswerSchema *structpb.Struct `protobuf:"bytes,6,opt,name=answer_schema,json=answerSchema,proto3" json:"answer_schema,omitempty"`
+	// Who may answer (an ask step's `role` and `principals`); empty: operators.
+	Role       string   `protobuf:"bytes,7,opt,name=role,proto3" json:"role,omitempty"`
+	Principals []string `protobuf:"bytes,8,rep,name=principals,proto3" json:"principals,omitempty"`
+	// When the question times out (an ask step's `timeout`); unset: never.
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InputRequest) Reset() {
 	*x = InputRequest{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +825,7 @@ func (x *InputRequest) String() string {
 func (*InputRequest) ProtoMessage() {}
 
 func (x *InputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,7 +838,7 @@ func (x *InputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputRequest.ProtoReflect.Descriptor instead.
 func (*InputRequest) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{3}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InputRequest) GetStepId() string {
@@ -590,6 +883,27 @@ func (x *InputRequest) GetAnswerSchema() *structpb.Struct {
 	return nil
 }
 
+func (x *InputRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *InputRequest) GetPrincipals() []string {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *InputRequest) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
 // RunError says why a step or a run failed.
 type RunError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -605,7 +919,7 @@ type RunError struct {
 
 func (x *RunError) Reset() {
 	*x = RunError{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +931,7 @@ func (x *RunError) String() string {
 func (*RunError) ProtoMessage() {}
 
 func (x *RunError) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[4]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +944,7 @@ func (x *RunError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunError.ProtoReflect.Descriptor instead.
 func (*RunError) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{4}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RunError) GetCode() string {
@@ -685,6 +999,9 @@ type RunEvent struct {
 	//	*RunEvent_StepInputProvided
 	//	*RunEvent_RunWaiting
 	//	*RunEvent_StepRemoteTask
+	//	*RunEvent_StepSleeping
+	//	*RunEvent_StepChildStarted
+	//	*RunEvent_StepQueued
 	Event         isRunEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -692,7 +1009,7 @@ type RunEvent struct {
 
 func (x *RunEvent) Reset() {
 	*x = RunEvent{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +1021,7 @@ func (x *RunEvent) String() string {
 func (*RunEvent) ProtoMessage() {}
 
 func (x *RunEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[5]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1034,7 @@ func (x *RunEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunEvent.ProtoReflect.Descriptor instead.
 func (*RunEvent) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{5}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RunEvent) GetRunId() string {
@@ -883,6 +1200,33 @@ func (x *RunEvent) GetStepRemoteTask() *StepRemoteTask {
 	return nil
 }
 
+func (x *RunEvent) GetStepSleeping() *StepSleeping {
+	if x != nil {
+		if x, ok := x.Event.(*RunEvent_StepSleeping); ok {
+			return x.StepSleeping
+		}
+	}
+	return nil
+}
+
+func (x *RunEvent) GetStepChildStarted() *StepChildStarted {
+	if x != nil {
+		if x, ok := x.Event.(*RunEvent_StepChildStarted); ok {
+			return x.StepChildStarted
+		}
+	}
+	return nil
+}
+
+func (x *RunEvent) GetStepQueued() *StepQueued {
+	if x != nil {
+		if x, ok := x.Event.(*RunEvent_StepQueued); ok {
+			return x.StepQueued
+		}
+	}
+	return nil
+}
+
 type isRunEvent_Event interface {
 	isRunEvent_Event()
 }
@@ -947,6 +1291,18 @@ type RunEvent_StepRemoteTask struct {
 	StepRemoteTask *StepRemoteTask `protobuf:"bytes,24,opt,name=step_remote_task,json=stepRemoteTask,proto3,oneof"`
 }
 
+type RunEvent_StepSleeping struct {
+	StepSleeping *StepSleeping `protobuf:"bytes,25,opt,name=step_sleeping,json=stepSleeping,proto3,oneof"`
+}
+
+type RunEvent_StepChildStarted struct {
+	StepChildStarted *StepChildStarted `protobuf:"bytes,26,opt,name=step_child_started,json=stepChildStarted,proto3,oneof"`
+}
+
+type RunEvent_StepQueued struct {
+	StepQueued *StepQueued `protobuf:"bytes,27,opt,name=step_queued,json=stepQueued,proto3,oneof"`
+}
+
 func (*RunEvent_RunStarted) isRunEvent_Event() {}
 
 func (*RunEvent_StepStarted) isRunEvent_Event() {}
@@ -977,6 +1333,12 @@ func (*RunEvent_RunWaiting) isRunEvent_Event() {}
 
 func (*RunEvent_StepRemoteTask) isRunEvent_Event() {}
 
+func (*RunEvent_StepSleeping) isRunEvent_Event() {}
+
+func (*RunEvent_StepChildStarted) isRunEvent_Event() {}
+
+func (*RunEvent_StepQueued) isRunEvent_Event() {}
+
 // RunStarted carries a snapshot of the run as it starts.
 type RunStarted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -987,7 +1349,7 @@ type RunStarted struct {
 
 func (x *RunStarted) Reset() {
 	*x = RunStarted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1361,7 @@ func (x *RunStarted) String() string {
 func (*RunStarted) ProtoMessage() {}
 
 func (x *RunStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[6]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1374,7 @@ func (x *RunStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunStarted.ProtoReflect.Descriptor instead.
 func (*RunStarted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{6}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RunStarted) GetRun() *Run {
@@ -1039,7 +1401,7 @@ type StepStarted struct {
 
 func (x *StepStarted) Reset() {
 	*x = StepStarted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1413,7 @@ func (x *StepStarted) String() string {
 func (*StepStarted) ProtoMessage() {}
 
 func (x *StepStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[7]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1426,7 @@ func (x *StepStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepStarted.ProtoReflect.Descriptor instead.
 func (*StepStarted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{7}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StepStarted) GetStepId() string {
@@ -1114,7 +1476,7 @@ type StepOutputChunk struct {
 
 func (x *StepOutputChunk) Reset() {
 	*x = StepOutputChunk{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1488,7 @@ func (x *StepOutputChunk) String() string {
 func (*StepOutputChunk) ProtoMessage() {}
 
 func (x *StepOutputChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[8]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1501,7 @@ func (x *StepOutputChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepOutputChunk.ProtoReflect.Descriptor instead.
 func (*StepOutputChunk) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{8}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StepOutputChunk) GetStepId() string {
@@ -1178,7 +1540,7 @@ type StepRetrying struct {
 
 func (x *StepRetrying) Reset() {
 	*x = StepRetrying{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1552,7 @@ func (x *StepRetrying) String() string {
 func (*StepRetrying) ProtoMessage() {}
 
 func (x *StepRetrying) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[9]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1565,7 @@ func (x *StepRetrying) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRetrying.ProtoReflect.Descriptor instead.
 func (*StepRetrying) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{9}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StepRetrying) GetStepId() string {
@@ -1243,22 +1605,24 @@ func (x *StepRetrying) GetError() *RunError {
 
 // StepCompleted: a step (or, with item set, one for_each item) succeeded.
 type StepCompleted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	Item          *int32                 `protobuf:"varint,2,opt,name=item,proto3,oneof" json:"item,omitempty"`
-	Attempt       int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	Output        *structpb.Value        `protobuf:"bytes,4,opt,name=output,proto3" json:"output,omitempty"`
-	Text          string                 `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
-	Duration      *durationpb.Duration   `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
-	InputTokens   int64                  `protobuf:"varint,7,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
-	OutputTokens  int64                  `protobuf:"varint,8,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	StepId       string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Item         *int32                 `protobuf:"varint,2,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	Attempt      int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Output       *structpb.Value        `protobuf:"bytes,4,opt,name=output,proto3" json:"output,omitempty"`
+	Text         string                 `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	Duration     *durationpb.Duration   `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
+	InputTokens  int64                  `protobuf:"varint,7,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64                  `protobuf:"varint,8,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	// The tokens by model, with their cost at the gateway's prices.
+	Models        []*ModelUsage `protobuf:"bytes,9,rep,name=models,proto3" json:"models,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepCompleted) Reset() {
 	*x = StepCompleted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1634,7 @@ func (x *StepCompleted) String() string {
 func (*StepCompleted) ProtoMessage() {}
 
 func (x *StepCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[10]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1647,7 @@ func (x *StepCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepCompleted.ProtoReflect.Descriptor instead.
 func (*StepCompleted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{10}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StepCompleted) GetStepId() string {
@@ -1342,6 +1706,13 @@ func (x *StepCompleted) GetOutputTokens() int64 {
 	return 0
 }
 
+func (x *StepCompleted) GetModels() []*ModelUsage {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
 // StepFailed: a step failed for good (after its retries).
 type StepFailed struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1357,7 +1728,7 @@ type StepFailed struct {
 
 func (x *StepFailed) Reset() {
 	*x = StepFailed{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1740,7 @@ func (x *StepFailed) String() string {
 func (*StepFailed) ProtoMessage() {}
 
 func (x *StepFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[11]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1753,7 @@ func (x *StepFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepFailed.ProtoReflect.Descriptor instead.
 func (*StepFailed) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{11}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StepFailed) GetStepId() string {
@@ -1432,7 +1803,7 @@ type StepSkipped struct {
 
 func (x *StepSkipped) Reset() {
 	*x = StepSkipped{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1815,7 @@ func (x *StepSkipped) String() string {
 func (*StepSkipped) ProtoMessage() {}
 
 func (x *StepSkipped) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[12]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1828,7 @@ func (x *StepSkipped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSkipped.ProtoReflect.Descriptor instead.
 func (*StepSkipped) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{12}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StepSkipped) GetStepId() string {
@@ -1484,7 +1855,7 @@ type RunCompleted struct {
 
 func (x *RunCompleted) Reset() {
 	*x = RunCompleted{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1867,7 @@ func (x *RunCompleted) String() string {
 func (*RunCompleted) ProtoMessage() {}
 
 func (x *RunCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[13]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1880,7 @@ func (x *RunCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunCompleted.ProtoReflect.Descriptor instead.
 func (*RunCompleted) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{13}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RunCompleted) GetOutputs() *structpb.Struct {
@@ -1535,7 +1906,7 @@ type RunFailed struct {
 
 func (x *RunFailed) Reset() {
 	*x = RunFailed{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +1918,7 @@ func (x *RunFailed) String() string {
 func (*RunFailed) ProtoMessage() {}
 
 func (x *RunFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[14]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +1931,7 @@ func (x *RunFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunFailed.ProtoReflect.Descriptor instead.
 func (*RunFailed) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{14}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RunFailed) GetError() *RunError {
@@ -1579,7 +1950,7 @@ type RunCancelled struct {
 
 func (x *RunCancelled) Reset() {
 	*x = RunCancelled{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1962,7 @@ func (x *RunCancelled) String() string {
 func (*RunCancelled) ProtoMessage() {}
 
 func (x *RunCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[15]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1975,7 @@ func (x *RunCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunCancelled.ProtoReflect.Descriptor instead.
 func (*RunCancelled) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{15}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RunCancelled) GetReason() string {
@@ -1625,7 +1996,7 @@ type RunResumed struct {
 
 func (x *RunResumed) Reset() {
 	*x = RunResumed{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[16]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +2008,7 @@ func (x *RunResumed) String() string {
 func (*RunResumed) ProtoMessage() {}
 
 func (x *RunResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[16]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +2021,7 @@ func (x *RunResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResumed.ProtoReflect.Descriptor instead.
 func (*RunResumed) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{16}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunResumed) GetRedispatchedStepIds() []string {
@@ -1670,7 +2041,7 @@ type StepInputRequired struct {
 
 func (x *StepInputRequired) Reset() {
 	*x = StepInputRequired{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[17]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +2053,7 @@ func (x *StepInputRequired) String() string {
 func (*StepInputRequired) ProtoMessage() {}
 
 func (x *StepInputRequired) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[17]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +2066,7 @@ func (x *StepInputRequired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepInputRequired.ProtoReflect.Descriptor instead.
 func (*StepInputRequired) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{17}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StepInputRequired) GetRequest() *InputRequest {
@@ -1716,14 +2087,16 @@ type StepInputProvided struct {
 	Turn   int32         `protobuf:"varint,4,opt,name=turn,proto3" json:"turn,omitempty"`
 	Answer *AgentMessage `protobuf:"bytes,5,opt,name=answer,proto3" json:"answer,omitempty"`
 	// Who answered (empty without authentication).
-	Principal     string `protobuf:"bytes,6,opt,name=principal,proto3" json:"principal,omitempty"`
+	Principal string `protobuf:"bytes,6,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The question timed out and this is its default answer.
+	TimedOut      bool `protobuf:"varint,7,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepInputProvided) Reset() {
 	*x = StepInputProvided{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[18]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +2108,7 @@ func (x *StepInputProvided) String() string {
 func (*StepInputProvided) ProtoMessage() {}
 
 func (x *StepInputProvided) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[18]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +2121,7 @@ func (x *StepInputProvided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepInputProvided.ProtoReflect.Descriptor instead.
 func (*StepInputProvided) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{18}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StepInputProvided) GetStepId() string {
@@ -1793,17 +2166,28 @@ func (x *StepInputProvided) GetPrincipal() string {
 	return ""
 }
 
-// RunWaiting: every step left waits for an answer; the run holds nothing until one comes.
+func (x *StepInputProvided) GetTimedOut() bool {
+	if x != nil {
+		return x.TimedOut
+	}
+	return false
+}
+
+// RunWaiting: every step left waits for an answer or a timer; the run holds
+// nothing until one comes (RUN_STATE_WAITING_FOR_INPUT, or RUN_STATE_SLEEPING
+// when no question waits).
 type RunWaiting struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	StepIds       []string               `protobuf:"bytes,1,rep,name=step_ids,json=stepIds,proto3" json:"step_ids,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StepIds []string               `protobuf:"bytes,1,rep,name=step_ids,json=stepIds,proto3" json:"step_ids,omitempty"`
+	// When the earliest timer fires; unset: only an answer wakes the run.
+	WakeTime      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=wake_time,json=wakeTime,proto3" json:"wake_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunWaiting) Reset() {
 	*x = RunWaiting{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[19]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +2199,7 @@ func (x *RunWaiting) String() string {
 func (*RunWaiting) ProtoMessage() {}
 
 func (x *RunWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[19]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,12 +2212,19 @@ func (x *RunWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunWaiting.ProtoReflect.Descriptor instead.
 func (*RunWaiting) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{19}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RunWaiting) GetStepIds() []string {
 	if x != nil {
 		return x.StepIds
+	}
+	return nil
+}
+
+func (x *RunWaiting) GetWakeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WakeTime
 	}
 	return nil
 }
@@ -1859,7 +2250,7 @@ type StepRemoteTask struct {
 
 func (x *StepRemoteTask) Reset() {
 	*x = StepRemoteTask{}
-	mi := &file_agentmesh_v1_run_proto_msgTypes[20]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +2262,7 @@ func (x *StepRemoteTask) String() string {
 func (*StepRemoteTask) ProtoMessage() {}
 
 func (x *StepRemoteTask) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_run_proto_msgTypes[20]
+	mi := &file_agentmesh_v1_run_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +2275,7 @@ func (x *StepRemoteTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRemoteTask.ProtoReflect.Descriptor instead.
 func (*StepRemoteTask) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{20}
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StepRemoteTask) GetStepId() string {
@@ -1922,11 +2313,222 @@ func (x *StepRemoteTask) GetTurn() int32 {
 	return 0
 }
 
+// StepSleeping: a sleep step waits until `wake_time`.
+type StepSleeping struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	WakeTime      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=wake_time,json=wakeTime,proto3" json:"wake_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepSleeping) Reset() {
+	*x = StepSleeping{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepSleeping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepSleeping) ProtoMessage() {}
+
+func (x *StepSleeping) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepSleeping.ProtoReflect.Descriptor instead.
+func (*StepSleeping) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *StepSleeping) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *StepSleeping) GetWakeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WakeTime
+	}
+	return nil
+}
+
+// StepChildStarted: a sub-workflow step (or one of its for_each items) started
+// a child run.
+type StepChildStarted struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	StepId     string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Item       *int32                 `protobuf:"varint,2,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	ChildRunId string                 `protobuf:"bytes,3,opt,name=child_run_id,json=childRunId,proto3" json:"child_run_id,omitempty"`
+	// The child's workflow, and the version it pinned.
+	WorkflowName    string `protobuf:"bytes,4,opt,name=workflow_name,json=workflowName,proto3" json:"workflow_name,omitempty"`
+	WorkflowVersion string `protobuf:"bytes,5,opt,name=workflow_version,json=workflowVersion,proto3" json:"workflow_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *StepChildStarted) Reset() {
+	*x = StepChildStarted{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepChildStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepChildStarted) ProtoMessage() {}
+
+func (x *StepChildStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepChildStarted.ProtoReflect.Descriptor instead.
+func (*StepChildStarted) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *StepChildStarted) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *StepChildStarted) GetItem() int32 {
+	if x != nil && x.Item != nil {
+		return *x.Item
+	}
+	return 0
+}
+
+func (x *StepChildStarted) GetChildRunId() string {
+	if x != nil {
+		return x.ChildRunId
+	}
+	return ""
+}
+
+func (x *StepChildStarted) GetWorkflowName() string {
+	if x != nil {
+		return x.WorkflowName
+	}
+	return ""
+}
+
+func (x *StepChildStarted) GetWorkflowVersion() string {
+	if x != nil {
+		return x.WorkflowVersion
+	}
+	return ""
+}
+
+// StepQueued: an attempt's agent call waits for the agent's concurrency or
+// rate limit; StepStarted follows when it goes.
+type StepQueued struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StepId  string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Item    *int32                 `protobuf:"varint,2,opt,name=item,proto3,oneof" json:"item,omitempty"`
+	Attempt int32                  `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Agent   string                 `protobuf:"bytes,4,opt,name=agent,proto3" json:"agent,omitempty"`
+	// "max_concurrency" or "rate".
+	Limit         string `protobuf:"bytes,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepQueued) Reset() {
+	*x = StepQueued{}
+	mi := &file_agentmesh_v1_run_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepQueued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepQueued) ProtoMessage() {}
+
+func (x *StepQueued) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_run_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepQueued.ProtoReflect.Descriptor instead.
+func (*StepQueued) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_run_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *StepQueued) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *StepQueued) GetItem() int32 {
+	if x != nil && x.Item != nil {
+		return *x.Item
+	}
+	return 0
+}
+
+func (x *StepQueued) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *StepQueued) GetAgent() string {
+	if x != nil {
+		return x.Agent
+	}
+	return ""
+}
+
+func (x *StepQueued) GetLimit() string {
+	if x != nil {
+		return x.Limit
+	}
+	return ""
+}
+
 var File_agentmesh_v1_run_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\n" +
-	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1aagentmesh/v1/message.proto\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x05\n" +
+	"\x16agentmesh/v1/run.proto\x12\fagentmesh.v1\x1a\x1aagentmesh/v1/message.proto\x1a\x1bagentmesh/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x06\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x122\n" +
 	"\bworkflow\x18\x02 \x01(\v2\x16.agentmesh.v1.WorkflowR\bworkflow\x12,\n" +
@@ -1946,12 +2548,33 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12#\n" +
 	"\rlast_sequence\x18\r \x01(\x03R\flastSequence\x12\x1c\n" +
 	"\tprincipal\x18\x0e \x01(\tR\tprincipal\x12 \n" +
-	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\"\\\n" +
+	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\x12)\n" +
+	"\x05usage\x18\x10 \x01(\v2\x13.agentmesh.v1.UsageR\x05usage\x12/\n" +
+	"\x06parent\x18\x11 \x01(\v2\x17.agentmesh.v1.ParentRunR\x06parent\x12\x14\n" +
+	"\x05depth\x18\x12 \x01(\x05R\x05depth\x127\n" +
+	"\twake_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\bwakeTime\x12\x1a\n" +
+	"\bschedule\x18\x14 \x01(\tR\bschedule\"]\n" +
+	"\tParentRun\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x17\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x17\n" +
+	"\x04item\x18\x03 \x01(\x05H\x00R\x04item\x88\x01\x01B\a\n" +
+	"\x05_item\"\x95\x01\n" +
+	"\x05Usage\x12!\n" +
+	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
+	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12\x12\n" +
+	"\x04cost\x18\x03 \x01(\x01R\x04cost\x120\n" +
+	"\x06models\x18\x04 \x03(\v2\x18.agentmesh.v1.ModelUsageR\x06models\"~\n" +
+	"\n" +
+	"ModelUsage\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12!\n" +
+	"\finput_tokens\x18\x02 \x01(\x03R\vinputTokens\x12#\n" +
+	"\routput_tokens\x18\x03 \x01(\x03R\foutputTokens\x12\x12\n" +
+	"\x04cost\x18\x04 \x01(\x01R\x04cost\"\\\n" +
 	"\n" +
 	"RunContext\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
-	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\xd2\x03\n" +
+	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\xda\x04\n" +
 	"\aStepRun\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.agentmesh.v1.StepStateR\x05state\x12\x1a\n" +
@@ -1967,20 +2590,29 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12?\n" +
-	"\rpending_input\x18\v \x03(\v2\x1a.agentmesh.v1.InputRequestR\fpendingInput\"\xed\x01\n" +
+	"\rpending_input\x18\v \x03(\v2\x1a.agentmesh.v1.InputRequestR\fpendingInput\x12\"\n" +
+	"\rchild_run_ids\x18\f \x03(\tR\vchildRunIds\x127\n" +
+	"\twake_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bwakeTime\x12)\n" +
+	"\x05usage\x18\x0e \x01(\v2\x13.agentmesh.v1.UsageR\x05usage\"\xd9\x02\n" +
 	"\fInputRequest\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12\x12\n" +
 	"\x04turn\x18\x04 \x01(\x05R\x04turn\x126\n" +
 	"\bquestion\x18\x05 \x01(\v2\x1a.agentmesh.v1.AgentMessageR\bquestion\x12<\n" +
-	"\ranswer_schema\x18\x06 \x01(\v2\x17.google.protobuf.StructR\fanswerSchemaB\a\n" +
+	"\ranswer_schema\x18\x06 \x01(\v2\x17.google.protobuf.StructR\fanswerSchema\x12\x12\n" +
+	"\x04role\x18\a \x01(\tR\x04role\x12\x1e\n" +
+	"\n" +
+	"principals\x18\b \x03(\tR\n" +
+	"principals\x126\n" +
+	"\bdeadline\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bdeadlineB\a\n" +
 	"\x05_item\"i\n" +
 	"\bRunError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x17\n" +
-	"\astep_id\x18\x04 \x01(\tR\x06stepId\"\xfb\b\n" +
+	"\astep_id\x18\x04 \x01(\tR\x06stepId\"\xcb\n" +
+	"\n" +
 	"\bRunEvent\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x129\n" +
@@ -2006,7 +2638,11 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x13step_input_provided\x18\x16 \x01(\v2\x1f.agentmesh.v1.StepInputProvidedH\x00R\x11stepInputProvided\x12;\n" +
 	"\vrun_waiting\x18\x17 \x01(\v2\x18.agentmesh.v1.RunWaitingH\x00R\n" +
 	"runWaiting\x12H\n" +
-	"\x10step_remote_task\x18\x18 \x01(\v2\x1c.agentmesh.v1.StepRemoteTaskH\x00R\x0estepRemoteTaskB\a\n" +
+	"\x10step_remote_task\x18\x18 \x01(\v2\x1c.agentmesh.v1.StepRemoteTaskH\x00R\x0estepRemoteTask\x12A\n" +
+	"\rstep_sleeping\x18\x19 \x01(\v2\x1a.agentmesh.v1.StepSleepingH\x00R\fstepSleeping\x12N\n" +
+	"\x12step_child_started\x18\x1a \x01(\v2\x1e.agentmesh.v1.StepChildStartedH\x00R\x10stepChildStarted\x12;\n" +
+	"\vstep_queued\x18\x1b \x01(\v2\x18.agentmesh.v1.StepQueuedH\x00R\n" +
+	"stepQueuedB\a\n" +
 	"\x05event\"1\n" +
 	"\n" +
 	"RunStarted\x12#\n" +
@@ -2030,7 +2666,7 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12/\n" +
 	"\x05delay\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12,\n" +
 	"\x05error\x18\x05 \x01(\v2\x16.agentmesh.v1.RunErrorR\x05errorB\a\n" +
-	"\x05_item\"\xa7\x02\n" +
+	"\x05_item\"\xd9\x02\n" +
 	"\rStepCompleted\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
@@ -2039,7 +2675,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x125\n" +
 	"\bduration\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12!\n" +
 	"\finput_tokens\x18\a \x01(\x03R\vinputTokens\x12#\n" +
-	"\routput_tokens\x18\b \x01(\x03R\foutputTokensB\a\n" +
+	"\routput_tokens\x18\b \x01(\x03R\foutputTokens\x120\n" +
+	"\x06models\x18\t \x03(\v2\x18.agentmesh.v1.ModelUsageR\x06modelsB\a\n" +
 	"\x05_item\"\xad\x01\n" +
 	"\n" +
 	"StepFailed\x12\x17\n" +
@@ -2063,25 +2700,46 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"RunResumed\x122\n" +
 	"\x15redispatched_step_ids\x18\x01 \x03(\tR\x13redispatchedStepIds\"I\n" +
 	"\x11StepInputRequired\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.agentmesh.v1.InputRequestR\arequest\"\xce\x01\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.agentmesh.v1.InputRequestR\arequest\"\xeb\x01\n" +
 	"\x11StepInputProvided\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12\x12\n" +
 	"\x04turn\x18\x04 \x01(\x05R\x04turn\x122\n" +
 	"\x06answer\x18\x05 \x01(\v2\x1a.agentmesh.v1.AgentMessageR\x06answer\x12\x1c\n" +
-	"\tprincipal\x18\x06 \x01(\tR\tprincipalB\a\n" +
-	"\x05_item\"'\n" +
+	"\tprincipal\x18\x06 \x01(\tR\tprincipal\x12\x1b\n" +
+	"\ttimed_out\x18\a \x01(\bR\btimedOutB\a\n" +
+	"\x05_item\"`\n" +
 	"\n" +
 	"RunWaiting\x12\x19\n" +
-	"\bstep_ids\x18\x01 \x03(\tR\astepIds\"\x92\x01\n" +
+	"\bstep_ids\x18\x01 \x03(\tR\astepIds\x127\n" +
+	"\twake_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bwakeTime\"\x92\x01\n" +
 	"\x0eStepRemoteTask\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12\x17\n" +
 	"\atask_id\x18\x04 \x01(\tR\x06taskId\x12\x12\n" +
 	"\x04turn\x18\x05 \x01(\x05R\x04turnB\a\n" +
-	"\x05_item*\xbc\x01\n" +
+	"\x05_item\"`\n" +
+	"\fStepSleeping\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x127\n" +
+	"\twake_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bwakeTime\"\xbf\x01\n" +
+	"\x10StepChildStarted\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
+	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12 \n" +
+	"\fchild_run_id\x18\x03 \x01(\tR\n" +
+	"childRunId\x12#\n" +
+	"\rworkflow_name\x18\x04 \x01(\tR\fworkflowName\x12)\n" +
+	"\x10workflow_version\x18\x05 \x01(\tR\x0fworkflowVersionB\a\n" +
+	"\x05_item\"\x8d\x01\n" +
+	"\n" +
+	"StepQueued\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
+	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12\x14\n" +
+	"\x05agent\x18\x04 \x01(\tR\x05agent\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\tR\x05limitB\a\n" +
+	"\x05_item*\xd4\x01\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RUN_STATE_PENDING\x10\x01\x12\x15\n" +
@@ -2089,7 +2747,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10RUN_STATE_FAILED\x10\x04\x12\x17\n" +
 	"\x13RUN_STATE_CANCELLED\x10\x05\x12\x1f\n" +
-	"\x1bRUN_STATE_WAITING_FOR_INPUT\x10\x06*\xdc\x01\n" +
+	"\x1bRUN_STATE_WAITING_FOR_INPUT\x10\x06\x12\x16\n" +
+	"\x12RUN_STATE_SLEEPING\x10\a*\x8c\x02\n" +
 	"\tStepState\x12\x1a\n" +
 	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STEP_STATE_PENDING\x10\x01\x12\x16\n" +
@@ -2098,7 +2757,9 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x11STEP_STATE_FAILED\x10\x04\x12\x16\n" +
 	"\x12STEP_STATE_SKIPPED\x10\x05\x12\x18\n" +
 	"\x14STEP_STATE_CANCELLED\x10\x06\x12 \n" +
-	"\x1cSTEP_STATE_WAITING_FOR_INPUT\x10\aB\x99\x01\n" +
+	"\x1cSTEP_STATE_WAITING_FOR_INPUT\x10\a\x12\x17\n" +
+	"\x13STEP_STATE_SLEEPING\x10\b\x12\x15\n" +
+	"\x11STEP_STATE_QUEUED\x10\tB\x99\x01\n" +
 	"\x10com.agentmesh.v1B\bRunProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
@@ -2114,90 +2775,109 @@ func file_agentmesh_v1_run_proto_rawDescGZIP() []byte {
 }
 
 var file_agentmesh_v1_run_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agentmesh_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_agentmesh_v1_run_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_agentmesh_v1_run_proto_goTypes = []any{
 	(RunState)(0),                 // 0: agentmesh.v1.RunState
 	(StepState)(0),                // 1: agentmesh.v1.StepState
 	(*Run)(nil),                   // 2: agentmesh.v1.Run
-	(*RunContext)(nil),            // 3: agentmesh.v1.RunContext
-	(*StepRun)(nil),               // 4: agentmesh.v1.StepRun
-	(*InputRequest)(nil),          // 5: agentmesh.v1.InputRequest
-	(*RunError)(nil),              // 6: agentmesh.v1.RunError
-	(*RunEvent)(nil),              // 7: agentmesh.v1.RunEvent
-	(*RunStarted)(nil),            // 8: agentmesh.v1.RunStarted
-	(*StepStarted)(nil),           // 9: agentmesh.v1.StepStarted
-	(*StepOutputChunk)(nil),       // 10: agentmesh.v1.StepOutputChunk
-	(*StepRetrying)(nil),          // 11: agentmesh.v1.StepRetrying
-	(*StepCompleted)(nil),         // 12: agentmesh.v1.StepCompleted
-	(*StepFailed)(nil),            // 13: agentmesh.v1.StepFailed
-	(*StepSkipped)(nil),           // 14: agentmesh.v1.StepSkipped
-	(*RunCompleted)(nil),          // 15: agentmesh.v1.RunCompleted
-	(*RunFailed)(nil),             // 16: agentmesh.v1.RunFailed
-	(*RunCancelled)(nil),          // 17: agentmesh.v1.RunCancelled
-	(*RunResumed)(nil),            // 18: agentmesh.v1.RunResumed
-	(*StepInputRequired)(nil),     // 19: agentmesh.v1.StepInputRequired
-	(*StepInputProvided)(nil),     // 20: agentmesh.v1.StepInputProvided
-	(*RunWaiting)(nil),            // 21: agentmesh.v1.RunWaiting
-	(*StepRemoteTask)(nil),        // 22: agentmesh.v1.StepRemoteTask
-	(*Workflow)(nil),              // 23: agentmesh.v1.Workflow
-	(*structpb.Struct)(nil),       // 24: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 26: google.protobuf.Value
-	(*AgentMessage)(nil),          // 27: agentmesh.v1.AgentMessage
-	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
+	(*ParentRun)(nil),             // 3: agentmesh.v1.ParentRun
+	(*Usage)(nil),                 // 4: agentmesh.v1.Usage
+	(*ModelUsage)(nil),            // 5: agentmesh.v1.ModelUsage
+	(*RunContext)(nil),            // 6: agentmesh.v1.RunContext
+	(*StepRun)(nil),               // 7: agentmesh.v1.StepRun
+	(*InputRequest)(nil),          // 8: agentmesh.v1.InputRequest
+	(*RunError)(nil),              // 9: agentmesh.v1.RunError
+	(*RunEvent)(nil),              // 10: agentmesh.v1.RunEvent
+	(*RunStarted)(nil),            // 11: agentmesh.v1.RunStarted
+	(*StepStarted)(nil),           // 12: agentmesh.v1.StepStarted
+	(*StepOutputChunk)(nil),       // 13: agentmesh.v1.StepOutputChunk
+	(*StepRetrying)(nil),          // 14: agentmesh.v1.StepRetrying
+	(*StepCompleted)(nil),         // 15: agentmesh.v1.StepCompleted
+	(*StepFailed)(nil),            // 16: agentmesh.v1.StepFailed
+	(*StepSkipped)(nil),           // 17: agentmesh.v1.StepSkipped
+	(*RunCompleted)(nil),          // 18: agentmesh.v1.RunCompleted
+	(*RunFailed)(nil),             // 19: agentmesh.v1.RunFailed
+	(*RunCancelled)(nil),          // 20: agentmesh.v1.RunCancelled
+	(*RunResumed)(nil),            // 21: agentmesh.v1.RunResumed
+	(*StepInputRequired)(nil),     // 22: agentmesh.v1.StepInputRequired
+	(*StepInputProvided)(nil),     // 23: agentmesh.v1.StepInputProvided
+	(*RunWaiting)(nil),            // 24: agentmesh.v1.RunWaiting
+	(*StepRemoteTask)(nil),        // 25: agentmesh.v1.StepRemoteTask
+	(*StepSleeping)(nil),          // 26: agentmesh.v1.StepSleeping
+	(*StepChildStarted)(nil),      // 27: agentmesh.v1.StepChildStarted
+	(*StepQueued)(nil),            // 28: agentmesh.v1.StepQueued
+	(*Workflow)(nil),              // 29: agentmesh.v1.Workflow
+	(*structpb.Struct)(nil),       // 30: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 32: google.protobuf.Value
+	(*AgentMessage)(nil),          // 33: agentmesh.v1.AgentMessage
+	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
 }
 var file_agentmesh_v1_run_proto_depIdxs = []int32{
-	23, // 0: agentmesh.v1.Run.workflow:type_name -> agentmesh.v1.Workflow
+	29, // 0: agentmesh.v1.Run.workflow:type_name -> agentmesh.v1.Workflow
 	0,  // 1: agentmesh.v1.Run.state:type_name -> agentmesh.v1.RunState
-	24, // 2: agentmesh.v1.Run.inputs:type_name -> google.protobuf.Struct
-	3,  // 3: agentmesh.v1.Run.context:type_name -> agentmesh.v1.RunContext
-	24, // 4: agentmesh.v1.Run.outputs:type_name -> google.protobuf.Struct
-	6,  // 5: agentmesh.v1.Run.error:type_name -> agentmesh.v1.RunError
-	4,  // 6: agentmesh.v1.Run.steps:type_name -> agentmesh.v1.StepRun
-	25, // 7: agentmesh.v1.Run.create_time:type_name -> google.protobuf.Timestamp
-	25, // 8: agentmesh.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	25, // 9: agentmesh.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	24, // 10: agentmesh.v1.RunContext.shared:type_name -> google.protobuf.Struct
-	1,  // 11: agentmesh.v1.StepRun.state:type_name -> agentmesh.v1.StepState
-	26, // 12: agentmesh.v1.StepRun.output:type_name -> google.protobuf.Value
-	6,  // 13: agentmesh.v1.StepRun.error:type_name -> agentmesh.v1.RunError
-	25, // 14: agentmesh.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
-	25, // 15: agentmesh.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 16: agentmesh.v1.StepRun.pending_input:type_name -> agentmesh.v1.InputRequest
-	27, // 17: agentmesh.v1.InputRequest.question:type_name -> agentmesh.v1.AgentMessage
-	24, // 18: agentmesh.v1.InputRequest.answer_schema:type_name -> google.protobuf.Struct
-	25, // 19: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
-	8,  // 20: agentmesh.v1.RunEvent.run_started:type_name -> agentmesh.v1.RunStarted
-	9,  // 21: agentmesh.v1.RunEvent.step_started:type_name -> agentmesh.v1.StepStarted
-	10, // 22: agentmesh.v1.RunEvent.step_output_chunk:type_name -> agentmesh.v1.StepOutputChunk
-	11, // 23: agentmesh.v1.RunEvent.step_retrying:type_name -> agentmesh.v1.StepRetrying
-	12, // 24: agentmesh.v1.RunEvent.step_completed:type_name -> agentmesh.v1.StepCompleted
-	13, // 25: agentmesh.v1.RunEvent.step_failed:type_name -> agentmesh.v1.StepFailed
-	14, // 26: agentmesh.v1.RunEvent.step_skipped:type_name -> agentmesh.v1.StepSkipped
-	15, // 27: agentmesh.v1.RunEvent.run_completed:type_name -> agentmesh.v1.RunCompleted
-	16, // 28: agentmesh.v1.RunEvent.run_failed:type_name -> agentmesh.v1.RunFailed
-	17, // 29: agentmesh.v1.RunEvent.run_cancelled:type_name -> agentmesh.v1.RunCancelled
-	18, // 30: agentmesh.v1.RunEvent.run_resumed:type_name -> agentmesh.v1.RunResumed
-	19, // 31: agentmesh.v1.RunEvent.step_input_required:type_name -> agentmesh.v1.StepInputRequired
-	20, // 32: agentmesh.v1.RunEvent.step_input_provided:type_name -> agentmesh.v1.StepInputProvided
-	21, // 33: agentmesh.v1.RunEvent.run_waiting:type_name -> agentmesh.v1.RunWaiting
-	22, // 34: agentmesh.v1.RunEvent.step_remote_task:type_name -> agentmesh.v1.StepRemoteTask
-	2,  // 35: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
-	28, // 36: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
-	6,  // 37: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
-	26, // 38: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
-	28, // 39: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
-	6,  // 40: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
-	24, // 41: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
-	28, // 42: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
-	6,  // 43: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
-	5,  // 44: agentmesh.v1.StepInputRequired.request:type_name -> agentmesh.v1.InputRequest
-	27, // 45: agentmesh.v1.StepInputProvided.answer:type_name -> agentmesh.v1.AgentMessage
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	30, // 2: agentmesh.v1.Run.inputs:type_name -> google.protobuf.Struct
+	6,  // 3: agentmesh.v1.Run.context:type_name -> agentmesh.v1.RunContext
+	30, // 4: agentmesh.v1.Run.outputs:type_name -> google.protobuf.Struct
+	9,  // 5: agentmesh.v1.Run.error:type_name -> agentmesh.v1.RunError
+	7,  // 6: agentmesh.v1.Run.steps:type_name -> agentmesh.v1.StepRun
+	31, // 7: agentmesh.v1.Run.create_time:type_name -> google.protobuf.Timestamp
+	31, // 8: agentmesh.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	31, // 9: agentmesh.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 10: agentmesh.v1.Run.usage:type_name -> agentmesh.v1.Usage
+	3,  // 11: agentmesh.v1.Run.parent:type_name -> agentmesh.v1.ParentRun
+	31, // 12: agentmesh.v1.Run.wake_time:type_name -> google.protobuf.Timestamp
+	5,  // 13: agentmesh.v1.Usage.models:type_name -> agentmesh.v1.ModelUsage
+	30, // 14: agentmesh.v1.RunContext.shared:type_name -> google.protobuf.Struct
+	1,  // 15: agentmesh.v1.StepRun.state:type_name -> agentmesh.v1.StepState
+	32, // 16: agentmesh.v1.StepRun.output:type_name -> google.protobuf.Value
+	9,  // 17: agentmesh.v1.StepRun.error:type_name -> agentmesh.v1.RunError
+	31, // 18: agentmesh.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
+	31, // 19: agentmesh.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 20: agentmesh.v1.StepRun.pending_input:type_name -> agentmesh.v1.InputRequest
+	31, // 21: agentmesh.v1.StepRun.wake_time:type_name -> google.protobuf.Timestamp
+	4,  // 22: agentmesh.v1.StepRun.usage:type_name -> agentmesh.v1.Usage
+	33, // 23: agentmesh.v1.InputRequest.question:type_name -> agentmesh.v1.AgentMessage
+	30, // 24: agentmesh.v1.InputRequest.answer_schema:type_name -> google.protobuf.Struct
+	31, // 25: agentmesh.v1.InputRequest.deadline:type_name -> google.protobuf.Timestamp
+	31, // 26: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
+	11, // 27: agentmesh.v1.RunEvent.run_started:type_name -> agentmesh.v1.RunStarted
+	12, // 28: agentmesh.v1.RunEvent.step_started:type_name -> agentmesh.v1.StepStarted
+	13, // 29: agentmesh.v1.RunEvent.step_output_chunk:type_name -> agentmesh.v1.StepOutputChunk
+	14, // 30: agentmesh.v1.RunEvent.step_retrying:type_name -> agentmesh.v1.StepRetrying
+	15, // 31: agentmesh.v1.RunEvent.step_completed:type_name -> agentmesh.v1.StepCompleted
+	16, // 32: agentmesh.v1.RunEvent.step_failed:type_name -> agentmesh.v1.StepFailed
+	17, // 33: agentmesh.v1.RunEvent.step_skipped:type_name -> agentmesh.v1.StepSkipped
+	18, // 34: agentmesh.v1.RunEvent.run_completed:type_name -> agentmesh.v1.RunCompleted
+	19, // 35: agentmesh.v1.RunEvent.run_failed:type_name -> agentmesh.v1.RunFailed
+	20, // 36: agentmesh.v1.RunEvent.run_cancelled:type_name -> agentmesh.v1.RunCancelled
+	21, // 37: agentmesh.v1.RunEvent.run_resumed:type_name -> agentmesh.v1.RunResumed
+	22, // 38: agentmesh.v1.RunEvent.step_input_required:type_name -> agentmesh.v1.StepInputRequired
+	23, // 39: agentmesh.v1.RunEvent.step_input_provided:type_name -> agentmesh.v1.StepInputProvided
+	24, // 40: agentmesh.v1.RunEvent.run_waiting:type_name -> agentmesh.v1.RunWaiting
+	25, // 41: agentmesh.v1.RunEvent.step_remote_task:type_name -> agentmesh.v1.StepRemoteTask
+	26, // 42: agentmesh.v1.RunEvent.step_sleeping:type_name -> agentmesh.v1.StepSleeping
+	27, // 43: agentmesh.v1.RunEvent.step_child_started:type_name -> agentmesh.v1.StepChildStarted
+	28, // 44: agentmesh.v1.RunEvent.step_queued:type_name -> agentmesh.v1.StepQueued
+	2,  // 45: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
+	34, // 46: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
+	9,  // 47: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
+	32, // 48: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
+	34, // 49: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
+	5,  // 50: agentmesh.v1.StepCompleted.models:type_name -> agentmesh.v1.ModelUsage
+	9,  // 51: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
+	30, // 52: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
+	34, // 53: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
+	9,  // 54: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
+	8,  // 55: agentmesh.v1.StepInputRequired.request:type_name -> agentmesh.v1.InputRequest
+	33, // 56: agentmesh.v1.StepInputProvided.answer:type_name -> agentmesh.v1.AgentMessage
+	31, // 57: agentmesh.v1.RunWaiting.wake_time:type_name -> google.protobuf.Timestamp
+	31, // 58: agentmesh.v1.StepSleeping.wake_time:type_name -> google.protobuf.Timestamp
+	59, // [59:59] is the sub-list for method output_type
+	59, // [59:59] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_run_proto_init() }
@@ -2207,8 +2887,9 @@ func file_agentmesh_v1_run_proto_init() {
 	}
 	file_agentmesh_v1_message_proto_init()
 	file_agentmesh_v1_workflow_proto_init()
-	file_agentmesh_v1_run_proto_msgTypes[3].OneofWrappers = []any{}
-	file_agentmesh_v1_run_proto_msgTypes[5].OneofWrappers = []any{
+	file_agentmesh_v1_run_proto_msgTypes[1].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[6].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[8].OneofWrappers = []any{
 		(*RunEvent_RunStarted)(nil),
 		(*RunEvent_StepStarted)(nil),
 		(*RunEvent_StepOutputChunk)(nil),
@@ -2224,21 +2905,26 @@ func file_agentmesh_v1_run_proto_init() {
 		(*RunEvent_StepInputProvided)(nil),
 		(*RunEvent_RunWaiting)(nil),
 		(*RunEvent_StepRemoteTask)(nil),
+		(*RunEvent_StepSleeping)(nil),
+		(*RunEvent_StepChildStarted)(nil),
+		(*RunEvent_StepQueued)(nil),
 	}
-	file_agentmesh_v1_run_proto_msgTypes[7].OneofWrappers = []any{}
-	file_agentmesh_v1_run_proto_msgTypes[8].OneofWrappers = []any{}
-	file_agentmesh_v1_run_proto_msgTypes[9].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[10].OneofWrappers = []any{}
 	file_agentmesh_v1_run_proto_msgTypes[11].OneofWrappers = []any{}
-	file_agentmesh_v1_run_proto_msgTypes[18].OneofWrappers = []any{}
-	file_agentmesh_v1_run_proto_msgTypes[20].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[12].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[13].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[14].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[21].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[23].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[25].OneofWrappers = []any{}
+	file_agentmesh_v1_run_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_run_proto_rawDesc), len(file_agentmesh_v1_run_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -43,7 +43,9 @@ type Workflow struct {
 	// steps no other step depends on, keyed by step id.
 	Outputs *structpb.Struct `protobuf:"bytes,6,opt,name=outputs,proto3" json:"outputs,omitempty"`
 	// The whole run must finish within this; unset means no limit.
-	Timeout       *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Timeout *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// What one run may spend on its agents' LLM calls; unset means no limit.
+	Budget        *Budget `protobuf:"bytes,8,opt,name=budget,proto3" json:"budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -127,6 +129,72 @@ func (x *Workflow) GetTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *Workflow) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+// Budget caps what one run spends. A run whose usage has reached a limit fails
+// with RESOURCE_EXHAUSTED (reason BUDGET_EXCEEDED) before its next agent call.
+// A budgeted run makes its agent calls one at a time, so it stops within one
+// call's usage of its limit.
+type Budget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tokens, input and output, of every agent reply.
+	Tokens int64 `protobuf:"varint,1,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	// Cost at the gateway's prices per model (the mesh file's `prices`), in
+	// their unit; replies of a model without a price cost nothing.
+	Cost          float64 `protobuf:"fixed64,2,opt,name=cost,proto3" json:"cost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Budget) Reset() {
+	*x = Budget{}
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Budget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Budget) ProtoMessage() {}
+
+func (x *Budget) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Budget.ProtoReflect.Descriptor instead.
+func (*Budget) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Budget) GetTokens() int64 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
+}
+
+func (x *Budget) GetCost() float64 {
+	if x != nil {
+		return x.Cost
+	}
+	return 0
+}
+
 // WorkflowInput declares one input of a workflow.
 type WorkflowInput struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -142,7 +210,7 @@ type WorkflowInput struct {
 
 func (x *WorkflowInput) Reset() {
 	*x = WorkflowInput{}
-	mi := &file_agentmesh_v1_workflow_proto_msgTypes[1]
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +222,7 @@ func (x *WorkflowInput) String() string {
 func (*WorkflowInput) ProtoMessage() {}
 
 func (x *WorkflowInput) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_workflow_proto_msgTypes[1]
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +235,7 @@ func (x *WorkflowInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowInput.ProtoReflect.Descriptor instead.
 func (*WorkflowInput) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{1}
+	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *WorkflowInput) GetName() string {
@@ -198,7 +266,9 @@ func (x *WorkflowInput) GetDefaultValue() *structpb.Value {
 	return nil
 }
 
-// Step runs one skill of one agent once its dependencies are done.
+// Step runs once its dependencies are done. It calls one skill of one agent
+// (`agent`), or else is one of: a question to a person (`ask`), a timer
+// (`sleep` or `until`), or a child run of another workflow (`workflow`).
 type Step struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique within the workflow; lower-kebab-case.
@@ -226,13 +296,27 @@ type Step struct {
 	ForEach string `protobuf:"bytes,11,opt,name=for_each,json=forEach,proto3" json:"for_each,omitempty"`
 	// When true a failure of this step does not fail the run; its output is null.
 	ContinueOnFailure bool `protobuf:"varint,12,opt,name=continue_on_failure,json=continueOnFailure,proto3" json:"continue_on_failure,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Ask a person: the run waits, holding nothing, until someone allowed to
+	// answers (ProvideInput, `agentmesh respond`); the answer's data is the
+	// step's output.
+	Ask *AskStep `protobuf:"bytes,13,opt,name=ask,proto3" json:"ask,omitempty"`
+	// Wait this long, holding nothing: a duration ("90s", "10m", "1h30m") or an
+	// expression giving one. The due time is recorded, so a restart or a
+	// takeover keeps it.
+	Sleep string `protobuf:"bytes,14,opt,name=sleep,proto3" json:"sleep,omitempty"`
+	// Wait until this time: RFC 3339, or an expression giving it.
+	Until string `protobuf:"bytes,15,opt,name=until,proto3" json:"until,omitempty"`
+	// Run another workflow as a child run: its name (the latest version) or
+	// NAME@VERSION; `input` holds the child's inputs, and the child's outputs
+	// are the step's output. Cancelling the run cancels its children.
+	Workflow      string `protobuf:"bytes,16,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_agentmesh_v1_workflow_proto_msgTypes[2]
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +328,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_workflow_proto_msgTypes[2]
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +341,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{2}
+	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Step) GetId() string {
@@ -344,6 +428,137 @@ func (x *Step) GetContinueOnFailure() bool {
 	return false
 }
 
+func (x *Step) GetAsk() *AskStep {
+	if x != nil {
+		return x.Ask
+	}
+	return nil
+}
+
+func (x *Step) GetSleep() string {
+	if x != nil {
+		return x.Sleep
+	}
+	return ""
+}
+
+func (x *Step) GetUntil() string {
+	if x != nil {
+		return x.Until
+	}
+	return ""
+}
+
+func (x *Step) GetWorkflow() string {
+	if x != nil {
+		return x.Workflow
+	}
+	return ""
+}
+
+// AskStep is a question a workflow asks a person.
+type AskStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The question; may hold expressions.
+	Question string `protobuf:"bytes,1,opt,name=question,proto3" json:"question,omitempty"`
+	// JSON Schema of the answer's data; unset: any answer, text or data.
+	Schema *structpb.Struct `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	// An approval: the answer is {"approved": boolean, "comment": string}, the
+	// comment optional (`schema` must then be unset).
+	Approval bool `protobuf:"varint,3,opt,name=approval,proto3" json:"approval,omitempty"`
+	// Who may answer: a caller with at least this role ("viewer", "operator",
+	// "admin") [operator]...
+	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	// ...or, when given, only these principals.
+	Principals []string `protobuf:"bytes,5,rep,name=principals,proto3" json:"principals,omitempty"`
+	// How long to wait for an answer, as `sleep`; unset waits for ever.
+	Timeout string `protobuf:"bytes,6,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// The answer's data taken when the timeout passes; unset, the step fails
+	// with DEADLINE_EXCEEDED (reason ASK_TIMED_OUT).
+	DefaultAnswer *structpb.Value `protobuf:"bytes,7,opt,name=default_answer,json=defaultAnswer,proto3" json:"default_answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AskStep) Reset() {
+	*x = AskStep{}
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AskStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AskStep) ProtoMessage() {}
+
+func (x *AskStep) ProtoReflect() protoreflect.Message {
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AskStep.ProtoReflect.Descriptor instead.
+func (*AskStep) Descriptor() ([]byte, []int) {
+	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AskStep) GetQuestion() string {
+	if x != nil {
+		return x.Question
+	}
+	return ""
+}
+
+func (x *AskStep) GetSchema() *structpb.Struct {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *AskStep) GetApproval() bool {
+	if x != nil {
+		return x.Approval
+	}
+	return false
+}
+
+func (x *AskStep) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AskStep) GetPrincipals() []string {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *AskStep) GetTimeout() string {
+	if x != nil {
+		return x.Timeout
+	}
+	return ""
+}
+
+func (x *AskStep) GetDefaultAnswer() *structpb.Value {
+	if x != nil {
+		return x.DefaultAnswer
+	}
+	return nil
+}
+
 // RetryPolicy of a step; unset fields take the defaults in brackets.
 // UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are retried;
 // INVALID_ARGUMENT and the codes listed in non_retryable_codes never are.
@@ -367,7 +582,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_agentmesh_v1_workflow_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +594,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_agentmesh_v1_workflow_proto_msgTypes[3]
+	mi := &file_agentmesh_v1_workflow_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +607,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{3}
+	return file_agentmesh_v1_workflow_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -441,7 +656,7 @@ var File_agentmesh_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x1bagentmesh/v1/workflow.proto\x12\fagentmesh.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xa1\x02\n" +
+	"\x1bagentmesh/v1/workflow.proto\x12\fagentmesh.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xcf\x02\n" +
 	"\bWorkflow\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x18\n" +
@@ -449,12 +664,16 @@ const file_agentmesh_v1_workflow_proto_rawDesc = "" +
 	"\x06inputs\x18\x04 \x03(\v2\x1b.agentmesh.v1.WorkflowInputR\x06inputs\x12(\n" +
 	"\x05steps\x18\x05 \x03(\v2\x12.agentmesh.v1.StepR\x05steps\x121\n" +
 	"\aoutputs\x18\x06 \x01(\v2\x17.google.protobuf.StructR\aoutputs\x123\n" +
-	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\x9e\x01\n" +
+	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12,\n" +
+	"\x06budget\x18\b \x01(\v2\x14.agentmesh.v1.BudgetR\x06budget\"4\n" +
+	"\x06Budget\x12\x16\n" +
+	"\x06tokens\x18\x01 \x01(\x03R\x06tokens\x12\x12\n" +
+	"\x04cost\x18\x02 \x01(\x01R\x04cost\"\x9e\x01\n" +
 	"\rWorkflowInput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x12;\n" +
-	"\rdefault_value\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\fdefaultValue\"\x90\x03\n" +
+	"\rdefault_value\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\fdefaultValue\"\x81\x04\n" +
 	"\x04Step\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -468,7 +687,21 @@ const file_agentmesh_v1_workflow_proto_rawDesc = "" +
 	"\x04when\x18\n" +
 	" \x01(\tR\x04when\x12\x19\n" +
 	"\bfor_each\x18\v \x01(\tR\aforEach\x12.\n" +
-	"\x13continue_on_failure\x18\f \x01(\bR\x11continueOnFailure\"\xaf\x02\n" +
+	"\x13continue_on_failure\x18\f \x01(\bR\x11continueOnFailure\x12'\n" +
+	"\x03ask\x18\r \x01(\v2\x15.agentmesh.v1.AskStepR\x03ask\x12\x14\n" +
+	"\x05sleep\x18\x0e \x01(\tR\x05sleep\x12\x14\n" +
+	"\x05until\x18\x0f \x01(\tR\x05until\x12\x1a\n" +
+	"\bworkflow\x18\x10 \x01(\tR\bworkflow\"\xff\x01\n" +
+	"\aAskStep\x12\x1a\n" +
+	"\bquestion\x18\x01 \x01(\tR\bquestion\x12/\n" +
+	"\x06schema\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06schema\x12\x1a\n" +
+	"\bapproval\x18\x03 \x01(\bR\bapproval\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x1e\n" +
+	"\n" +
+	"principals\x18\x05 \x03(\tR\n" +
+	"principals\x12\x18\n" +
+	"\atimeout\x18\x06 \x01(\tR\atimeout\x12=\n" +
+	"\x0edefault_answer\x18\a \x01(\v2\x16.google.protobuf.ValueR\rdefaultAnswer\"\xaf\x02\n" +
 	"\vRetryPolicy\x12!\n" +
 	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12>\n" +
 	"\rinitial_delay\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\finitialDelay\x12-\n" +
@@ -491,32 +724,38 @@ func file_agentmesh_v1_workflow_proto_rawDescGZIP() []byte {
 	return file_agentmesh_v1_workflow_proto_rawDescData
 }
 
-var file_agentmesh_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_agentmesh_v1_workflow_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_agentmesh_v1_workflow_proto_goTypes = []any{
 	(*Workflow)(nil),            // 0: agentmesh.v1.Workflow
-	(*WorkflowInput)(nil),       // 1: agentmesh.v1.WorkflowInput
-	(*Step)(nil),                // 2: agentmesh.v1.Step
-	(*RetryPolicy)(nil),         // 3: agentmesh.v1.RetryPolicy
-	(*structpb.Struct)(nil),     // 4: google.protobuf.Struct
-	(*durationpb.Duration)(nil), // 5: google.protobuf.Duration
-	(*structpb.Value)(nil),      // 6: google.protobuf.Value
+	(*Budget)(nil),              // 1: agentmesh.v1.Budget
+	(*WorkflowInput)(nil),       // 2: agentmesh.v1.WorkflowInput
+	(*Step)(nil),                // 3: agentmesh.v1.Step
+	(*AskStep)(nil),             // 4: agentmesh.v1.AskStep
+	(*RetryPolicy)(nil),         // 5: agentmesh.v1.RetryPolicy
+	(*structpb.Struct)(nil),     // 6: google.protobuf.Struct
+	(*durationpb.Duration)(nil), // 7: google.protobuf.Duration
+	(*structpb.Value)(nil),      // 8: google.protobuf.Value
 }
 var file_agentmesh_v1_workflow_proto_depIdxs = []int32{
-	1,  // 0: agentmesh.v1.Workflow.inputs:type_name -> agentmesh.v1.WorkflowInput
-	2,  // 1: agentmesh.v1.Workflow.steps:type_name -> agentmesh.v1.Step
-	4,  // 2: agentmesh.v1.Workflow.outputs:type_name -> google.protobuf.Struct
-	5,  // 3: agentmesh.v1.Workflow.timeout:type_name -> google.protobuf.Duration
-	6,  // 4: agentmesh.v1.WorkflowInput.default_value:type_name -> google.protobuf.Value
-	4,  // 5: agentmesh.v1.Step.input:type_name -> google.protobuf.Struct
-	3,  // 6: agentmesh.v1.Step.retry:type_name -> agentmesh.v1.RetryPolicy
-	5,  // 7: agentmesh.v1.Step.timeout:type_name -> google.protobuf.Duration
-	5,  // 8: agentmesh.v1.RetryPolicy.initial_delay:type_name -> google.protobuf.Duration
-	5,  // 9: agentmesh.v1.RetryPolicy.max_delay:type_name -> google.protobuf.Duration
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	2,  // 0: agentmesh.v1.Workflow.inputs:type_name -> agentmesh.v1.WorkflowInput
+	3,  // 1: agentmesh.v1.Workflow.steps:type_name -> agentmesh.v1.Step
+	6,  // 2: agentmesh.v1.Workflow.outputs:type_name -> google.protobuf.Struct
+	7,  // 3: agentmesh.v1.Workflow.timeout:type_name -> google.protobuf.Duration
+	1,  // 4: agentmesh.v1.Workflow.budget:type_name -> agentmesh.v1.Budget
+	8,  // 5: agentmesh.v1.WorkflowInput.default_value:type_name -> google.protobuf.Value
+	6,  // 6: agentmesh.v1.Step.input:type_name -> google.protobuf.Struct
+	5,  // 7: agentmesh.v1.Step.retry:type_name -> agentmesh.v1.RetryPolicy
+	7,  // 8: agentmesh.v1.Step.timeout:type_name -> google.protobuf.Duration
+	4,  // 9: agentmesh.v1.Step.ask:type_name -> agentmesh.v1.AskStep
+	6,  // 10: agentmesh.v1.AskStep.schema:type_name -> google.protobuf.Struct
+	8,  // 11: agentmesh.v1.AskStep.default_answer:type_name -> google.protobuf.Value
+	7,  // 12: agentmesh.v1.RetryPolicy.initial_delay:type_name -> google.protobuf.Duration
+	7,  // 13: agentmesh.v1.RetryPolicy.max_delay:type_name -> google.protobuf.Duration
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_workflow_proto_init() }
@@ -524,14 +763,14 @@ func file_agentmesh_v1_workflow_proto_init() {
 	if File_agentmesh_v1_workflow_proto != nil {
 		return
 	}
-	file_agentmesh_v1_workflow_proto_msgTypes[3].OneofWrappers = []any{}
+	file_agentmesh_v1_workflow_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentmesh_v1_workflow_proto_rawDesc), len(file_agentmesh_v1_workflow_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentmesh/v1/message.proto.
  */
 export const file_agentmesh_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChphZ2VudG1lc2gvdjEvbWVzc2FnZS5wcm90bxIMYWdlbnRtZXNoLnYxIroCCgxBZ2VudE1lc3NhZ2USEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpjb250ZXh0X2lkGAIgASgJEhYKDmNvcnJlbGF0aW9uX2lkGAMgASgJEg4KBnNlbmRlchgEIAEoCRIQCghyZWNlaXZlchgFIAEoCRIgCgRyb2xlGAYgASgOMhIuYWdlbnRtZXNoLnYxLlJvbGUSJwoEdHlwZRgHIAEoDjIZLmFnZW50bWVzaC52MS5NZXNzYWdlVHlwZRIhCgVwYXJ0cxgIIAMoCzISLmFnZW50bWVzaC52MS5QYXJ0EikKCG1ldGFkYXRhGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuQEKBFBhcnQSDgoEdGV4dBgBIAEoCUgAEicKBGRhdGEYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0SAASDQoDcmF3GAMgASgMSAASDQoDdXJsGAQgASgJSAASEgoKbWVkaWFfdHlwZRgFIAEoCRIQCghmaWxlbmFtZRgGIAEoCRIpCghtZXRhZGF0YRgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCCQoHY29udGVudCJPCgpUb2tlblVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAyo7CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARIOCgpST0xFX0FHRU5UEAIqYAoLTWVzc2FnZVR5cGUSHAoYTUVTU0FHRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUTUVTU0FHRV9UWVBFX1JFUVVFU1QQARIZChVNRVNTQUdFX1RZUEVfUkVTUE9OU0UQAkKdAQoQY29tLmFnZW50bWVzaC52MUIMTWVzc2FnZVByb3RvUAFaKmFnZW50bWVzaC9raXQvZ2VuL2FnZW50bWVzaC92MTthZ2VudG1lc2h2MaICA0FYWKoCDEFnZW50bWVzaC5WMcoCDEFnZW50bWVzaFxWMeICGEFnZW50bWVzaFxWMVxHUEJNZXRhZGF0YeoCDUFnZW50bWVzaDo6VjFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChphZ2VudG1lc2gvdjEvbWVzc2FnZS5wcm90bxIMYWdlbnRtZXNoLnYxIroCCgxBZ2VudE1lc3NhZ2USEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpjb250ZXh0X2lkGAIgASgJEhYKDmNvcnJlbGF0aW9uX2lkGAMgASgJEg4KBnNlbmRlchgEIAEoCRIQCghyZWNlaXZlchgFIAEoCRIgCgRyb2xlGAYgASgOMhIuYWdlbnRtZXNoLnYxLlJvbGUSJwoEdHlwZRgHIAEoDjIZLmFnZW50bWVzaC52MS5NZXNzYWdlVHlwZRIhCgVwYXJ0cxgIIAMoCzISLmFnZW50bWVzaC52MS5QYXJ0EikKCG1ldGFkYXRhGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIvCgtjcmVhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuQEKBFBhcnQSDgoEdGV4dBgBIAEoCUgAEicKBGRhdGEYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0SAASDQoDcmF3GAMgASgMSAASDQoDdXJsGAQgASgJSAASEgoKbWVkaWFfdHlwZRgFIAEoCRIQCghmaWxlbmFtZRgGIAEoCRIpCghtZXRhZGF0YRgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCCQoHY29udGVudCJ6CgpUb2tlblVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAIgASgDEhQKDHRvdGFsX3Rva2VucxgDIAEoAxIpCgZtb2RlbHMYBCADKAsyGS5hZ2VudG1lc2gudjEuTW9kZWxUb2tlbnMiSQoLTW9kZWxUb2tlbnMSDQoFbW9kZWwYASABKAkSFAoMaW5wdXRfdG9rZW5zGAIgASgDEhUKDW91dHB1dF90b2tlbnMYAyABKAMqOwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDQoJUk9MRV9VU0VSEAESDgoKUk9MRV9BR0VOVBACKmAKC01lc3NhZ2VUeXBlEhwKGE1FU1NBR0VfVFlQRV9VTlNQRUNJRklFRBAAEhgKFE1FU1NBR0VfVFlQRV9SRVFVRVNUEAESGQoVTUVTU0FHRV9UWVBFX1JFU1BPTlNFEAJCnQEKEGNvbS5hZ2VudG1lc2gudjFCDE1lc3NhZ2VQcm90b1ABWiphZ2VudG1lc2gva2l0L2dlbi9hZ2VudG1lc2gvdjE7YWdlbnRtZXNodjGiAgNBWFiqAgxBZ2VudG1lc2guVjHKAgxBZ2VudG1lc2hcVjHiAhhBZ2VudG1lc2hcVjFcR1BCTWV0YWRhdGHqAg1BZ2VudG1lc2g6OlYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * AgentMessage is what agents and their callers exchange. It carries what the
@@ -195,6 +195,13 @@ export type TokenUsage = Message<"agentmesh.v1.TokenUsage"> & {
    * @generated from field: int64 total_tokens = 3;
    */
   totalTokens: bigint;
+
+  /**
+   * The same tokens by model, when the reply knows which models it used.
+   *
+   * @generated from field: repeated agentmesh.v1.ModelTokens models = 4;
+   */
+  models: ModelTokens[];
 };
 
 /**
@@ -203,6 +210,37 @@ export type TokenUsage = Message<"agentmesh.v1.TokenUsage"> & {
  */
 export const TokenUsageSchema: GenMessage<TokenUsage> = /*@__PURE__*/
   messageDesc(file_agentmesh_v1_message, 2);
+
+/**
+ * ModelTokens counts the tokens one model spent.
+ *
+ * @generated from message agentmesh.v1.ModelTokens
+ */
+export type ModelTokens = Message<"agentmesh.v1.ModelTokens"> & {
+  /**
+   * The provider's model name, e.g. "gemini-2.5-flash".
+   *
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: int64 input_tokens = 2;
+   */
+  inputTokens: bigint;
+
+  /**
+   * @generated from field: int64 output_tokens = 3;
+   */
+  outputTokens: bigint;
+};
+
+/**
+ * Describes the message agentmesh.v1.ModelTokens.
+ * Use `create(ModelTokensSchema)` to create a new message.
+ */
+export const ModelTokensSchema: GenMessage<ModelTokens> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_message, 3);
 
 /**
  * Role of the author of a message, as in A2A.

@@ -22,7 +22,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentmesh/v1/orchestrator_service.proto.
  */
 export const file_agentmesh_v1_orchestrator_service: GenFile = /*@__PURE__*/
-  fileDesc("CidhZ2VudG1lc2gvdjEvb3JjaGVzdHJhdG9yX3NlcnZpY2UucHJvdG8SDGFnZW50bWVzaC52MSJJChdWYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBIuCgh3b3JrZmxvdxgBIAEoCzIWLmFnZW50bWVzaC52MS5Xb3JrZmxvd0IE4kEBAiIzChhWYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2USFwoPZXhlY3V0aW9uX29yZGVyGAEgAygJIsgBCg9TdGFydFJ1blJlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiMgoQU3RhcnRSdW5SZXNwb25zZRIeCgNydW4YASABKAsyES5hZ2VudG1lc2gudjEuUnVuIssBChJSdW5Xb3JrZmxvd1JlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiPAoTUnVuV29ya2Zsb3dSZXNwb25zZRIlCgVldmVudBgBIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FdmVudCI/Cg9XYXRjaFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgDIjkKEFdhdGNoUnVuUmVzcG9uc2USJQoFZXZlbnQYASABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXZlbnQiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiMAoOR2V0UnVuUmVzcG9uc2USHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biKYAQoPTGlzdFJ1bnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEiUKBXN0YXRlGAMgASgOMhYuYWdlbnRtZXNoLnYxLlJ1blN0YXRlEhUKDXdvcmtmbG93X25hbWUYBCABKAkSEQoJcHJpbmNpcGFsGAUgASgJEg0KBXF1ZXJ5GAYgASgJIkwKEExpc3RSdW5zUmVzcG9uc2USHwoEcnVucxgBIAMoCzIRLmFnZW50bWVzaC52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjgKEENhbmNlbFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEg4KBnJlYXNvbhgCIAEoCSIzChFDYW5jZWxSdW5SZXNwb25zZRIeCgNydW4YASABKAsyES5hZ2VudG1lc2gudjEuUnVuIpABChNQcm92aWRlSW5wdXRSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIVCgdzdGVwX2lkGAIgASgJQgTiQQECEhEKBGl0ZW0YAyABKAVIAIgBARIwCgZhbnN3ZXIYBCABKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlQgTiQQECQgcKBV9pdGVtIjYKFFByb3ZpZGVJbnB1dFJlc3BvbnNlEh4KA3J1bhgBIAEoCzIRLmFnZW50bWVzaC52MS5SdW4iEwoRTGlzdEFnZW50c1JlcXVlc3QiPwoSTGlzdEFnZW50c1Jlc3BvbnNlEikKBmFnZW50cxgBIAMoCzIZLmFnZW50bWVzaC52MS5BZ2VudFN0YXR1cyJrCgtBZ2VudFN0YXR1cxIMCgRuYW1lGAEgASgJEicKCHJlcGxpY2FzGAIgAygLMhUuYWdlbnRtZXNoLnYxLlJlcGxpY2ESJQoEY2FyZBgDIAEoCzIXLmFnZW50bWVzaC52MS5BZ2VudENhcmQiRwoHUmVwbGljYRIPCgdhZGRyZXNzGAEgASgJEisKBmhlYWx0aBgCIAEoDjIbLmFnZW50bWVzaC52MS5SZXBsaWNhSGVhbHRoIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0IkIKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIpCgl3b3JrZmxvd3MYASADKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3ciEwoRR2V0TWV0cmljc1JlcXVlc3QiPAoSR2V0TWV0cmljc1Jlc3BvbnNlEiYKB21ldHJpY3MYASABKAsyFS5hZ2VudG1lc2gudjEuTWV0cmljcyJCChNXYXRjaE1ldHJpY3NSZXF1ZXN0EisKCGludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIj4KFFdhdGNoTWV0cmljc1Jlc3BvbnNlEiYKB21ldHJpY3MYASABKAsyFS5hZ2VudG1lc2gudjEuTWV0cmljcyKAAgoHTWV0cmljcxIaChJ3b3JrZmxvd3NfZXhlY3V0ZWQYASABKAMSGwoTd29ya2Zsb3dzX3N1Y2NlZWRlZBgCIAEoAxIYChB3b3JrZmxvd3NfZmFpbGVkGAMgASgDEhsKE3dvcmtmbG93c19jYW5jZWxsZWQYBCABKAMSGQoRd29ya2Zsb3dzX3J1bm5pbmcYBSABKAMSFAoMc3VjY2Vzc19yYXRlGAYgASgBEioKBmFnZW50cxgHIAMoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1ldHJpY3MSKAoEdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAixQEKDEFnZW50TWV0cmljcxINCgVhZ2VudBgBIAEoCRISCgpleGVjdXRpb25zGAIgASgDEhEKCXN1Y2Nlc3NlcxgDIAEoAxIQCghmYWlsdXJlcxgEIAEoAxIUCgxzdWNjZXNzX3JhdGUYBSABKAESEgoKYXZlcmFnZV9tcxgGIAEoARIOCgZwNTBfbXMYByABKAESDgoGcDk1X21zGAggASgBEg4KBnA5OV9tcxgJIAEoARITCgt0b2tlbnNfdXNlZBgKIAEoAyI4CgtDaGF0UmVxdWVzdBIVCgdtZXNzYWdlGAEgASgJQgTiQQECEhIKCnNlc3Npb25faWQYAiABKAkiSQoMQ2hhdFJlc3BvbnNlEhAKCHJlc3BvbnNlGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSEwoLdG9rZW5zX3VzZWQYAyABKAMiPgoRQ2hhdFN0cmVhbVJlcXVlc3QSFQoHbWVzc2FnZRgBIAEoCUIE4kEBAhISCgpzZXNzaW9uX2lkGAIgASgJIlsKEkNoYXRTdHJlYW1SZXNwb25zZRIOCgR0ZXh0GAEgASgJSAASLAoGcmVzdWx0GAIgASgLMhouYWdlbnRtZXNoLnYxLkNoYXRSZXNwb25zZUgAQgcKBWV2ZW50IhIKEEdldENhbGxlclJlcXVlc3QifwoRR2V0Q2FsbGVyUmVzcG9uc2USEQoJcHJpbmNpcGFsGAEgASgJEiYKBHJvbGUYAiABKA4yGC5hZ2VudG1lc2gudjEuQ2FsbGVyUm9sZRIVCg1hdXRoZW50aWNhdGVkGAMgASgIEhgKEHRlbmFudF9pc29sYXRpb24YBCABKAgqhwEKDVJlcGxpY2FIZWFsdGgSHgoaUkVQTElDQV9IRUFMVEhfVU5TUEVDSUZJRUQQABIaChZSRVBMSUNBX0hFQUxUSF9TRVJWSU5HEAESHgoaUkVQTElDQV9IRUFMVEhfTk9UX1NFUlZJTkcQAhIaChZSRVBMSUNBX0hFQUxUSF9VTktOT1dOEAMqcgoKQ2FsbGVyUm9sZRIbChdDQUxMRVJfUk9MRV9VTlNQRUNJRklFRBAAEhYKEkNBTExFUl9ST0xFX1ZJRVdFUhABEhgKFENBTExFUl9ST0xFX09QRVJBVE9SEAISFQoRQ0FMTEVSX1JPTEVfQURNSU4QAzLlDAoTT3JjaGVzdHJhdG9yU2VydmljZRKEAQoQVmFsaWRhdGVXb3JrZmxvdxIlLmFnZW50bWVzaC52MS5WYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBomLmFnZW50bWVzaC52MS5WYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2UiIYLT5JMCGzoBKiIWL3YxL3dvcmtmbG93czp2YWxpZGF0ZRJeCghTdGFydFJ1bhIdLmFnZW50bWVzaC52MS5TdGFydFJ1blJlcXVlc3QaHi5hZ2VudG1lc2gudjEuU3RhcnRSdW5SZXNwb25zZSITgtPkkwINOgEqIggvdjEvcnVucxJwCgtSdW5Xb3JrZmxvdxIgLmFnZW50bWVzaC52MS5SdW5Xb3JrZmxvd1JlcXVlc3QaIS5hZ2VudG1lc2gudjEuUnVuV29ya2Zsb3dSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvcnVuczpzdHJlYW0wARJtCghXYXRjaFJ1bhIdLmFnZW50bWVzaC52MS5XYXRjaFJ1blJlcXVlc3QaHi5hZ2VudG1lc2gudjEuV2F0Y2hSdW5SZXNwb25zZSIggtPkkwIaEhgvdjEvcnVucy97cnVuX2lkfS9ldmVudHMwARJeCgZHZXRSdW4SGy5hZ2VudG1lc2gudjEuR2V0UnVuUmVxdWVzdBocLmFnZW50bWVzaC52MS5HZXRSdW5SZXNwb25zZSIZgtPkkwITEhEvdjEvcnVucy97cnVuX2lkfRJbCghMaXN0UnVucxIdLmFnZW50bWVzaC52MS5MaXN0UnVuc1JlcXVlc3QaHi5hZ2VudG1lc2gudjEuTGlzdFJ1bnNSZXNwb25zZSIQgtPkkwIKEggvdjEvcnVucxJxCglDYW5jZWxSdW4SHi5hZ2VudG1lc2gudjEuQ2FuY2VsUnVuUmVxdWVzdBofLmFnZW50bWVzaC52MS5DYW5jZWxSdW5SZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpjYW5jZWwSgAEKDFByb3ZpZGVJbnB1dBIhLmFnZW50bWVzaC52MS5Qcm92aWRlSW5wdXRSZXF1ZXN0GiIuYWdlbnRtZXNoLnYxLlByb3ZpZGVJbnB1dFJlc3BvbnNlIimC0+STAiM6ASoiHi92MS9ydW5zL3tydW5faWR9OnByb3ZpZGVJbnB1dBJjCgpMaXN0QWdlbnRzEh8uYWdlbnRtZXNoLnYxLkxpc3RBZ2VudHNSZXF1ZXN0GiAuYWdlbnRtZXNoLnYxLkxpc3RBZ2VudHNSZXNwb25zZSISgtPkkwIMEgovdjEvYWdlbnRzEm8KDUxpc3RXb3JrZmxvd3MSIi5hZ2VudG1lc2gudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaIy5hZ2VudG1lc2gudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlIhWC0+STAg8SDS92MS93b3JrZmxvd3MSZAoKR2V0TWV0cmljcxIfLmFnZW50bWVzaC52MS5HZXRNZXRyaWNzUmVxdWVzdBogLmFnZW50bWVzaC52MS5HZXRNZXRyaWNzUmVzcG9uc2UiE4LT5JMCDRILL3YxL21ldHJpY3MScgoMV2F0Y2hNZXRyaWNzEiEuYWdlbnRtZXNoLnYxLldhdGNoTWV0cmljc1JlcXVlc3QaIi5hZ2VudG1lc2gudjEuV2F0Y2hNZXRyaWNzUmVzcG9uc2UiGYLT5JMCExIRL3YxL21ldHJpY3M6d2F0Y2gwARJSCgRDaGF0EhkuYWdlbnRtZXNoLnYxLkNoYXRSZXF1ZXN0GhouYWdlbnRtZXNoLnYxLkNoYXRSZXNwb25zZSITgtPkkwINOgEqIggvdjEvY2hhdBJtCgpDaGF0U3RyZWFtEh8uYWdlbnRtZXNoLnYxLkNoYXRTdHJlYW1SZXF1ZXN0GiAuYWdlbnRtZXNoLnYxLkNoYXRTdHJlYW1SZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvY2hhdDpzdHJlYW0wARJgCglHZXRDYWxsZXISHi5hZ2VudG1lc2gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLmFnZW50bWVzaC52MS5HZXRDYWxsZXJSZXNwb25zZSISgtPkkwIMEgovdjEvY2FsbGVyQqkBChBjb20uYWdlbnRtZXNoLnYxQhhPcmNoZXN0cmF0b3JTZXJ2aWNlUHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_agentmesh_v1_agent_service, file_agentmesh_v1_message, file_agentmesh_v1_run, file_agentmesh_v1_workflow, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CidhZ2VudG1lc2gvdjEvb3JjaGVzdHJhdG9yX3NlcnZpY2UucHJvdG8SDGFnZW50bWVzaC52MSJJChdWYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBIuCgh3b3JrZmxvdxgBIAEoCzIWLmFnZW50bWVzaC52MS5Xb3JrZmxvd0IE4kEBAiIzChhWYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2USFwoPZXhlY3V0aW9uX29yZGVyGAEgAygJIsgBCg9TdGFydFJ1blJlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiMgoQU3RhcnRSdW5SZXNwb25zZRIeCgNydW4YASABKAsyES5hZ2VudG1lc2gudjEuUnVuIssBChJSdW5Xb3JrZmxvd1JlcXVlc3QSKgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dIABIXCg13b3JrZmxvd19uYW1lGAIgASgJSAASJwoGaW5wdXRzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAQgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSEgoKcmVxdWVzdF9pZBgFIAEoCUIICgZzb3VyY2UiPAoTUnVuV29ya2Zsb3dSZXNwb25zZRIlCgVldmVudBgBIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FdmVudCI/Cg9XYXRjaFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgDIjkKEFdhdGNoUnVuUmVzcG9uc2USJQoFZXZlbnQYASABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXZlbnQiJQoNR2V0UnVuUmVxdWVzdBIUCgZydW5faWQYASABKAlCBOJBAQIiMAoOR2V0UnVuUmVzcG9uc2USHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biKYAQoPTGlzdFJ1bnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEiUKBXN0YXRlGAMgASgOMhYuYWdlbnRtZXNoLnYxLlJ1blN0YXRlEhUKDXdvcmtmbG93X25hbWUYBCABKAkSEQoJcHJpbmNpcGFsGAUgASgJEg0KBXF1ZXJ5GAYgASgJIkwKEExpc3RSdW5zUmVzcG9uc2USHwoEcnVucxgBIAMoCzIRLmFnZW50bWVzaC52MS5SdW4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjgKEENhbmNlbFJ1blJlcXVlc3QSFAoGcnVuX2lkGAEgASgJQgTiQQECEg4KBnJlYXNvbhgCIAEoCSIzChFDYW5jZWxSdW5SZXNwb25zZRIeCgNydW4YASABKAsyES5hZ2VudG1lc2gudjEuUnVuIpABChNQcm92aWRlSW5wdXRSZXF1ZXN0EhQKBnJ1bl9pZBgBIAEoCUIE4kEBAhIVCgdzdGVwX2lkGAIgASgJQgTiQQECEhEKBGl0ZW0YAyABKAVIAIgBARIwCgZhbnN3ZXIYBCABKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlQgTiQQECQgcKBV9pdGVtIjYKFFByb3ZpZGVJbnB1dFJlc3BvbnNlEh4KA3J1bhgBIAEoCzIRLmFnZW50bWVzaC52MS5SdW4iEwoRTGlzdEFnZW50c1JlcXVlc3QiPwoSTGlzdEFnZW50c1Jlc3BvbnNlEikKBmFnZW50cxgBIAMoCzIZLmFnZW50bWVzaC52MS5BZ2VudFN0YXR1cyJrCgtBZ2VudFN0YXR1cxIMCgRuYW1lGAEgASgJEicKCHJlcGxpY2FzGAIgAygLMhUuYWdlbnRtZXNoLnYxLlJlcGxpY2ESJQoEY2FyZBgDIAEoCzIXLmFnZW50bWVzaC52MS5BZ2VudENhcmQiRwoHUmVwbGljYRIPCgdhZGRyZXNzGAEgASgJEisKBmhlYWx0aBgCIAEoDjIbLmFnZW50bWVzaC52MS5SZXBsaWNhSGVhbHRoIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0InMKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIpCgl3b3JrZmxvd3MYASADKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3cSLwoIdmVyc2lvbnMYAiADKAsyHS5hZ2VudG1lc2gudjEuV29ya2Zsb3dWZXJzaW9uIpgBCg9Xb3JrZmxvd1ZlcnNpb24SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBmRpZ2VzdBgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcnVucxgFIAEoAxIXCg9ydW5zX3VuZmluaXNoZWQYBiABKAMiRgoUQXBwbHlXb3JrZmxvd1JlcXVlc3QSLgoId29ya2Zsb3cYASABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3dCBOJBAQIiUgoVQXBwbHlXb3JrZmxvd1Jlc3BvbnNlEigKCHdvcmtmbG93GAEgASgLMhYuYWdlbnRtZXNoLnYxLldvcmtmbG93Eg8KB2NyZWF0ZWQYAiABKAgiKAoSR2V0V29ya2Zsb3dSZXF1ZXN0EhIKBG5hbWUYASABKAlCBOJBAQIicAoTR2V0V29ya2Zsb3dSZXNwb25zZRIoCgh3b3JrZmxvdxgBIAEoCzIWLmFnZW50bWVzaC52MS5Xb3JrZmxvdxIvCgh2ZXJzaW9ucxgCIAMoCzIdLmFnZW50bWVzaC52MS5Xb3JrZmxvd1ZlcnNpb24ikAQKCFNjaGVkdWxlEgwKBG5hbWUYASABKAkSFQoNd29ya2Zsb3dfbmFtZRgCIAEoCRInCgZpbnB1dHMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBGNyb24YBCABKAkSEQoJdGltZV96b25lGAUgASgJEiwKB292ZXJsYXAYBiABKA4yGy5hZ2VudG1lc2gudjEuT3ZlcmxhcFBvbGljeRItCghjYXRjaF91cBgHIAEoDjIbLmFnZW50bWVzaC52MS5DYXRjaFVwUG9saWN5EjIKD2NhdGNoX3VwX3dpbmRvdxgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIOCgZwYXVzZWQYCSABKAgSFAoMcGF1c2VfcmVhc29uGAogASgJEjkKD25leHRfZmlyZV90aW1lcxgLIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSOAoObGFzdF9maXJlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEhkKC2xhc3RfcnVuX2lkGA0gASgJQgTiQQEDEjUKC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxIXCglwcmluY2lwYWwYDyABKAlCBOJBAQMiQgoWQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRIoCghzY2hlZHVsZRgBIAEoCzIWLmFnZW50bWVzaC52MS5TY2hlZHVsZSJHChVDcmVhdGVTY2hlZHVsZVJlcXVlc3QSLgoIc2NoZWR1bGUYASABKAsyFi5hZ2VudG1lc2gudjEuU2NoZWR1bGVCBOJBAQIiPwoTR2V0U2NoZWR1bGVSZXNwb25zZRIoCghzY2hlZHVsZRgBIAEoCzIWLmFnZW50bWVzaC52MS5TY2hlZHVsZSIoChJHZXRTY2hlZHVsZVJlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAiI9ChRMaXN0U2NoZWR1bGVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJbChVMaXN0U2NoZWR1bGVzUmVzcG9uc2USKQoJc2NoZWR1bGVzGAEgAygLMhYuYWdlbnRtZXNoLnYxLlNjaGVkdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJBChVQYXVzZVNjaGVkdWxlUmVzcG9uc2USKAoIc2NoZWR1bGUYASABKAsyFi5hZ2VudG1lc2gudjEuU2NoZWR1bGUiOgoUUGF1c2VTY2hlZHVsZVJlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAhIOCgZyZWFzb24YAiABKAkiQgoWUmVzdW1lU2NoZWR1bGVSZXNwb25zZRIoCghzY2hlZHVsZRgBIAEoCzIWLmFnZW50bWVzaC52MS5TY2hlZHVsZSIrChVSZXN1bWVTY2hlZHVsZVJlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAiIsChZUcmlnZ2VyU2NoZWR1bGVSZXF1ZXN0EhIKBG5hbWUYASABKAlCBOJBAQIiOQoXVHJpZ2dlclNjaGVkdWxlUmVzcG9uc2USHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biIrChVEZWxldGVTY2hlZHVsZVJlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAiIYChZEZWxldGVTY2hlZHVsZVJlc3BvbnNlIhMKEUdldE1ldHJpY3NSZXF1ZXN0IjwKEkdldE1ldHJpY3NSZXNwb25zZRImCgdtZXRyaWNzGAEgASgLMhUuYWdlbnRtZXNoLnYxLk1ldHJpY3MiQgoTV2F0Y2hNZXRyaWNzUmVxdWVzdBIrCghpbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI+ChRXYXRjaE1ldHJpY3NSZXNwb25zZRImCgdtZXRyaWNzGAEgASgLMhUuYWdlbnRtZXNoLnYxLk1ldHJpY3MigAIKB01ldHJpY3MSGgoSd29ya2Zsb3dzX2V4ZWN1dGVkGAEgASgDEhsKE3dvcmtmbG93c19zdWNjZWVkZWQYAiABKAMSGAoQd29ya2Zsb3dzX2ZhaWxlZBgDIAEoAxIbChN3b3JrZmxvd3NfY2FuY2VsbGVkGAQgASgDEhkKEXdvcmtmbG93c19ydW5uaW5nGAUgASgDEhQKDHN1Y2Nlc3NfcmF0ZRgGIAEoARIqCgZhZ2VudHMYByADKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXRyaWNzEigKBHRpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsUBCgxBZ2VudE1ldHJpY3MSDQoFYWdlbnQYASABKAkSEgoKZXhlY3V0aW9ucxgCIAEoAxIRCglzdWNjZXNzZXMYAyABKAMSEAoIZmFpbHVyZXMYBCABKAMSFAoMc3VjY2Vzc19yYXRlGAUgASgBEhIKCmF2ZXJhZ2VfbXMYBiABKAESDgoGcDUwX21zGAcgASgBEg4KBnA5NV9tcxgIIAEoARIOCgZwOTlfbXMYCSABKAESEwoLdG9rZW5zX3VzZWQYCiABKAMiOAoLQ2hhdFJlcXVlc3QSFQoHbWVzc2FnZRgBIAEoCUIE4kEBAhISCgpzZXNzaW9uX2lkGAIgASgJIkkKDENoYXRSZXNwb25zZRIQCghyZXNwb25zZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhMKC3Rva2Vuc191c2VkGAMgASgDIj4KEUNoYXRTdHJlYW1SZXF1ZXN0EhUKB21lc3NhZ2UYASABKAlCBOJBAQISEgoKc2Vzc2lvbl9pZBgCIAEoCSJbChJDaGF0U3RyZWFtUmVzcG9uc2USDgoEdGV4dBgBIAEoCUgAEiwKBnJlc3VsdBgCIAEoCzIaLmFnZW50bWVzaC52MS5DaGF0UmVzcG9uc2VIAEIHCgVldmVudCISChBHZXRDYWxsZXJSZXF1ZXN0In8KEUdldENhbGxlclJlc3BvbnNlEhEKCXByaW5jaXBhbBgBIAEoCRImCgRyb2xlGAIgASgOMhguYWdlbnRtZXNoLnYxLkNhbGxlclJvbGUSFQoNYXV0aGVudGljYXRlZBgDIAEoCBIYChB0ZW5hbnRfaXNvbGF0aW9uGAQgASgIKocBCg1SZXBsaWNhSGVhbHRoEh4KGlJFUExJQ0FfSEVBTFRIX1VOU1BFQ0lGSUVEEAASGgoWUkVQTElDQV9IRUFMVEhfU0VSVklORxABEh4KGlJFUExJQ0FfSEVBTFRIX05PVF9TRVJWSU5HEAISGgoWUkVQTElDQV9IRUFMVEhfVU5LTk9XThADKoYBCg1PdmVybGFwUG9saWN5Eh4KGk9WRVJMQVBfUE9MSUNZX1VOU1BFQ0lGSUVEEAASFwoTT1ZFUkxBUF9QT0xJQ1lfU0tJUBABEhgKFE9WRVJMQVBfUE9MSUNZX0FMTE9XEAISIgoeT1ZFUkxBUF9QT0xJQ1lfQ0FOQ0VMX1BSRVZJT1VTEAMqfAoNQ2F0Y2hVcFBvbGljeRIfChtDQVRDSF9VUF9QT0xJQ1lfVU5TUEVDSUZJRUQQABIYChRDQVRDSF9VUF9QT0xJQ1lfTk9ORRABEhcKE0NBVENIX1VQX1BPTElDWV9PTkUQAhIXChNDQVRDSF9VUF9QT0xJQ1lfQUxMEAMqcgoKQ2FsbGVyUm9sZRIbChdDQUxMRVJfUk9MRV9VTlNQRUNJRklFRBAAEhYKEkNBTExFUl9ST0xFX1ZJRVdFUhABEhgKFENBTExFUl9ST0xFX09QRVJBVE9SEAISFQoRQ0FMTEVSX1JPTEVfQURNSU4QAzK4FQoTT3JjaGVzdHJhdG9yU2VydmljZRKEAQoQVmFsaWRhdGVXb3JrZmxvdxIlLmFnZW50bWVzaC52MS5WYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBomLmFnZW50bWVzaC52MS5WYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2UiIYLT5JMCGzoBKiIWL3YxL3dvcmtmbG93czp2YWxpZGF0ZRJeCghTdGFydFJ1bhIdLmFnZW50bWVzaC52MS5TdGFydFJ1blJlcXVlc3QaHi5hZ2VudG1lc2gudjEuU3RhcnRSdW5SZXNwb25zZSITgtPkkwINOgEqIggvdjEvcnVucxJwCgtSdW5Xb3JrZmxvdxIgLmFnZW50bWVzaC52MS5SdW5Xb3JrZmxvd1JlcXVlc3QaIS5hZ2VudG1lc2gudjEuUnVuV29ya2Zsb3dSZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvcnVuczpzdHJlYW0wARJtCghXYXRjaFJ1bhIdLmFnZW50bWVzaC52MS5XYXRjaFJ1blJlcXVlc3QaHi5hZ2VudG1lc2gudjEuV2F0Y2hSdW5SZXNwb25zZSIggtPkkwIaEhgvdjEvcnVucy97cnVuX2lkfS9ldmVudHMwARJeCgZHZXRSdW4SGy5hZ2VudG1lc2gudjEuR2V0UnVuUmVxdWVzdBocLmFnZW50bWVzaC52MS5HZXRSdW5SZXNwb25zZSIZgtPkkwITEhEvdjEvcnVucy97cnVuX2lkfRJbCghMaXN0UnVucxIdLmFnZW50bWVzaC52MS5MaXN0UnVuc1JlcXVlc3QaHi5hZ2VudG1lc2gudjEuTGlzdFJ1bnNSZXNwb25zZSIQgtPkkwIKEggvdjEvcnVucxJxCglDYW5jZWxSdW4SHi5hZ2VudG1lc2gudjEuQ2FuY2VsUnVuUmVxdWVzdBofLmFnZW50bWVzaC52MS5DYW5jZWxSdW5SZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvcnVucy97cnVuX2lkfTpjYW5jZWwSgAEKDFByb3ZpZGVJbnB1dBIhLmFnZW50bWVzaC52MS5Qcm92aWRlSW5wdXRSZXF1ZXN0GiIuYWdlbnRtZXNoLnYxLlByb3ZpZGVJbnB1dFJlc3BvbnNlIimC0+STAiM6ASoiHi92MS9ydW5zL3tydW5faWR9OnByb3ZpZGVJbnB1dBJjCgpMaXN0QWdlbnRzEh8uYWdlbnRtZXNoLnYxLkxpc3RBZ2VudHNSZXF1ZXN0GiAuYWdlbnRtZXNoLnYxLkxpc3RBZ2VudHNSZXNwb25zZSISgtPkkwIMEgovdjEvYWdlbnRzEm8KDUxpc3RXb3JrZmxvd3MSIi5hZ2VudG1lc2gudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaIy5hZ2VudG1lc2gudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlIhWC0+STAg8SDS92MS93b3JrZmxvd3MSZAoKR2V0TWV0cmljcxIfLmFnZW50bWVzaC52MS5HZXRNZXRyaWNzUmVxdWVzdBogLmFnZW50bWVzaC52MS5HZXRNZXRyaWNzUmVzcG9uc2UiE4LT5JMCDRILL3YxL21ldHJpY3MScgoMV2F0Y2hNZXRyaWNzEiEuYWdlbnRtZXNoLnYxLldhdGNoTWV0cmljc1JlcXVlc3QaIi5hZ2VudG1lc2gudjEuV2F0Y2hNZXRyaWNzUmVzcG9uc2UiGYLT5JMCExIRL3YxL21ldHJpY3M6d2F0Y2gwARJSCgRDaGF0EhkuYWdlbnRtZXNoLnYxLkNoYXRSZXF1ZXN0GhouYWdlbnRtZXNoLnYxLkNoYXRSZXNwb25zZSITgtPkkwINOgEqIggvdjEvY2hhdBJtCgpDaGF0U3RyZWFtEh8uYWdlbnRtZXNoLnYxLkNoYXRTdHJlYW1SZXF1ZXN0GiAuYWdlbnRtZXNoLnYxLkNoYXRTdHJlYW1SZXNwb25zZSIagtPkkwIUOgEqIg8vdjEvY2hhdDpzdHJlYW0wARJyCg1BcHBseVdvcmtmbG93EiIuYWdlbnRtZXNoLnYxLkFwcGx5V29ya2Zsb3dSZXF1ZXN0GiMuYWdlbnRtZXNoLnYxLkFwcGx5V29ya2Zsb3dSZXNwb25zZSIYgtPkkwISOgEqIg0vdjEvd29ya2Zsb3dzEnAKC0dldFdvcmtmbG93EiAuYWdlbnRtZXNoLnYxLkdldFdvcmtmbG93UmVxdWVzdBohLmFnZW50bWVzaC52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlIhyC0+STAhYSFC92MS93b3JrZmxvd3Mve25hbWV9EnwKDkNyZWF0ZVNjaGVkdWxlEiMuYWdlbnRtZXNoLnYxLkNyZWF0ZVNjaGVkdWxlUmVxdWVzdBokLmFnZW50bWVzaC52MS5DcmVhdGVTY2hlZHVsZVJlc3BvbnNlIh+C0+STAhk6CHNjaGVkdWxlIg0vdjEvc2NoZWR1bGVzEnAKC0dldFNjaGVkdWxlEiAuYWdlbnRtZXNoLnYxLkdldFNjaGVkdWxlUmVxdWVzdBohLmFnZW50bWVzaC52MS5HZXRTY2hlZHVsZVJlc3BvbnNlIhyC0+STAhYSFC92MS9zY2hlZHVsZXMve25hbWV9Em8KDUxpc3RTY2hlZHVsZXMSIi5hZ2VudG1lc2gudjEuTGlzdFNjaGVkdWxlc1JlcXVlc3QaIy5hZ2VudG1lc2gudjEuTGlzdFNjaGVkdWxlc1Jlc3BvbnNlIhWC0+STAg8SDS92MS9zY2hlZHVsZXMSfwoNUGF1c2VTY2hlZHVsZRIiLmFnZW50bWVzaC52MS5QYXVzZVNjaGVkdWxlUmVxdWVzdBojLmFnZW50bWVzaC52MS5QYXVzZVNjaGVkdWxlUmVzcG9uc2UiJYLT5JMCHzoBKiIaL3YxL3NjaGVkdWxlcy97bmFtZX06cGF1c2USgwEKDlJlc3VtZVNjaGVkdWxlEiMuYWdlbnRtZXNoLnYxLlJlc3VtZVNjaGVkdWxlUmVxdWVzdBokLmFnZW50bWVzaC52MS5SZXN1bWVTY2hlZHVsZVJlc3BvbnNlIiaC0+STAiA6ASoiGy92MS9zY2hlZHVsZXMve25hbWV9OnJlc3VtZRKHAQoPVHJpZ2dlclNjaGVkdWxlEiQuYWdlbnRtZXNoLnYxLlRyaWdnZXJTY2hlZHVsZVJlcXVlc3QaJS5hZ2VudG1lc2gudjEuVHJpZ2dlclNjaGVkdWxlUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3NjaGVkdWxlcy97bmFtZX06dHJpZ2dlchJ5Cg5EZWxldGVTY2hlZHVsZRIjLmFnZW50bWVzaC52MS5EZWxldGVTY2hlZHVsZVJlcXVlc3QaJC5hZ2VudG1lc2gudjEuRGVsZXRlU2NoZWR1bGVSZXNwb25zZSIcgtPkkwIWKhQvdjEvc2NoZWR1bGVzL3tuYW1lfRJgCglHZXRDYWxsZXISHi5hZ2VudG1lc2gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLmFnZW50bWVzaC52MS5HZXRDYWxsZXJSZXNwb25zZSISgtPkkwIMEgovdjEvY2FsbGVyQqkBChBjb20uYWdlbnRtZXNoLnYxQhhPcmNoZXN0cmF0b3JTZXJ2aWNlUHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_agentmesh_v1_agent_service, file_agentmesh_v1_message, file_agentmesh_v1_run, file_agentmesh_v1_workflow, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message agentmesh.v1.ValidateWorkflowRequest
@@ -80,7 +80,8 @@ export type StartRunRequest = Message<"agentmesh.v1.StartRunRequest"> & {
     case: "workflow";
   } | {
     /**
-     * The name of a workflow registered on the gateway.
+     * The name of a workflow registered on the gateway: NAME runs its latest
+     * version, NAME@VERSION that version.
      *
      * @generated from field: string workflow_name = 2;
      */
@@ -542,9 +543,18 @@ export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@_
  */
 export type ListWorkflowsResponse = Message<"agentmesh.v1.ListWorkflowsResponse"> & {
   /**
+   * The latest version of each workflow.
+   *
    * @generated from field: repeated agentmesh.v1.Workflow workflows = 1;
    */
   workflows: Workflow[];
+
+  /**
+   * Every registered version of every workflow, newest first within a name.
+   *
+   * @generated from field: repeated agentmesh.v1.WorkflowVersion versions = 2;
+   */
+  versions: WorkflowVersion[];
 };
 
 /**
@@ -553,6 +563,497 @@ export type ListWorkflowsResponse = Message<"agentmesh.v1.ListWorkflowsResponse"
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
   messageDesc(file_agentmesh_v1_orchestrator_service, 21);
+
+/**
+ * WorkflowVersion is one registered version of a workflow.
+ *
+ * @generated from message agentmesh.v1.WorkflowVersion
+ */
+export type WorkflowVersion = Message<"agentmesh.v1.WorkflowVersion"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * SHA-256 of the definition's canonical encoding: a version's definition never changes.
+   *
+   * @generated from field: string digest = 3;
+   */
+  digest: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 4;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Runs of this version: all of them, and those not finished.
+   *
+   * @generated from field: int64 runs = 5;
+   */
+  runs: bigint;
+
+  /**
+   * @generated from field: int64 runs_unfinished = 6;
+   */
+  runsUnfinished: bigint;
+};
+
+/**
+ * Describes the message agentmesh.v1.WorkflowVersion.
+ * Use `create(WorkflowVersionSchema)` to create a new message.
+ */
+export const WorkflowVersionSchema: GenMessage<WorkflowVersion> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 22);
+
+/**
+ * @generated from message agentmesh.v1.ApplyWorkflowRequest
+ */
+export type ApplyWorkflowRequest = Message<"agentmesh.v1.ApplyWorkflowRequest"> & {
+  /**
+   * @generated from field: agentmesh.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.ApplyWorkflowRequest.
+ * Use `create(ApplyWorkflowRequestSchema)` to create a new message.
+ */
+export const ApplyWorkflowRequestSchema: GenMessage<ApplyWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 23);
+
+/**
+ * @generated from message agentmesh.v1.ApplyWorkflowResponse
+ */
+export type ApplyWorkflowResponse = Message<"agentmesh.v1.ApplyWorkflowResponse"> & {
+  /**
+   * The workflow as registered, its version set (the next number when the
+   * definition gave none).
+   *
+   * @generated from field: agentmesh.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * False when this exact definition was registered already.
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message agentmesh.v1.ApplyWorkflowResponse.
+ * Use `create(ApplyWorkflowResponseSchema)` to create a new message.
+ */
+export const ApplyWorkflowResponseSchema: GenMessage<ApplyWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 24);
+
+/**
+ * @generated from message agentmesh.v1.GetWorkflowRequest
+ */
+export type GetWorkflowRequest = Message<"agentmesh.v1.GetWorkflowRequest"> & {
+  /**
+   * NAME (the latest version) or NAME@VERSION.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.GetWorkflowRequest.
+ * Use `create(GetWorkflowRequestSchema)` to create a new message.
+ */
+export const GetWorkflowRequestSchema: GenMessage<GetWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 25);
+
+/**
+ * @generated from message agentmesh.v1.GetWorkflowResponse
+ */
+export type GetWorkflowResponse = Message<"agentmesh.v1.GetWorkflowResponse"> & {
+  /**
+   * @generated from field: agentmesh.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * Every version of the workflow, newest first.
+   *
+   * @generated from field: repeated agentmesh.v1.WorkflowVersion versions = 2;
+   */
+  versions: WorkflowVersion[];
+};
+
+/**
+ * Describes the message agentmesh.v1.GetWorkflowResponse.
+ * Use `create(GetWorkflowResponseSchema)` to create a new message.
+ */
+export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 26);
+
+/**
+ * Schedule starts runs of a workflow at the times a cron expression gives.
+ *
+ * @generated from message agentmesh.v1.Schedule
+ */
+export type Schedule = Message<"agentmesh.v1.Schedule"> & {
+  /**
+   * Required: unique on the gateway; lower-kebab-case.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Required: NAME (the latest version when each run starts) or NAME@VERSION.
+   *
+   * @generated from field: string workflow_name = 2;
+   */
+  workflowName: string;
+
+  /**
+   * @generated from field: google.protobuf.Struct inputs = 3;
+   */
+  inputs?: JsonObject | undefined;
+
+  /**
+   * Required, five fields: minute hour day-of-month month day-of-week, as cron reads them.
+   *
+   * @generated from field: string cron = 4;
+   */
+  cron: string;
+
+  /**
+   * IANA time zone the cron expression is read in [UTC]. Across a DST change,
+   * a time that does not exist fires at the next one that does, and a time
+   * that happens twice fires once (as cron does).
+   *
+   * @generated from field: string time_zone = 5;
+   */
+  timeZone: string;
+
+  /**
+   * @generated from field: agentmesh.v1.OverlapPolicy overlap = 6;
+   */
+  overlap: OverlapPolicy;
+
+  /**
+   * @generated from field: agentmesh.v1.CatchUpPolicy catch_up = 7;
+   */
+  catchUp: CatchUpPolicy;
+
+  /**
+   * CATCH_UP_ALL fires only the ticks missed within this long [1h].
+   *
+   * @generated from field: google.protobuf.Duration catch_up_window = 8;
+   */
+  catchUpWindow?: Duration | undefined;
+
+  /**
+   * @generated from field: bool paused = 9;
+   */
+  paused: boolean;
+
+  /**
+   * @generated from field: string pause_reason = 10;
+   */
+  pauseReason: string;
+
+  /**
+   * Output only: the next times it fires (at most 5), none while paused.
+   *
+   * @generated from field: repeated google.protobuf.Timestamp next_fire_times = 11;
+   */
+  nextFireTimes: Timestamp[];
+
+  /**
+   * Output only: the last tick that started (or skipped) a run, and its run.
+   *
+   * @generated from field: google.protobuf.Timestamp last_fire_time = 12;
+   */
+  lastFireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string last_run_id = 13;
+   */
+  lastRunId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 14;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Output only: who created it; its runs are that principal's.
+   *
+   * @generated from field: string principal = 15;
+   */
+  principal: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.Schedule.
+ * Use `create(ScheduleSchema)` to create a new message.
+ */
+export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 27);
+
+/**
+ * @generated from message agentmesh.v1.CreateScheduleResponse
+ */
+export type CreateScheduleResponse = Message<"agentmesh.v1.CreateScheduleResponse"> & {
+  /**
+   * @generated from field: agentmesh.v1.Schedule schedule = 1;
+   */
+  schedule?: Schedule | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.CreateScheduleResponse.
+ * Use `create(CreateScheduleResponseSchema)` to create a new message.
+ */
+export const CreateScheduleResponseSchema: GenMessage<CreateScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 28);
+
+/**
+ * @generated from message agentmesh.v1.CreateScheduleRequest
+ */
+export type CreateScheduleRequest = Message<"agentmesh.v1.CreateScheduleRequest"> & {
+  /**
+   * @generated from field: agentmesh.v1.Schedule schedule = 1;
+   */
+  schedule?: Schedule | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.CreateScheduleRequest.
+ * Use `create(CreateScheduleRequestSchema)` to create a new message.
+ */
+export const CreateScheduleRequestSchema: GenMessage<CreateScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 29);
+
+/**
+ * @generated from message agentmesh.v1.GetScheduleResponse
+ */
+export type GetScheduleResponse = Message<"agentmesh.v1.GetScheduleResponse"> & {
+  /**
+   * @generated from field: agentmesh.v1.Schedule schedule = 1;
+   */
+  schedule?: Schedule | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.GetScheduleResponse.
+ * Use `create(GetScheduleResponseSchema)` to create a new message.
+ */
+export const GetScheduleResponseSchema: GenMessage<GetScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 30);
+
+/**
+ * @generated from message agentmesh.v1.GetScheduleRequest
+ */
+export type GetScheduleRequest = Message<"agentmesh.v1.GetScheduleRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.GetScheduleRequest.
+ * Use `create(GetScheduleRequestSchema)` to create a new message.
+ */
+export const GetScheduleRequestSchema: GenMessage<GetScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 31);
+
+/**
+ * @generated from message agentmesh.v1.ListSchedulesRequest
+ */
+export type ListSchedulesRequest = Message<"agentmesh.v1.ListSchedulesRequest"> & {
+  /**
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.ListSchedulesRequest.
+ * Use `create(ListSchedulesRequestSchema)` to create a new message.
+ */
+export const ListSchedulesRequestSchema: GenMessage<ListSchedulesRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 32);
+
+/**
+ * @generated from message agentmesh.v1.ListSchedulesResponse
+ */
+export type ListSchedulesResponse = Message<"agentmesh.v1.ListSchedulesResponse"> & {
+  /**
+   * @generated from field: repeated agentmesh.v1.Schedule schedules = 1;
+   */
+  schedules: Schedule[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.ListSchedulesResponse.
+ * Use `create(ListSchedulesResponseSchema)` to create a new message.
+ */
+export const ListSchedulesResponseSchema: GenMessage<ListSchedulesResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 33);
+
+/**
+ * @generated from message agentmesh.v1.PauseScheduleResponse
+ */
+export type PauseScheduleResponse = Message<"agentmesh.v1.PauseScheduleResponse"> & {
+  /**
+   * @generated from field: agentmesh.v1.Schedule schedule = 1;
+   */
+  schedule?: Schedule | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.PauseScheduleResponse.
+ * Use `create(PauseScheduleResponseSchema)` to create a new message.
+ */
+export const PauseScheduleResponseSchema: GenMessage<PauseScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 34);
+
+/**
+ * @generated from message agentmesh.v1.PauseScheduleRequest
+ */
+export type PauseScheduleRequest = Message<"agentmesh.v1.PauseScheduleRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.PauseScheduleRequest.
+ * Use `create(PauseScheduleRequestSchema)` to create a new message.
+ */
+export const PauseScheduleRequestSchema: GenMessage<PauseScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 35);
+
+/**
+ * @generated from message agentmesh.v1.ResumeScheduleResponse
+ */
+export type ResumeScheduleResponse = Message<"agentmesh.v1.ResumeScheduleResponse"> & {
+  /**
+   * @generated from field: agentmesh.v1.Schedule schedule = 1;
+   */
+  schedule?: Schedule | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.ResumeScheduleResponse.
+ * Use `create(ResumeScheduleResponseSchema)` to create a new message.
+ */
+export const ResumeScheduleResponseSchema: GenMessage<ResumeScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 36);
+
+/**
+ * @generated from message agentmesh.v1.ResumeScheduleRequest
+ */
+export type ResumeScheduleRequest = Message<"agentmesh.v1.ResumeScheduleRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.ResumeScheduleRequest.
+ * Use `create(ResumeScheduleRequestSchema)` to create a new message.
+ */
+export const ResumeScheduleRequestSchema: GenMessage<ResumeScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 37);
+
+/**
+ * @generated from message agentmesh.v1.TriggerScheduleRequest
+ */
+export type TriggerScheduleRequest = Message<"agentmesh.v1.TriggerScheduleRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.TriggerScheduleRequest.
+ * Use `create(TriggerScheduleRequestSchema)` to create a new message.
+ */
+export const TriggerScheduleRequestSchema: GenMessage<TriggerScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 38);
+
+/**
+ * @generated from message agentmesh.v1.TriggerScheduleResponse
+ */
+export type TriggerScheduleResponse = Message<"agentmesh.v1.TriggerScheduleResponse"> & {
+  /**
+   * @generated from field: agentmesh.v1.Run run = 1;
+   */
+  run?: Run | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.TriggerScheduleResponse.
+ * Use `create(TriggerScheduleResponseSchema)` to create a new message.
+ */
+export const TriggerScheduleResponseSchema: GenMessage<TriggerScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 39);
+
+/**
+ * @generated from message agentmesh.v1.DeleteScheduleRequest
+ */
+export type DeleteScheduleRequest = Message<"agentmesh.v1.DeleteScheduleRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.DeleteScheduleRequest.
+ * Use `create(DeleteScheduleRequestSchema)` to create a new message.
+ */
+export const DeleteScheduleRequestSchema: GenMessage<DeleteScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 40);
+
+/**
+ * @generated from message agentmesh.v1.DeleteScheduleResponse
+ */
+export type DeleteScheduleResponse = Message<"agentmesh.v1.DeleteScheduleResponse"> & {
+};
+
+/**
+ * Describes the message agentmesh.v1.DeleteScheduleResponse.
+ * Use `create(DeleteScheduleResponseSchema)` to create a new message.
+ */
+export const DeleteScheduleResponseSchema: GenMessage<DeleteScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_orchestrator_service, 41);
 
 /**
  * @generated from message agentmesh.v1.GetMetricsRequest
@@ -565,7 +1066,7 @@ export type GetMetricsRequest = Message<"agentmesh.v1.GetMetricsRequest"> & {
  * Use `create(GetMetricsRequestSchema)` to create a new message.
  */
 export const GetMetricsRequestSchema: GenMessage<GetMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 22);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 42);
 
 /**
  * @generated from message agentmesh.v1.GetMetricsResponse
@@ -582,7 +1083,7 @@ export type GetMetricsResponse = Message<"agentmesh.v1.GetMetricsResponse"> & {
  * Use `create(GetMetricsResponseSchema)` to create a new message.
  */
 export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 23);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 43);
 
 /**
  * @generated from message agentmesh.v1.WatchMetricsRequest
@@ -601,7 +1102,7 @@ export type WatchMetricsRequest = Message<"agentmesh.v1.WatchMetricsRequest"> & 
  * Use `create(WatchMetricsRequestSchema)` to create a new message.
  */
 export const WatchMetricsRequestSchema: GenMessage<WatchMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 24);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 44);
 
 /**
  * @generated from message agentmesh.v1.WatchMetricsResponse
@@ -618,7 +1119,7 @@ export type WatchMetricsResponse = Message<"agentmesh.v1.WatchMetricsResponse"> 
  * Use `create(WatchMetricsResponseSchema)` to create a new message.
  */
 export const WatchMetricsResponseSchema: GenMessage<WatchMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 25);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 45);
 
 /**
  * Metrics is the content system's dashboard, counted by the engine.
@@ -678,7 +1179,7 @@ export type Metrics = Message<"agentmesh.v1.Metrics"> & {
  * Use `create(MetricsSchema)` to create a new message.
  */
 export const MetricsSchema: GenMessage<Metrics> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 26);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 46);
 
 /**
  * AgentMetrics counts the calls made to one agent (each attempt is a call).
@@ -744,7 +1245,7 @@ export type AgentMetrics = Message<"agentmesh.v1.AgentMetrics"> & {
  * Use `create(AgentMetricsSchema)` to create a new message.
  */
 export const AgentMetricsSchema: GenMessage<AgentMetrics> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 27);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 47);
 
 /**
  * @generated from message agentmesh.v1.ChatRequest
@@ -768,7 +1269,7 @@ export type ChatRequest = Message<"agentmesh.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 28);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 48);
 
 /**
  * @generated from message agentmesh.v1.ChatResponse
@@ -795,7 +1296,7 @@ export type ChatResponse = Message<"agentmesh.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 29);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 49);
 
 /**
  * @generated from message agentmesh.v1.ChatStreamRequest
@@ -817,7 +1318,7 @@ export type ChatStreamRequest = Message<"agentmesh.v1.ChatStreamRequest"> & {
  * Use `create(ChatStreamRequestSchema)` to create a new message.
  */
 export const ChatStreamRequestSchema: GenMessage<ChatStreamRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 30);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 50);
 
 /**
  * @generated from message agentmesh.v1.ChatStreamResponse
@@ -850,7 +1351,7 @@ export type ChatStreamResponse = Message<"agentmesh.v1.ChatStreamResponse"> & {
  * Use `create(ChatStreamResponseSchema)` to create a new message.
  */
 export const ChatStreamResponseSchema: GenMessage<ChatStreamResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 31);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 51);
 
 /**
  * @generated from message agentmesh.v1.GetCallerRequest
@@ -863,7 +1364,7 @@ export type GetCallerRequest = Message<"agentmesh.v1.GetCallerRequest"> & {
  * Use `create(GetCallerRequestSchema)` to create a new message.
  */
 export const GetCallerRequestSchema: GenMessage<GetCallerRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 32);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 52);
 
 /**
  * @generated from message agentmesh.v1.GetCallerResponse
@@ -904,7 +1405,7 @@ export type GetCallerResponse = Message<"agentmesh.v1.GetCallerResponse"> & {
  * Use `create(GetCallerResponseSchema)` to create a new message.
  */
 export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_orchestrator_service, 33);
+  messageDesc(file_agentmesh_v1_orchestrator_service, 53);
 
 /**
  * @generated from enum agentmesh.v1.ReplicaHealth
@@ -938,6 +1439,89 @@ export enum ReplicaHealth {
  */
 export const ReplicaHealthSchema: GenEnum<ReplicaHealth> = /*@__PURE__*/
   enumDesc(file_agentmesh_v1_orchestrator_service, 0);
+
+/**
+ * OverlapPolicy: what a tick does while the schedule's previous run is unfinished.
+ *
+ * @generated from enum agentmesh.v1.OverlapPolicy
+ */
+export enum OverlapPolicy {
+  /**
+   * SKIP.
+   *
+   * @generated from enum value: OVERLAP_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Start no run for this tick.
+   *
+   * @generated from enum value: OVERLAP_POLICY_SKIP = 1;
+   */
+  SKIP = 1,
+
+  /**
+   * Start one anyway.
+   *
+   * @generated from enum value: OVERLAP_POLICY_ALLOW = 2;
+   */
+  ALLOW = 2,
+
+  /**
+   * Cancel the previous run, then start one.
+   *
+   * @generated from enum value: OVERLAP_POLICY_CANCEL_PREVIOUS = 3;
+   */
+  CANCEL_PREVIOUS = 3,
+}
+
+/**
+ * Describes the enum agentmesh.v1.OverlapPolicy.
+ */
+export const OverlapPolicySchema: GenEnum<OverlapPolicy> = /*@__PURE__*/
+  enumDesc(file_agentmesh_v1_orchestrator_service, 1);
+
+/**
+ * CatchUpPolicy: what happens to ticks missed while no gateway ran (or the
+ * schedule was paused: those are never caught up).
+ *
+ * @generated from enum agentmesh.v1.CatchUpPolicy
+ */
+export enum CatchUpPolicy {
+  /**
+   * ONE.
+   *
+   * @generated from enum value: CATCH_UP_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Missed ticks start nothing.
+   *
+   * @generated from enum value: CATCH_UP_POLICY_NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * The latest missed tick starts one run.
+   *
+   * @generated from enum value: CATCH_UP_POLICY_ONE = 2;
+   */
+  ONE = 2,
+
+  /**
+   * Every tick missed within catch_up_window starts a run, oldest first.
+   *
+   * @generated from enum value: CATCH_UP_POLICY_ALL = 3;
+   */
+  ALL = 3,
+}
+
+/**
+ * Describes the enum agentmesh.v1.CatchUpPolicy.
+ */
+export const CatchUpPolicySchema: GenEnum<CatchUpPolicy> = /*@__PURE__*/
+  enumDesc(file_agentmesh_v1_orchestrator_service, 2);
 
 /**
  * CallerRole ranks callers: each may do everything the ones below it may.
@@ -976,7 +1560,7 @@ export enum CallerRole {
  * Describes the enum agentmesh.v1.CallerRole.
  */
 export const CallerRoleSchema: GenEnum<CallerRole> = /*@__PURE__*/
-  enumDesc(file_agentmesh_v1_orchestrator_service, 1);
+  enumDesc(file_agentmesh_v1_orchestrator_service, 3);
 
 /**
  * OrchestratorService validates workflows, runs them durably over agents and
@@ -1132,6 +1716,90 @@ export const OrchestratorService: GenService<{
     methodKind: "server_streaming";
     input: typeof ChatStreamRequestSchema;
     output: typeof ChatStreamResponseSchema;
+  },
+  /**
+   * ApplyWorkflow registers a workflow. Every version is kept; a run pins the
+   * definition it started with. A changed definition under a version already
+   * registered is refused (ALREADY_EXISTS); the same definition again is a no-op.
+   *
+   * @generated from rpc agentmesh.v1.OrchestratorService.ApplyWorkflow
+   */
+  applyWorkflow: {
+    methodKind: "unary";
+    input: typeof ApplyWorkflowRequestSchema;
+    output: typeof ApplyWorkflowResponseSchema;
+  },
+  /**
+   * GetWorkflow returns a workflow's latest (or named) version and its versions.
+   *
+   * @generated from rpc agentmesh.v1.OrchestratorService.GetWorkflow
+   */
+  getWorkflow: {
+    methodKind: "unary";
+    input: typeof GetWorkflowRequestSchema;
+    output: typeof GetWorkflowResponseSchema;
+  },
+  /**
+   * CreateSchedule starts runs of a workflow on a cron schedule. Each tick
+   * starts at most one run across every replica (its request_id is the
+   * schedule's name and the tick's time).
+   *
+   * @generated from rpc agentmesh.v1.OrchestratorService.CreateSchedule
+   */
+  createSchedule: {
+    methodKind: "unary";
+    input: typeof CreateScheduleRequestSchema;
+    output: typeof CreateScheduleResponseSchema;
+  },
+  /**
+   * @generated from rpc agentmesh.v1.OrchestratorService.GetSchedule
+   */
+  getSchedule: {
+    methodKind: "unary";
+    input: typeof GetScheduleRequestSchema;
+    output: typeof GetScheduleResponseSchema;
+  },
+  /**
+   * @generated from rpc agentmesh.v1.OrchestratorService.ListSchedules
+   */
+  listSchedules: {
+    methodKind: "unary";
+    input: typeof ListSchedulesRequestSchema;
+    output: typeof ListSchedulesResponseSchema;
+  },
+  /**
+   * @generated from rpc agentmesh.v1.OrchestratorService.PauseSchedule
+   */
+  pauseSchedule: {
+    methodKind: "unary";
+    input: typeof PauseScheduleRequestSchema;
+    output: typeof PauseScheduleResponseSchema;
+  },
+  /**
+   * @generated from rpc agentmesh.v1.OrchestratorService.ResumeSchedule
+   */
+  resumeSchedule: {
+    methodKind: "unary";
+    input: typeof ResumeScheduleRequestSchema;
+    output: typeof ResumeScheduleResponseSchema;
+  },
+  /**
+   * TriggerSchedule starts a run now, as a tick would (its overlap policy applies).
+   *
+   * @generated from rpc agentmesh.v1.OrchestratorService.TriggerSchedule
+   */
+  triggerSchedule: {
+    methodKind: "unary";
+    input: typeof TriggerScheduleRequestSchema;
+    output: typeof TriggerScheduleResponseSchema;
+  },
+  /**
+   * @generated from rpc agentmesh.v1.OrchestratorService.DeleteSchedule
+   */
+  deleteSchedule: {
+    methodKind: "unary";
+    input: typeof DeleteScheduleRequestSchema;
+    output: typeof DeleteScheduleResponseSchema;
   },
   /**
    * GetCaller says who the gateway takes the caller to be and what it may do

@@ -16,7 +16,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentmesh/v1/run.proto.
  */
 export const file_agentmesh_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChZhZ2VudG1lc2gvdjEvcnVuLnByb3RvEgxhZ2VudG1lc2gudjEikwQKA1J1bhIOCgZydW5faWQYASABKAkSKAoId29ya2Zsb3cYAiABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3cSJQoFc3RhdGUYAyABKA4yFi5hZ2VudG1lc2gudjEuUnVuU3RhdGUSJwoGaW5wdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAUgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSKAoHb3V0cHV0cxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJQoFZXJyb3IYByABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISJAoFc3RlcHMYCCADKAsyFS5hZ2VudG1lc2gudjEuU3RlcFJ1bhISCgpyZXF1ZXN0X2lkGAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9zZXF1ZW5jZRgNIAEoAxIRCglwcmluY2lwYWwYDiABKAkSEwoLdHJhY2VwYXJlbnQYDyABKAkiSQoKUnVuQ29udGV4dBISCgpzZXNzaW9uX2lkGAEgASgJEicKBnNoYXJlZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi6wIKB1N0ZXBSdW4SDwoHc3RlcF9pZBgBIAEoCRImCgVzdGF0ZRgCIAEoDjIXLmFnZW50bWVzaC52MS5TdGVwU3RhdGUSEAoIYXR0ZW1wdHMYAyABKAUSJgoGb3V0cHV0GAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEgwKBHRleHQYBSABKAkSJQoFZXJyb3IYBiABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISEwoLaXRlbXNfdG90YWwYByABKAUSEgoKaXRlbXNfZG9uZRgIIAEoBRIuCgpzdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNcGVuZGluZ19pbnB1dBgLIAMoCzIaLmFnZW50bWVzaC52MS5JbnB1dFJlcXVlc3QiuAEKDElucHV0UmVxdWVzdBIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEgwKBHR1cm4YBCABKAUSLAoIcXVlc3Rpb24YBSABKAsyGi5hZ2VudG1lc2gudjEuQWdlbnRNZXNzYWdlEi4KDWFuc3dlcl9zY2hlbWEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgcKBV9pdGVtIkoKCFJ1bkVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSDwoHc3RlcF9pZBgEIAEoCSKKBwoIUnVuRXZlbnQSDgoGcnVuX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgDEi4KCmV2ZW50X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3J1bl9zdGFydGVkGAogASgLMhguYWdlbnRtZXNoLnYxLlJ1blN0YXJ0ZWRIABIxCgxzdGVwX3N0YXJ0ZWQYCyABKAsyGS5hZ2VudG1lc2gudjEuU3RlcFN0YXJ0ZWRIABI6ChFzdGVwX291dHB1dF9jaHVuaxgMIAEoCzIdLmFnZW50bWVzaC52MS5TdGVwT3V0cHV0Q2h1bmtIABIzCg1zdGVwX3JldHJ5aW5nGA0gASgLMhouYWdlbnRtZXNoLnYxLlN0ZXBSZXRyeWluZ0gAEjUKDnN0ZXBfY29tcGxldGVkGA4gASgLMhsuYWdlbnRtZXNoLnYxLlN0ZXBDb21wbGV0ZWRIABIvCgtzdGVwX2ZhaWxlZBgPIAEoCzIYLmFnZW50bWVzaC52MS5TdGVwRmFpbGVkSAASMQoMc3RlcF9za2lwcGVkGBAgASgLMhkuYWdlbnRtZXNoLnYxLlN0ZXBTa2lwcGVkSAASMwoNcnVuX2NvbXBsZXRlZBgRIAEoCzIaLmFnZW50bWVzaC52MS5SdW5Db21wbGV0ZWRIABItCgpydW5fZmFpbGVkGBIgASgLMhcuYWdlbnRtZXNoLnYxLlJ1bkZhaWxlZEgAEjMKDXJ1bl9jYW5jZWxsZWQYEyABKAsyGi5hZ2VudG1lc2gudjEuUnVuQ2FuY2VsbGVkSAASLwoLcnVuX3Jlc3VtZWQYFCABKAsyGC5hZ2VudG1lc2gudjEuUnVuUmVzdW1lZEgAEj4KE3N0ZXBfaW5wdXRfcmVxdWlyZWQYFSABKAsyHy5hZ2VudG1lc2gudjEuU3RlcElucHV0UmVxdWlyZWRIABI+ChNzdGVwX2lucHV0X3Byb3ZpZGVkGBYgASgLMh8uYWdlbnRtZXNoLnYxLlN0ZXBJbnB1dFByb3ZpZGVkSAASLwoLcnVuX3dhaXRpbmcYFyABKAsyGC5hZ2VudG1lc2gudjEuUnVuV2FpdGluZ0gAEjgKEHN0ZXBfcmVtb3RlX3Rhc2sYGCABKAsyHC5hZ2VudG1lc2gudjEuU3RlcFJlbW90ZVRhc2tIAEIHCgVldmVudCIsCgpSdW5TdGFydGVkEh4KA3J1bhgBIAEoCzIRLmFnZW50bWVzaC52MS5SdW4icQoLU3RlcFN0YXJ0ZWQSDwoHc3RlcF9pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEhEKBGl0ZW0YAyABKAVIAIgBARITCgtpdGVtc190b3RhbBgEIAEoBRIPCgdhZGRyZXNzGAUgASgJQgcKBV9pdGVtIkwKD1N0ZXBPdXRwdXRDaHVuaxIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIMCgR0ZXh0GAMgASgJQgcKBV9pdGVtIp0BCgxTdGVwUmV0cnlpbmcSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDwoHYXR0ZW1wdBgDIAEoBRIoCgVkZWxheRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgVlcnJvchgFIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FcnJvckIHCgVfaXRlbSLdAQoNU3RlcENvbXBsZXRlZBIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEiYKBm91dHB1dBgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIMCgR0ZXh0GAUgASgJEisKCGR1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDGlucHV0X3Rva2VucxgHIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAggASgDQgcKBV9pdGVtIoQBCgpTdGVwRmFpbGVkEg8KB3N0ZXBfaWQYASABKAkSEQoEaXRlbRgCIAEoBUgAiAEBEg8KB2F0dGVtcHQYAyABKAUSJQoFZXJyb3IYBCABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISEQoJY29udGludWVkGAUgASgIQgcKBV9pdGVtIi4KC1N0ZXBTa2lwcGVkEg8KB3N0ZXBfaWQYASABKAkSDgoGcmVhc29uGAIgASgJImUKDFJ1bkNvbXBsZXRlZBIoCgdvdXRwdXRzGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCghkdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIyCglSdW5GYWlsZWQSJQoFZXJyb3IYASABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3IiHgoMUnVuQ2FuY2VsbGVkEg4KBnJlYXNvbhgBIAEoCSIrCgpSdW5SZXN1bWVkEh0KFXJlZGlzcGF0Y2hlZF9zdGVwX2lkcxgBIAMoCSJAChFTdGVwSW5wdXRSZXF1aXJlZBIrCgdyZXF1ZXN0GAEgASgLMhouYWdlbnRtZXNoLnYxLklucHV0UmVxdWVzdCKeAQoRU3RlcElucHV0UHJvdmlkZWQSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDwoHYXR0ZW1wdBgDIAEoBRIMCgR0dXJuGAQgASgFEioKBmFuc3dlchgFIAEoCzIaLmFnZW50bWVzaC52MS5BZ2VudE1lc3NhZ2USEQoJcHJpbmNpcGFsGAYgASgJQgcKBV9pdGVtIh4KClJ1bldhaXRpbmcSEAoIc3RlcF9pZHMYASADKAkibQoOU3RlcFJlbW90ZVRhc2sSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDwoHYXR0ZW1wdBgDIAEoBRIPCgd0YXNrX2lkGAQgASgJEgwKBHR1cm4YBSABKAVCBwoFX2l0ZW0qvAEKCFJ1blN0YXRlEhkKFVJVTl9TVEFURV9VTlNQRUNJRklFRBAAEhUKEVJVTl9TVEFURV9QRU5ESU5HEAESFQoRUlVOX1NUQVRFX1JVTk5JTkcQAhIXChNSVU5fU1RBVEVfU1VDQ0VFREVEEAMSFAoQUlVOX1NUQVRFX0ZBSUxFRBAEEhcKE1JVTl9TVEFURV9DQU5DRUxMRUQQBRIfChtSVU5fU1RBVEVfV0FJVElOR19GT1JfSU5QVVQQBircAQoJU3RlcFN0YXRlEhoKFlNURVBfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJTVEVQX1NUQVRFX1BFTkRJTkcQARIWChJTVEVQX1NUQVRFX1JVTk5JTkcQAhIYChRTVEVQX1NUQVRFX1NVQ0NFRURFRBADEhUKEVNURVBfU1RBVEVfRkFJTEVEEAQSFgoSU1RFUF9TVEFURV9TS0lQUEVEEAUSGAoUU1RFUF9TVEFURV9DQU5DRUxMRUQQBhIgChxTVEVQX1NUQVRFX1dBSVRJTkdfRk9SX0lOUFVUEAdCmQEKEGNvbS5hZ2VudG1lc2gudjFCCFJ1blByb3RvUAFaKmFnZW50bWVzaC9raXQvZ2VuL2FnZW50bWVzaC92MTthZ2VudG1lc2h2MaICA0FYWKoCDEFnZW50bWVzaC5WMcoCDEFnZW50bWVzaFxWMeICGEFnZW50bWVzaFxWMVxHUEJNZXRhZGF0YeoCDUFnZW50bWVzaDo6VjFiBnByb3RvMw", [file_agentmesh_v1_message, file_agentmesh_v1_workflow, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZhZ2VudG1lc2gvdjEvcnVuLnByb3RvEgxhZ2VudG1lc2gudjEisAUKA1J1bhIOCgZydW5faWQYASABKAkSKAoId29ya2Zsb3cYAiABKAsyFi5hZ2VudG1lc2gudjEuV29ya2Zsb3cSJQoFc3RhdGUYAyABKA4yFi5hZ2VudG1lc2gudjEuUnVuU3RhdGUSJwoGaW5wdXRzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIpCgdjb250ZXh0GAUgASgLMhguYWdlbnRtZXNoLnYxLlJ1bkNvbnRleHQSKAoHb3V0cHV0cxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJQoFZXJyb3IYByABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISJAoFc3RlcHMYCCADKAsyFS5hZ2VudG1lc2gudjEuU3RlcFJ1bhISCgpyZXF1ZXN0X2lkGAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNbGFzdF9zZXF1ZW5jZRgNIAEoAxIRCglwcmluY2lwYWwYDiABKAkSEwoLdHJhY2VwYXJlbnQYDyABKAkSIgoFdXNhZ2UYECABKAsyEy5hZ2VudG1lc2gudjEuVXNhZ2USJwoGcGFyZW50GBEgASgLMhcuYWdlbnRtZXNoLnYxLlBhcmVudFJ1bhINCgVkZXB0aBgSIAEoBRItCgl3YWtlX3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHNjaGVkdWxlGBQgASgJIkgKCVBhcmVudFJ1bhIOCgZydW5faWQYASABKAkSDwoHc3RlcF9pZBgCIAEoCRIRCgRpdGVtGAMgASgFSACIAQFCBwoFX2l0ZW0ibAoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgDEhUKDW91dHB1dF90b2tlbnMYAiABKAMSDAoEY29zdBgDIAEoARIoCgZtb2RlbHMYBCADKAsyGC5hZ2VudG1lc2gudjEuTW9kZWxVc2FnZSJWCgpNb2RlbFVzYWdlEg0KBW1vZGVsGAEgASgJEhQKDGlucHV0X3Rva2VucxgCIAEoAxIVCg1vdXRwdXRfdG9rZW5zGAMgASgDEgwKBGNvc3QYBCABKAEiSQoKUnVuQ29udGV4dBISCgpzZXNzaW9uX2lkGAEgASgJEicKBnNoYXJlZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi1QMKB1N0ZXBSdW4SDwoHc3RlcF9pZBgBIAEoCRImCgVzdGF0ZRgCIAEoDjIXLmFnZW50bWVzaC52MS5TdGVwU3RhdGUSEAoIYXR0ZW1wdHMYAyABKAUSJgoGb3V0cHV0GAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEgwKBHRleHQYBSABKAkSJQoFZXJyb3IYBiABKAsyFi5hZ2VudG1lc2gudjEuUnVuRXJyb3ISEwoLaXRlbXNfdG90YWwYByABKAUSEgoKaXRlbXNfZG9uZRgIIAEoBRIuCgpzdGFydF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNcGVuZGluZ19pbnB1dBgLIAMoCzIaLmFnZW50bWVzaC52MS5JbnB1dFJlcXVlc3QSFQoNY2hpbGRfcnVuX2lkcxgMIAMoCRItCgl3YWtlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKBXVzYWdlGA4gASgLMhMuYWdlbnRtZXNoLnYxLlVzYWdlIogCCgxJbnB1dFJlcXVlc3QSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDwoHYXR0ZW1wdBgDIAEoBRIMCgR0dXJuGAQgASgFEiwKCHF1ZXN0aW9uGAUgASgLMhouYWdlbnRtZXNoLnYxLkFnZW50TWVzc2FnZRIuCg1hbnN3ZXJfc2NoZW1hGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIMCgRyb2xlGAcgASgJEhIKCnByaW5jaXBhbHMYCCADKAkSLAoIZGVhZGxpbmUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgcKBV9pdGVtIkoKCFJ1bkVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSDwoHc3RlcF9pZBgEIAEoCSKuCAoIUnVuRXZlbnQSDgoGcnVuX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgDEi4KCmV2ZW50X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3J1bl9zdGFydGVkGAogASgLMhguYWdlbnRtZXNoLnYxLlJ1blN0YXJ0ZWRIABIxCgxzdGVwX3N0YXJ0ZWQYCyABKAsyGS5hZ2VudG1lc2gudjEuU3RlcFN0YXJ0ZWRIABI6ChFzdGVwX291dHB1dF9jaHVuaxgMIAEoCzIdLmFnZW50bWVzaC52MS5TdGVwT3V0cHV0Q2h1bmtIABIzCg1zdGVwX3JldHJ5aW5nGA0gASgLMhouYWdlbnRtZXNoLnYxLlN0ZXBSZXRyeWluZ0gAEjUKDnN0ZXBfY29tcGxldGVkGA4gASgLMhsuYWdlbnRtZXNoLnYxLlN0ZXBDb21wbGV0ZWRIABIvCgtzdGVwX2ZhaWxlZBgPIAEoCzIYLmFnZW50bWVzaC52MS5TdGVwRmFpbGVkSAASMQoMc3RlcF9za2lwcGVkGBAgASgLMhkuYWdlbnRtZXNoLnYxLlN0ZXBTa2lwcGVkSAASMwoNcnVuX2NvbXBsZXRlZBgRIAEoCzIaLmFnZW50bWVzaC52MS5SdW5Db21wbGV0ZWRIABItCgpydW5fZmFpbGVkGBIgASgLMhcuYWdlbnRtZXNoLnYxLlJ1bkZhaWxlZEgAEjMKDXJ1bl9jYW5jZWxsZWQYEyABKAsyGi5hZ2VudG1lc2gudjEuUnVuQ2FuY2VsbGVkSAASLwoLcnVuX3Jlc3VtZWQYFCABKAsyGC5hZ2VudG1lc2gudjEuUnVuUmVzdW1lZEgAEj4KE3N0ZXBfaW5wdXRfcmVxdWlyZWQYFSABKAsyHy5hZ2VudG1lc2gudjEuU3RlcElucHV0UmVxdWlyZWRIABI+ChNzdGVwX2lucHV0X3Byb3ZpZGVkGBYgASgLMh8uYWdlbnRtZXNoLnYxLlN0ZXBJbnB1dFByb3ZpZGVkSAASLwoLcnVuX3dhaXRpbmcYFyABKAsyGC5hZ2VudG1lc2gudjEuUnVuV2FpdGluZ0gAEjgKEHN0ZXBfcmVtb3RlX3Rhc2sYGCABKAsyHC5hZ2VudG1lc2gudjEuU3RlcFJlbW90ZVRhc2tIABIzCg1zdGVwX3NsZWVwaW5nGBkgASgLMhouYWdlbnRtZXNoLnYxLlN0ZXBTbGVlcGluZ0gAEjwKEnN0ZXBfY2hpbGRfc3RhcnRlZBgaIAEoCzIeLmFnZW50bWVzaC52MS5TdGVwQ2hpbGRTdGFydGVkSAASLwoLc3RlcF9xdWV1ZWQYGyABKAsyGC5hZ2VudG1lc2gudjEuU3RlcFF1ZXVlZEgAQgcKBWV2ZW50IiwKClJ1blN0YXJ0ZWQSHgoDcnVuGAEgASgLMhEuYWdlbnRtZXNoLnYxLlJ1biJxCgtTdGVwU3RhcnRlZBIPCgdzdGVwX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSEQoEaXRlbRgDIAEoBUgAiAEBEhMKC2l0ZW1zX3RvdGFsGAQgASgFEg8KB2FkZHJlc3MYBSABKAlCBwoFX2l0ZW0iTAoPU3RlcE91dHB1dENodW5rEg8KB3N0ZXBfaWQYASABKAkSEQoEaXRlbRgCIAEoBUgAiAEBEgwKBHRleHQYAyABKAlCBwoFX2l0ZW0inQEKDFN0ZXBSZXRyeWluZxIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEigKBWRlbGF5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKBWVycm9yGAUgASgLMhYuYWdlbnRtZXNoLnYxLlJ1bkVycm9yQgcKBV9pdGVtIocCCg1TdGVwQ29tcGxldGVkEg8KB3N0ZXBfaWQYASABKAkSEQoEaXRlbRgCIAEoBUgAiAEBEg8KB2F0dGVtcHQYAyABKAUSJgoGb3V0cHV0GAQgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEgwKBHRleHQYBSABKAkSKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMaW5wdXRfdG9rZW5zGAcgASgDEhUKDW91dHB1dF90b2tlbnMYCCABKAMSKAoGbW9kZWxzGAkgAygLMhguYWdlbnRtZXNoLnYxLk1vZGVsVXNhZ2VCBwoFX2l0ZW0ihAEKClN0ZXBGYWlsZWQSDwoHc3RlcF9pZBgBIAEoCRIRCgRpdGVtGAIgASgFSACIAQESDwoHYXR0ZW1wdBgDIAEoBRIlCgVlcnJvchgEIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FcnJvchIRCgljb250aW51ZWQYBSABKAhCBwoFX2l0ZW0iLgoLU3RlcFNraXBwZWQSDwoHc3RlcF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiZQoMUnVuQ29tcGxldGVkEigKB291dHB1dHMYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EisKCGR1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjIKCVJ1bkZhaWxlZBIlCgVlcnJvchgBIAEoCzIWLmFnZW50bWVzaC52MS5SdW5FcnJvciIeCgxSdW5DYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJIisKClJ1blJlc3VtZWQSHQoVcmVkaXNwYXRjaGVkX3N0ZXBfaWRzGAEgAygJIkAKEVN0ZXBJbnB1dFJlcXVpcmVkEisKB3JlcXVlc3QYASABKAsyGi5hZ2VudG1lc2gudjEuSW5wdXRSZXF1ZXN0IrEBChFTdGVwSW5wdXRQcm92aWRlZBIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEgwKBHR1cm4YBCABKAUSKgoGYW5zd2VyGAUgASgLMhouYWdlbnRtZXNoLnYxLkFnZW50TWVzc2FnZRIRCglwcmluY2lwYWwYBiABKAkSEQoJdGltZWRfb3V0GAcgASgIQgcKBV9pdGVtIk0KClJ1bldhaXRpbmcSEAoIc3RlcF9pZHMYASADKAkSLQoJd2FrZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJtCg5TdGVwUmVtb3RlVGFzaxIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEg8KB3Rhc2tfaWQYBCABKAkSDAoEdHVybhgFIAEoBUIHCgVfaXRlbSJOCgxTdGVwU2xlZXBpbmcSDwoHc3RlcF9pZBgBIAEoCRItCgl3YWtlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBChBTdGVwQ2hpbGRTdGFydGVkEg8KB3N0ZXBfaWQYASABKAkSEQoEaXRlbRgCIAEoBUgAiAEBEhQKDGNoaWxkX3J1bl9pZBgDIAEoCRIVCg13b3JrZmxvd19uYW1lGAQgASgJEhgKEHdvcmtmbG93X3ZlcnNpb24YBSABKAlCBwoFX2l0ZW0iaAoKU3RlcFF1ZXVlZBIPCgdzdGVwX2lkGAEgASgJEhEKBGl0ZW0YAiABKAVIAIgBARIPCgdhdHRlbXB0GAMgASgFEg0KBWFnZW50GAQgASgJEg0KBWxpbWl0GAUgASgJQgcKBV9pdGVtKtQBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIVChFSVU5fU1RBVEVfUEVORElORxABEhUKEVJVTl9TVEFURV9SVU5OSU5HEAISFwoTUlVOX1NUQVRFX1NVQ0NFRURFRBADEhQKEFJVTl9TVEFURV9GQUlMRUQQBBIXChNSVU5fU1RBVEVfQ0FOQ0VMTEVEEAUSHwobUlVOX1NUQVRFX1dBSVRJTkdfRk9SX0lOUFVUEAYSFgoSUlVOX1NUQVRFX1NMRUVQSU5HEAcqjAIKCVN0ZXBTdGF0ZRIaChZTVEVQX1NUQVRFX1VOU1BFQ0lGSUVEEAASFgoSU1RFUF9TVEFURV9QRU5ESU5HEAESFgoSU1RFUF9TVEFURV9SVU5OSU5HEAISGAoUU1RFUF9TVEFURV9TVUNDRUVERUQQAxIVChFTVEVQX1NUQVRFX0ZBSUxFRBAEEhYKElNURVBfU1RBVEVfU0tJUFBFRBAFEhgKFFNURVBfU1RBVEVfQ0FOQ0VMTEVEEAYSIAocU1RFUF9TVEFURV9XQUlUSU5HX0ZPUl9JTlBVVBAHEhcKE1NURVBfU1RBVEVfU0xFRVBJTkcQCBIVChFTVEVQX1NUQVRFX1FVRVVFRBAJQpkBChBjb20uYWdlbnRtZXNoLnYxQghSdW5Qcm90b1ABWiphZ2VudG1lc2gva2l0L2dlbi9hZ2VudG1lc2gvdjE7YWdlbnRtZXNodjGiAgNBWFiqAgxBZ2VudG1lc2guVjHKAgxBZ2VudG1lc2hcVjHiAhhBZ2VudG1lc2hcVjFcR1BCTWV0YWRhdGHqAg1BZ2VudG1lc2g6OlYxYgZwcm90bzM", [file_agentmesh_v1_message, file_agentmesh_v1_workflow, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Run is one execution of a workflow (output only).
@@ -110,6 +110,43 @@ export type Run = Message<"agentmesh.v1.Run"> & {
    * @generated from field: string traceparent = 15;
    */
   traceparent: string;
+
+  /**
+   * What the run's agent calls have spent so far.
+   *
+   * @generated from field: agentmesh.v1.Usage usage = 16;
+   */
+  usage?: Usage | undefined;
+
+  /**
+   * The run whose sub-workflow step started this one; unset for a run started
+   * by a caller or a schedule.
+   *
+   * @generated from field: agentmesh.v1.ParentRun parent = 17;
+   */
+  parent?: ParentRun | undefined;
+
+  /**
+   * How deep in sub-workflows the run is: 0 for a run with no parent.
+   *
+   * @generated from field: int32 depth = 18;
+   */
+  depth: number;
+
+  /**
+   * While the run waits or sleeps: when its next timer fires (a sleep ends, a
+   * question times out).
+   *
+   * @generated from field: google.protobuf.Timestamp wake_time = 19;
+   */
+  wakeTime?: Timestamp | undefined;
+
+  /**
+   * The schedule that started the run, if one did.
+   *
+   * @generated from field: string schedule = 20;
+   */
+  schedule: string;
 };
 
 /**
@@ -118,6 +155,106 @@ export type Run = Message<"agentmesh.v1.Run"> & {
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
   messageDesc(file_agentmesh_v1_run, 0);
+
+/**
+ * ParentRun names the step of another run that started a run.
+ *
+ * @generated from message agentmesh.v1.ParentRun
+ */
+export type ParentRun = Message<"agentmesh.v1.ParentRun"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string step_id = 2;
+   */
+  stepId: string;
+
+  /**
+   * @generated from field: optional int32 item = 3;
+   */
+  item?: number | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.ParentRun.
+ * Use `create(ParentRunSchema)` to create a new message.
+ */
+export const ParentRunSchema: GenMessage<ParentRun> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 1);
+
+/**
+ * Usage is what agent calls spent: tokens, by model, and their cost at the
+ * gateway's prices.
+ *
+ * @generated from message agentmesh.v1.Usage
+ */
+export type Usage = Message<"agentmesh.v1.Usage"> & {
+  /**
+   * @generated from field: int64 input_tokens = 1;
+   */
+  inputTokens: bigint;
+
+  /**
+   * @generated from field: int64 output_tokens = 2;
+   */
+  outputTokens: bigint;
+
+  /**
+   * At the gateway's prices per model; 0 where no price is known.
+   *
+   * @generated from field: double cost = 3;
+   */
+  cost: number;
+
+  /**
+   * @generated from field: repeated agentmesh.v1.ModelUsage models = 4;
+   */
+  models: ModelUsage[];
+};
+
+/**
+ * Describes the message agentmesh.v1.Usage.
+ * Use `create(UsageSchema)` to create a new message.
+ */
+export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 2);
+
+/**
+ * @generated from message agentmesh.v1.ModelUsage
+ */
+export type ModelUsage = Message<"agentmesh.v1.ModelUsage"> & {
+  /**
+   * The model's name; empty for replies that did not say.
+   *
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: int64 input_tokens = 2;
+   */
+  inputTokens: bigint;
+
+  /**
+   * @generated from field: int64 output_tokens = 3;
+   */
+  outputTokens: bigint;
+
+  /**
+   * @generated from field: double cost = 4;
+   */
+  cost: number;
+};
+
+/**
+ * Describes the message agentmesh.v1.ModelUsage.
+ * Use `create(ModelUsageSchema)` to create a new message.
+ */
+export const ModelUsageSchema: GenMessage<ModelUsage> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 3);
 
 /**
  * RunContext is what the content system called the pipeline context.
@@ -143,7 +280,7 @@ export type RunContext = Message<"agentmesh.v1.RunContext"> & {
  * Use `create(RunContextSchema)` to create a new message.
  */
 export const RunContextSchema: GenMessage<RunContext> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 1);
+  messageDesc(file_agentmesh_v1_run, 4);
 
 /**
  * StepRun is the state of one step of a run.
@@ -216,6 +353,27 @@ export type StepRun = Message<"agentmesh.v1.StepRun"> & {
    * @generated from field: repeated agentmesh.v1.InputRequest pending_input = 11;
    */
   pendingInput: InputRequest[];
+
+  /**
+   * A sub-workflow step's child runs (one per for_each item).
+   *
+   * @generated from field: repeated string child_run_ids = 12;
+   */
+  childRunIds: string[];
+
+  /**
+   * A sleeping step: when it wakes.
+   *
+   * @generated from field: google.protobuf.Timestamp wake_time = 13;
+   */
+  wakeTime?: Timestamp | undefined;
+
+  /**
+   * What the step's agent calls spent.
+   *
+   * @generated from field: agentmesh.v1.Usage usage = 14;
+   */
+  usage?: Usage | undefined;
 };
 
 /**
@@ -223,7 +381,7 @@ export type StepRun = Message<"agentmesh.v1.StepRun"> & {
  * Use `create(StepRunSchema)` to create a new message.
  */
 export const StepRunSchema: GenMessage<StepRun> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 2);
+  messageDesc(file_agentmesh_v1_run, 5);
 
 /**
  * InputRequest is a question an agent asked in a step, waiting for an answer.
@@ -266,6 +424,25 @@ export type InputRequest = Message<"agentmesh.v1.InputRequest"> & {
    * @generated from field: google.protobuf.Struct answer_schema = 6;
    */
   answerSchema?: JsonObject | undefined;
+
+  /**
+   * Who may answer (an ask step's `role` and `principals`); empty: operators.
+   *
+   * @generated from field: string role = 7;
+   */
+  role: string;
+
+  /**
+   * @generated from field: repeated string principals = 8;
+   */
+  principals: string[];
+
+  /**
+   * When the question times out (an ask step's `timeout`); unset: never.
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 9;
+   */
+  deadline?: Timestamp | undefined;
 };
 
 /**
@@ -273,7 +450,7 @@ export type InputRequest = Message<"agentmesh.v1.InputRequest"> & {
  * Use `create(InputRequestSchema)` to create a new message.
  */
 export const InputRequestSchema: GenMessage<InputRequest> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 3);
+  messageDesc(file_agentmesh_v1_run, 6);
 
 /**
  * RunError says why a step or a run failed.
@@ -311,7 +488,7 @@ export type RunError = Message<"agentmesh.v1.RunError"> & {
  * Use `create(RunErrorSchema)` to create a new message.
  */
 export const RunErrorSchema: GenMessage<RunError> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 4);
+  messageDesc(file_agentmesh_v1_run, 7);
 
 /**
  * RunEvent is one entry of a run's history: an envelope with a sequence that
@@ -428,6 +605,24 @@ export type RunEvent = Message<"agentmesh.v1.RunEvent"> & {
      */
     value: StepRemoteTask;
     case: "stepRemoteTask";
+  } | {
+    /**
+     * @generated from field: agentmesh.v1.StepSleeping step_sleeping = 25;
+     */
+    value: StepSleeping;
+    case: "stepSleeping";
+  } | {
+    /**
+     * @generated from field: agentmesh.v1.StepChildStarted step_child_started = 26;
+     */
+    value: StepChildStarted;
+    case: "stepChildStarted";
+  } | {
+    /**
+     * @generated from field: agentmesh.v1.StepQueued step_queued = 27;
+     */
+    value: StepQueued;
+    case: "stepQueued";
   } | { case: undefined; value?: undefined };
 };
 
@@ -436,7 +631,7 @@ export type RunEvent = Message<"agentmesh.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 5);
+  messageDesc(file_agentmesh_v1_run, 8);
 
 /**
  * RunStarted carries a snapshot of the run as it starts.
@@ -455,7 +650,7 @@ export type RunStarted = Message<"agentmesh.v1.RunStarted"> & {
  * Use `create(RunStartedSchema)` to create a new message.
  */
 export const RunStartedSchema: GenMessage<RunStarted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 6);
+  messageDesc(file_agentmesh_v1_run, 9);
 
 /**
  * StepStarted: an attempt of a step (or of one for_each item) began.
@@ -500,7 +695,7 @@ export type StepStarted = Message<"agentmesh.v1.StepStarted"> & {
  * Use `create(StepStartedSchema)` to create a new message.
  */
 export const StepStartedSchema: GenMessage<StepStarted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 7);
+  messageDesc(file_agentmesh_v1_run, 10);
 
 /**
  * StepOutputChunk: a piece of text an agent streamed.
@@ -529,7 +724,7 @@ export type StepOutputChunk = Message<"agentmesh.v1.StepOutputChunk"> & {
  * Use `create(StepOutputChunkSchema)` to create a new message.
  */
 export const StepOutputChunkSchema: GenMessage<StepOutputChunk> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 8);
+  messageDesc(file_agentmesh_v1_run, 11);
 
 /**
  * StepRetrying: an attempt failed and another follows after `delay`.
@@ -570,7 +765,7 @@ export type StepRetrying = Message<"agentmesh.v1.StepRetrying"> & {
  * Use `create(StepRetryingSchema)` to create a new message.
  */
 export const StepRetryingSchema: GenMessage<StepRetrying> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 9);
+  messageDesc(file_agentmesh_v1_run, 12);
 
 /**
  * StepCompleted: a step (or, with item set, one for_each item) succeeded.
@@ -617,6 +812,13 @@ export type StepCompleted = Message<"agentmesh.v1.StepCompleted"> & {
    * @generated from field: int64 output_tokens = 8;
    */
   outputTokens: bigint;
+
+  /**
+   * The tokens by model, with their cost at the gateway's prices.
+   *
+   * @generated from field: repeated agentmesh.v1.ModelUsage models = 9;
+   */
+  models: ModelUsage[];
 };
 
 /**
@@ -624,7 +826,7 @@ export type StepCompleted = Message<"agentmesh.v1.StepCompleted"> & {
  * Use `create(StepCompletedSchema)` to create a new message.
  */
 export const StepCompletedSchema: GenMessage<StepCompleted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 10);
+  messageDesc(file_agentmesh_v1_run, 13);
 
 /**
  * StepFailed: a step failed for good (after its retries).
@@ -665,7 +867,7 @@ export type StepFailed = Message<"agentmesh.v1.StepFailed"> & {
  * Use `create(StepFailedSchema)` to create a new message.
  */
 export const StepFailedSchema: GenMessage<StepFailed> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 11);
+  messageDesc(file_agentmesh_v1_run, 14);
 
 /**
  * StepSkipped: the step's `when` was false, or a step it depends on failed
@@ -690,7 +892,7 @@ export type StepSkipped = Message<"agentmesh.v1.StepSkipped"> & {
  * Use `create(StepSkippedSchema)` to create a new message.
  */
 export const StepSkippedSchema: GenMessage<StepSkipped> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 12);
+  messageDesc(file_agentmesh_v1_run, 15);
 
 /**
  * @generated from message agentmesh.v1.RunCompleted
@@ -712,7 +914,7 @@ export type RunCompleted = Message<"agentmesh.v1.RunCompleted"> & {
  * Use `create(RunCompletedSchema)` to create a new message.
  */
 export const RunCompletedSchema: GenMessage<RunCompleted> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 13);
+  messageDesc(file_agentmesh_v1_run, 16);
 
 /**
  * @generated from message agentmesh.v1.RunFailed
@@ -729,7 +931,7 @@ export type RunFailed = Message<"agentmesh.v1.RunFailed"> & {
  * Use `create(RunFailedSchema)` to create a new message.
  */
 export const RunFailedSchema: GenMessage<RunFailed> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 14);
+  messageDesc(file_agentmesh_v1_run, 17);
 
 /**
  * @generated from message agentmesh.v1.RunCancelled
@@ -746,7 +948,7 @@ export type RunCancelled = Message<"agentmesh.v1.RunCancelled"> & {
  * Use `create(RunCancelledSchema)` to create a new message.
  */
 export const RunCancelledSchema: GenMessage<RunCancelled> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 15);
+  messageDesc(file_agentmesh_v1_run, 18);
 
 /**
  * RunResumed: a gateway restarted and took the unfinished run over again.
@@ -767,7 +969,7 @@ export type RunResumed = Message<"agentmesh.v1.RunResumed"> & {
  * Use `create(RunResumedSchema)` to create a new message.
  */
 export const RunResumedSchema: GenMessage<RunResumed> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 16);
+  messageDesc(file_agentmesh_v1_run, 19);
 
 /**
  * StepInputRequired: a step's agent answered with a question instead of a result.
@@ -786,7 +988,7 @@ export type StepInputRequired = Message<"agentmesh.v1.StepInputRequired"> & {
  * Use `create(StepInputRequiredSchema)` to create a new message.
  */
 export const StepInputRequiredSchema: GenMessage<StepInputRequired> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 17);
+  messageDesc(file_agentmesh_v1_run, 20);
 
 /**
  * StepInputProvided: someone answered a step's question; its agent is invoked
@@ -828,6 +1030,13 @@ export type StepInputProvided = Message<"agentmesh.v1.StepInputProvided"> & {
    * @generated from field: string principal = 6;
    */
   principal: string;
+
+  /**
+   * The question timed out and this is its default answer.
+   *
+   * @generated from field: bool timed_out = 7;
+   */
+  timedOut: boolean;
 };
 
 /**
@@ -835,10 +1044,12 @@ export type StepInputProvided = Message<"agentmesh.v1.StepInputProvided"> & {
  * Use `create(StepInputProvidedSchema)` to create a new message.
  */
 export const StepInputProvidedSchema: GenMessage<StepInputProvided> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 18);
+  messageDesc(file_agentmesh_v1_run, 21);
 
 /**
- * RunWaiting: every step left waits for an answer; the run holds nothing until one comes.
+ * RunWaiting: every step left waits for an answer or a timer; the run holds
+ * nothing until one comes (RUN_STATE_WAITING_FOR_INPUT, or RUN_STATE_SLEEPING
+ * when no question waits).
  *
  * @generated from message agentmesh.v1.RunWaiting
  */
@@ -847,6 +1058,13 @@ export type RunWaiting = Message<"agentmesh.v1.RunWaiting"> & {
    * @generated from field: repeated string step_ids = 1;
    */
   stepIds: string[];
+
+  /**
+   * When the earliest timer fires; unset: only an answer wakes the run.
+   *
+   * @generated from field: google.protobuf.Timestamp wake_time = 2;
+   */
+  wakeTime?: Timestamp | undefined;
 };
 
 /**
@@ -854,7 +1072,7 @@ export type RunWaiting = Message<"agentmesh.v1.RunWaiting"> & {
  * Use `create(RunWaitingSchema)` to create a new message.
  */
 export const RunWaitingSchema: GenMessage<RunWaiting> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 19);
+  messageDesc(file_agentmesh_v1_run, 22);
 
 /**
  * StepRemoteTask: an attempt of a step (or for_each item) whose agent is a remote A2A agent has a
@@ -902,7 +1120,115 @@ export type StepRemoteTask = Message<"agentmesh.v1.StepRemoteTask"> & {
  * Use `create(StepRemoteTaskSchema)` to create a new message.
  */
 export const StepRemoteTaskSchema: GenMessage<StepRemoteTask> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_run, 20);
+  messageDesc(file_agentmesh_v1_run, 23);
+
+/**
+ * StepSleeping: a sleep step waits until `wake_time`.
+ *
+ * @generated from message agentmesh.v1.StepSleeping
+ */
+export type StepSleeping = Message<"agentmesh.v1.StepSleeping"> & {
+  /**
+   * @generated from field: string step_id = 1;
+   */
+  stepId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp wake_time = 2;
+   */
+  wakeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.StepSleeping.
+ * Use `create(StepSleepingSchema)` to create a new message.
+ */
+export const StepSleepingSchema: GenMessage<StepSleeping> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 24);
+
+/**
+ * StepChildStarted: a sub-workflow step (or one of its for_each items) started
+ * a child run.
+ *
+ * @generated from message agentmesh.v1.StepChildStarted
+ */
+export type StepChildStarted = Message<"agentmesh.v1.StepChildStarted"> & {
+  /**
+   * @generated from field: string step_id = 1;
+   */
+  stepId: string;
+
+  /**
+   * @generated from field: optional int32 item = 2;
+   */
+  item?: number | undefined;
+
+  /**
+   * @generated from field: string child_run_id = 3;
+   */
+  childRunId: string;
+
+  /**
+   * The child's workflow, and the version it pinned.
+   *
+   * @generated from field: string workflow_name = 4;
+   */
+  workflowName: string;
+
+  /**
+   * @generated from field: string workflow_version = 5;
+   */
+  workflowVersion: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.StepChildStarted.
+ * Use `create(StepChildStartedSchema)` to create a new message.
+ */
+export const StepChildStartedSchema: GenMessage<StepChildStarted> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 25);
+
+/**
+ * StepQueued: an attempt's agent call waits for the agent's concurrency or
+ * rate limit; StepStarted follows when it goes.
+ *
+ * @generated from message agentmesh.v1.StepQueued
+ */
+export type StepQueued = Message<"agentmesh.v1.StepQueued"> & {
+  /**
+   * @generated from field: string step_id = 1;
+   */
+  stepId: string;
+
+  /**
+   * @generated from field: optional int32 item = 2;
+   */
+  item?: number | undefined;
+
+  /**
+   * @generated from field: int32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: string agent = 4;
+   */
+  agent: string;
+
+  /**
+   * "max_concurrency" or "rate".
+   *
+   * @generated from field: string limit = 5;
+   */
+  limit: string;
+};
+
+/**
+ * Describes the message agentmesh.v1.StepQueued.
+ * Use `create(StepQueuedSchema)` to create a new message.
+ */
+export const StepQueuedSchema: GenMessage<StepQueued> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_run, 26);
 
 /**
  * RunState follows AIP-216.
@@ -947,6 +1273,14 @@ export enum RunState {
    * @generated from enum value: RUN_STATE_WAITING_FOR_INPUT = 6;
    */
   WAITING_FOR_INPUT = 6,
+
+  /**
+   * Nothing is left to do until a timer fires (Run.wake_time): a sleep step,
+   * or a question with a timeout. The run holds no task meanwhile.
+   *
+   * @generated from enum value: RUN_STATE_SLEEPING = 7;
+   */
+  SLEEPING = 7,
 }
 
 /**
@@ -1000,6 +1334,20 @@ export enum StepState {
    * @generated from enum value: STEP_STATE_WAITING_FOR_INPUT = 7;
    */
   WAITING_FOR_INPUT = 7,
+
+  /**
+   * A sleep step waiting for its time (StepRun.wake_time).
+   *
+   * @generated from enum value: STEP_STATE_SLEEPING = 8;
+   */
+  SLEEPING = 8,
+
+  /**
+   * Its agent call waits for the agent's concurrency or rate limit.
+   *
+   * @generated from enum value: STEP_STATE_QUEUED = 9;
+   */
+  QUEUED = 9,
 }
 
 /**

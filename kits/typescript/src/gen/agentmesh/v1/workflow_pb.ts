@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentmesh/v1/workflow.proto.
  */
 export const file_agentmesh_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("ChthZ2VudG1lc2gvdjEvd29ya2Zsb3cucHJvdG8SDGFnZW50bWVzaC52MSLkAQoIV29ya2Zsb3cSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEisKBmlucHV0cxgEIAMoCzIbLmFnZW50bWVzaC52MS5Xb3JrZmxvd0lucHV0EiEKBXN0ZXBzGAUgAygLMhIuYWdlbnRtZXNoLnYxLlN0ZXASKAoHb3V0cHV0cxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJzCg1Xb3JrZmxvd0lucHV0EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEAoIcmVxdWlyZWQYAyABKAgSLQoNZGVmYXVsdF92YWx1ZRgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSKkAgoEU3RlcBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEg0KBWFnZW50GAQgASgJEg0KBXNraWxsGAUgASgJEiYKBWlucHV0GAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIUCgxkZXBlbmRlbmNpZXMYByADKAkSKAoFcmV0cnkYCCABKAsyGS5hZ2VudG1lc2gudjEuUmV0cnlQb2xpY3kSKgoHdGltZW91dBgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3aGVuGAogASgJEhAKCGZvcl9lYWNoGAsgASgJEhsKE2NvbnRpbnVlX29uX2ZhaWx1cmUYDCABKAgi3AEKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIwCg1pbml0aWFsX2RlbGF5GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEmJhY2tvZmZfbXVsdGlwbGllchgDIAEoARIsCgltYXhfZGVsYXkYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoGaml0dGVyGAUgASgBSACIAQESGwoTbm9uX3JldHJ5YWJsZV9jb2RlcxgGIAMoCUIJCgdfaml0dGVyQp4BChBjb20uYWdlbnRtZXNoLnYxQg1Xb3JrZmxvd1Byb3RvUAFaKmFnZW50bWVzaC9raXQvZ2VuL2FnZW50bWVzaC92MTthZ2VudG1lc2h2MaICA0FYWKoCDEFnZW50bWVzaC5WMcoCDEFnZW50bWVzaFxWMeICGEFnZW50bWVzaFxWMVxHUEJNZXRhZGF0YeoCDUFnZW50bWVzaDo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct]);
+  fileDesc("ChthZ2VudG1lc2gvdjEvd29ya2Zsb3cucHJvdG8SDGFnZW50bWVzaC52MSKKAgoIV29ya2Zsb3cSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEisKBmlucHV0cxgEIAMoCzIbLmFnZW50bWVzaC52MS5Xb3JrZmxvd0lucHV0EiEKBXN0ZXBzGAUgAygLMhIuYWdlbnRtZXNoLnYxLlN0ZXASKAoHb3V0cHV0cxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoHdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIkCgZidWRnZXQYCCABKAsyFC5hZ2VudG1lc2gudjEuQnVkZ2V0IiYKBkJ1ZGdldBIOCgZ0b2tlbnMYASABKAMSDAoEY29zdBgCIAEoASJzCg1Xb3JrZmxvd0lucHV0EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEAoIcmVxdWlyZWQYAyABKAgSLQoNZGVmYXVsdF92YWx1ZRgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSL4AgoEU3RlcBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEg0KBWFnZW50GAQgASgJEg0KBXNraWxsGAUgASgJEiYKBWlucHV0GAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIUCgxkZXBlbmRlbmNpZXMYByADKAkSKAoFcmV0cnkYCCABKAsyGS5hZ2VudG1lc2gudjEuUmV0cnlQb2xpY3kSKgoHdGltZW91dBgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR3aGVuGAogASgJEhAKCGZvcl9lYWNoGAsgASgJEhsKE2NvbnRpbnVlX29uX2ZhaWx1cmUYDCABKAgSIgoDYXNrGA0gASgLMhUuYWdlbnRtZXNoLnYxLkFza1N0ZXASDQoFc2xlZXAYDiABKAkSDQoFdW50aWwYDyABKAkSEAoId29ya2Zsb3cYECABKAkiuQEKB0Fza1N0ZXASEAoIcXVlc3Rpb24YASABKAkSJwoGc2NoZW1hGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIQCghhcHByb3ZhbBgDIAEoCBIMCgRyb2xlGAQgASgJEhIKCnByaW5jaXBhbHMYBSADKAkSDwoHdGltZW91dBgGIAEoCRIuCg5kZWZhdWx0X2Fuc3dlchgHIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSLcAQoLUmV0cnlQb2xpY3kSFAoMbWF4X2F0dGVtcHRzGAEgASgFEjAKDWluaXRpYWxfZGVsYXkYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoSYmFja29mZl9tdWx0aXBsaWVyGAMgASgBEiwKCW1heF9kZWxheRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgZqaXR0ZXIYBSABKAFIAIgBARIbChNub25fcmV0cnlhYmxlX2NvZGVzGAYgAygJQgkKB19qaXR0ZXJCngEKEGNvbS5hZ2VudG1lc2gudjFCDVdvcmtmbG93UHJvdG9QAVoqYWdlbnRtZXNoL2tpdC9nZW4vYWdlbnRtZXNoL3YxO2FnZW50bWVzaHYxogIDQVhYqgIMQWdlbnRtZXNoLlYxygIMQWdlbnRtZXNoXFYx4gIYQWdlbnRtZXNoXFYxXEdQQk1ldGFkYXRh6gINQWdlbnRtZXNoOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct]);
 
 /**
  * Workflow is a DAG of steps, each a call to an agent's skill. Workflow files
@@ -69,6 +69,13 @@ export type Workflow = Message<"agentmesh.v1.Workflow"> & {
    * @generated from field: google.protobuf.Duration timeout = 7;
    */
   timeout?: Duration | undefined;
+
+  /**
+   * What one run may spend on its agents' LLM calls; unset means no limit.
+   *
+   * @generated from field: agentmesh.v1.Budget budget = 8;
+   */
+  budget?: Budget | undefined;
 };
 
 /**
@@ -77,6 +84,38 @@ export type Workflow = Message<"agentmesh.v1.Workflow"> & {
  */
 export const WorkflowSchema: GenMessage<Workflow> = /*@__PURE__*/
   messageDesc(file_agentmesh_v1_workflow, 0);
+
+/**
+ * Budget caps what one run spends. A run whose usage has reached a limit fails
+ * with RESOURCE_EXHAUSTED (reason BUDGET_EXCEEDED) before its next agent call.
+ * A budgeted run makes its agent calls one at a time, so it stops within one
+ * call's usage of its limit.
+ *
+ * @generated from message agentmesh.v1.Budget
+ */
+export type Budget = Message<"agentmesh.v1.Budget"> & {
+  /**
+   * Tokens, input and output, of every agent reply.
+   *
+   * @generated from field: int64 tokens = 1;
+   */
+  tokens: bigint;
+
+  /**
+   * Cost at the gateway's prices per model (the mesh file's `prices`), in
+   * their unit; replies of a model without a price cost nothing.
+   *
+   * @generated from field: double cost = 2;
+   */
+  cost: number;
+};
+
+/**
+ * Describes the message agentmesh.v1.Budget.
+ * Use `create(BudgetSchema)` to create a new message.
+ */
+export const BudgetSchema: GenMessage<Budget> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_workflow, 1);
 
 /**
  * WorkflowInput declares one input of a workflow.
@@ -114,10 +153,12 @@ export type WorkflowInput = Message<"agentmesh.v1.WorkflowInput"> & {
  * Use `create(WorkflowInputSchema)` to create a new message.
  */
 export const WorkflowInputSchema: GenMessage<WorkflowInput> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_workflow, 1);
+  messageDesc(file_agentmesh_v1_workflow, 2);
 
 /**
- * Step runs one skill of one agent once its dependencies are done.
+ * Step runs once its dependencies are done. It calls one skill of one agent
+ * (`agent`), or else is one of: a question to a person (`ask`), a timer
+ * (`sleep` or `until`), or a child run of another workflow (`workflow`).
  *
  * @generated from message agentmesh.v1.Step
  */
@@ -203,6 +244,40 @@ export type Step = Message<"agentmesh.v1.Step"> & {
    * @generated from field: bool continue_on_failure = 12;
    */
   continueOnFailure: boolean;
+
+  /**
+   * Ask a person: the run waits, holding nothing, until someone allowed to
+   * answers (ProvideInput, `agentmesh respond`); the answer's data is the
+   * step's output.
+   *
+   * @generated from field: agentmesh.v1.AskStep ask = 13;
+   */
+  ask?: AskStep | undefined;
+
+  /**
+   * Wait this long, holding nothing: a duration ("90s", "10m", "1h30m") or an
+   * expression giving one. The due time is recorded, so a restart or a
+   * takeover keeps it.
+   *
+   * @generated from field: string sleep = 14;
+   */
+  sleep: string;
+
+  /**
+   * Wait until this time: RFC 3339, or an expression giving it.
+   *
+   * @generated from field: string until = 15;
+   */
+  until: string;
+
+  /**
+   * Run another workflow as a child run: its name (the latest version) or
+   * NAME@VERSION; `input` holds the child's inputs, and the child's outputs
+   * are the step's output. Cancelling the run cancels its children.
+   *
+   * @generated from field: string workflow = 16;
+   */
+  workflow: string;
 };
 
 /**
@@ -210,7 +285,73 @@ export type Step = Message<"agentmesh.v1.Step"> & {
  * Use `create(StepSchema)` to create a new message.
  */
 export const StepSchema: GenMessage<Step> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_workflow, 2);
+  messageDesc(file_agentmesh_v1_workflow, 3);
+
+/**
+ * AskStep is a question a workflow asks a person.
+ *
+ * @generated from message agentmesh.v1.AskStep
+ */
+export type AskStep = Message<"agentmesh.v1.AskStep"> & {
+  /**
+   * The question; may hold expressions.
+   *
+   * @generated from field: string question = 1;
+   */
+  question: string;
+
+  /**
+   * JSON Schema of the answer's data; unset: any answer, text or data.
+   *
+   * @generated from field: google.protobuf.Struct schema = 2;
+   */
+  schema?: JsonObject | undefined;
+
+  /**
+   * An approval: the answer is {"approved": boolean, "comment": string}, the
+   * comment optional (`schema` must then be unset).
+   *
+   * @generated from field: bool approval = 3;
+   */
+  approval: boolean;
+
+  /**
+   * Who may answer: a caller with at least this role ("viewer", "operator",
+   * "admin") [operator]...
+   *
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * ...or, when given, only these principals.
+   *
+   * @generated from field: repeated string principals = 5;
+   */
+  principals: string[];
+
+  /**
+   * How long to wait for an answer, as `sleep`; unset waits for ever.
+   *
+   * @generated from field: string timeout = 6;
+   */
+  timeout: string;
+
+  /**
+   * The answer's data taken when the timeout passes; unset, the step fails
+   * with DEADLINE_EXCEEDED (reason ASK_TIMED_OUT).
+   *
+   * @generated from field: google.protobuf.Value default_answer = 7;
+   */
+  defaultAnswer?: Value | undefined;
+};
+
+/**
+ * Describes the message agentmesh.v1.AskStep.
+ * Use `create(AskStepSchema)` to create a new message.
+ */
+export const AskStepSchema: GenMessage<AskStep> = /*@__PURE__*/
+  messageDesc(file_agentmesh_v1_workflow, 4);
 
 /**
  * RetryPolicy of a step; unset fields take the defaults in brackets.
@@ -268,5 +409,5 @@ export type RetryPolicy = Message<"agentmesh.v1.RetryPolicy"> & {
  * Use `create(RetryPolicySchema)` to create a new message.
  */
 export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
-  messageDesc(file_agentmesh_v1_workflow, 3);
+  messageDesc(file_agentmesh_v1_workflow, 5);
 
