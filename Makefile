@@ -8,7 +8,7 @@ GEN_DIR := agentmesh/v1
 TOOLS  := $(CURDIR)/.tools/bin
 GRPCURL := $(TOOLS)/grpcurl
 
-.PHONY: install protos check-protos lint typecheck test test-fast test-busy demo bench ci clean lock images postgres
+.PHONY: install protos check-protos lint typecheck test test-fast test-busy demo bench ci clean lock images postgres a2a-tck
 
 # The Go agents, static binaries in bin/ where the mesh file's `run` commands expect them.
 # Stripped and without cgo: the size of a Go binary is most of its resident memory.
@@ -136,6 +136,13 @@ images:
 # Benchmarks against the raw gRPC floor; QUICK=1 keeps a run under 5 minutes on 2 cores.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+
+# The A2A TCK (a checkout of a2aproject/a2a-tck, branch 1.0-dev, with its own venv in TCK/.venv)
+# against the gateway on each binding, the agent it tests being tests/support/tck_agent.py;
+# reports and a summary in build/a2a-tck. A developer's tool, not part of `make test`.
+a2a-tck: $(STAMP)
+	@test -n "$(TCK)" || { echo "usage: make a2a-tck TCK=/path/to/a2a-tck"; exit 2; }
+	$(BIN)/python scripts/a2a_tck.py --tck "$(TCK)"
 
 ci: check-protos lint typecheck test
 

@@ -13,6 +13,8 @@ from a2a.utils.errors import (
     TaskNotFoundError,
     UnsupportedOperationError,
 )
+from a2a.utils.proto_utils import validate_proto_required_fields
+from google.protobuf.message import Message
 
 from agentmesh.errors import AgentMeshError, FailedPrecondition, InvalidInput, NotFound, ResourceExhausted
 
@@ -32,7 +34,12 @@ def to_a2a(error: AgentMeshError) -> A2AError:
 
 
 @asynccontextmanager
-async def a2a_errors() -> AsyncIterator[None]:
+async def a2a_errors(request: Message | None = None) -> AsyncIterator[None]:
+    """The engine's errors as A2A's, around the handling of `request`, which is refused first
+    (InvalidParams, naming each field) if it lacks a field A2A's proto marks REQUIRED: a
+    SendMessage without a message, a message without an id, a role or parts."""
+    if request is not None:
+        validate_proto_required_fields(request)
     try:
         yield
     except AgentMeshError as exc:

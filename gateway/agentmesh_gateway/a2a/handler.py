@@ -29,6 +29,7 @@ from agentmesh_gateway.a2a import convert
 from agentmesh_gateway.a2a.cards import Cards
 from agentmesh_gateway.a2a.errors import a2a_errors
 from agentmesh_gateway.a2a.targets import Target, agent_workflow, text_input
+from agentmesh_gateway.a2a.updates import updates_of
 from agentmesh_gateway.auth import caller_name, visible_owner
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.store.base import encode_page_token
@@ -48,7 +49,7 @@ class MeshRequestHandler(RequestHandler):
     # --- sending messages --------------------------------------------------------------------
 
     async def on_message_send(self, params: a2a.SendMessageRequest, context: ServerCallContext) -> a2a.Task:
-        async with a2a_errors():
+        async with a2a_errors(params):
             run, after = await self._send(context, params.message)
             target = Target.of_run(run)
             if params.configuration.return_immediately:
@@ -65,7 +66,7 @@ class MeshRequestHandler(RequestHandler):
     async def on_message_send_stream(
         self, params: a2a.SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[Event]:
-        async with a2a_errors():
+        async with a2a_errors(params):
             run, after = await self._send(context, params.message)
             target = Target.of_run(run)
             stamp = convert.RESUME_EXTENSION in context.requested_extensions
@@ -140,8 +141,7 @@ class MeshRequestHandler(RequestHandler):
             metadata = convert.sequence_metadata(event.sequence) if stamp else None
             if not context_id:
                 context_id = (await self._engine.get_run(run_id, self._owner())).context.session_id
-            update = _update(target, run_id, context_id, event, kind)
-            for item in update:
+            for item in updates_of(target, run_id, context_id, event, kind):
                 if metadata is not None:
                     item.metadata.CopyFrom(metadata)
                 yield item
@@ -151,7 +151,7 @@ class MeshRequestHandler(RequestHandler):
     async def on_subscribe_to_task(
         self, params: a2a.SubscribeToTaskRequest, context: ServerCallContext
     ) -> AsyncGenerator[Event]:
-        async with a2a_errors():
+        async with a2a_errors(params):
             run = await self._engine.get_run(params.id, self._owner())
             target = Target.of_run(run)
             stamp = convert.RESUME_EXTENSION in context.requested_extensions
@@ -168,7 +168,7 @@ class MeshRequestHandler(RequestHandler):
     # --- reading, cancelling ----------------------------------------------------------------
 
     async def on_get_task(self, params: a2a.GetTaskRequest, context: ServerCallContext) -> a2a.Task | None:
-        async with a2a_errors():
+        async with a2a_errors(params):
             run = await self._engine.get_run(params.id, self._owner())
             target = Target.of_run(run)
             length = params.history_length if params.HasField("history_length") else None
@@ -177,7 +177,7 @@ class MeshRequestHandler(RequestHandler):
     async def on_list_tasks(
         self, params: a2a.ListTasksRequest, context: ServerCallContext
     ) -> a2a.ListTasksResponse:
-        async with a2a_errors():
+        async with a2a_errors(params):
             target = self._target(context)  # None at the mesh's own card: every task
             size = min(params.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
             state = convert.RUN_STATES.get(params.status, 0) if params.status else 0
@@ -217,7 +217,7 @@ class MeshRequestHandler(RequestHandler):
     async def on_cancel_task(
         self, params: a2a.CancelTaskRequest, context: ServerCallContext
     ) -> a2a.Task | None:
-        async with a2a_errors():
+        async with a2a_errors(params):
             owner = self._owner()
             run = await self._engine.get_run(params.id, owner)
             target = Target.of_run(run)
@@ -318,85 +318,3 @@ def _resume_after(context: ServerCallContext) -> int | None:
         return max(0, int(value)) if value is not None else None
     except ValueError:
         return None
-
-
-def _update(
-    target: Target, run_id: str, context_id: str, event: run_pb2.RunEvent, kind: str | None
-) -> list[a2a.TaskStatusUpdateEvent | a2a.TaskArtifactUpdateEvent]:
-    """What one run event says to an A2A client, if anything."""
-    status = a2a.TaskStatus()
-    status.timestamp.CopyFrom(event.event_time)
-    match kind:
-        case "step_output_chunk":
-            chunk = event.step_output_chunk
-            artifact = a2a.Artifact(artifact_id=f"{chunk.step_id}-text", name=f"{chunk.step_id} (streamed)")
-            artifact.parts.add(text=chunk.text)
-            return [
-                a2a.TaskArtifactUpdateEvent(
-                    task_id=run_id, context_id=context_id, artifact=artifact, append=True
-                )
-            ]
-        case "step_input_required":
-            request = event.step_input_required.request
-            status.state = a2a.TASK_STATE_INPUT_REQUIRED
-            status.message.CopyFrom(convert.to_a2a_message(request.question, run_id, context_id))
-        case "step_completed" if (
-            target.step_id == event.step_completed.step_id and not event.step_completed.HasField("item")
-        ):
-            # An agent exposed on its own answers with its step's text and data, as it answered.
-            done = run_pb2.Run(run_id=run_id, state=run_pb2.RUN_STATE_SUCCEEDED)
-            done.steps.add(
-                step_id=target.step_id, text=event.step_completed.text, output=event.step_completed.output
-            )
-            return [
-                a2a.TaskArtifactUpdateEvent(
-                    task_id=run_id, context_id=context_id, artifact=artifact, last_chunk=True
-                )
-                for artifact in convert.artifacts(done, target.step_id)
-            ]
-        case "step_input_provided" | "run_resumed":
-            status.state = a2a.TASK_STATE_WORKING
-        case "step_started" | "step_completed" | "step_retrying" | "step_skipped" | "step_failed":
-            body = getattr(event, kind)
-            if body.HasField("item") if kind != "step_skipped" else False:
-                return []  # a fan-out's items would drown the stream: its step says it all
-            status.state = a2a.TASK_STATE_WORKING
-            status.message.CopyFrom(convert.text_message(_progress(kind, body), run_id, context_id))
-        case "run_completed":
-            run = run_pb2.Run(run_id=run_id, state=run_pb2.RUN_STATE_SUCCEEDED)
-            run.outputs.CopyFrom(event.run_completed.outputs)
-            status.state = a2a.TASK_STATE_COMPLETED
-            updates: list[a2a.TaskStatusUpdateEvent | a2a.TaskArtifactUpdateEvent] = []
-            if target.step_id is None:
-                for artifact in convert.artifacts(run, None):
-                    updates.append(
-                        a2a.TaskArtifactUpdateEvent(
-                            task_id=run_id, context_id=context_id, artifact=artifact, last_chunk=True
-                        )
-                    )
-            return [*updates, a2a.TaskStatusUpdateEvent(task_id=run_id, context_id=context_id, status=status)]
-        case "run_failed":
-            error = event.run_failed.error
-            status.state = a2a.TASK_STATE_FAILED
-            status.message.CopyFrom(
-                convert.text_message(f"{error.code}: {error.message}", run_id, context_id)
-            )
-        case "run_cancelled":
-            status.state = a2a.TASK_STATE_CANCELED
-        case _:
-            return []
-    return [a2a.TaskStatusUpdateEvent(task_id=run_id, context_id=context_id, status=status)]
-
-
-def _progress(kind: str, body: Any) -> str:
-    """A step event as the text of a WORKING status update."""
-    match kind:
-        case "step_started":
-            return f"step {body.step_id} started" + (f" (attempt {body.attempt})" if body.attempt > 1 else "")
-        case "step_completed":
-            return f"step {body.step_id} completed"
-        case "step_retrying":
-            return f"step {body.step_id} retrying after {body.error.code}"
-        case "step_skipped":
-            return f"step {body.step_id} skipped: {body.reason}"
-    return f"step {body.step_id} failed: {body.error.code}" + (" (the run goes on)" if body.continued else "")
