@@ -8,7 +8,7 @@ GEN_DIR := agentmesh/v1
 TOOLS  := $(CURDIR)/.tools/bin
 GRPCURL := $(TOOLS)/grpcurl
 
-.PHONY: install protos check-protos lint typecheck test test-fast test-busy demo bench ci clean lock images postgres a2a-tck
+.PHONY: install protos check-protos lint typecheck test test-fast test-busy demo bench ci clean lock images postgres a2a-tck chromium
 
 # The Go agents, static binaries in bin/ where the mesh file's `run` commands expect them.
 # Stripped and without cgo: the size of a Go binary is most of its resident memory.
@@ -20,7 +20,16 @@ GO_PACKAGES := agentmesh/kit/... agentmesh/services/... agentmesh/examples/...
 TS_STAMP := node_modules/.built
 TS_SOURCES := $(shell find kits/typescript/src services/typescript/src examples/node/src -name '*.ts') tsconfig.base.json tsconfig.json $(wildcard */typescript/tsconfig.json) examples/node/tsconfig.json
 
-install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS) $(TS_STAMP) postgres
+# The web console (console/): type-checked, then bundled by esbuild into the gateway's package
+# data, where the gateway serves it and a wheel carries it (index.html is written last).
+CONSOLE_BUILT := gateway/agentmesh_gateway/console/static/index.html
+CONSOLE_SOURCES := $(shell find console/src -type f) console/build.mjs console/tsconfig.json console/package.json
+
+install: $(STAMP) $(NODE_STAMP) $(GO_AGENTS) $(TS_STAMP) $(CONSOLE_BUILT) postgres chromium
+
+$(CONSOLE_BUILT): $(NODE_STAMP) $(CONSOLE_SOURCES)
+	node_modules/.bin/tsc -p console/tsconfig.json
+	node console/build.mjs
 
 $(TS_STAMP): $(NODE_STAMP) $(TS_SOURCES)
 	node_modules/.bin/tsc -b
@@ -95,7 +104,7 @@ lint: $(STAMP) $(BUF) $(TS_STAMP)
 	$(BUF) lint
 	@test -z "$$(gofmt -l kits/go services/go examples/go)" || { gofmt -l kits/go services/go examples/go; echo "gofmt wants to reformat these"; exit 1; }
 	go vet $(GO_PACKAGES)
-	node_modules/.bin/eslint --max-warnings 0 kits/typescript/src services/typescript/src examples/node/src
+	node_modules/.bin/eslint --max-warnings 0 kits/typescript/src services/typescript/src examples/node/src console/src
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -106,6 +115,13 @@ POSTGRES_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 postgres:
 	@if [ -z "$(POSTGRES_INITDB)" ] && ! command -v initdb >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+# Debian's Chromium, for the console's tests in a real browser (Playwright drives it; its own
+# browser download is not used). Installed if missing.
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 test: install $(GRPCURL) $(KUSTOMIZE)

@@ -1,11 +1,17 @@
-// `make lint` runs this over the TypeScript kit and agents, with type information.
+// `make lint` runs this over the TypeScript kit, agents and web console, with type information.
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/src/gen/**", "node_modules/**", ".venv/**", "examples/**/*.go"] },
   {
-    files: ["kits/typescript/src/**/*.ts", "services/typescript/src/**/*.ts", "examples/node/src/**/*.ts"],
+    files: [
+      "kits/typescript/src/**/*.ts",
+      "services/typescript/src/**/*.ts",
+      "examples/node/src/**/*.ts",
+      "console/src/**/*.ts",
+      "console/src/**/*.tsx",
+    ],
     extends: [eslint.configs.recommended, ...tseslint.configs.strictTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from agentmesh.client import Client, RunHandle, SyncClient
     from agentmesh.errors import AgentMeshError, FieldViolation, InvalidInput
     from agentmesh.llm import Prompt, Turn
-    from agentmesh.messages import DataPart, Message, TextPart, TokenUsage
+    from agentmesh.messages import DataPart, Message, RawPart, TextPart, TokenUsage, UrlPart
     from agentmesh.runtime import Agent, Ask, Context, Reply, TextInput
 
 _EXPORTS = {
@@ -29,6 +29,7 @@ _EXPORTS = {
     "InvalidInput": "agentmesh.errors",
     "Message": "agentmesh.messages",
     "Prompt": "agentmesh.llm",
+    "RawPart": "agentmesh.messages",
     "Reply": "agentmesh.runtime",
     "RunHandle": "agentmesh.client",
     "SyncClient": "agentmesh.client",
@@ -36,6 +37,7 @@ _EXPORTS = {
     "TextPart": "agentmesh.messages",
     "TokenUsage": "agentmesh.messages",
     "Turn": "agentmesh.llm",
+    "UrlPart": "agentmesh.messages",
 }
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "InvalidInput",
     "Message",
     "Prompt",
+    "RawPart",
     "Reply",
     "RunHandle",
     "SyncClient",
@@ -56,6 +59,7 @@ __all__ = [
     "TextPart",
     "TokenUsage",
     "Turn",
+    "UrlPart",
 ]
 
 

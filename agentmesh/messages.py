@@ -64,28 +64,68 @@ class UrlPart:
 
 
 Part = TextPart | DataPart | RawPart | UrlPart
+#: A file a message carries: its bytes, or a URL where they are, each with a media type and a name.
+FilePart = RawPart | UrlPart
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTokens:
+    """The tokens one model spent."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
     input_tokens: int = 0
     output_tokens: int = 0
+    #: The same tokens by model, when known (a gateway prices and budgets them by model).
+    models: tuple[ModelTokens, ...] = ()
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def of_model(self, model: str) -> TokenUsage:
+        """This usage, said to be `model`'s (unless it says by model already)."""
+        if self.models or not model or not self.total_tokens:
+            return self
+        return TokenUsage(
+            self.input_tokens,
+            self.output_tokens,
+            (ModelTokens(model, self.input_tokens, self.output_tokens),),
+        )
+
     def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+        by_model: dict[str, tuple[int, int]] = {}
+        for tokens in (*self.models, *other.models):
+            spent = by_model.get(tokens.model, (0, 0))
+            by_model[tokens.model] = (spent[0] + tokens.input_tokens, spent[1] + tokens.output_tokens)
+        return TokenUsage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            tuple(ModelTokens(model, i, o) for model, (i, o) in by_model.items()),
+        )
 
     def to_proto(self) -> message_pb2.TokenUsage:
         return message_pb2.TokenUsage(
-            input_tokens=self.input_tokens, output_tokens=self.output_tokens, total_tokens=self.total_tokens
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            total_tokens=self.total_tokens,
+            models=[
+                message_pb2.ModelTokens(
+                    model=m.model, input_tokens=m.input_tokens, output_tokens=m.output_tokens
+                )
+                for m in self.models
+            ],
         )
 
     @classmethod
     def from_proto(cls, usage: message_pb2.TokenUsage) -> TokenUsage:
-        return cls(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        models = tuple(ModelTokens(m.model, m.input_tokens, m.output_tokens) for m in usage.models)
+        return cls(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, models=models)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +326,13 @@ def _part_from_proto(proto: message_pb2.Part) -> Part:
     if kind == "url":
         return UrlPart(proto.url, proto.media_type, proto.filename)
     return TextPart(proto.text, proto.media_type or "text/plain")
+
+
+def files_of(parts: Iterable[message_pb2.Part]) -> tuple[FilePart, ...]:
+    """The file parts (raw and url) among protobuf parts, in order; text and data are left out."""
+    # Filtered before converting: a data part's Struct is not worth converting only to be dropped.
+    chosen = (_part_from_proto(p) for p in parts if p.WhichOneof("content") in ("raw", "url"))
+    return tuple(part for part in chosen if isinstance(part, RawPart | UrlPart))
 
 
 def parts_of(text: str | None, data: Mapping[str, Any] | None) -> Iterable[Part]:

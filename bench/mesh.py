@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,11 @@ class BenchMesh:
     def target(self) -> str:
         return f"127.0.0.1:{self.gateway.port}"
 
+    @property
+    def http_port(self) -> int:
+        """The gateway's HTTP port (when it was started with --http-port)."""
+        return int(self.gateway.logged("http listening")[0]["port"])
+
 
 @contextmanager
 def echo_server() -> Iterator[str]:
@@ -38,9 +43,9 @@ def echo_server() -> Iterator[str]:
 
 
 @asynccontextmanager
-async def bench_mesh(store: Path) -> AsyncIterator[BenchMesh]:
+async def bench_mesh(store: Path, gateway_args: Sequence[str] = ()) -> AsyncIterator[BenchMesh]:
     """The bench agent and a gateway, brought up as `agentmesh up` does."""
-    mesh = LocalMesh(store)
+    mesh = LocalMesh(store, gateway_args=gateway_args)
     agent = mesh.add_agent(
         "bench",
         process=ServerProcess(

@@ -144,6 +144,33 @@ TARGETS = {
         "p8_otlp_p3_runs_per_s",
         "p3_runs_per_s",
     ),
+    "p10_sse_ratio": Target(
+        "one SSE client and one WatchRun client on the same run: p99 recorded→received, SSE ÷ gRPC",
+        True,
+        1.1,
+        "p10_sse_p99_ms",
+        "p10_grpc_p99_ms",
+    ),
+    "p11_sse_delivery_p99_ms": Target(
+        "1,000 SSE clients on one run: p99 recorded→received (ms)",
+        True,
+        50,
+        "p11_sse_delivery_p99_ms",
+        "p11_grpc_delivery_p99_ms",
+    ),
+    "p11_sse_ratio": Target(
+        "p11 ÷ 1,000 WatchRun subscribers on the same gateway, same run of the bench (p99)",
+        True,
+        1.1,
+        "p11_sse_delivery_p99_ms",
+        "p11_grpc_delivery_p99_ms",
+    ),
+    "p12_first_paint_ms": Target(
+        "the web console's first paint of a finished 1,000-step run in Chromium, cold cache (ms)",
+        True,
+        1000,
+        "p12_first_paint_ms",
+    ),
 }
 
 

@@ -13,14 +13,17 @@ import asyncio
 import json
 import statistics
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 
 from agentmesh.client import Client
-from bench import replicas
+from agentmesh.v1 import workflow_pb2
+from bench import replicas, sse
 from bench.capacity import delivery, inflight, percentile, raw_delivery, watched_chain
+from bench.console import first_paint
 from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
 from bench.hardened import each_variant
 from bench.mesh import bench_mesh, echo_server
@@ -67,6 +70,12 @@ class Bench:
                 if self.wanted("p4"):
                     for _ in range(self.capacity_reps):
                         await self.capacity(client, mesh.gateway.pid)
+        if self.wanted("p10") or self.wanted("p11"):
+            await self.http()
+        if self.wanted("p12"):
+            for key, values in (await first_paint(self.workdir, self.reps)).items():
+                for value in values:
+                    self.add(key, value)
         if self.wanted("p8"):
             await each_variant(self.workdir, self.hardened)
         if self.wanted("p9"):
@@ -139,6 +148,35 @@ class Bench:
         latencies = await raw_delivery(target, TICKS, WATCHERS, ticks=20, interval_ms=100)
         self.add("floor_broadcast_p99_ms", percentile(latencies, 0.99))
 
+    async def http(self) -> None:
+        """p10 and p11, on a gateway with its HTTP port: SSE next to gRPC, on the same runs."""
+        async with (
+            bench_mesh(self.workdir / "http.db", ["--http-port", "0"]) as mesh,
+            await Client.connect(mesh.target) as client,
+        ):
+            await run_to_end(client, chain(2))
+
+            def starter(flow: workflow_pb2.Workflow) -> Callable[[], Awaitable[str]]:
+                async def start() -> str:
+                    return (await client.start(flow)).run_id
+
+                return start
+
+            side_by_side = starter(watched_chain(settle_ms=1000, steps=60, step_ms=20))
+            crowd = starter(watched_chain(settle_ms=3000, steps=10, step_ms=200))
+            for _ in range(self.reps):
+                if self.wanted("p10"):
+                    over_grpc, over_sse = await sse.side_by_side(mesh.target, mesh.http_port, side_by_side)
+                    self.add("p10_grpc_p99_ms", percentile(over_grpc, 0.99))
+                    self.add("p10_sse_p99_ms", percentile(over_sse, 0.99))
+                if self.wanted("p11"):
+                    for kind in ("grpc", "sse"):
+                        found = await sse.many(
+                            mesh.target, mesh.http_port, crowd, WATCHERS, sse=kind == "sse"
+                        )
+                        self.add(f"p11_{kind}_delivery_p50_ms", percentile(found, 0.50))
+                        self.add(f"p11_{kind}_delivery_p99_ms", percentile(found, 0.99))
+
     async def capacity(self, client: Client, gateway_pid: int) -> None:
         most, rss = await inflight(client, gateway_pid, INFLIGHT_RUNS, sleep_ms=5000)
         self.add("p4_inflight_runs", most)
@@ -173,6 +211,10 @@ class Bench:
             "p6_node_serving_s": median["p6_node_serving_s"],
             "p6_go_serving_s": median["p6_go_serving_s"],
             "p7_event_ratio": median["p7_events_per_s"] / median["floor_stream_msgs_per_s"],
+            "p12_first_paint_ms": median["p12_first_paint_ms"],
+            "p10_sse_ratio": median["p10_sse_p99_ms"] / median["p10_grpc_p99_ms"],
+            "p11_sse_delivery_p99_ms": median["p11_sse_delivery_p99_ms"],
+            "p11_sse_ratio": median["p11_sse_delivery_p99_ms"] / median["p11_grpc_delivery_p99_ms"],
         }
         out["p9_pg_p1_cost"] = median["p9_pg_p1_step_ms"] / median["p1_step_ms"]
         out["p9_pg_p3_cost"] = median["p3_runs_per_s"] / median["p9_pg_r1_p3_runs_per_s"]
@@ -194,7 +236,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="",
-        help="Comma-separated parts to measure (floor,p1,...,p7); prints them and writes no files.",
+        help="Comma-separated parts to measure (floor,p1,...,p11); prints them and writes no files.",
     )
     args = parser.parse_args()
     only = frozenset(part for part in args.only.split(",") if part)

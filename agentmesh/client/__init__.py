@@ -14,13 +14,16 @@ from agentmesh.client._events import (
     RunResumed,
     RunStarted,
     RunWaiting,
+    StepChildStarted,
     StepCompleted,
     StepFailed,
     StepInputProvided,
     StepInputRequired,
     StepOutputChunk,
+    StepQueued,
     StepRetrying,
     StepSkipped,
+    StepSleeping,
     StepStarted,
     event_from_proto,
 )
@@ -34,7 +37,7 @@ from agentmesh.client._reports import (
     Replica,
     ReplicaHealth,
 )
-from agentmesh.client._runs import InputRequest, Run, RunError, RunState, StepRun, StepState
+from agentmesh.client._runs import InputRequest, Run, RunError, RunState, StepRun, StepState, Usage
 from agentmesh.client._sync import SyncClient, SyncRunHandle
 from agentmesh.workflows import load_workflow, parse_workflow
 
@@ -60,18 +63,22 @@ __all__ = [
     "RunStarted",
     "RunState",
     "RunWaiting",
+    "StepChildStarted",
     "StepCompleted",
     "StepFailed",
     "StepInputProvided",
     "StepInputRequired",
     "StepOutputChunk",
+    "StepQueued",
     "StepRetrying",
     "StepRun",
     "StepSkipped",
+    "StepSleeping",
     "StepStarted",
     "StepState",
     "SyncClient",
     "SyncRunHandle",
+    "Usage",
     "WorkflowSource",
     "default_target",
     "event_from_proto",

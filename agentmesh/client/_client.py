@@ -198,12 +198,26 @@ class Client:
         return Run.from_proto(response.run)
 
     async def list_runs(
-        self, *, state: RunState | None = None, page_size: int = 50
+        self,
+        *,
+        state: RunState | None = None,
+        page_size: int = 50,
+        workflow_name: str = "",
+        principal: str = "",
+        query: str = "",
     ) -> AsyncGenerator[Run, None]:
-        """Runs newest first (optionally in one state), page after page as the iteration goes."""
+        """Runs newest first, page after page as the iteration goes: optionally only those in one
+        state, of one workflow (its exact name), started by one principal, or whose id starts
+        with `query` or whose workflow's name contains it (case-insensitive)."""
         token = ""
         while True:
-            request = pb.ListRunsRequest(page_size=page_size, page_token=token)
+            request = pb.ListRunsRequest(
+                page_size=page_size,
+                page_token=token,
+                workflow_name=workflow_name,
+                principal=principal,
+                query=query,
+            )
             if state is not None:
                 request.state = state.to_proto()
             page = await self.call(self.stub.ListRuns, request)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agentmesh.client._runs import InputRequest, Run, RunError, duration, timestamp
-from agentmesh.messages import Message, struct_to_dict, value_to_python
+from agentmesh.messages import FilePart, Message, files_of, struct_to_dict, value_to_python
 from agentmesh.v1 import run_pb2
 
 
@@ -79,6 +79,11 @@ class StepCompleted(Event):
         done = self.proto.step_completed
         return value_to_python(done.output) if done.HasField("output") else None
 
+    @property
+    def files(self) -> tuple[FilePart, ...]:
+        """The files the step's (or item's) agent replied with; converted when asked for."""
+        return files_of(self.proto.step_completed.files)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepFailed(Event):
@@ -141,6 +146,36 @@ class RunFailed(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunCancelled(Event):
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSleeping(Event):
+    """A sleep step waits until `wake_time`."""
+
+    step_id: str
+    wake_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepChildStarted(Event):
+    """A sub-workflow step (or item) started a child run."""
+
+    step_id: str
+    item: int | None
+    child_run_id: str
+    workflow_name: str
+    workflow_version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepQueued(Event):
+    """An attempt's call waits for its agent's concurrency or rate limit ("max_concurrency", "rate")."""
+
+    step_id: str
+    item: int | None
+    attempt: int
+    agent: str
+    limit: str
 
 
 def event_from_proto(event: run_pb2.RunEvent) -> Event:
@@ -215,6 +250,27 @@ def event_from_proto(event: run_pb2.RunEvent) -> Event:
                 turn=p.turn,
                 answer=Message.from_proto(p.answer),
                 principal=p.principal,
+            )
+        case "step_sleeping":
+            return StepSleeping(
+                **base,
+                step_id=event.step_sleeping.step_id,
+                wake_time=timestamp(event.step_sleeping, "wake_time"),
+            )
+        case "step_child_started":
+            child = event.step_child_started
+            return StepChildStarted(
+                **base,
+                step_id=child.step_id,
+                item=_item(child),
+                child_run_id=child.child_run_id,
+                workflow_name=child.workflow_name,
+                workflow_version=child.workflow_version,
+            )
+        case "step_queued":
+            q = event.step_queued
+            return StepQueued(
+                **base, step_id=q.step_id, item=_item(q), attempt=q.attempt, agent=q.agent, limit=q.limit
             )
         case "run_waiting":
             return RunWaiting(**base, step_ids=tuple(event.run_waiting.step_ids))

@@ -57,6 +57,9 @@ class AgentMetrics:
     average_ms: float
     p50_ms: float
     p95_ms: float
+    p99_ms: float
+    #: Tokens the agent's calls reported using (prompt and output), kept across restarts.
+    tokens_used: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class Metrics:
                 a.average_ms,
                 a.p50_ms,
                 a.p95_ms,
+                a.p99_ms,
+                a.tokens_used,
             )
             for a in metrics.agents
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from agentmesh.messages import Message, struct_to_dict, value_to_python
+from agentmesh.messages import FilePart, Message, files_of, struct_to_dict, value_to_python
 from agentmesh.v1 import run_pb2, workflow_pb2
 
 
@@ -104,6 +104,26 @@ class InputRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What agent calls spent: tokens, and their cost at the gateway's prices, in all and by model
+    (model name → (input tokens, output tokens, cost))."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    models: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @classmethod
+    def from_proto(cls, usage: run_pb2.Usage) -> Usage:
+        models = {m.model: (m.input_tokens, m.output_tokens, m.cost) for m in usage.models}
+        return cls(usage.input_tokens, usage.output_tokens, usage.cost, models)
+
+
+@dataclass(frozen=True, slots=True)
 class StepRun:
     step_id: str
     state: StepState
@@ -117,6 +137,13 @@ class StepRun:
     end_time: datetime | None
     #: Questions its agent asked that wait for an answer.
     pending_input: tuple[InputRequest, ...] = ()
+    #: A sub-workflow step's child runs.
+    child_run_ids: tuple[str, ...] = ()
+    #: A sleeping step's due time.
+    wake_time: datetime | None = None
+    usage: Usage = field(default_factory=Usage)
+    #: The files its agent replied with (a for_each step's: its items', in item order).
+    files: tuple[FilePart, ...] = ()
 
     @classmethod
     def from_proto(cls, step: run_pb2.StepRun) -> StepRun:
@@ -132,6 +159,10 @@ class StepRun:
             start_time=timestamp(step, "start_time"),
             end_time=timestamp(step, "end_time"),
             pending_input=tuple(InputRequest.from_proto(request) for request in step.pending_input),
+            child_run_ids=tuple(step.child_run_ids),
+            wake_time=timestamp(step, "wake_time"),
+            usage=Usage.from_proto(step.usage),
+            files=files_of(step.files),
         )
 
 
@@ -156,6 +187,14 @@ class Run:
     #: Who started the run (empty when the gateway runs without authentication).
     principal: str
     proto: run_pb2.Run = field(repr=False, compare=False)
+    usage: Usage = field(default_factory=Usage)
+    #: The run whose sub-workflow step started this one, and that step (empty otherwise).
+    parent_run_id: str = ""
+    parent_step_id: str = ""
+    #: When a sleeping (or waiting) run's next timer fires.
+    wake_time: datetime | None = None
+    #: The schedule that started it, if one did.
+    schedule: str = ""
 
     @property
     def workflow_name(self) -> str:
@@ -198,6 +237,11 @@ class Run:
             last_sequence=run.last_sequence,
             principal=run.principal,
             proto=run,
+            usage=Usage.from_proto(run.usage),
+            parent_run_id=run.parent.run_id,
+            parent_step_id=run.parent.step_id,
+            wake_time=timestamp(run, "wake_time"),
+            schedule=run.schedule,
         )
 
 

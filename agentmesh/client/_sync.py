@@ -122,8 +122,24 @@ class SyncClient:
     def get_run(self, run_id: str) -> Run:
         return self._loop.run(self._client.get_run(run_id))
 
-    def list_runs(self, *, state: RunState | None = None, page_size: int = 50) -> Iterator[Run]:
-        return self._loop.iterate(self._client.list_runs(state=state, page_size=page_size))
+    def list_runs(
+        self,
+        *,
+        state: RunState | None = None,
+        page_size: int = 50,
+        workflow_name: str = "",
+        principal: str = "",
+        query: str = "",
+    ) -> Iterator[Run]:
+        return self._loop.iterate(
+            self._client.list_runs(
+                state=state,
+                page_size=page_size,
+                workflow_name=workflow_name,
+                principal=principal,
+                query=query,
+            )
+        )
 
     def validate(self, workflow: Path | workflow_pb2.Workflow) -> list[str]:
         return self._loop.run(self._client.validate(workflow))

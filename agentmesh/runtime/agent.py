@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agentmesh.errors import FieldViolation, InvalidInput
 from agentmesh.llm.offline import Composer
+from agentmesh.messages import FilePart, RawPart, UrlPart
 
 if TYPE_CHECKING:
     from agentmesh.runtime.context import Context
@@ -37,11 +38,22 @@ class TextInput(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What a handler returns: readable text and structured data a later workflow step can reference."""
+    """What a handler returns: readable text and structured data a later workflow step can reference,
+    and files (bytes as a RawPart, or a UrlPart pointing at them, each with a media type and a file
+    name), which the reply carries after its text and data: a run keeps them as the step's files."""
 
     text: str = ""
     data: Mapping[str, Any] | BaseModel | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    files: Sequence[FilePart] = ()
+
+    def __post_init__(self) -> None:
+        # Checked here, where the handler's code is on the stack, rather than when the reply is
+        # sent: a text or data part among the files would otherwise pass for one.
+        for file in self.files:
+            if not isinstance(file, RawPart | UrlPart):
+                raise TypeError(f"a reply's files are RawPart or UrlPart, not {type(file).__name__}")
+        object.__setattr__(self, "files", tuple(self.files))
 
     def data_dict(self) -> dict[str, Any] | None:
         if isinstance(self.data, BaseModel):

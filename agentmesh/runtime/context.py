@@ -95,14 +95,14 @@ class Context:
     async def generate(self, prompt: Prompt) -> Generation:
         """Ask the model; when the caller streams, its output is emitted as it arrives."""
         generation = await complete(self.llm, self._with_task(prompt), self._emit)
-        self.usage += generation.usage
+        self.usage += generation.usage.of_model(generation.model)
         return generation
 
     async def generate_json(self, prompt: Prompt, model: type[T]) -> T:
         """Ask the model for a JSON object of `model`'s shape and validate it."""
         prompt = dataclasses.replace(self._with_task(prompt), json_schema=model.model_json_schema())
         generation = await complete(self.llm, prompt)
-        self.usage += generation.usage
+        self.usage += generation.usage.of_model(generation.model)
         try:
             return model.model_validate(json.loads(_strip_fences(generation.text)))
         except (ValueError, ValidationError) as exc:

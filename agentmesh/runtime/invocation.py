@@ -125,7 +125,7 @@ def reply_message(
         **reply.metadata,
     }
     return Message(
-        parts=tuple(parts_of(reply.text, reply.data_dict())),
+        parts=(*parts_of(reply.text, reply.data_dict()), *reply.files),
         sender=agent.name,
         receiver=request.sender,
         role=Role.AGENT,

@@ -10,14 +10,15 @@ from typing import Any
 
 from agentmesh.errors import DeadlineExceeded
 from agentmesh.llm import LLMProvider, OfflineProvider
-from agentmesh.messages import Message, TokenUsage, struct_to_dict
+from agentmesh.messages import FilePart, Message, RawPart, TokenUsage, UrlPart, struct_to_dict
 from agentmesh.runtime.agent import Agent
 from agentmesh.runtime.invocation import deadline_in, invoke
 
 
 @dataclass(frozen=True, slots=True)
 class SkillResult:
-    """What a skill answered: the reply message, its data and text, what it streamed, its token usage."""
+    """What a skill answered: the reply message, its data, text and files, what it streamed, its
+    token usage."""
 
     reply: Message
     usage: TokenUsage
@@ -39,6 +40,11 @@ class SkillResult:
     @property
     def text(self) -> str:
         return self.reply.text
+
+    @property
+    def files(self) -> tuple[FilePart, ...]:
+        """The reply's files (its raw and url parts), in order, as a run records them."""
+        return tuple(part for part in self.reply.parts if isinstance(part, RawPart | UrlPart))
 
 
 class SkillEnvironment:

@@ -425,7 +425,7 @@ class ListRunsResponse(_message.Message):
     next_page_token: _builtins.str
     @_builtins.property
     def runs(self) -> _containers.RepeatedCompositeFieldContainer[_run_pb2.Run]:
-        """Newest first. Runs carry no step outputs here; GetRun has them."""
+        """Newest first. Runs carry no step outputs or files here; GetRun has them."""
 
     def __init__(
         self,

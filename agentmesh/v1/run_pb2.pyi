@@ -353,6 +353,7 @@ class StepRun(_message.Message):
     CHILD_RUN_IDS_FIELD_NUMBER: _builtins.int
     WAKE_TIME_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     state: Global___StepState.ValueType
     attempts: _builtins.int
@@ -390,6 +391,12 @@ class StepRun(_message.Message):
     def usage(self) -> Global___Usage:
         """What the step's agent calls spent."""
 
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Part]:
+        """The files a succeeded step's agent replied with (StepCompleted.files); for a
+        for_each step, its items' files in item order.
+        """
+
     def __init__(
         self,
         *,
@@ -407,10 +414,11 @@ class StepRun(_message.Message):
         child_run_ids: _abc.Iterable[_builtins.str] | None = ...,
         wake_time: _timestamp_pb2.Timestamp | None = ...,
         usage: Global___Usage | None = ...,
+        files: _abc.Iterable[_message_pb2.Part] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "output", b"output", "start_time", b"start_time", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "child_run_ids", b"child_run_ids", "end_time", b"end_time", "error", b"error", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "pending_input", b"pending_input", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "child_run_ids", b"child_run_ids", "end_time", b"end_time", "error", b"error", "files", b"files", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "pending_input", b"pending_input", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -753,6 +761,7 @@ class StepCompleted(_message.Message):
     INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     MODELS_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     item: _builtins.int
     attempt: _builtins.int
@@ -767,6 +776,16 @@ class StepCompleted(_message.Message):
     def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelUsage]:
         """The tokens by model, with their cost at the gateway's prices."""
 
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Part]:
+        """The files of the agent's reply: its raw and url parts, in order, each with its
+        media_type and filename (text and data parts are `text` and `output`). For a
+        for_each step's completion, its items' files in item order. The gateway bounds
+        them: raw bytes (and URLs) count toward the step's output limit with `output`
+        and `text` (1 MiB, else the step fails with RESOURCE_EXHAUSTED, reason
+        OUTPUT_TOO_LARGE), and toward the run's (8 MiB, RUN_TOO_LARGE).
+        """
+
     def __init__(
         self,
         *,
@@ -779,10 +798,11 @@ class StepCompleted(_message.Message):
         input_tokens: _builtins.int = ...,
         output_tokens: _builtins.int = ...,
         models: _abc.Iterable[Global___ModelUsage] | None = ...,
+        files: _abc.Iterable[_message_pb2.Part] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "duration", b"duration", "item", b"item", "output", b"output"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "attempt", b"attempt", "duration", b"duration", "input_tokens", b"input_tokens", "item", b"item", "models", b"models", "output", b"output", "output_tokens", b"output_tokens", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "attempt", b"attempt", "duration", b"duration", "files", b"files", "input_tokens", b"input_tokens", "item", b"item", "models", b"models", "output", b"output", "output_tokens", b"output_tokens", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
     _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015

@@ -40,6 +40,10 @@ err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: The HTTP port (web console, HTTP/JSON API, A2A, MCP) of `agentmesh up` with the default mesh,
+#: whose ports are all fixed. Not the default mesh file's: `agentmesh gateway` serves HTTP only
+#: when asked, and many gateways start from that file (tests, replicas).
+DEFAULT_HTTP_PORT = 8080
 GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
 LogFormatOption = typer.Option("json", help="json or text.")
 LogLevelOption = typer.Option("info", help="debug, info, warning or error.")
@@ -205,8 +209,20 @@ def gateway_command(
         min=0,
         max=65535,
         envvar="AGENTMESH_HTTP_PORT",
-        help="Serve A2A (JSON-RPC, HTTP+JSON, agent cards) and MCP on this port (0 picks one);"
-        " off unless given.",
+        help="Serve the HTTP/JSON API (/v1/…, /openapi.json), A2A (JSON-RPC, HTTP+JSON, agent cards)"
+        " and MCP on this port (0 picks one); off unless given.",
+    ),
+    http_cors_origin: list[str] = typer.Option(
+        [],
+        help="An origin (https://console.example.com) whose browser pages may call the HTTP port;"
+        " repeatable. Replaces the file's.",
+    ),
+    http_heartbeat: float | None = typer.Option(
+        None,
+        min=0.05,
+        max=3600,
+        envvar="AGENTMESH_HTTP_HEARTBEAT_SECONDS",
+        help="Seconds an event stream on the HTTP port stays silent before a heartbeat (default 15).",
     ),
     lease_seconds: float | None = typer.Option(
         None,
@@ -220,7 +236,7 @@ def gateway_command(
     """Serve the orchestrator gateway: durable DAG workflows over the agents, with streamed events."""
     fmt, level = _log_options(log_format, log_level)
     from agentmesh_cli.defaults import default_mesh
-    from agentmesh_gateway.config import ConfigError, load_config, parse_agent_flag, store_path
+    from agentmesh_gateway.config import ConfigError, cors_origins, load_config, parse_agent_flag, store_path
     from agentmesh_gateway.main import run_gateway
 
     try:
@@ -255,6 +271,13 @@ def gateway_command(
     settings.metrics_port = asked if asked is not None else settings.metrics_port
     settings.lease_seconds = lease_seconds if lease_seconds is not None else settings.lease_seconds
     settings.http_port = http_port if http_port is not None else settings.http_port
+    if http_cors_origin:
+        try:
+            settings.http_cors_origins = cors_origins(http_cors_origin, "--http-cors-origin")
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
+    if http_heartbeat is not None:
+        settings.http_heartbeat_seconds = http_heartbeat
     settings.host = host if host is not None else settings.host
     settings.port = port if port is not None else settings.port
     settings.workflow_paths += workflows
@@ -266,6 +289,13 @@ def up_command(
     config: Path | None = typer.Option(None, help="Mesh file: agents, ports, store."),
     logs: Path | None = typer.Option(None, help="Keep each process's log in this directory (NAME.log)."),
     log_level: str = LogLevelOption,
+    http_port: int | None = typer.Option(
+        None,
+        min=0,
+        max=65535,
+        help="The gateway's HTTP port (web console, HTTP/JSON API, A2A, MCP; 0 picks one). Default:"
+        f" the mesh file's, else {DEFAULT_HTTP_PORT} with the default mesh.",
+    ),
 ) -> None:
     """Start the gateway and every local agent, each as its own process; Ctrl-C stops them all."""
     _, level = _log_options("json", log_level)
@@ -277,6 +307,10 @@ def up_command(
         settings = load_config(config, default_mesh())
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    if http_port is not None:
+        settings.http_port = http_port
+    elif config is None:
+        settings.http_port = DEFAULT_HTTP_PORT  # the default mesh's fixed ports: its console at 8080
     _run(up(settings, mesh_file=config, log_dir=logs, log_level=level))
 
 
@@ -328,6 +362,11 @@ def runs_command(
         "", help="Only runs in this state: running, waiting_for_input, succeeded, failed, cancelled."
     ),
     limit: int = typer.Option(20, help="At most this many, newest first."),
+    workflow: str = typer.Option("", help="Only runs of this workflow (its exact name)."),
+    principal: str = typer.Option("", help="Only runs this principal started."),
+    query: str = typer.Option(
+        "", "--query", "-q", help="Only runs whose id starts with this or whose workflow's name contains it."
+    ),
     gateway: str = GatewayOption,
 ) -> None:
     """List runs, newest first."""
@@ -338,7 +377,7 @@ def runs_command(
         raise _fail(
             f"unknown state {state!r}; choose running, waiting_for_input, succeeded, failed or cancelled"
         )
-    _run(runs.list_runs(state.lower(), limit, gateway))
+    _run(runs.list_runs(state.lower(), limit, gateway, workflow=workflow, principal=principal, query=query))
 
 
 @app.command("get")
@@ -431,11 +470,16 @@ def conformance_command(
 @app.command("demo")
 def demo_command(
     topic: str = typer.Option("Benefits of open source software", help="What to research."),
+    stay: bool = typer.Option(
+        False,
+        "--stay",
+        help="Keep the mesh up after the run (Ctrl-C stops it), to look at it in the console.",
+    ),
 ) -> None:
     """Run the research workflow on a local mesh of processes, with live progress and the report."""
     from agentmesh_cli.demo import run_demo
 
-    _run(run_demo(topic))
+    _run(run_demo(topic, stay=stay))
 
 
 app.add_typer(token_app, name="token")

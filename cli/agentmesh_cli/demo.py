@@ -2,12 +2,16 @@
 
 Starts the four research agents and a gateway (store in a temporary directory), each as its
 own process; runs `research`, printing each event as it arrives; renders the report and the
-dashboard; stops everything with SIGTERM.
+dashboard; stops everything with SIGTERM. The gateway serves its HTTP port too (a free one), and
+the demo prints the web console's address; `--stay` keeps the mesh up after the run, until
+Ctrl-C, to look at the run there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -26,10 +30,10 @@ RESEARCH_AGENTS = ("researcher", "analyst", "writer", "critic")
 DEMO_LATENCY_MS = "250"
 
 
-async def run_demo(topic: str) -> int:
+async def run_demo(topic: str, *, stay: bool = False) -> int:
     env = {"AGENTMESH_OFFLINE_LATENCY_MS": DEMO_LATENCY_MS, **os.environ}
     with tempfile.TemporaryDirectory(prefix="agentmesh-demo-") as workdir:
-        mesh = LocalMesh(Path(workdir) / "gateway.db", env=env)
+        mesh = LocalMesh(Path(workdir) / "gateway.db", env=env, gateway_args=["--http-port", "0"])
         for name in RESEARCH_AGENTS:
             mesh.add_agent(name)
         run: Run | None = None
@@ -41,13 +45,32 @@ async def run_demo(topic: str) -> int:
                     raise CliError(f"the demo mesh did not come up: {exc}") from None
             for name, process in mesh.processes:
                 console.print(f"[green]✓[/] {name:<10} SERVING on 127.0.0.1:{process.port}")
+            if mesh.console:
+                console.print(f"  console    {mesh.console}", highlight=False)
             console.print()
             async with await Client.connect(mesh.target) as client:
                 run = await _research(client, topic)
+            if stay and mesh.console:
+                where = f"{mesh.console}runs/{run.run_id}"
+                console.print(f"the mesh stays up: the run is at {where} (Ctrl-C stops it)", highlight=False)
+                await _signalled()
         finally:
             codes = await mesh.stop()
     console.print(f"\n[green]✓[/] mesh stopped ({len(codes)} processes, exit codes {sorted(set(codes))})")
     return 0 if run is not None and run.state == RunState.SUCCEEDED else 1
+
+
+async def _signalled() -> None:
+    """Until SIGINT or SIGTERM."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 async def _research(client: Client, topic: str) -> Run:

@@ -68,6 +68,12 @@ class LocalMesh:
         return f"127.0.0.1:{self.gateway.port}"
 
     @property
+    def console(self) -> str | None:
+        """The web console's URL, when the gateway serves its HTTP port (its log line says where)."""
+        said = self.gateway.logged("http listening") if self.gateway is not None else []
+        return str(said[0]["console"]) if said and "console" in said[0] else None
+
+    @property
     def processes(self) -> list[tuple[str, ServerProcess]]:
         return [*self.agents, *([("gateway", self.gateway)] if self.gateway else [])]
 

@@ -84,12 +84,17 @@ async def follow(client: Client, handle: RunHandle, after: int, *, as_json: bool
     return 0 if final.state == RunState.SUCCEEDED else 1
 
 
-async def list_runs(state: str, limit: int, address: str) -> int:
+async def list_runs(
+    state: str, limit: int, address: str, *, workflow: str = "", principal: str = "", query: str = ""
+) -> int:
     wanted = RunState(state) if state else None
     table = Table("run", "workflow", "state", "created", "duration")
     table.columns[0].no_wrap = True  # an id is copied whole, whatever the terminal's width
     async with connected(address) as client:
-        async for run in client.list_runs(state=wanted, page_size=min(limit, 500)):
+        listed = client.list_runs(
+            state=wanted, page_size=min(limit, 500), workflow_name=workflow, principal=principal, query=query
+        )
+        async for run in listed:
             duration = f"{run.duration.total_seconds():.1f}s" if run.duration is not None else ""
             created = run.create_time.isoformat(timespec="seconds") if run.create_time else ""
             table.add_row(run.run_id, run.workflow_name, run.state.value, created, duration)

@@ -43,6 +43,8 @@ def dashboard(metrics: Metrics) -> Group:
         "avg ms",
         "p50 ms",
         "p95 ms",
+        "p99 ms",
+        "tokens",
         title=f"top {TOP_AGENTS} agents by executions",
         title_justify="left",
     )
@@ -54,6 +56,8 @@ def dashboard(metrics: Metrics) -> Group:
             f"{agent.average_ms:.1f}",
             f"{agent.p50_ms:.1f}",
             f"{agent.p95_ms:.1f}",
+            f"{agent.p99_ms:.1f}",
+            f"{agent.tokens_used:,}",
         )
     return Group(overview, agents)
 

@@ -57,6 +57,7 @@ def plan(
     """The mesh `config` describes: local addresses of agents `up` knows how to start become processes."""
     env = {**os.environ, **({"AGENTMESH_LLM": config.llm} if config.llm else {})}
     levels = ["--log-level", log_level]
+    http = ["--http-port", str(config.http_port)] if config.http_port is not None else []
     mesh = LocalMesh(
         config.store,
         host=config.host,
@@ -64,7 +65,7 @@ def plan(
         workflows=config.workflow_paths,
         env=env,
         log_dir=log_dir,
-        gateway_args=levels,
+        gateway_args=[*levels, *http],
     )
     startable = commands(mesh_file)
     for name, addresses in config.agents.items():
@@ -106,8 +107,9 @@ async def up(
         for name, process in mesh.processes:
             console.print(f"[green]✓[/] {name:<15} 127.0.0.1:{process.port:<6} pid {process.pid}")
         where = f"; logs in {log_dir}" if log_dir else ""
+        web = f", console at {mesh.console}" if mesh.console else ""
         console.print(
-            f"mesh is up: gateway at {mesh.target} (Ctrl-C stops everything){where}", highlight=False
+            f"mesh is up: gateway at {mesh.target}{web} (Ctrl-C stops everything){where}", highlight=False
         )
         await stopping.wait()
         codes = await mesh.stop()

@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 
 import grpc
 
@@ -35,6 +36,7 @@ from agentmesh_gateway.config import ConfigError
 from agentmesh_gateway.remote.agent import RemoteAgent
 from agentmesh_gateway.remote.endpoint import A2AEndpoint, is_a2a_address
 from agentmesh_gateway.remote.task import RemoteFailure, TaskLedger
+from agentmesh_gateway.throttle import AgentLimits, OnWait, Throttle
 
 log = logging.getLogger("agentmesh.gateway.agents")
 
@@ -52,13 +54,17 @@ OnChunk = Callable[[str], Awaitable[None]]
 
 
 class CallFailure(Exception):
-    """An agent call failed; `code` says whether it is worth retrying."""
+    """An agent call failed; `code` says whether it is worth retrying, `retry_delay` (RetryInfo,
+    seconds) when the agent said how long to wait."""
 
-    def __init__(self, code: grpc.StatusCode, message: str, reason: str = "") -> None:
+    def __init__(
+        self, code: grpc.StatusCode, message: str, reason: str = "", retry_delay: float | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.reason = reason
+        self.retry_delay = retry_delay
 
     def __str__(self) -> str:
         return f"{self.code.name}: {self.message}"
@@ -190,11 +196,18 @@ class AgentPool:
 class AgentDirectory:
     """Every configured agent, by name."""
 
-    def __init__(self, agents: Mapping[str, Sequence[str]], tls: ClientTLS | None = None) -> None:
+    def __init__(
+        self,
+        agents: Mapping[str, Sequence[str]],
+        tls: ClientTLS | None = None,
+        limits: Mapping[str, AgentLimits] | None = None,
+    ) -> None:
         """`tls`: call agents over TLS, trusting its CA and presenting its certificate if asked.
         An agent whose one address is an HTTP(S) URL is an A2A agent (`remote`); the TLS of its
-        card's URL is its own (`A2AEndpoint.tls_ca`)."""
+        card's URL is its own (`A2AEndpoint.tls_ca`). `limits`: agents' concurrency and rate
+        limits (see `throttle`)."""
         self._tls = tls
+        self._throttles = {name: Throttle(limit) for name, limit in (limits or {}).items() if limit.limited}
         self._tls_version = tls.version() if tls is not None else ()
         self._pools: dict[str, AgentPool] = {}
         self._remotes: dict[str, RemoteAgent] = {}
@@ -280,6 +293,16 @@ class AgentDirectory:
             raise AgentMeshError(f"unknown agent {agent!r}", reason="UNKNOWN_AGENT")
         return await pool.pick(deadline)
 
+    def slot(self, agent: str, on_wait: OnWait) -> AbstractAsyncContextManager[None]:
+        """A place for one call to `agent` under its limits (`on_wait` is awaited if it must wait)."""
+        throttle = self._throttles.get(agent)
+        return throttle.slot(on_wait) if throttle is not None else contextlib.nullcontext()
+
+    def share_limits(self, replicas: int) -> None:
+        """This gateway is one of `replicas` live replicas: it keeps its share of every limit."""
+        for throttle in self._throttles.values():
+            throttle.share(replicas)
+
     def release(self, agent: str, task_id: str) -> None:
         """The run no longer waits on this task of the A2A agent `agent`: cancel it (in the
         background, best effort)."""
@@ -315,7 +338,7 @@ class AgentDirectory:
             return await replica.stub.Invoke(request, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             details = details_of(exc)
-            raise CallFailure(details.code, details.message, details.reason) from None
+            raise CallFailure(details.code, details.message, details.reason, details.retry_delay) from None
 
 
 async def _stream(

@@ -14,11 +14,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from agentmesh.errors import FieldViolation, InvalidInput, echo
+from agentmesh.errors import FieldViolation, InvalidInput, PermissionDenied, echo
 from agentmesh.messages import Message, struct_to_dict
 from agentmesh.v1 import message_pb2, run_pb2
+from agentmesh_gateway.auth import Role, current_principal
 from agentmesh_gateway.limits import MAX_RUN_INPUT_BYTES, LimitExceeded, check_value
 from agentmesh_gateway.state import RunState
+from agentmesh_gateway.step_kinds import DEFAULT_ANSWER_ROLE
 from agentmesh_gateway.store.base import PendingInput, RunStore
 
 Record = Callable[..., Any]
@@ -32,6 +34,32 @@ def waiting_request(run: run_pb2.Run, step_id: str, item: int | None) -> run_pb2
                 if (request.item if request.HasField("item") else None) == item:
                     return request
     return None
+
+
+def may_answer(request: run_pb2.InputRequest) -> None:
+    """PermissionDenied unless the caller may answer the question: one of its principals when it
+    names some, else a caller with its role (operators by default). Without authentication
+    anyone may."""
+    principal = current_principal.get()
+    if principal is None:
+        return
+    if request.principals:
+        if principal.name not in request.principals:
+            raise PermissionDenied(
+                f"{echo(principal.name)} may not answer this question; it is for "
+                + ", ".join(request.principals),
+                reason="NOT_AN_ANSWERER",
+                metadata={"principal": principal.name},
+            )
+        return
+    needed = Role.named(request.role or DEFAULT_ANSWER_ROLE) or Role.OPERATOR
+    if not principal.may(needed):
+        raise PermissionDenied(
+            f"{echo(principal.name)} is a {principal.role.label},"
+            f" and this question needs the {needed.label} role",
+            reason="ROLE_REQUIRED",
+            metadata={"principal": principal.name, "role": principal.role.label, "required": needed.label},
+        )
 
 
 def check_answer(request: run_pb2.InputRequest, answer: message_pb2.AgentMessage) -> None:

@@ -61,12 +61,12 @@ class WorkflowCatalog:
         if order is not None:
             self._valid.move_to_end(key)
             return list(order)
-        names = self._agent_names()
+        names, workflows = self._agent_names(), frozenset(self._workflows)
         if workflow.ByteSize() <= INLINE_VALIDATION_BYTES:
-            found = validate(workflow, names)
+            found = validate(workflow, names, workflows)
         else:
             found = await asyncio.get_running_loop().run_in_executor(
-                self._validator, validate, workflow, names
+                self._validator, validate, workflow, names, workflows
             )
         self._remember(key, tuple(found))
         return found

@@ -7,7 +7,9 @@
       max_runs: 20000                               # runs in flight; beyond: RESOURCE_EXHAUSTED
       max_watchers: 5000                            # WatchRun/RunWorkflow streams at once
       metrics_port: 9090                            # Prometheus /metrics; off unless given
-      http_port: 8080                               # A2A (JSON-RPC, HTTP+JSON, cards), MCP; off unless given
+      http_port: 8080                               # HTTP/JSON API, A2A, MCP; off unless given
+      http_cors_origins: [https://console.example.com]  # browser pages of these origins may call it
+      http_heartbeat_seconds: 15                    # an SSE comment on a stream idle this long
       lease_seconds: 6                              # PostgreSQL: a replica's lease on a run
       tls:                                          # PEM files, re-read when they change
         cert: /etc/agentmesh/tls/tls.crt            # serve TLS with these...
@@ -83,6 +85,10 @@ class GatewayConfig:
     metrics_port: int | None = None
     #: The HTTP port (A2A's JSON-RPC and HTTP+JSON bindings, agent cards, MCP); off unless given.
     http_port: int | None = None
+    #: Origins whose browser pages may call the HTTP port (CORS); none unless given.
+    http_cors_origins: list[str] = field(default_factory=list)
+    #: Seconds an event stream on the HTTP port may stay silent before a heartbeat is sent.
+    http_heartbeat_seconds: float = 15.0
     #: With a store shared by replicas: how long a lease on a run lasts unless renewed.
     lease_seconds: float | None = None
 
@@ -152,6 +158,14 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
         config.metrics_port = _port(gateway["metrics_port"], f"{path}: gateway.metrics_port")
     if gateway.get("http_port") is not None:
         config.http_port = _port(gateway["http_port"], f"{path}: gateway.http_port")
+    if gateway.get("http_cors_origins") is not None:
+        config.http_cors_origins = cors_origins(
+            gateway["http_cors_origins"], f"{path}: gateway.http_cors_origins"
+        )
+    if gateway.get("http_heartbeat_seconds") is not None:
+        config.http_heartbeat_seconds = heartbeat_seconds(
+            gateway["http_heartbeat_seconds"], f"{path}: gateway.http_heartbeat_seconds"
+        )
     if "auth" in gateway:
         config.auth = _auth(path, _mapping(gateway["auth"] or {}, f"{path}: gateway.auth"))
     if "store" in gateway:
@@ -172,6 +186,26 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
             raise ConfigError(f"{path}: workflows must be a list of files or directories")
         config.workflow_paths += [_relative(path, str(entry)) for entry in entries]
     return config
+
+
+def cors_origins(value: Any, where: str) -> list[str]:
+    """Origins as a browser sends them: scheme://host[:port], no path; `*` is not taken (a bearer
+    token is no cookie, but an open gateway should not be one flag away from any page)."""
+    entries = value if isinstance(value, list) else [value]
+    origins = []
+    for entry in entries:
+        text = str(entry).rstrip("/")
+        scheme, sep, rest = text.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            raise ConfigError(f"{where}: {text!r} is not an origin like https://console.example.com")
+        origins.append(text)
+    return origins
+
+
+def heartbeat_seconds(value: Any, where: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0.05 <= value <= 3600:
+        raise ConfigError(f"{where} must be a number of seconds, 0.05 to 3600")
+    return float(value)
 
 
 def _auth(path: Path, auth: dict[str, Any]) -> AuthConfig:

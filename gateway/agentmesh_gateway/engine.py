@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,19 +23,35 @@ from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh_gateway import metrics, prometheus
 from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
-from agentmesh_gateway.answers import check_answer, pending, waiting_request
+from agentmesh_gateway.alarm import Alarm
+from agentmesh_gateway.answers import check_answer, may_answer, pending, waiting_request
 from agentmesh_gateway.catalog import WorkflowCatalog
+from agentmesh_gateway.children import ChildRequest
 from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
+from agentmesh_gateway.execution import RunServices
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
+from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.replicas import LeaseKeeper
 from agentmesh_gateway.runs import RunOwner
-from agentmesh_gateway.store.base import FINISHED_STATES, EventRecord, Page, RunHead, RunStore, SharedRunStore
+from agentmesh_gateway.store.base import (
+    FINISHED_STATES,
+    NO_FILTERS,
+    PARKED_STATES,
+    EventRecord,
+    Page,
+    RunFilters,
+    RunHead,
+    RunStore,
+    SharedRunStore,
+)
 from agentmesh_gateway.validation import apply_inputs, check_run_data
 
 log = logging.getLogger("agentmesh.gateway")
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
+#: ListRuns' filters: a name or a query longer than this is no name anyone gave.
+MAX_FILTER_CHARS = 256
 #: The most events `history` reads of one run.
 MAX_HISTORY_EVENTS = 10_000
 
@@ -62,6 +78,11 @@ class RunRequest:
     principal: str = ""
     #: The starting call's W3C traceparent, which the run's root span links to.
     traceparent: str = ""
+    #: A child run's parent (its step), and how deep in sub-workflows it is.
+    parent: run_pb2.ParentRun | None = None
+    depth: int = 0
+    #: The schedule that starts it, if one does.
+    schedule: str = ""
 
 
 class Engine:
@@ -71,14 +92,18 @@ class Engine:
         agents: AgentDirectory,
         workflows: Mapping[str, workflow_pb2.Workflow],
         admission: Admission | None = None,
+        prices: Prices | None = None,
     ) -> None:
+        """`prices`: what models cost per million tokens, for runs' usage and cost budgets."""
         self.store = store
         self._agents = agents
         self._admission = admission or Admission()
         prometheus.follow_admission(self._admission)
         self._events = EventLog(store)
         self._catalog = WorkflowCatalog(workflows, lambda: agents.names)
-        self._runs = RunOwner(store, self._events, agents, self._admission)
+        services = RunServices(store, self._events, agents, self, prices or Prices())
+        self._runs = RunOwner(services, self._admission)
+        self._alarm = Alarm(self._runs)
         # A store shared with other replicas: runs are executed by whoever holds their lease.
         self._keeper = LeaseKeeper(self._runs, store) if isinstance(store, SharedRunStore) else None
 
@@ -92,10 +117,12 @@ class Engine:
             await self._keeper.start()  # claims what nobody holds, this gateway's share among it
         else:
             await self._runs.resume_unfinished()
+        self._alarm.start()
 
     async def stop(self) -> None:
         """Interrupt runs without ending them (the next start resumes them, or another replica
         takes them over at once), then close everything."""
+        await self._alarm.stop()
         if self._keeper is not None:
             await self._keeper.stop()
         held = await self._runs.interrupt_all()
@@ -140,13 +167,24 @@ class Engine:
                 yield record
 
     async def watch(
-        self, run_id: str, after_sequence: int, owner: str | None = None
+        self,
+        run_id: str,
+        after_sequence: int,
+        owner: str | None = None,
+        *,
+        admitted: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncIterator[EventRecord]:
-        """The run's events after `after_sequence`, recorded ones first, then live, to its end."""
+        """The run's events after `after_sequence`, recorded ones first, then live, to its end.
+
+        `admitted` is awaited once the watch is accepted (the run is the caller's to see, and a
+        watcher's place is taken), before the first event, which may be a long time coming: a
+        surface opens its stream there, so that a refusal and an open stream are told apart."""
         if after_sequence < 0:
             raise InvalidInput.field("after_sequence", "must not be negative")
         head = await self._check_owner(run_id, owner)
         with self._admission.watcher():
+            if admitted is not None:
+                await admitted()
             if head.finished:  # its history is all there is: replay it and close, whatever the cursor
                 while page := await self.store.events_after(run_id, after_sequence, REPLAY_PAGE):
                     for record in page:
@@ -180,8 +218,8 @@ class Engine:
         if await self._runs.cancel(run_id, reason):
             return await self.get_run(run_id)
         run = await self.get_run(run_id)
-        # A run waiting for input has no executor anywhere: take it up here to end it.
-        if run.state == run_pb2.RUN_STATE_WAITING_FOR_INPUT and await self._runs.wake(run_id):
+        # A parked run (waiting for input, sleeping) has no executor anywhere: take it up here to end it.
+        if run.state in PARKED_STATES and await self._runs.wake(run_id):
             await self._runs.cancel(run_id, reason)
             return await self.get_run(run_id)
         if isinstance(self.store, SharedRunStore) and run.state not in FINISHED_STATES:
@@ -199,30 +237,88 @@ class Engine:
         owner: str | None = None,
     ) -> run_pb2.Run:
         """Answer the question a step (or item) waits on: checked against its schema, kept, then
-        recorded by whoever executes the run (woken here if nobody does)."""
-        run = await self.get_run(run_id, owner)
+        recorded by whoever executes the run (woken here if nobody does). A question that names
+        who may answer it (an ask step's principals) may be answered by them whoever owns the run."""
+        run = await self.get_run(run_id)
         request = waiting_request(run, step_id, item)
+        if (
+            owner is not None
+            and run.principal != owner
+            and (request is None or owner not in request.principals)
+        ):
+            raise _not_found(run_id)
         if request is None:
             which = f"step {echo(step_id)}" + ("" if item is None else f" item {item}")
             raise FailedPrecondition(
                 f"{which} of run {echo(run_id)} is not waiting for input", reason="NOT_WAITING"
             )
+        may_answer(request)
         check_answer(request, answer)
         if not await self.store.add_input(pending(run_id, request, answer, principal)):
             raise FailedPrecondition("that question has been answered already", reason="ALREADY_ANSWERED")
         await self._runs.deliver(run_id)
         return await self.get_run(run_id)
 
-    async def list_runs(self, state: int, page_size: int, page_token: str, owner: str | None = None) -> Page:
+    async def list_runs(
+        self,
+        state: int,
+        page_size: int,
+        page_token: str,
+        owner: str | None = None,
+        filters: RunFilters = NO_FILTERS,
+    ) -> Page:
+        """Runs newest first; `owner` is the caller's isolation, `filters` what it asks for."""
         if page_size < 0:
             raise InvalidInput.field("page_size", "must not be negative")
+        for name, value in (
+            ("workflow_name", filters.workflow),
+            ("principal", filters.principal),
+            ("query", filters.query),
+        ):
+            if len(value) > MAX_FILTER_CHARS:
+                raise InvalidInput.field(name, f"at most {MAX_FILTER_CHARS} characters")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         try:
             return await self.store.list_runs(
-                state=state, page_size=size, page_token=page_token, max_bytes=MAX_LIST_PAGE_BYTES, owner=owner
+                state=state,
+                page_size=size,
+                page_token=page_token,
+                max_bytes=MAX_LIST_PAGE_BYTES,
+                owner=owner,
+                filters=filters,
             )
         except ValueError as exc:
             raise InvalidInput.field("page_token", str(exc)) from None
+
+    # --- child runs (sub-workflow steps) -------------------------------------------------------
+
+    async def start_child(self, request: ChildRequest) -> run_pb2.Run:
+        parent = request.parent
+        return await self.start_run(
+            RunRequest(
+                workflow=self.workflow(request.workflow_name),
+                inputs=request.inputs,
+                context=parent.context,
+                request_id=request.request_id,
+                principal=parent.principal,
+                traceparent=parent.traceparent,
+                parent=request.parent_ref,
+                depth=parent.depth + 1,
+            )
+        )
+
+    async def outcome(self, run_id: str) -> run_pb2.Run:
+        run = await self.get_run(run_id)
+        if run.state not in FINISHED_STATES:
+            # From the snapshot's cursor: the events after it are replayed, then followed live.
+            async for record in self._events.watch(run_id, run.last_sequence):
+                if record.terminal:
+                    break
+            run = await self.get_run(run_id)
+        return run
+
+    async def cancel_child(self, run_id: str, reason: str) -> None:
+        await self.cancel_run(run_id, reason)
 
     async def _check_owner(self, run_id: str, owner: str | None) -> RunHead:
         """NOT_FOUND unless the run exists and `owner` may see it (read without its snapshot)."""
@@ -259,11 +355,15 @@ class Engine:
             request_id=request_id,
             principal=request.principal,
             traceparent=request.traceparent,
+            depth=request.depth,
+            schedule=request.schedule,
             create_time=now,
             start_time=now,
             steps=[run_pb2.StepRun(step_id=s.id, state=run_pb2.STEP_STATE_PENDING) for s in workflow.steps],
             last_sequence=1,
         )
+        if request.parent is not None:
+            run.parent.CopyFrom(request.parent)
         first = run_pb2.RunEvent(run_id=run.run_id, sequence=1, event_time=now)
         first.run_started.run.CopyFrom(run)
         # A watcher subscribed before the run exists misses nothing and needs no replay.

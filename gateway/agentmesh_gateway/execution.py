@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,37 +23,48 @@ from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import expressions, templates
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.answers import record_answers
+from agentmesh_gateway.children import Children, ChildRuns
 from agentmesh_gateway.events import EventLog, LeaseLost, StoreUnavailable
-from agentmesh_gateway.failures import RunFailure, StepError, run_error
-from agentmesh_gateway.invoker import Parked, StepInvoker, check_completion
-from agentmesh_gateway.limits import MAX_FOR_EACH_ITEMS, MAX_VALUE_BYTES, LimitExceeded, MiB
+from agentmesh_gateway.failures import Parked, RunFailure, StepError, run_error
+from agentmesh_gateway.fan_out import Invoke, fan_out
+from agentmesh_gateway.invoker import StepInvoker, check_completion
+from agentmesh_gateway.limits import MAX_VALUE_BYTES, LimitExceeded, MiB
+from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.state import FROM_EVENT, NULL, TERMINAL_STEP_STATES, RunState
+from agentmesh_gateway.step_kinds import kind_of
 from agentmesh_gateway.store.base import CallRecord, RunStore
 from agentmesh_gateway.tracing import RunTrace
+from agentmesh_gateway.waits import Waits
 
 log = logging.getLogger("agentmesh.gateway.run")
 
 
-#: for_each items in flight at once, per step: enough that a fan-out over a hundred slow calls
-#: takes one call's time; few enough that no agent is sent 10,000 calls at once, and that the
-#: replies of all of them arriving together are handled in a few milliseconds of the loop.
-MAX_ITEMS_IN_FLIGHT = 128
-#: Items started (or, resumed, found done) per pass of the event loop.
-ITEM_BATCH = 32
+#: A run whose every step left waits for a timer due within this long keeps waiting in its task;
+#: one due later parks (holding nothing), to be woken by the gateway's alarm.
+HOLD_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class RunServices:
+    """What executing a run uses besides its own state, the same for every run of a gateway."""
+
+    store: RunStore
+    events: EventLog
+    agents: AgentDirectory
+    #: Starts and follows the child runs of sub-workflow steps (the engine).
+    children: ChildRuns
+    prices: Prices = field(default_factory=Prices)
 
 
 class RunExecutor:
-    def __init__(
-        self, state: RunState, events: EventLog, agents: AgentDirectory, fence: int, store: RunStore
-    ) -> None:
+    def __init__(self, state: RunState, services: RunServices, fence: int) -> None:
         """`fence`: the token of this gateway's lease on the run, which every write carries (the
-        run's owner sets a new one when the lease is claimed again). `store`: where answers to
-        its agents' questions wait to be recorded."""
+        run's owner sets a new one when the lease is claimed again)."""
         self.state = state
         self.run = state.run
         self.fence = fence
-        self._events = events
-        self._store = store
+        self._events = services.events
+        self._store = services.store
         self._answers = asyncio.Event()
         self._steps = {step.id: step for step in self.run.workflow.steps}
         self._dependents: dict[str, list[str]] = {sid: [] for sid in self._steps}
@@ -60,8 +72,16 @@ class RunExecutor:
             for dep in step.dependencies:
                 self._dependents[dep].append(step.id)
         self._invoker = StepInvoker(
-            state, self.record, self.record_nowait, self.count_call, agents, RunTrace(self.run_id)
+            state,
+            self.record,
+            self.record_nowait,
+            self.count_call,
+            services.agents,
+            RunTrace(self.run_id),
+            services.prices,
         )
+        self._waits = Waits(state, self.record)
+        self._children = Children(state, self.record, services.children)
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: str | None = None
 
@@ -193,7 +213,10 @@ class RunExecutor:
                 raise RunFailure(step.error)
         running: dict[asyncio.Task[None], str] = {}
         launched: set[str] = set()
-        parked: set[str] = set()
+        #: Steps that wait, each with when its timer fires (None: only an answer wakes it), and
+        #: those of them that wait for an answer (a sleeping step waits for its timer alone).
+        parked: dict[str, float | None] = {}
+        asking: set[str] = set()
 
         def launch(candidates: Iterable[str]) -> None:
             # Deciding that a step is ready and marking it launched happen in one iteration:
@@ -209,10 +232,20 @@ class RunExecutor:
         def answered(sids: Iterable[str]) -> None:
             """Steps with a question answered go on, unless still running (their task sees it)."""
             for sid in sids:
-                if sid in parked and not self._asking(sid):
-                    parked.discard(sid)
+                if sid in asking and not self._asking(sid):
+                    del parked[sid]
+                    asking.discard(sid)
                     launched.discard(sid)
                     launch([sid])
+
+        def due() -> None:
+            """Steps whose timer has fired go on (they end their sleep, or time their question out)."""
+            now = time.time()
+            for sid in [sid for sid, at in parked.items() if at is not None and at <= now]:
+                del parked[sid]
+                asking.discard(sid)
+                launched.discard(sid)
+                launch([sid])
 
         # Answers that came while the run waited (or while no gateway executed it) go first; the
         # steps they answer are then ready like the others.
@@ -220,27 +253,39 @@ class RunExecutor:
         launch(self._steps)
         try:
             while True:
+                wake = min((at for at in parked.values() if at is not None), default=None)
                 if not running:
                     if not parked:
                         return True
-                    # All that is left waits: say so durably, then look once more for answers
-                    # that came meanwhile (whoever added one after that wakes the run).
-                    await self.record(run_waiting=run_pb2.RunWaiting(step_ids=sorted(parked)))
-                    answered(await record_answers(self._store, self.state, self.record))
-                    if not running:
-                        return False
+                    if wake is None or wake - time.time() > HOLD_SECONDS:
+                        # All that is left waits: say so durably, then look once more for answers
+                        # that came meanwhile (whoever added one after that wakes the run, as the
+                        # alarm does once its timer is due).
+                        waiting = run_pb2.RunWaiting(step_ids=sorted(parked))
+                        if wake is not None:
+                            waiting.wake_time.FromNanoseconds(int(wake * 1e9))
+                        await self.record(run_waiting=waiting)
+                        answered(await record_answers(self._store, self.state, self.record))
+                        if not running:
+                            return False
                 arrived = asyncio.ensure_future(self._answers.wait())
+                timeout = None if wake is None else max(0.0, wake - time.time())
                 try:
-                    done, _ = await asyncio.wait([*running, arrived], return_when=asyncio.FIRST_COMPLETED)
+                    done, _ = await asyncio.wait(
+                        [*running, arrived], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
                 finally:
                     arrived.cancel()
                 if self._answers.is_set():
                     self._answers.clear()
                     answered(await record_answers(self._store, self.state, self.record))
+                due()
                 for task in [task for task in running if task in done]:
                     finished = running.pop(task)
-                    if isinstance(task.exception(), Parked):
-                        parked.add(finished)
+                    if isinstance(parking := task.exception(), Parked):
+                        parked[finished] = parking.wake_at
+                        if self._asking(finished):
+                            asking.add(finished)
                         answered([finished])  # answered while its other items still ran
                         continue
                     task.result()  # a RunFailure ends the run; the finally cancels the other steps
@@ -263,17 +308,28 @@ class RunExecutor:
                 reason = f"when is false: {step.when}"
                 await self.record(step_skipped=run_pb2.StepSkipped(step_id=step.id, reason=reason))
                 return
+            kind = kind_of(step)
+            if kind == "sleep":
+                await self._waits.sleep(step)
+                return
+            if kind == "ask":
+                await self._waits.ask(step)
+                return
+            invoke: Invoke = self._children.invoke if kind == "workflow" else self._invoker.invoke
             if not step.for_each:
-                await self._invoker.invoke(step, None, None, 0)
-                return  # a plain step's completion was recorded by the invoker
+                await invoke(step, None, None, 0)
+                return  # a plain step's completion was recorded by the invocation
             begun = time.monotonic()
-            output, value, text = await self._fan_out(step)
+            items = self._evaluate(step, "for_each", templates.unwrap(step.for_each))
+            output, value, text = await fan_out(self.state, step, items, invoke)
             completed = run_pb2.StepCompleted(step_id=step.id, text=text)
+            completed.files.extend(self.state.item_files(step.id, len(output)))
             completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
             check_completion(self.state, completed, output, encoded=value)
             await self.record(output, step_completed=completed)
         except StepError as failure:
-            continued = step.continue_on_failure
+            # A spent budget ends the run whatever the step says.
+            continued = step.continue_on_failure and not failure.fatal
             failed = run_pb2.StepFailed(
                 step_id=step.id, attempt=failure.attempt, error=failure.error, continued=continued
             )
@@ -282,55 +338,6 @@ class RunExecutor:
             await self.record(step_failed=failed)
             if not continued:
                 raise RunFailure(failure.error) from None
-
-    async def _fan_out(self, step: workflow_pb2.Step) -> tuple[list[Any], struct_pb2.Value, str]:
-        """Invoke every item; their outputs in order, as Python and as recorded, and their texts."""
-        items = self._evaluate(step, "for_each", templates.unwrap(step.for_each))
-        if not isinstance(items, list):
-            problem, reason = f"for_each gave a {type(items).__name__}, not a list", "FOR_EACH_NOT_A_LIST"
-        elif len(items) > MAX_FOR_EACH_ITEMS:
-            problem = f"for_each gave {len(items):,} items; at most {MAX_FOR_EACH_ITEMS:,} are allowed"
-            reason = "FOR_EACH_TOO_LONG"
-        else:
-            problem = reason = ""
-        if problem:
-            raise StepError(run_error("INVALID_ARGUMENT", problem, reason=reason, step_id=step.id), attempt=0)
-        # Items go out at most MAX_ITEMS_IN_FLIGHT at a time, each worker taking the next; workers
-        # start a batch per loop pass, so neither starting a wide fan-out (every item's first
-        # steps run in the pass its task starts) nor 10,000 calls at one agent holds the loop.
-        pending = enumerate(items)
-        waiting = False
-
-        async def work() -> None:
-            nonlocal waiting
-            for index, item in pending:
-                try:
-                    await self._invoker.invoke(step, index, item, len(items))
-                except Parked:
-                    waiting = True  # this item waits for an answer; the others go on
-                # Finishing one item and starting the next in separate passes: replies that arrive
-                # together are recorded in one pass, their successors sent in the next. (Items done
-                # before a restart return without awaiting anything: this yields for them too.)
-                await asyncio.sleep(0)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for n in range(min(MAX_ITEMS_IN_FLIGHT, len(items))):
-                    group.create_task(work())
-                    if n % ITEM_BATCH == ITEM_BATCH - 1:
-                        await asyncio.sleep(0)
-        except* StepError as failed:
-            # The first item to fail for good fails the step; the group has cancelled the others.
-            raise failed.exceptions[0] from None
-        if waiting:
-            raise Parked
-        done = [self.state.invocation(step.id, index) for index in range(len(items))]
-        # The join is built from the items' recorded outputs, copied in C: converting 10,000 of
-        # them from Python again would hold the loop for tens of milliseconds.
-        joined = struct_pb2.Value()
-        joined.list_value.values.extend(invocation.value for invocation in done)
-        texts = "\n\n".join(invocation.text for invocation in done if invocation.text)
-        return [invocation.output for invocation in done], joined, texts
 
     def _evaluate(self, step: workflow_pb2.Step, what: str, expression: str) -> Any:
         try:

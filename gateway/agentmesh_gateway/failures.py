@@ -9,11 +9,24 @@ from agentmesh_gateway.limits import MAX_ERROR_CHARS
 class StepError(Exception):
     """A step failed for good: its retries are spent or its failure is not retryable."""
 
-    def __init__(self, error: run_pb2.RunError, attempt: int, item: int | None = None) -> None:
+    def __init__(
+        self, error: run_pb2.RunError, attempt: int, item: int | None = None, *, fatal: bool = False
+    ) -> None:
+        """`fatal`: the run fails with it, even if the step may fail without failing the run."""
         super().__init__(error.message)
         self.error = error
         self.attempt = attempt
         self.item = item
+        self.fatal = fatal
+
+
+class Parked(Exception):
+    """The step (or item) waits for an answer or a timer: nothing more happens to it until one
+    comes. `wake_at`: when its timer fires (seconds since the epoch); None if only an answer does."""
+
+    def __init__(self, wake_at: float | None = None) -> None:
+        super().__init__("waiting")
+        self.wake_at = wake_at
 
 
 class RunFailure(Exception):

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import grpc
 from google.protobuf import struct_pb2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -31,9 +32,11 @@ from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import prometheus, templates
 from agentmesh_gateway.agents import AgentDirectory, CallFailure
+from agentmesh_gateway.budget import Budget
 from agentmesh_gateway.expressions import ExpressionError
-from agentmesh_gateway.failures import StepError, run_error
+from agentmesh_gateway.failures import Parked, StepError, run_error
 from agentmesh_gateway.limits import MAX_RUN_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES, LimitExceeded, check_value
+from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.remote.task import TaskLedger
 from agentmesh_gateway.retry import RetryPolicy
 from agentmesh_gateway.state import RunState
@@ -41,19 +44,21 @@ from agentmesh_gateway.store.base import CallRecord
 from agentmesh_gateway.tracing import RunTrace
 
 IDEMPOTENCY_KEY = "agentmesh-idempotency-key"
+#: Attempts refused with RetryInfo that back off by it before the retry policy decides again.
+MAX_THROTTLED_ATTEMPTS = 50
+#: The longest RetryInfo delay taken as it is.
+MAX_RETRY_INFO_SECONDS = 300.0
 #: The principal that started the run, told to every agent it calls (agents that need to know
 #: who they work for read it; mTLS makes sure it comes from the gateway).
 PRINCIPAL_KEY = "agentmesh-principal"
 CHUNK_INTERVAL = 0.05
 CHUNK_BYTES = 2048
+#: The parts of a reply that are files (StepCompleted.files): text and data are its text and output.
+FILE_CONTENTS = frozenset({"raw", "url"})
 
 Record = Callable[..., Awaitable[None]]
 RecordNowait = Callable[..., "asyncio.Future[None]"]
 CountCall = Callable[[CallRecord], None]
-
-
-class Parked(Exception):
-    """The invocation waits for an answer to its agent's question: nothing more until one comes."""
 
 
 class StepInvoker:
@@ -65,6 +70,7 @@ class StepInvoker:
         count_call: CountCall,
         agents: AgentDirectory,
         trace: RunTrace,
+        prices: Prices,
     ) -> None:
         self.state = state
         self.run_id = state.run.run_id
@@ -73,6 +79,8 @@ class StepInvoker:
         self._count_call = count_call
         self._agents = agents
         self._trace = trace
+        self._prices = prices
+        self._budget = Budget(state.run)
         # A step's input as plain data, converted once per run; only one holding `${...}` is resolved.
         self._inputs = {step.id: struct_to_dict(step.input) for step in state.run.workflow.steps}
         self._templated = {
@@ -100,15 +108,37 @@ class StepInvoker:
                 raise StepError(error, 0, index) from None
         policy = RetryPolicy.from_proto(step.retry if step.HasField("retry") else None)
         attempt = invocation.next_attempt()
+        throttled = 0  # attempts an overloaded agent refused, saying when to come back
+
+        async def queued(limit: str) -> None:
+            waiting = run_pb2.StepQueued(step_id=step.id, attempt=attempt, agent=step.agent, limit=limit)
+            if index is not None:
+                waiting.item = index
+            await self._record(step_queued=waiting)
+
         while True:
             try:
-                await self._attempt(step, index, data, attempt, total)
+                async with self._budget.call(step.id, attempt, index), self._agents.slot(step.agent, queued):
+                    await self._attempt(step, index, data, attempt, total)
                 return
             except CallFailure as failure:
                 error = run_error(failure.code.name, failure.message, reason=failure.reason, step_id=step.id)
-                if not policy.should_retry(failure.code, attempt):
+                # An agent that is out of capacity says when to come back (RetryInfo): that wait
+                # replaces the retry policy's, and the refused attempt does not count against it.
+                backs_off = (
+                    failure.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    and failure.retry_delay is not None
+                    and throttled < MAX_THROTTLED_ATTEMPTS
+                )
+                if backs_off:
+                    throttled += 1
+                elif not policy.should_retry(failure.code, attempt - throttled):
                     raise StepError(error, attempt, index) from None
-                delay = policy.delay(attempt)
+                delay = (
+                    min(failure.retry_delay or 0.0, MAX_RETRY_INFO_SECONDS)
+                    if backs_off
+                    else policy.delay(attempt - throttled)
+                )
                 retrying = run_pb2.StepRetrying(step_id=step.id, attempt=attempt, error=error)
                 retrying.delay.FromTimedelta(timedelta(seconds=delay))
                 if index is not None:
@@ -197,7 +227,9 @@ class StepInvoker:
                 raise
             finally:
                 await start_recorded
-            self._count(step.agent, ok=True, begun=begun)
+            usage = response.usage
+            tokens = usage.total_tokens or usage.input_tokens + usage.output_tokens
+            self._count(step.agent, ok=True, begun=begun, tokens=tokens)
             await chunks.flush()
         if response.HasField("input_required"):
             await self._asked(step, index, attempt, len(turns), response)
@@ -214,8 +246,16 @@ class StepInvoker:
         completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
         if index is not None:
             completed.item = index
+        completed.models.extend(self._prices.of_reply(response))
+        # The reply's files, as they came (bytes are not decoded and re-encoded): bounded with its
+        # output and text by check_completion, which measures the whole completion.
+        completed.files.extend(p for p in response.message.parts if p.WhichOneof("content") in FILE_CONTENTS)
         check_completion(self.state, completed, output)
         await self._record(output, step_completed=completed)
+        for spent in completed.models:
+            prometheus.RUN_TOKENS.labels(spent.model, "input").inc(spent.input_tokens)
+            prometheus.RUN_TOKENS.labels(spent.model, "output").inc(spent.output_tokens)
+            prometheus.RUN_COST.labels(spent.model).inc(spent.cost)
 
     async def _asked(
         self,
@@ -249,9 +289,9 @@ class StepInvoker:
             if invocation.remote is not None and not invocation.done:
                 self._agents.release(self._agent_of[step_id], invocation.remote.task_id)
 
-    def _count(self, agent: str, *, ok: bool, begun: float) -> None:
+    def _count(self, agent: str, *, ok: bool, begun: float, tokens: int = 0) -> None:
         seconds = time.monotonic() - begun
-        self._count_call(CallRecord(self.run_id, agent, ok, seconds * 1000))
+        self._count_call(CallRecord(self.run_id, agent, ok, seconds * 1000, tokens))
         prometheus.STEP_DURATION.labels(agent, "ok" if ok else "error").observe(seconds)
 
 
@@ -260,7 +300,7 @@ def check_completion(
 ) -> None:
     """Set the completion's output, or StepError if it would break a limit.
 
-    One invocation's output and text may not exceed MAX_STEP_OUTPUT_BYTES, nor may a
+    One invocation's output, text and files may not exceed MAX_STEP_OUTPUT_BYTES, nor may a
     for_each step's items together; all that a run keeps may not exceed MAX_RUN_OUTPUT_BYTES.
     `encoded`: the output as a Value already (a for_each join of items each checked).
     """
@@ -274,7 +314,7 @@ def check_completion(
         size = completed.ByteSize()
         if size > MAX_STEP_OUTPUT_BYTES:
             raise LimitExceeded(
-                f"the output and text of {where} are larger than {MAX_STEP_OUTPUT_BYTES:,} bytes"
+                f"the output, text and files of {where} are larger than {MAX_STEP_OUTPUT_BYTES:,} bytes"
             )
         if item is not None and state.item_bytes.get(completed.step_id, 0) + size > MAX_STEP_OUTPUT_BYTES:
             raise LimitExceeded(

@@ -29,9 +29,9 @@ MAX_RUN_INPUT_BYTES = 1 * MiB
 MAX_JSON_DEPTH = 20
 #: A value an expression builds, a step's resolved input, and a run's outputs.
 MAX_VALUE_BYTES = 1 * MiB
-#: What one step (or for_each item) returns: its output and text.
+#: What one step (or for_each item) returns: its output, text and files (their bytes or URLs).
 MAX_STEP_OUTPUT_BYTES = 1 * MiB
-#: Every step output and text a run keeps; with the limits above a run's snapshot stays
+#: Every step output, text and file a run keeps; with the limits above a run's snapshot stays
 #: under the 16 MiB message limit, so GetRun can always send it.
 MAX_RUN_OUTPUT_BYTES = 8 * MiB
 #: Items of one for_each.

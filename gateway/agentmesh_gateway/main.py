@@ -29,10 +29,13 @@ from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.auth import AuthConfig, Gatekeeper
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.config import ConfigError, GatewayConfig
+from agentmesh_gateway.console import Console, console_url, is_console_path
 from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.http.auth import BearerAuth
+from agentmesh_gateway.http.cors import with_cors
 from agentmesh_gateway.http.server import HttpServer
 from agentmesh_gateway.mcp import McpSurface
+from agentmesh_gateway.rest import OPENAPI_PATH, RestOptions, RestSurface
 from agentmesh_gateway.service import OrchestratorServicer, add_to_server
 from agentmesh_gateway.store import location_label, open_store
 
@@ -111,8 +114,25 @@ def build(config: GatewayConfig) -> Gateway:
             loopback=is_loopback(config.host),
         )
         routes += mcp.routes()
-        app = BearerAuth(Starlette(routes=routes), gatekeeper, is_open=lambda path: path.endswith(CARD_PATH))
-        http = HttpServer(app, config.server_tls, companions=[mcp])
+        rest = RestSurface(
+            servicer,
+            orchestrator_service_pb2.DESCRIPTOR.services_by_name["OrchestratorService"],
+            RestOptions(
+                cors_origins=tuple(config.http_cors_origins),
+                authenticated=gatekeeper is not None,
+                loopback=is_loopback(config.host),
+                heartbeat=config.http_heartbeat_seconds,
+                version=agentmesh_version(),
+            ),
+        )
+        routes += rest.routes()  # OrchestratorService as HTTP/JSON under /v1/, and /openapi.json
+        routes += Console().routes()  # the web console at /: its files need no token, its API calls do
+        app = BearerAuth(
+            Starlette(routes=routes),
+            gatekeeper,
+            is_open=lambda path: path.endswith(CARD_PATH) or is_console_path(path) or path == OPENAPI_PATH,
+        )
+        http = HttpServer(with_cors(app, config.http_cors_origins), config.server_tls, companions=[mcp, rest])
     return Gateway(engine, host, http)
 
 
@@ -134,7 +154,15 @@ async def serve_gateway(config: GatewayConfig, grace: float) -> None:
             serve_metrics(config.host, config.metrics_port, lambda: host.serving)
         if gateway.http is not None and config.http_port is not None:
             http_port = await gateway.http.start(config.host, config.http_port)
-            log.info("http listening", extra={"address": f"{config.host}:{http_port}", "port": http_port})
+            address, tls = f"{config.host}:{http_port}", config.server_tls is not None
+            log.info(
+                "http listening",
+                extra={
+                    "address": address,
+                    "port": http_port,
+                    "console": console_url(config.host, http_port, tls),
+                },
+            )
         log.info(
             "listening",
             extra={

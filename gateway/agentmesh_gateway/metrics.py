@@ -34,5 +34,7 @@ async def collect(store: RunStore) -> pb.Metrics:
             average_ms=stats.average_ms,
             p50_ms=stats.p50_ms,
             p95_ms=stats.p95_ms,
+            p99_ms=stats.p99_ms,
+            tokens_used=stats.tokens,
         )
     return metrics

@@ -30,6 +30,12 @@ STEP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
 STEP_RETRIES = Counter("agentmesh_step_retries_total", "Step attempts retried, by agent.", ["agent"])
+RUN_TOKENS = Counter(
+    "agentmesh_run_tokens_total", "Tokens agent replies reported in runs, by model.", ["model", "kind"]
+)
+RUN_COST = Counter(
+    "agentmesh_run_cost_total", "What agent replies in runs cost at the gateway's prices.", ["model"]
+)
 STORE_COMMIT = Histogram(
     "agentmesh_store_commit_seconds",
     "Time to commit one batch of events to the run store.",

@@ -16,12 +16,11 @@ from agentmesh.messages import timestamp_now
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway import prometheus
 from agentmesh_gateway.admission import Admission
-from agentmesh_gateway.agents import AgentDirectory
-from agentmesh_gateway.events import REPLAY_PAGE, EventLog
-from agentmesh_gateway.execution import RunExecutor
+from agentmesh_gateway.events import REPLAY_PAGE
+from agentmesh_gateway.execution import RunExecutor, RunServices
 from agentmesh_gateway.failures import run_error
 from agentmesh_gateway.state import RunState
-from agentmesh_gateway.store.base import Batch, EventRecord, RunStore, SharedRunStore, Snapshot
+from agentmesh_gateway.store.base import Batch, EventRecord, SharedRunStore, Snapshot
 from agentmesh_gateway.tracing import export_root_span
 
 log = logging.getLogger("agentmesh.gateway")
@@ -31,12 +30,10 @@ FIRST_FENCE = 1
 
 
 class RunOwner:
-    def __init__(
-        self, store: RunStore, events: EventLog, agents: AgentDirectory, admission: Admission
-    ) -> None:
-        self._store = store
-        self._events = events
-        self._agents = agents
+    def __init__(self, services: RunServices, admission: Admission) -> None:
+        self._services = services
+        self._store = services.store
+        self._events = services.events
         self._admission = admission
         self._executors: dict[str, RunExecutor] = {}
 
@@ -72,7 +69,8 @@ class RunOwner:
     def launch(self, run: run_pb2.Run) -> None:
         """Execute a run just created here (its admission place already reserved)."""
         self._start(
-            RunExecutor(RunState(run), self._events, self._agents, FIRST_FENCE, self._store), resumed=False
+            RunExecutor(RunState(run), self._services, FIRST_FENCE),
+            resumed=False,
         )
 
     async def resume_unfinished(self) -> None:
@@ -101,13 +99,23 @@ class RunOwner:
             await self.wake(run_id)  # if another replica executes it, the store told it
 
     async def wake(self, run_id: str) -> bool:
-        """Execute here a run that waits for input with no gateway executing it; False if it
-        was not waiting (it executes somewhere, or has ended)."""
+        """Execute here a parked run (waiting for input, or sleeping) that no gateway executes;
+        False if it was not parked (it executes somewhere, or has ended)."""
         fence = await self._store.wake(run_id)
         if fence is None:
             return False
         await self.adopt(run_id, fence)
         return True
+
+    async def wake_due(self, limit: int) -> int:
+        """Wake parked runs whose timer is due, as many as this gateway has room for (at most
+        `limit`); how many it woke."""
+        room = min(limit, self.room())
+        woken = 0
+        if room > 0:
+            for run_id in await self._store.due_runs(room):
+                woken += await self.wake(run_id)  # another replica may have woken it first
+        return woken
 
     async def drop(self, run_id: str) -> None:
         """Stop executing a run whose lease is gone, without ending it: its holder goes on."""
@@ -167,7 +175,8 @@ class RunOwner:
             await self._store.write(Batch(snapshots=[Snapshot.of(state.run)], fences={run_id: fence}))
             return
         log.info("resuming run", extra={"run_id": run_id, "in_flight": state.in_flight()})
-        self._start(RunExecutor(state, self._events, self._agents, fence, self._store), resumed=True)
+        executor = RunExecutor(state, self._services, fence)
+        self._start(executor, resumed=True)
 
     async def _fail_unreadable(self, run_id: str, last_sequence: int, fence: int) -> None:
         """End a run whose history cannot be replayed as FAILED, saying so."""

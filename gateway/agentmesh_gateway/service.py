@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from agentmesh.errors import InvalidInput
+from agentmesh.errors import AgentMeshError, InvalidInput
 from agentmesh.messages import struct_to_dict
 from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
@@ -17,7 +17,7 @@ from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh_gateway.auth import Role, caller_name, current_principal, visible_owner
 from agentmesh_gateway.chat import Chat
 from agentmesh_gateway.engine import Engine, RunRequest
-from agentmesh_gateway.store.base import EventRecord
+from agentmesh_gateway.store.base import EventRecord, RunFilters
 from agentmesh_gateway.tracing import starting_traceparent
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -54,23 +54,29 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         async with rpc_errors(context, "StartRun"):
             return pb.StartRunResponse(run=await self._engine.start_run(self._run_request(request, context)))
 
-    # The two event streams answer with each response already encoded (see `add_to_server`):
-    # the event's bytes are the ones the store holds, serialized once for every watcher.
+    # The two event streams answer with the event log's records, encoded as responses by
+    # `encode_event_response` (see `add_to_server`): the event's bytes are the ones the store
+    # holds, serialized once for every watcher; the HTTP surface encodes each record's JSON once.
 
     async def RunWorkflow(  # type: ignore[override]
         self, request: pb.RunWorkflowRequest, context: Context
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[EventRecord]:
         async with rpc_errors(context, "RunWorkflow"):
             async for record in self._engine.run_and_watch(self._run_request(request, context)):
-                yield encode_event_response(record)
+                yield record
 
     async def WatchRun(  # type: ignore[override]
         self, request: pb.WatchRunRequest, context: Context
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[EventRecord]:
         async with rpc_errors(context, "WatchRun"):
             owner = self._owner_filter()
-            async for record in self._engine.watch(request.run_id, request.after_sequence, owner):
-                yield encode_event_response(record)
+            # Headers go out once the watch is admitted: the next event may be hours away (a run
+            # waiting for input), and the caller learns now that its stream is open, not refused.
+            opened = lambda: context.send_initial_metadata(())  # noqa: E731
+            async for record in self._engine.watch(
+                request.run_id, request.after_sequence, owner, admitted=opened
+            ):
+                yield record
 
     async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.GetRunResponse:
         async with rpc_errors(context, "GetRun"):
@@ -78,12 +84,14 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
         async with rpc_errors(context, "ListRuns"):
+            filters = RunFilters(request.workflow_name, request.principal, request.query)
             page = await self._engine.list_runs(
-                request.state, request.page_size, request.page_token, owner=self._owner_filter()
+                request.state, request.page_size, request.page_token, self._owner_filter(), filters
             )
             for run in page.runs:
                 for step in run.steps:
                     step.ClearField("output")
+                    step.ClearField("files")
             return pb.ListRunsResponse(runs=page.runs, next_page_token=page.next_page_token)
 
     async def CancelRun(self, request: pb.CancelRunRequest, context: Context) -> pb.CancelRunResponse:
@@ -149,6 +157,58 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 else:
                     yield pb.ChatStreamResponse(text=item)
 
+    # Workflow versions and schedules: in the contract, served from the next commits.
+
+    async def ApplyWorkflow(
+        self, request: pb.ApplyWorkflowRequest, context: Context
+    ) -> pb.ApplyWorkflowResponse:
+        async with rpc_errors(context, "ApplyWorkflow"):
+            raise _not_yet("ApplyWorkflow")
+
+    async def GetWorkflow(self, request: pb.GetWorkflowRequest, context: Context) -> pb.GetWorkflowResponse:
+        async with rpc_errors(context, "GetWorkflow"):
+            raise _not_yet("GetWorkflow")
+
+    async def CreateSchedule(
+        self, request: pb.CreateScheduleRequest, context: Context
+    ) -> pb.CreateScheduleResponse:
+        async with rpc_errors(context, "CreateSchedule"):
+            raise _not_yet("CreateSchedule")
+
+    async def GetSchedule(self, request: pb.GetScheduleRequest, context: Context) -> pb.GetScheduleResponse:
+        async with rpc_errors(context, "GetSchedule"):
+            raise _not_yet("GetSchedule")
+
+    async def ListSchedules(
+        self, request: pb.ListSchedulesRequest, context: Context
+    ) -> pb.ListSchedulesResponse:
+        async with rpc_errors(context, "ListSchedules"):
+            raise _not_yet("ListSchedules")
+
+    async def PauseSchedule(
+        self, request: pb.PauseScheduleRequest, context: Context
+    ) -> pb.PauseScheduleResponse:
+        async with rpc_errors(context, "PauseSchedule"):
+            raise _not_yet("PauseSchedule")
+
+    async def ResumeSchedule(
+        self, request: pb.ResumeScheduleRequest, context: Context
+    ) -> pb.ResumeScheduleResponse:
+        async with rpc_errors(context, "ResumeSchedule"):
+            raise _not_yet("ResumeSchedule")
+
+    async def TriggerSchedule(
+        self, request: pb.TriggerScheduleRequest, context: Context
+    ) -> pb.TriggerScheduleResponse:
+        async with rpc_errors(context, "TriggerSchedule"):
+            raise _not_yet("TriggerSchedule")
+
+    async def DeleteSchedule(
+        self, request: pb.DeleteScheduleRequest, context: Context
+    ) -> pb.DeleteScheduleResponse:
+        async with rpc_errors(context, "DeleteSchedule"):
+            raise _not_yet("DeleteSchedule")
+
     async def GetCaller(self, request: pb.GetCallerRequest, context: Context) -> pb.GetCallerResponse:
         async with rpc_errors(context, "GetCaller"):
             principal = current_principal.get()
@@ -176,6 +236,12 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             principal=caller_name(),
             traceparent=starting_traceparent(context),
         )
+
+
+def _not_yet(method: str) -> AgentMeshError:
+    return AgentMeshError(
+        f"{method} is not served by this gateway yet", code=grpc.StatusCode.UNIMPLEMENTED, reason="NOT_YET"
+    )
 
 
 _CALLER_ROLES = {
@@ -218,15 +284,19 @@ class _Handlers:
 
 
 def add_to_server(servicer: OrchestratorServicer, server: grpc.aio.Server) -> None:
-    """Register the service as generated, except that its event streams send pre-encoded responses."""
+    """Register the service as generated, except that its event streams encode records as responses."""
     collected = _Handlers()
     pb_grpc.add_OrchestratorServiceServicer_to_server(servicer, collected)  # type: ignore[arg-type]
     handlers = collected.by_method | {
         "RunWorkflow": grpc.unary_stream_rpc_method_handler(
-            servicer.RunWorkflow, request_deserializer=pb.RunWorkflowRequest.FromString
+            servicer.RunWorkflow,
+            request_deserializer=pb.RunWorkflowRequest.FromString,
+            response_serializer=encode_event_response,
         ),
         "WatchRun": grpc.unary_stream_rpc_method_handler(
-            servicer.WatchRun, request_deserializer=pb.WatchRunRequest.FromString
+            servicer.WatchRun,
+            request_deserializer=pb.WatchRunRequest.FromString,
+            response_serializer=encode_event_response,
         ),
     }
     service = pb.DESCRIPTOR.services_by_name["OrchestratorService"].full_name

@@ -16,6 +16,7 @@ from google.protobuf import struct_pb2
 
 from agentmesh.messages import struct_to_dict, value_to_python
 from agentmesh.v1 import message_pb2, run_pb2
+from agentmesh_gateway.pricing import add_usage
 
 TERMINAL_STEP_STATES = frozenset(
     {
@@ -43,6 +44,8 @@ class Invocation:
     #: The output as recorded (a Value of the completion event): what a for_each join is built from.
     value: struct_pb2.Value = field(default_factory=lambda: NULL)
     text: str = ""
+    #: The files its agent replied with (StepCompleted.files): what a for_each join is built from.
+    files: list[message_pb2.Part] = field(default_factory=list)
     #: The last attempt failed and a retry was recorded, not yet started.
     retrying: bool = False
     #: The agent's question waiting for an answer, if it asked one (the invocation waits).
@@ -53,6 +56,8 @@ class Invocation:
     #: The task at a remote (A2A) agent that the invocation's last attempt holds, if its agent is
     #: one: what a resumed attempt re-attaches to rather than sending its message again.
     remote: run_pb2.StepRemoteTask | None = None
+    #: A sub-workflow invocation's child run, once started.
+    child: str = ""
 
     def next_attempt(self) -> int:
         """The attempt to send on resuming: one whose outcome is not recorded yet.
@@ -101,6 +106,10 @@ class RunState:
             - {sid for sid, step in self.steps.items() if step.state in TERMINAL_STEP_STATES}
         )
 
+    def item_files(self, step_id: str, count: int) -> list[message_pb2.Part]:
+        """A for_each step's files: those of its `count` items, in item order (its join)."""
+        return [file for index in range(count) for file in self.invocation(step_id, index).files]
+
     def asking(self) -> list[run_pb2.InputRequest]:
         """Every question waiting for an answer."""
         return [inv.asking for inv in self.invocations.values() if inv.asking is not None]
@@ -127,8 +136,9 @@ class RunState:
             case "step_started":
                 e = event.step_started
                 step = self.steps[e.step_id]
-                if step.state == run_pb2.STEP_STATE_PENDING:
+                if step.state in (run_pb2.STEP_STATE_PENDING, run_pb2.STEP_STATE_QUEUED):
                     step.state = run_pb2.STEP_STATE_RUNNING
+                if not step.HasField("start_time"):
                     step.start_time.CopyFrom(event.event_time)
                 step.attempts = max(step.attempts, e.attempt)
                 step.items_total = e.items_total
@@ -140,6 +150,9 @@ class RunState:
                 self.invocation(retrying.step_id, item).retrying = True
             case "step_completed":
                 done = event.step_completed
+                if done.models:
+                    add_usage(self.run.usage, done.models)
+                    add_usage(self.steps[done.step_id].usage, done.models)
                 if output is FROM_EVENT:
                     output = value_to_python(done.output) if done.HasField("output") else None
                 if done.HasField("item"):
@@ -147,6 +160,7 @@ class RunState:
                     invocation = self.invocation(done.step_id, done.item)
                     invocation.done, invocation.output, invocation.text = True, output, done.text
                     invocation.value = done.output if done.HasField("output") else NULL
+                    invocation.files = list(done.files)
                     self.steps[done.step_id].items_done += 1
                     return
                 self.kept_bytes += done.ByteSize()
@@ -154,6 +168,7 @@ class RunState:
                 step.state = run_pb2.STEP_STATE_SUCCEEDED
                 step.text = done.text
                 step.output.CopyFrom(done.output)
+                step.files.extend(done.files)
                 step.end_time.CopyFrom(event.event_time)
                 self.outputs[done.step_id], self.texts[done.step_id] = output, done.text
                 invocation = self.invocation(done.step_id, None)
@@ -177,6 +192,28 @@ class RunState:
                 step = self.steps[request.step_id]
                 step.state = run_pb2.STEP_STATE_WAITING_FOR_INPUT
                 step.pending_input.append(request)
+                _started(step, event)
+            case "step_sleeping":
+                sleeping = event.step_sleeping
+                step = self.steps[sleeping.step_id]
+                step.state = run_pb2.STEP_STATE_SLEEPING
+                step.wake_time.CopyFrom(sleeping.wake_time)
+                _started(step, event)
+            case "step_queued":
+                step = self.steps[event.step_queued.step_id]
+                if step.state == run_pb2.STEP_STATE_PENDING:
+                    step.state = run_pb2.STEP_STATE_QUEUED
+                    _started(step, event)
+            case "step_child_started":
+                child = event.step_child_started
+                item = child.item if child.HasField("item") else None
+                self.invocation(child.step_id, item).child = child.child_run_id
+                step = self.steps[child.step_id]
+                if child.child_run_id not in step.child_run_ids:
+                    step.child_run_ids.append(child.child_run_id)
+                if step.state == run_pb2.STEP_STATE_PENDING:
+                    step.state = run_pb2.STEP_STATE_RUNNING
+                _started(step, event)
             case "step_input_provided":
                 answered = event.step_input_provided
                 item = answered.item if answered.HasField("item") else None
@@ -193,14 +230,22 @@ class RunState:
                 if not remaining:
                     step.state = run_pb2.STEP_STATE_RUNNING
                 self.run.state = run_pb2.RUN_STATE_RUNNING
+                self.run.ClearField("wake_time")
             case "step_remote_task":
                 remote = event.step_remote_task
                 item = remote.item if remote.HasField("item") else None
                 self.invocation(remote.step_id, item).remote = remote
             case "run_waiting":
-                self.run.state = run_pb2.RUN_STATE_WAITING_FOR_INPUT
+                waiting = event.run_waiting
+                asked = any(inv.asking is not None for inv in self.invocations.values())
+                self.run.state = run_pb2.RUN_STATE_WAITING_FOR_INPUT if asked else run_pb2.RUN_STATE_SLEEPING
+                if waiting.HasField("wake_time"):
+                    self.run.wake_time.CopyFrom(waiting.wake_time)
+                else:
+                    self.run.ClearField("wake_time")
             case "run_resumed":
                 self.run.state = run_pb2.RUN_STATE_RUNNING
+                self.run.ClearField("wake_time")
             case "run_completed":
                 self.run.state = run_pb2.RUN_STATE_SUCCEEDED
                 self.run.outputs.CopyFrom(event.run_completed.outputs)
@@ -217,6 +262,7 @@ class RunState:
 
     def _end(self, event: run_pb2.RunEvent) -> None:
         self.run.end_time.CopyFrom(event.event_time)
+        self.run.ClearField("wake_time")
         for step in self.steps.values():
             del step.pending_input[:]  # nobody may answer an ended run's questions
             if step.state not in TERMINAL_STEP_STATES:
@@ -224,3 +270,9 @@ class RunState:
                 step.end_time.CopyFrom(event.event_time)
         for callback in self.on_end:
             callback()
+
+
+def _started(step: run_pb2.StepRun, event: run_pb2.RunEvent) -> None:
+    """A step that waits (or queues) before any attempt starts has started all the same."""
+    if not step.HasField("start_time"):
+        step.start_time.CopyFrom(event.event_time)

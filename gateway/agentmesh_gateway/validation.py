@@ -29,6 +29,7 @@ from agentmesh_gateway.limits import (
     check_value,
 )
 from agentmesh_gateway.retry import CODE_NAMES
+from agentmesh_gateway.step_kinds import check_step_kind
 
 _STEP_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _INPUT_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -47,9 +48,14 @@ class _Report:
 
 
 def validate(
-    workflow: workflow_pb2.Workflow, agents: Collection[str], *, prefix: str = "workflow."
+    workflow: workflow_pb2.Workflow,
+    agents: Collection[str],
+    workflows: Collection[str] = (),
+    *,
+    prefix: str = "workflow.",
 ) -> list[str]:
-    """Raise InvalidInput listing every problem; return the step ids in an order respecting dependencies."""
+    """Raise InvalidInput listing every problem; return the step ids in an order respecting
+    dependencies. `agents` and `workflows`: the names steps may call."""
     check_size(workflow, prefix)
     report = _Report(prefix)
     steps = list(workflow.steps)
@@ -60,7 +66,7 @@ def validate(
     ids = _check_ids(steps, report)
     declared_inputs = _check_inputs(workflow, report)
     for i, step in enumerate(steps):
-        _check_step(i, step, ids, agents, report)
+        _check_step(i, step, ids, agents, workflows, report)
     order, cycle = _topological_order(steps, ids)
     if cycle:
         report.add("steps", "dependencies form a cycle: " + " → ".join(cycle))
@@ -70,6 +76,8 @@ def validate(
     _check_outputs(workflow, ids, declared_inputs, report)
     if workflow.HasField("timeout"):
         _check_duration("timeout", workflow.timeout, report, positive=True)
+    if workflow.HasField("budget"):
+        _check_budget(workflow.budget, report)
     if report.violations:
         noun = "problem" if len(report.violations) == 1 else "problems"
         summary = "; ".join(f"{v.field}: {v.description}" for v in report.violations[:5])
@@ -127,14 +135,15 @@ def _check_inputs(workflow: workflow_pb2.Workflow, report: _Report) -> set[str] 
 
 
 def _check_step(
-    i: int, step: workflow_pb2.Step, ids: Mapping[str, int], agents: Collection[str], report: _Report
+    i: int,
+    step: workflow_pb2.Step,
+    ids: Mapping[str, int],
+    agents: Collection[str],
+    workflows: Collection[str],
+    report: _Report,
 ) -> None:
     path = f"steps[{i}]"
-    if not step.agent:
-        report.add(f"{path}.agent", "is required")
-    elif step.agent not in agents:
-        known = ", ".join(sorted(agents)) or "none"
-        report.add(f"{path}.agent", f"unknown agent {echo(step.agent)}; the gateway knows: {known}")
+    check_step_kind(path, step, agents, workflows, report.add)
     for j, dependency in enumerate(step.dependencies):
         if dependency == step.id:
             report.add(f"{path}.dependencies[{j}]", "a step cannot depend on itself")
@@ -145,6 +154,15 @@ def _check_step(
         _check_duration(f"{path}.timeout", step.timeout, report, positive=True)
     if step.HasField("retry"):
         _check_retry(f"{path}.retry", step.retry, report)
+
+
+def _check_budget(budget: workflow_pb2.Budget, report: _Report) -> None:
+    if budget.tokens < 0:
+        report.add("budget.tokens", "must not be negative")
+    if not (math.isfinite(budget.cost) and budget.cost >= 0):
+        report.add("budget.cost", "must be a number, not negative")
+    if not budget.tokens and not budget.cost:
+        report.add("budget", "give tokens, cost or both")
 
 
 def _check_json(path: str, value: object, report: _Report) -> None:
@@ -200,6 +218,13 @@ def _step_expressions(step: workflow_pb2.Step) -> Iterator[tuple[str, str | expr
         yield "when", templates.unwrap(step.when)
     if step.for_each:
         yield "for_each", templates.unwrap(step.for_each)
+    texts = (("sleep", step.sleep), ("until", step.until), ("ask.question", step.ask.question))
+    for suffix, text in texts:
+        try:
+            for expression in templates.expressions_in(text):
+                yield suffix, expression
+        except expressions.ExpressionError as exc:
+            yield suffix, exc
 
 
 def _check_expressions(

@@ -63,11 +63,22 @@ func NewAgent(name string, options ...Option) *Agent {
 	return agent
 }
 
-// Reply is what a handler answers: readable text, and Data a later workflow step can reference.
+// Reply is what a handler answers: readable text, Data a later workflow step can reference, and
+// Files, which the reply carries after its text and data (a run keeps them as the step's files).
 type Reply[Out any] struct {
 	Text     string
 	Data     Out
 	Metadata map[string]any
+	Files    []File
+}
+
+// File is a file a reply carries: its bytes (Raw) or a URL where they are, with a media type
+// (e.g. "text/plain") and a file name. A File with a URL is a link; setting both is a bug.
+type File struct {
+	Raw       []byte
+	URL       string
+	MediaType string
+	Filename  string
 }
 
 // NoData is the output type of a skill that answers with text only.
@@ -105,6 +116,7 @@ type skill struct {
 type answer struct {
 	text           string
 	data, metadata map[string]any
+	files          []File
 	asked          *Question
 }
 
@@ -152,14 +164,19 @@ func AddSkill[In, Out any](agent *Agent, spec SkillSpec[In, Out]) {
 			if err != nil {
 				return answer{}, err
 			}
+			for i, file := range reply.Files {
+				if file.Raw != nil && file.URL != "" {
+					return answer{}, fmt.Errorf("skill %q answered file %d with both Raw and a URL: a file is one or the other", spec.ID, i)
+				}
+			}
 			if output == nil {
-				return answer{text: reply.Text, metadata: reply.Metadata}, nil
+				return answer{text: reply.Text, metadata: reply.Metadata, files: reply.Files}, nil
 			}
 			out, err := toObject(reply.Data)
 			if err != nil {
 				return answer{}, fmt.Errorf("skill %q answered data that is not a JSON object: %w", spec.ID, err)
 			}
-			return answer{text: reply.Text, data: out, metadata: reply.Metadata}, nil
+			return answer{text: reply.Text, data: out, metadata: reply.Metadata, files: reply.Files}, nil
 		},
 	})
 }

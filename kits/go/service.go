@@ -98,7 +98,7 @@ func (s *service) run(ctx context.Context, request *pb.AgentMessage, history []*
 	if err != nil {
 		return nil, &failure{err: err, call: call}
 	}
-	message, err := s.reply(request, found, answered.text, answered.data, answered.metadata)
+	message, err := s.reply(request, found, answered)
 	if err != nil {
 		return nil, err
 	}
@@ -118,9 +118,10 @@ func (s *service) run(ctx context.Context, request *pb.AgentMessage, history []*
 	return response, nil
 }
 
-func (s *service) reply(request *pb.AgentMessage, found *skill, text string, data, extra map[string]any) (*pb.AgentMessage, error) {
+func (s *service) reply(request *pb.AgentMessage, found *skill, answered answer) (*pb.AgentMessage, error) {
+	text, data := answered.text, answered.data
 	fields := map[string]any{"agent": s.agent.Name, "skill": found.id, "llm_provider": s.llm.Name(), "llm_model": s.llm.Model()}
-	for key, value := range extra {
+	for key, value := range answered.metadata {
 		fields[key] = value
 	}
 	meta, err := structpb.NewStruct(fields)
@@ -141,6 +142,16 @@ func (s *service) reply(request *pb.AgentMessage, found *skill, text string, dat
 			return nil, err
 		}
 		message.Parts = append(message.Parts, &pb.Part{Content: &pb.Part_Data{Data: structured}, MediaType: "application/json"})
+	}
+	for _, file := range answered.files {
+		part := &pb.Part{MediaType: file.MediaType, Filename: file.Filename}
+		if file.URL != "" {
+			part.Content = &pb.Part_Url{Url: file.URL}
+		} else {
+			// An empty file is still a file: a nil Raw goes out as no bytes, never as no part.
+			part.Content = &pb.Part_Raw{Raw: file.Raw}
+		}
+		message.Parts = append(message.Parts, part)
 	}
 	return message, nil
 }

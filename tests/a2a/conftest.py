@@ -45,6 +45,19 @@ steps:
 outputs:
   greeted: ${steps.second.output.value}
 """
+#: A workflow whose step makes files: a workflow's task carries them as an artifact of their own.
+FILES_FLOW = """
+name: make-files
+inputs:
+  - {name: key, required: true}
+steps:
+  - id: make
+    agent: probe
+    skill: file
+    input: {key: "${inputs.key}", content: made, filename: made.txt, url: "https://example.com/made.txt"}
+outputs:
+  key: ${steps.make.output.key}
+"""
 
 
 @dataclass
@@ -80,6 +93,7 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[A2AG
     workdir = tmp_path_factory.mktemp("a2a")
     (workdir / "flows").mkdir()
     (workdir / "flows" / "greet-twice.yaml").write_text(FLOW)
+    (workdir / "flows" / "make-files.yaml").write_text(FILES_FLOW)
     probe = await start_probe(workdir / "probe.jsonl")
     gateway = gateway_process(
         workdir / "runs.db",

@@ -129,6 +129,12 @@ def test_a_failing_run_exits_non_zero_and_get_and_runs_show_it(
     assert '"RUN_STATE_FAILED"' in got.stdout
     listed = agentmesh("runs", "--state", "failed", "--gateway", mesh[0])
     assert run_id.group(1)[:8] in listed.stdout
+    found = agentmesh("runs", "--workflow", "research", "-q", run_id.group(1)[:12], "--gateway", mesh[0])
+    assert run_id.group(1)[:8] in found.stdout
+    other = agentmesh(
+        "runs", "--workflow", "trend-analysis", "-q", run_id.group(1)[:12], "--gateway", mesh[0]
+    )
+    assert other.returncode == 0 and run_id.group(1)[:8] not in other.stdout
 
 
 def test_a_workflow_file_runs_and_an_invalid_one_is_one_clear_line(
@@ -226,9 +232,10 @@ def test_metrics_count_the_runs_just_made(mesh: tuple[str, subprocess.Popen[str]
     assert calls["writer"] - earlier.get("writer", 0) == 2
     assert calls["critic"] - earlier.get("critic", 0) == 1
     researcher = next(a for a in after["agents"] if a["agent"] == "researcher")
-    assert 0 < researcher["p50_ms"] <= researcher["p95_ms"]
+    assert 0 < researcher["p50_ms"] <= researcher["p95_ms"] <= researcher["p99_ms"]
+    assert researcher["tokens_used"] > 0  # the offline model reports what it spends
     table = agentmesh("metrics", "--gateway", mesh[0]).stdout
-    assert "workflows executed" in table and "p95 ms" in table
+    assert "workflows executed" in table and "p99 ms" in table and "tokens" in table
 
 
 def test_chat_remembers_within_a_session_and_not_across(mesh: tuple[str, subprocess.Popen[str]]) -> None:

@@ -171,10 +171,12 @@ def test_the_pacer_writes_a_snapshot_at_most_once_an_interval_and_always_at_the_
 async def test_call_stats_are_exact_nearest_rank_summaries_per_agent(tmp_path: Path) -> None:
     store = SqliteRunStore(tmp_path / "calls.db")
     await store.open()
-    calls = [CallRecord("r", "a", i % 10 != 0, float(i)) for i in range(1, 101)]  # 1..100 ms, 10 failures
+    # 1..100 ms, 10 failures, each call reporting its number of milliseconds as tokens.
+    calls = [CallRecord("r", "a", i % 10 != 0, float(i), i) for i in range(1, 101)]
     calls += [CallRecord("r", "b", True, ms) for ms in (5.0, 1.0, 3.0)]
     await store.write(Batch(calls=calls))
     stats = {s.agent: s for s in await store.call_stats()}
-    assert stats["a"] == CallStats("a", 100, 90, 50.5, 50.0, 95.0)
-    assert stats["b"] == CallStats("b", 3, 3, 3.0, 3.0, 5.0)  # ranks ceil(1.5) = 2 and ceil(2.85) = 3
+    assert stats["a"] == CallStats("a", 100, 90, 50.5, 50.0, 95.0, 99.0, 5050)
+    # Ranks ceil(1.5) = 2, ceil(2.85) = 3 and ceil(2.97) = 3.
+    assert stats["b"] == CallStats("b", 3, 3, 3.0, 3.0, 5.0, 5.0, 0)
     await store.close()

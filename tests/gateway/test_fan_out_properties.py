@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from agentmesh.messages import value_to_python
 from agentmesh.v1 import run_pb2
-from agentmesh_gateway.execution import MAX_ITEMS_IN_FLIGHT
+from agentmesh_gateway.fan_out import MAX_ITEMS_IN_FLIGHT
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 from tests.support.engine import AGENT, Call, CrashingStore, Outcome, finish, new_case, running_engine, start
 from tests.support.mesh import workflow

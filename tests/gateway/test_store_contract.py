@@ -19,6 +19,7 @@ from agentmesh_gateway.store import (
     CallRecord,
     EventRecord,
     NewRun,
+    RunFilters,
     RunStore,
     Snapshot,
     StoreConflict,
@@ -45,7 +46,9 @@ async def store(location: str) -> AsyncIterator[RunStore]:
         await opened.close()
 
 
-def new_run(run_id: str, *, created: int, request_id: str = "", owner: str = "") -> NewRun:
+def new_run(
+    run_id: str, *, created: int, request_id: str = "", owner: str = "", workflow: str = ""
+) -> NewRun:
     run = run_pb2.Run(
         run_id=run_id,
         request_id=request_id,
@@ -53,6 +56,7 @@ def new_run(run_id: str, *, created: int, request_id: str = "", owner: str = "")
         state=run_pb2.RUN_STATE_RUNNING,
         last_sequence=1,
     )
+    run.workflow.name = workflow
     run.create_time.CopyFrom(Timestamp(seconds=created))
     first = run_pb2.RunEvent(run_id=run_id, sequence=1)
     first.run_started.run.CopyFrom(run)
@@ -150,7 +154,7 @@ async def test_call_stats_are_exact_nearest_rank_per_agent(store: RunStore) -> N
     rng = random.Random(7)
     run_id = "c" * 32
     calls = [
-        CallRecord(run_id, agent, rng.random() < 0.8, rng.uniform(1, 500))
+        CallRecord(run_id, agent, rng.random() < 0.8, rng.uniform(1, 500), rng.randrange(0, 1000))
         for agent in ("a", "b")
         for _ in range(101)
     ]
@@ -163,6 +167,8 @@ async def test_call_stats_are_exact_nearest_rank_per_agent(store: RunStore) -> N
         assert stats.average_ms == pytest.approx(sum(mine) / len(mine))
         assert stats.p50_ms == pytest.approx(mine[math.ceil(0.5 * len(mine)) - 1])
         assert stats.p95_ms == pytest.approx(mine[math.ceil(0.95 * len(mine)) - 1])
+        assert stats.p99_ms == pytest.approx(mine[math.ceil(0.99 * len(mine)) - 1])
+        assert stats.tokens == sum(c.tokens for c in calls if c.agent == stats.agent)
 
 
 async def test_chat_turns_append_in_order(store: RunStore) -> None:
@@ -176,7 +182,10 @@ async def test_what_was_written_is_there_after_reopening(location: str) -> None:
     first = open_store(location)
     await first.open()
     await first.write(
-        Batch(runs=[new_run("9" * 32, created=1)], calls=[CallRecord("9" * 32, "a", True, 1.0)])
+        Batch(
+            runs=[new_run("9" * 32, created=1, workflow="kept")],
+            calls=[CallRecord("9" * 32, "a", True, 1.0, tokens=42)],
+        )
     )
     await first.close()
     again = open_store(location)
@@ -184,6 +193,11 @@ async def test_what_was_written_is_there_after_reopening(location: str) -> None:
     try:
         assert (await again.get_run("9" * 32)) is not None
         assert [e.sequence for e in await again.events_after("9" * 32, 0, 10)] == [1]
+        assert [(s.agent, s.tokens) for s in await again.call_stats()] == [("a", 42)]
+        kept = await again.list_runs(
+            state=0, page_size=10, page_token="", max_bytes=1 << 20, filters=RunFilters(workflow="kept")
+        )
+        assert [r.run_id for r in kept.runs] == ["9" * 32]
     finally:
         await again.close()
 
@@ -240,3 +254,59 @@ async def test_a_replica_whose_lease_was_taken_over_writes_nothing_more_of_the_r
     finally:
         await a.close()
         await b.close()
+
+
+#: Runs to filter: (workflow, owner), one a second, so newest first is the reverse of this order.
+FILTERED = [
+    ("research", "alice"),
+    ("Daily Research", "bob"),
+    ("trend-analysis", "alice"),
+    ("RESEARCH-v2", "alice"),
+    ("Überblick", "bob"),
+    ("research", "bob"),
+    ("report", ""),
+]
+
+
+async def test_runs_filter_by_workflow_principal_and_query_page_after_page(store: RunStore) -> None:
+    ids = [f"{i + 1:02x}{'a' * 28}{i + 1:02x}" for i in range(len(FILTERED))]
+    await store.write(
+        Batch(
+            runs=[
+                new_run(run_id, created=100 + i, owner=owner, workflow=workflow)
+                for i, (run_id, (workflow, owner)) in enumerate(zip(ids, FILTERED, strict=True))
+            ]
+        )
+    )
+
+    async def listed(filters: RunFilters, owner: str | None = None) -> list[str]:
+        seen: list[str] = []
+        token = ""
+        while True:  # two at a time: the page token must hold whatever the filters
+            page = await store.list_runs(
+                state=0, page_size=2, page_token=token, max_bytes=1 << 20, owner=owner, filters=filters
+            )
+            seen += [r.run_id for r in page.runs]
+            if not (token := page.next_page_token):
+                return seen
+
+    def expected(keep: list[bool]) -> list[str]:
+        return [run_id for run_id, kept in reversed(list(zip(ids, keep, strict=True))) if kept]
+
+    assert await listed(RunFilters(workflow="research")) == expected([w == "research" for w, _ in FILTERED])
+    assert await listed(RunFilters(principal="alice")) == expected([o == "alice" for _, o in FILTERED])
+    # A query: part of the workflow's name, whatever its case (even beyond ASCII), or an id's prefix.
+    in_name = [("research" in w.casefold()) for w, _ in FILTERED]
+    assert await listed(RunFilters(query="ReSeArCh")) == expected(in_name)
+    assert await listed(RunFilters(query="überBLICK")) == expected([w == "Überblick" for w, _ in FILTERED])
+    assert await listed(RunFilters(query=ids[2][:6])) == [ids[2]]
+    assert await listed(RunFilters(query=ids[2][:6].upper())) == [ids[2]]  # ids are hex: any case
+    assert await listed(RunFilters(query="%")) == []  # no wildcard: a literal character
+    # Filters together, and with the caller's isolation (another principal's runs stay out).
+    both = [w == "research" and o == "bob" for w, o in FILTERED]
+    assert await listed(RunFilters(workflow="research", principal="bob")) == expected(both)
+    assert await listed(RunFilters(query="research"), owner="alice") == expected(
+        [i and o == "alice" for i, (_, o) in zip(in_name, FILTERED, strict=True)]
+    )
+    assert await listed(RunFilters(principal="bob"), owner="alice") == []
+    assert await listed(RunFilters(workflow="nothing")) == []

@@ -11,6 +11,7 @@ from agentmesh.errors import InvalidInput
 from agentmesh.workflows import load_directory, parse_workflow
 from agentmesh_gateway import expressions, templates
 from agentmesh_gateway.retry import RetryPolicy
+from agentmesh_gateway.step_kinds import parse_duration
 from agentmesh_gateway.validation import apply_inputs, validate
 from agentmesh_services import SHIPPED_WORKFLOWS
 from tests.support import ROOT
@@ -44,7 +45,7 @@ def test_ids_agents_and_dependencies_are_checked() -> None:
     )
     assert found["workflow.steps[1].id"] == "duplicates the id of steps[0]"
     assert "must match" in found["workflow.steps[2].id"]
-    assert found["workflow.steps[3].agent"] == "is required"
+    assert found["workflow.steps[3].agent"] == "is required (or one of ask, sleep, until, workflow)"
     assert "unknown agent 'ghost'" in found["workflow.steps[4].agent"]
     assert found["workflow.steps[4].dependencies[0]"] == "unknown step 'zz'"
     assert found["workflow.steps[4].dependencies[1]"] == "a step cannot depend on itself"
@@ -186,3 +187,86 @@ def test_functions_are_called_not_passed_around(expression: str, said: str) -> N
     assert said in found["workflow.steps[1].when"]
     # What the validator passes, the run can evaluate: the same expressions called properly do.
     assert validate(workflow({"steps": [s("a", input={"v": "${len(str(int(1)))}"})]}), AGENTS) == ["a"]
+
+
+def test_each_step_kind_is_checked_with_the_fields_that_go_with_it() -> None:
+    steps = [
+        {"id": "two", "agent": "researcher", "sleep": "1m"},
+        {"id": "nap", "sleep": "ten minutes"},
+        {"id": "late", "until": "tomorrow"},
+        {"id": "zone", "until": "2027-01-31T09:00:00"},
+        {"id": "sub", "workflow": "ghost"},
+        {"id": "asks", "ask": {"question": " ", "approval": True, "schema": {"type": "object"}}},
+        {"id": "who", "ask": {"question": "ok?", "role": "boss", "timeout": "soon"}},
+        {"id": "bad-schema", "ask": {"question": "ok?", "schema": {"type": "nonsense"}}},
+        {
+            "id": "default",
+            "ask": {"question": "ok?", "approval": True, "default_answer": {"approved": "yes"}},
+        },
+        {"id": "wait-retry", "sleep": "1s", "retry": {"max_attempts": 2}, "skill": "x", "for_each": "${[1]}"},
+    ]
+    found = violations({"steps": steps})
+    assert found["workflow.steps[0].sleep"] == "a step does one thing: it names agent and sleep"
+    assert "is not a duration" in found["workflow.steps[1].sleep"]
+    assert "RFC 3339" in found["workflow.steps[2].until"]
+    assert "no UTC offset" in found["workflow.steps[3].until"]
+    assert found["workflow.steps[4].workflow"].startswith("unknown workflow 'ghost'")
+    assert found["workflow.steps[5].ask.question"] == "is required"
+    assert "give approval or schema" in found["workflow.steps[5].ask.schema"]
+    assert "is not a role" in found["workflow.steps[6].ask.role"]
+    assert "is not a duration" in found["workflow.steps[6].ask.timeout"]
+    assert "is not a JSON Schema" in found["workflow.steps[7].ask.schema"]
+    with pytest.raises(InvalidInput) as caught:
+        validate(workflow({"steps": steps}), AGENTS)
+    every = [(v.field, v.description) for v in caught.value.violations]
+    defaults = [d for f, d in every if f == "workflow.steps[8].ask.default_answer"]
+    assert len(defaults) == 2
+    assert "give a timeout too" in defaults[0] and "does not fit the answer's schema" in defaults[1]
+    for name in ("retry", "skill", "for_each"):
+        assert found[f"workflow.steps[9].{name}"].startswith("only agent")
+        assert found[f"workflow.steps[9].{name}"].endswith("this is a sleep step")
+
+
+def test_step_kinds_that_are_right_pass_and_durations_read_as_people_write_them() -> None:
+    flow = {
+        "name": "kinds",
+        "steps": [
+            {"id": "nap", "sleep": "1h30m"},
+            {"id": "until", "until": "2027-01-31T09:00:00Z", "dependencies": ["nap"]},
+            {
+                "id": "ok",
+                "ask": {
+                    "question": "Go on after ${steps.nap.output.woke_at}?",
+                    "approval": True,
+                    "timeout": "2d",
+                    "default_answer": {"approved": False},
+                },
+                "dependencies": ["nap"],
+            },
+            {
+                "id": "sub",
+                "workflow": "child@3",
+                "input": {"x": 1},
+                "for_each": "${[1, 2]}",
+                "timeout": "60s",
+            },
+        ],
+    }
+    assert validate(workflow(flow), AGENTS, {"child"}) == ["nap", "sub", "until", "ok"]
+    assert (
+        parse_duration("1h30m") == 5400 and parse_duration("250ms") == 0.25 and parse_duration("2d") == 172800
+    )
+    with pytest.raises(ValueError, match="longer than"):
+        parse_duration("400d")
+
+
+def test_an_ask_question_may_only_refer_to_steps_it_depends_on() -> None:
+    found = violations(
+        {"steps": [{"id": "nap", "sleep": "1s"}, {"id": "ok", "ask": {"question": "${steps.nap.output}?"}}]}
+    )
+    assert "does not depend on" in found["workflow.steps[1].ask.question"]
+
+
+def test_a_budget_needs_a_limit_and_no_negative_one() -> None:
+    assert violations({"budget": {}, "steps": [s("a")]})["workflow.budget"] == "give tokens, cost or both"
+    assert "negative" in violations({"budget": {"tokens": -1}, "steps": [s("a")]})["workflow.budget.tokens"]

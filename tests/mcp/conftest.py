@@ -55,7 +55,20 @@ ASKING: dict[str, Any] = {
     "inputs": [{"name": "key", "required": True}],
     "steps": [step("pick", "ask", {"key": "${inputs.key}", "question": "Which plan?"})],
 }
-WORKFLOWS = [GREET, SLOW, BROKEN, ANYTHING, SPACED, ASKING]
+#: Its steps reply with files: text bytes, then (once the first is done) binary bytes and a link.
+FILES: dict[str, Any] = {
+    "name": "files",
+    "inputs": [{"name": "key", "required": True}],
+    "steps": [
+        step("report", "file", {"key": "${inputs.key}", "content": "a report", "filename": "report.txt"}),
+        step("chart", "file", {"key": "${inputs.key}-chart", "content": "", "bytes": 3,
+                               "media_type": "image/png", "filename": "chart.png",
+                               "url": "https://example.com/chart.png"},
+             dependencies=["report"]),
+    ],
+    "outputs": {"key": "${steps.report.output.key}"},
+}  # fmt: skip
+WORKFLOWS = [GREET, SLOW, BROKEN, ANYTHING, SPACED, ASKING, FILES]
 
 
 @dataclass

@@ -17,7 +17,10 @@ What it does is chosen by the message's data part, `{"behaviour": ..., "key": ..
   completes it with `{"key", "answer"}` (the answer's data) and the text "thanks".
 - `slow`: works `seconds` seconds (status "working"), then completes like `answer`.
 - `fail`: FAILED, with `retryable` in the status message's metadata if given; `reject`: REJECTED.
-- `message`: a Message in reply, no task: the text "hello" and `{"key", "replied": true}`.
+- `message`: a Message in reply, no task: the text "hello" and `{"key", "replied": true}` (and, with
+  `files: true`, the file parts `file` answers with).
+- `file`: completes at once, an artifact with the text "filed", a raw file part (b"remote bytes",
+  text/plain, "output.txt") and a url part (FILE_URL, text/plain, "output.txt").
 
 Environment: A2A_AGENT_LOG (required), A2A_AGENT_BINDINGS (the card's interfaces, in order;
 default `GRPC,JSONRPC,HTTP+JSON`), A2A_AGENT_STREAMING (`0`: the card says no streaming).
@@ -56,6 +59,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 LOG = os.environ.get("A2A_AGENT_LOG", "")
+FILE_URL = "https://example.com/output.txt"
 
 
 def record(event: str, **fields: Any) -> None:
@@ -105,6 +109,13 @@ def text_of(message: a2a.Message | None) -> str:
     return "".join(part.text for part in (message.parts if message is not None else ()) if part.text)
 
 
+def file_parts() -> list[a2a.Part]:
+    return [
+        a2a.Part(raw=b"remote bytes", media_type="text/plain", filename="output.txt"),
+        a2a.Part(url=FILE_URL, media_type="text/plain", filename="output.txt"),
+    ]
+
+
 def data_part(data: dict[str, Any]) -> a2a.Part:
     value = struct_pb2.Value()
     json_format.ParseDict(data, value.struct_value)
@@ -150,6 +161,8 @@ class Behaviours(AgentExecutor):
                 role=a2a.ROLE_AGENT,
                 parts=[a2a.Part(text="hello"), data_part({"key": key, "replied": True})],
             )
+            if data.get("files"):
+                reply.parts.extend(file_parts())
             await event_queue.enqueue_event(reply)
             return
         if current is None and message is not None:
@@ -185,6 +198,9 @@ class Behaviours(AgentExecutor):
                     await updater.failed(failure)
                 case "reject":
                     await updater.reject(updater.new_agent_message([a2a.Part(text="not doing that")]))
+                case "file":
+                    await updater.add_artifact([a2a.Part(text="filed"), *file_parts()], name="output")
+                    await updater.complete()
                 case _:
                     await updater.add_artifact([data_part({"key": key, "echo": data})])
                     await updater.add_artifact([a2a.Part(text="answered")])

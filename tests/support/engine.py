@@ -25,17 +25,23 @@ import grpc
 from pydantic import BaseModel
 
 from agentmesh import Agent, AgentMeshError, Ask, Context, Reply
+from agentmesh.errors import ResourceExhausted
+from agentmesh.messages import TokenUsage
 from agentmesh.runtime import agent_host
 from agentmesh.server import ServiceHost
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.store.base import Batch, RunStore, WriteResult
 from agentmesh_gateway.store.postgres import PostgresRunStore
 from agentmesh_gateway.store.sqlite import SqliteRunStore
+from agentmesh_gateway.throttle import AgentLimits
 
 AGENT = "scripted"
+#: The model the scripted agent's replies say spent their tokens.
+MODEL = "scripted-model"
 #: What the scripted agent's questions want for an answer.
 ANSWER_SCHEMA = {
     "type": "object",
@@ -52,6 +58,10 @@ class Outcome:
     delay: float = 0.0
     code: str = ""  # empty: succeed
     asks: int = 0
+    #: Tokens the reply says the model `MODEL` spent (input, output).
+    tokens: tuple[int, int] = (0, 0)
+    #: Refuse as out of capacity (RESOURCE_EXHAUSTED) saying when to come back (RetryInfo).
+    retry_after: float | None = None
 
 
 @dataclass
@@ -110,8 +120,12 @@ async def act(data: Act, ctx: Context) -> Reply | Ask:
         raise
     finally:
         call.ended = time.monotonic()
+    if outcome.retry_after is not None:
+        raise ResourceExhausted("scripted overload", retry_delay=outcome.retry_after, reason="SCRIPTED")
     if outcome.code:
         raise AgentMeshError("scripted failure", code=grpc.StatusCode[outcome.code], reason="SCRIPTED")
+    if any(outcome.tokens):
+        ctx.usage += TokenUsage(*outcome.tokens).of_model(MODEL)
     return Reply(
         text=f"{step}/{item_label}",
         data={"token": f"{step}/{item_label}/{attempt}", "answers": list(answers)},
@@ -177,8 +191,17 @@ class CrashingPostgresStore(_Crashing, PostgresRunStore):
 
 
 @asynccontextmanager
-async def running_engine(store: RunStore, agent_address: str) -> AsyncIterator[Engine]:
-    engine = Engine(store, AgentDirectory({AGENT: [agent_address]}), {})
+async def running_engine(
+    store: RunStore,
+    agent_address: str,
+    workflows: Mapping[str, workflow_pb2.Workflow] | None = None,
+    prices: Prices | None = None,
+    limits: AgentLimits | None = None,
+) -> AsyncIterator[Engine]:
+    """An engine on `store` that knows the scripted agent (with `limits`) and `workflows` (for
+    sub-workflow steps), pricing models at `prices`."""
+    agents = AgentDirectory({AGENT: [agent_address]}, limits={AGENT: limits} if limits else None)
+    engine = Engine(store, agents, dict(workflows or {}), prices=prices)
     await engine.start()
     try:
         yield engine

@@ -18,6 +18,7 @@ import grpc
 from pydantic import BaseModel
 
 from agentmesh import Agent, AgentMeshError, Ask, Context, Reply
+from agentmesh.messages import RawPart, TokenUsage, UrlPart
 
 agent = Agent("probe", description="Records its invocations for tests.")
 calls: Counter[str] = Counter()
@@ -43,6 +44,8 @@ class Echo(BaseModel):
     key: str = ""
     value: Any = None
     ms: int = 0
+    #: Tokens to report having spent (as prompt tokens), as a model-calling skill would.
+    tokens: int = 0
 
 
 class Flaky(BaseModel):
@@ -72,6 +75,7 @@ async def echo(data: Echo, ctx: Context) -> Reply:
         record(ctx, "cancelled", data.key)
         raise
     record(ctx, "finished", data.key)
+    ctx.usage += TokenUsage(input_tokens=data.tokens)
     return Reply(text=f"echo {data.key}", data={"key": data.key, "value": data.value})
 
 
@@ -90,6 +94,30 @@ async def big(data: Big, ctx: Context) -> Reply:
     for _ in range(data.depth):
         nested = {"d": nested}
     return Reply(data={"value": nested})
+
+
+class Files(BaseModel):
+    key: str = ""
+    #: A file of these bytes (`content`, else `bytes` times "x"), unless both are empty.
+    content: str = "hello"
+    bytes: int = 0
+    #: And a file by reference, if given.
+    url: str = ""
+    filename: str = "output.txt"
+    media_type: str = "text/plain"
+    #: Milliseconds to wait before replying.
+    ms: int = 0
+
+
+@agent.skill("file", "Reply with a file (`content`, or `bytes` of x) and a link to `url`.", input=Files)
+async def file(data: Files, ctx: Context) -> Reply:
+    record(ctx, "started", data.key)
+    await asyncio.sleep(data.ms / 1000)
+    raw = data.content.encode() if data.content else b"x" * data.bytes
+    files: list[RawPart | UrlPart] = [RawPart(raw, data.media_type, data.filename)] if raw else []
+    if data.url:
+        files.append(UrlPart(data.url, data.media_type, data.filename))
+    return Reply(text=f"file {data.key}", data={"key": data.key}, files=files)
 
 
 def started(key: str) -> bool:

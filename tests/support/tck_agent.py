@@ -20,7 +20,7 @@ import os
 import grpc
 from pydantic import BaseModel, ConfigDict
 
-from agentmesh import Agent, AgentMeshError, Ask, Client, Context, Reply
+from agentmesh import Agent, AgentMeshError, Ask, Client, Context, RawPart, Reply, UrlPart
 
 #: The prefix of the A2A request id the gateway gives a run an A2A message started.
 REQUEST_ID_PREFIX = "a2a:"
@@ -81,9 +81,10 @@ async def scenario(data: AnyInput, ctx: Context) -> Reply | Ask:
             return Reply(text=text)
     if mid.startswith("tck-artifact-data"):
         return Reply(data={"key": "value", "count": 42})
+    if mid.startswith("tck-artifact-file-url"):
+        return Reply(files=[UrlPart("https://example.com/output.txt", "text/plain", "output.txt")])
     if mid.startswith(("tck-artifact-file", "tck-stream-artifact-file")):
-        # A step's result in the mesh is text and JSON data: a file part has no way through.
-        return Reply(text="output.txt", data={"filename": "output.txt", "media_type": "text/plain"})
+        return Reply(files=[RawPart(b"tck", "text/plain", "output.txt")])
     if mid.startswith("tck-stream-002"):
         return Reply()
     return Reply(text="Hello from TCK")

@@ -2,7 +2,8 @@
 
 A task is a run: its id is the run's id, its context id the run's session. Its history is the
 message that started it, then each question a step's agent asked and the answer it got; its
-artifacts are the run's outputs (and, for an agent exposed on its own, its step's text and data).
+artifacts are the run's outputs and its steps' files (for an agent exposed on its own, its step's
+text, data and files).
 """
 
 from __future__ import annotations
@@ -121,10 +122,15 @@ def task_status(run: run_pb2.Run) -> a2a.TaskStatus:
 
 
 def artifacts(run: run_pb2.Run, step_id: str | None) -> list[a2a.Artifact]:
-    """What a finished run made: its outputs; for an agent exposed on its own (`step_id`), its
-    step's text and data, as the agent answered."""
+    """What a run made. For an agent exposed on its own (`step_id`), once the run succeeded, its
+    step's text, data and files, as the agent answered. For a workflow, once it succeeded, its
+    outputs; and each succeeded step's files, as soon as the step has them (a stream sends them
+    then: `step_files`), since a workflow's outputs are JSON and cannot carry them."""
+    found: list[a2a.Artifact] = []
+    if step_id is None:
+        found = [step_files(step.step_id, step.files) for step in run.steps if step.files]
     if run.state != run_pb2.RUN_STATE_SUCCEEDED:
-        return []
+        return found
     artifact = a2a.Artifact(artifact_id="outputs", name="outputs")
     step = next((s for s in run.steps if s.step_id == step_id), None) if step_id else None
     if step is not None:
@@ -132,9 +138,31 @@ def artifacts(run: run_pb2.Run, step_id: str | None) -> list[a2a.Artifact]:
             artifact.parts.add(text=step.text)
         if step.HasField("output") and step.output.WhichOneof("kind") == "struct_value":
             artifact.parts.add(data=step.output, media_type="application/json")
+        artifact.parts.extend(file_parts(step.files))
     else:
         artifact.parts.add(data=struct_pb2.Value(struct_value=run.outputs), media_type="application/json")
-    return [artifact] if artifact.parts else []
+    return [artifact, *found] if artifact.parts else found
+
+
+def step_files(step_id: str, files: Iterable[message_pb2.Part]) -> a2a.Artifact:
+    """A workflow step's files, as an artifact of the workflow's task."""
+    artifact = a2a.Artifact(artifact_id=f"{step_id}-files", name=f"{step_id} files")
+    artifact.parts.extend(file_parts(files))
+    return artifact
+
+
+def file_parts(files: Iterable[message_pb2.Part]) -> list[a2a.Part]:
+    """A step's files as A2A file parts: bytes as `raw`, a reference as `url`, each with its
+    filename and mediaType (A2A 1.0's file parts)."""
+    parts = []
+    for file in files:
+        part = a2a.Part(media_type=file.media_type, filename=file.filename)
+        if file.WhichOneof("content") == "raw":
+            part.raw = file.raw
+        else:
+            part.url = file.url
+        parts.append(part)
+    return parts
 
 
 def task(

@@ -1,6 +1,6 @@
 """A run's events as the A2A updates a client following its task sees: status updates (the
 task's state, with the question it waits on, a step's progress, or why it failed) and artifact
-updates (streamed text, an agent's answer, the run's outputs)."""
+updates (streamed text, an agent's answer, a workflow step's files, the run's outputs)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def updates_of(
         ):
             # An agent exposed on its own answers with its step's text and data, as it answered.
             done = run_pb2.Run(run_id=run_id, state=run_pb2.RUN_STATE_SUCCEEDED)
+            completed = event.step_completed
             done.steps.add(
-                step_id=target.step_id, text=event.step_completed.text, output=event.step_completed.output
+                step_id=target.step_id, text=completed.text, output=completed.output, files=completed.files
             )
             return [
                 a2a.TaskArtifactUpdateEvent(
@@ -55,6 +56,13 @@ def updates_of(
                 return []  # a fan-out's items would drown the stream: its step says it all
             status.state = a2a.TASK_STATE_WORKING
             status.message.CopyFrom(convert.text_message(_progress(kind, body), run_id, context_id))
+            if kind == "step_completed" and body.files and target.step_id is None:
+                # A workflow's step made files: they are the task's as of now (its outputs are JSON).
+                artifact = convert.step_files(body.step_id, body.files)
+                made = a2a.TaskArtifactUpdateEvent(
+                    task_id=run_id, context_id=context_id, artifact=artifact, last_chunk=True
+                )
+                return [made, a2a.TaskStatusUpdateEvent(task_id=run_id, context_id=context_id, status=status)]
         case "run_completed":
             run = run_pb2.Run(run_id=run_id, state=run_pb2.RUN_STATE_SUCCEEDED)
             run.outputs.CopyFrom(event.run_completed.outputs)

@@ -63,8 +63,26 @@ _VIEWER = (
     "GetMetrics",
     "WatchMetrics",
     "GetCaller",
+    "GetWorkflow",
+    "GetSchedule",
+    "ListSchedules",
 )
-_OPERATOR = ("StartRun", "RunWorkflow", "CancelRun", "ProvideInput", "ValidateWorkflow", "Chat", "ChatStream")
+_OPERATOR = (
+    "StartRun",
+    "RunWorkflow",
+    "CancelRun",
+    "ProvideInput",
+    "ValidateWorkflow",
+    "Chat",
+    "ChatStream",
+    "CreateSchedule",
+    "PauseSchedule",
+    "ResumeSchedule",
+    "TriggerSchedule",
+    "DeleteSchedule",
+)
+# ApplyWorkflow is not listed: registering a workflow changes what every caller runs by name, an
+# admin's call.
 
 #: A2A (lf.a2a.v1.A2AService), on every binding: reading tasks is a viewer's, sending messages
 #: (which start runs or answer them) and cancelling an operator's.

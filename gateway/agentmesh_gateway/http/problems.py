@@ -1,21 +1,25 @@
 """Errors on the HTTP port as problem details (RFC 9457): the HTTP status that matches the gRPC
-code (google/rpc/code.proto's table), and the same code, reason and field violations the gRPC
-port sends in its status, bounded the same way."""
+code (google/rpc/code.proto's table), and the same code, reason, metadata and field violations
+the gRPC port sends in its status.
+
+There is one path: an error becomes the rich `google.rpc.Status` the gRPC port would send
+(`agentmesh.status.to_status`, bounded there), and the problem is read from that status. A
+surface that calls the gRPC servicer itself (the HTTP/JSON transcoder) hands over the status the
+servicer ended the call with; the others hand over the error. Either way the body is bounded as
+the gRPC trailers are: at most about 5 KiB whatever the request held.
+"""
 
 from __future__ import annotations
 
-import grpc
-from starlette.responses import JSONResponse
+import json
+from dataclasses import dataclass, field
 
-from agentmesh.errors import DOMAIN, AgentMeshError, ResourceExhausted
-from agentmesh.status import (
-    MAX_FIELD_PATH_BYTES,
-    MAX_FIELD_VIOLATIONS,
-    MAX_STATUS_MESSAGE_BYTES,
-    MAX_VIOLATION_DESCRIPTION_BYTES,
-    bounded_metadata,
-    cut,
-)
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+from starlette.responses import Response
+
+from agentmesh.errors import DOMAIN, AgentMeshError
+from agentmesh.status import to_status
 
 #: google/rpc/code.proto: the HTTP status each gRPC code maps to.
 HTTP_STATUS = {
@@ -37,31 +41,67 @@ HTTP_STATUS = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DATA_LOSS: 500,
 }
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_DETAILS_KEY = "grpc-status-details-bin"
 
 
-def problem_response(error: AgentMeshError) -> JSONResponse:
-    status = HTTP_STATUS.get(error.code, 500)
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem details document, its HTTP status and the headers that go with it."""
+
+    status: int
+    body: dict[str, object]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def response(self) -> Response:
+        return Response(self.json(), self.status, self.headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_response(error: AgentMeshError) -> Response:
+    return error_problem(error).response()
+
+
+def error_problem(error: AgentMeshError) -> Problem:
+    return status_problem(to_status(error))
+
+
+def status_problem(status: grpc.Status) -> Problem:
+    """The problem a gRPC call's status stands for: its code, and the ErrorInfo, BadRequest and
+    RetryInfo of its details (grpc-status-details-bin) when it has them."""
+    code: grpc.StatusCode = status.code
+    rich = status_pb2.Status()
+    for key, value in status.trailing_metadata or ():
+        if key == _DETAILS_KEY and isinstance(value, bytes):
+            rich.ParseFromString(value)
+    http_status = HTTP_STATUS.get(code, 500)
     body: dict[str, object] = {
         "type": "about:blank",
-        "title": error.code.name.replace("_", " ").capitalize(),
-        "status": status,
-        "detail": cut(error.message, MAX_STATUS_MESSAGE_BYTES),
-        "code": error.code.name,
-        "reason": error.reason,
+        "title": code.name.replace("_", " ").capitalize(),
+        "status": http_status,
+        "detail": rich.message or status.details or code.name,
+        "code": code.name,
+        "reason": code.name,
         "domain": DOMAIN,
     }
-    if error.metadata:
-        body["metadata"] = bounded_metadata(error.metadata)
-    violations = getattr(error, "violations", None)
-    if violations:
-        body["violations"] = [
-            {
-                "field": cut(v.field, MAX_FIELD_PATH_BYTES),
-                "description": cut(v.description, MAX_VIOLATION_DESCRIPTION_BYTES),
-            }
-            for v in violations[:MAX_FIELD_VIOLATIONS]
-        ]
-    headers = {}
-    if isinstance(error, ResourceExhausted) and error.retry_delay is not None:
-        headers["Retry-After"] = str(max(1, round(error.retry_delay)))
-    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+    headers: dict[str, str] = {}
+    for detail in rich.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            body |= {"reason": info.reason, "domain": info.domain}
+            if info.metadata:
+                body["metadata"] = dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            body["violations"] = [
+                {"field": v.field, "description": v.description} for v in bad.field_violations
+            ]
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            headers["Retry-After"] = str(max(1, round(retry.retry_delay.ToTimedelta().total_seconds())))
+    return Problem(http_status, body, headers)

@@ -1,10 +1,10 @@
 """MCP's tools/list and tools/call over the engine, as the caller the HTTP request authenticated.
 
 Calling a workflow's tool starts a run (a new one each call), follows it and answers with its
-outputs; its step events become progress notifications (progress: steps ended; total: steps)
-when the client asked for them. A call the client abandons (`notifications/cancelled`, a closed
-response stream, its session deleted) cancels the run; the gateway stopping does not: the run
-goes on after the restart, as runs do.
+outputs and the files its steps made (`mcp.files`); its step events become progress notifications
+(progress: steps ended; total: steps) when the client asked for them. A call the client
+abandons (`notifications/cancelled`, a closed response stream, its session deleted) cancels the
+run; the gateway stopping does not: the run goes on after the restart, as runs do.
 
 Errors: the engine's (bad inputs, no such run, at capacity, a run that failed) are tool errors
 (`isError`), which the model reads and can act on, with the error's code, reason and fields in
@@ -49,6 +49,7 @@ from agentmesh_gateway.auth import (
 from agentmesh_gateway.auth import visible_owner as _visible_owner
 from agentmesh_gateway.engine import Engine, RunRequest
 from agentmesh_gateway.mcp import schemas, views
+from agentmesh_gateway.mcp.files import RunFiles
 from agentmesh_gateway.store.base import EventRecord
 
 log = logging.getLogger("agentmesh.gateway.mcp")
@@ -140,6 +141,7 @@ class McpTools:
         run_id = ""
         end: run_pb2.RunEvent | None = None
         asking: list[run_pb2.InputRequest] = []
+        made = RunFiles()
         try:
             async with aclosing(events):
                 with following:
@@ -148,7 +150,7 @@ class McpTools:
                         first = await anext(events)
                     run_id = first.run_id
                     try:
-                        end, asking = await self._follow(ctx, run_id, events, len(workflow.steps))
+                        end, asking = await self._follow(ctx, run_id, events, len(workflow.steps), made)
                     except anyio.get_cancelled_exc_class():
                         if not self.stopping:
                             await self._abandon(run_id, owner)
@@ -165,7 +167,7 @@ class McpTools:
                 "takes it up again; follow it with get_run."
             )
             return _error_result(text, run_id, "RUNNING")
-        return await self._answer(run_id, end, asking, owner)
+        return await self._answer(run_id, end, asking, owner, made)
 
     def stop_following(self) -> None:
         """The gateway stops: every call following a run answers now, leaving the run running."""
@@ -174,16 +176,18 @@ class McpTools:
             following.cancel()
 
     async def _follow(
-        self, ctx: Context, run_id: str, events: AsyncIterator[EventRecord], total: int
+        self, ctx: Context, run_id: str, events: AsyncIterator[EventRecord], total: int, made: RunFiles
     ) -> tuple[run_pb2.RunEvent | None, list[run_pb2.InputRequest]]:
         """The event that ends the run (or leaves it waiting for input), and the questions it waits
-        on then (from its events: the stored run may lag them); progress on the way."""
+        on then (from its events: the stored run may lag them); progress on the way, and the
+        files its steps made into `made`."""
         await _progress(ctx, 0, total, f"run {run_id} started")
         ended: set[str] = set()
         asking: dict[tuple[str, int | None], run_pb2.InputRequest] = {}
         async for record in events:
             event = record.event()
             kind = event.WhichOneof("event")
+            made.see(event, kind)
             if kind in _ENDS:
                 return event, list(asking.values())
             if kind == "step_input_required":
@@ -211,13 +215,18 @@ class McpTools:
                 )
 
     async def _answer(
-        self, run_id: str, end: run_pb2.RunEvent | None, asking: list[run_pb2.InputRequest], owner: str | None
+        self,
+        run_id: str,
+        end: run_pb2.RunEvent | None,
+        asking: list[run_pb2.InputRequest],
+        owner: str | None,
+        made: RunFiles,
     ) -> CallToolResult:
         kind = end.WhichOneof("event") if end is not None else None
         if end is not None and kind == "run_completed":
             outputs = struct_to_dict(end.run_completed.outputs)
             return CallToolResult(
-                content=[TextContent(text=views.json_text(outputs))],
+                content=[TextContent(text=views.json_text(outputs)), *made.contents(run_id)],
                 structured_content=outputs,
                 _meta={RUN_ID_META: run_id, STATE_META: "SUCCEEDED"},
             )

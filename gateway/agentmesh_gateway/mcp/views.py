@@ -3,8 +3,8 @@
 A run's snapshot can hold up to 16 MiB (every step's output and text); an MCP answer is read by a
 model, and repeated as text next to its structured content. `run_view` keeps a run's shape (its
 state, each step's state and error, up to MAX_QUESTIONS of the questions it waits on), and its
-values (outputs, inputs, steps' outputs and texts) while they fit in MAX_RUN_VIEW_BYTES, naming
-what it left out.
+values (outputs, inputs, steps' outputs, texts and files' names) while they fit in
+MAX_RUN_VIEW_BYTES, naming what it left out.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from agentmesh.status import (
 )
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway.limits import MiB
+from agentmesh_gateway.mcp.files import files_view
 
 #: What the values of one run view may add up to (as JSON).
 MAX_RUN_VIEW_BYTES = 2 * MiB
@@ -104,6 +105,9 @@ def run_view(run: run_pb2.Run, budget: int = MAX_RUN_VIEW_BYTES) -> dict[str, An
             values.append((shape, "output", path, partial(value_to_python, step.output)))
         if step.text:
             values.append((shape, "text", f"steps.{step.step_id}.text", partial(str, step.text)))
+        if step.files:  # their names, types and sizes: a model has no use for the bytes here
+            path = f"steps.{step.step_id}.files"
+            values.append((shape, "files", path, partial(files_view, run.run_id, step)))
     values.append((view, "inputs", "inputs", partial(struct_to_dict, run.inputs)))
     left = budget - _size(view)
     for holder, key, path, read in values:

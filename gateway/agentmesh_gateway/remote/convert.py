@@ -7,11 +7,12 @@ is not an object comes in as `{"value": ...}`.
 A task's result is its artifacts: their data parts merged in order (later keys win) are the
 step's output, their text (an artifact's parts joined as they came, streamed chunks included;
 artifacts apart by a blank line) the step's text, or, with no artifact text, the text of the
-task's last status message.
+task's last status message; their file parts (raw, url), in order, the step's files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from a2a.types import a2a_pb2 as a2a
@@ -112,15 +113,17 @@ def result(task: a2a.Task, *, sender: str) -> agent_pb.InvokeResponse:
     data: dict[str, Any] = {}
     found = False
     texts = []
+    files = []
     for artifact in task.artifacts:
         for part in artifact.parts:
             if part.WhichOneof("content") == "data":
                 data.update(_object(part.data))
                 found = True
+        files += file_parts(artifact.parts)
         if text := text_of(artifact.parts):
             texts.append(text)
     text = "\n\n".join(texts) or text_of(task.status.message.parts)
-    return _response(text, data if found else None, sender=sender, context_id=task.context_id)
+    return _response(text, data if found else None, files, sender=sender, context_id=task.context_id)
 
 
 def reply(message: a2a.Message, *, sender: str) -> agent_pb.InvokeResponse:
@@ -132,8 +135,25 @@ def reply(message: a2a.Message, *, sender: str) -> agent_pb.InvokeResponse:
             data.update(_object(part.data))
             found = True
     return _response(
-        text_of(message.parts, "\n\n"), data if found else None, sender=sender, context_id=message.context_id
+        text_of(message.parts, "\n\n"),
+        data if found else None,
+        file_parts(message.parts),
+        sender=sender,
+        context_id=message.context_id,
     )
+
+
+def file_parts(parts: Iterable[a2a.Part]) -> list[message_pb2.Part]:
+    """The file parts (raw, url) among A2A parts as the mesh's, with their filename and media type:
+    they become the step's files."""
+    files = []
+    for part in parts:
+        kind = part.WhichOneof("content")
+        if kind == "raw":
+            files.append(message_pb2.Part(raw=part.raw, media_type=part.media_type, filename=part.filename))
+        elif kind == "url":
+            files.append(message_pb2.Part(url=part.url, media_type=part.media_type, filename=part.filename))
+    return files
 
 
 def question(task: a2a.Task, *, sender: str) -> agent_pb.InvokeResponse:
@@ -189,7 +209,7 @@ def _object(value: struct_pb2.Value) -> dict[str, Any]:
 
 
 def _response(
-    text: str, data: dict[str, Any] | None, *, sender: str, context_id: str
+    text: str, data: dict[str, Any] | None, files: list[message_pb2.Part], *, sender: str, context_id: str
 ) -> agent_pb.InvokeResponse:
     response = agent_pb.InvokeResponse()
     message = response.message
@@ -201,4 +221,5 @@ def _response(
         part = message.parts.add(media_type="application/json")
         fill_struct(part.data, data)
         part.data.SetInParent()
+    message.parts.extend(files)
     return response

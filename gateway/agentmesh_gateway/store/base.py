@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -56,10 +56,15 @@ class Snapshot:
     run_id: str
     state: int
     data: bytes
+    #: A parked run's next timer (ns since the epoch): when the store's `due_runs` names it.
+    wake_at: int | None = None
 
     @classmethod
     def of(cls, run: run_pb2.Run) -> Snapshot:
-        return cls(run.run_id, run.state, run.SerializeToString())
+        wake_at = None
+        if run.state in PARKED_STATES and run.HasField("wake_time"):
+            wake_at = run.wake_time.ToNanoseconds()
+        return cls(run.run_id, run.state, run.SerializeToString(), wake_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,8 @@ class NewRun:
     first_event: EventRecord
     #: Who started it (the run's principal); empty without authentication.
     owner: str = ""
+    #: Its workflow's name (ListRuns filters by it).
+    workflow: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -89,6 +96,7 @@ class NewRun:
             run.create_time.ToNanoseconds(),
             EventRecord.of(first_event),
             run.principal,
+            run.workflow.name,
         )
 
 
@@ -101,6 +109,8 @@ class CallRecord:
     agent: str
     ok: bool
     millis: float
+    #: Tokens the agent reported spending on the call (prompt and output).
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +143,8 @@ class PendingInput:
 
 @dataclass(frozen=True, slots=True)
 class CallStats:
-    """One agent's calls so far: how many, how many succeeded, and their latency (ms).
+    """One agent's calls so far: how many, how many succeeded, their latency (ms), and the tokens
+    they reported.
 
     Percentiles are nearest-rank over every counted call.
     """
@@ -144,6 +155,8 @@ class CallStats:
     average_ms: float
     p50_ms: float
     p95_ms: float
+    p99_ms: float
+    tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +184,45 @@ class WriteResult:
 
     taken: dict[str, bytes] = field(default_factory=dict)
     fenced: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilters:
+    """What ListRuns may ask for beyond a state (each empty: no filter)."""
+
+    #: The workflow's exact name.
+    workflow: str = ""
+    #: The principal that started the run (Run.principal).
+    principal: str = ""
+    #: A run id prefix, or a case-insensitive part of the workflow's name.
+    query: str = ""
+
+    @property
+    def needle(self) -> str:
+        """`query` as the store compares it: run ids are lowercase hex, names are compared casefolded."""
+        return fold(self.query)
+
+
+NO_FILTERS = RunFilters()
+
+
+def workflow_names(rows: Iterable[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """(run_id, its workflow's name) of stored (run_id, snapshot) rows: how a store from before
+    runs kept their workflow's name beside them fills it in."""
+    names = []
+    for run_id, snapshot in rows:
+        try:
+            name = run_pb2.Run.FromString(snapshot).workflow.name
+        except DecodeError:
+            name = ""  # unreadable: listed under no workflow (resuming it says more)
+        names.append((run_id, name))
+    return names
+
+
+def fold(text: str) -> str:
+    """A name as the query filter compares it, the same whatever the database's locale: the stores
+    keep each run's workflow name folded here, in Python, next to the name itself."""
+    return text.casefold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,20 +256,29 @@ class RunStore(Protocol):
         ...
 
     async def list_runs(
-        self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
+        self,
+        *,
+        state: int,
+        page_size: int,
+        page_token: str,
+        max_bytes: int,
+        owner: str | None = None,
+        filters: RunFilters = NO_FILTERS,
     ) -> Page:
-        """Runs newest first, optionally of one state and of one owner (principal); raises
-        ValueError for a bad page token.
+        """Runs newest first, optionally of one state, of one owner (principal: the caller's
+        isolation) and matching `filters`; raises ValueError for a bad page token.
 
         A page holds at most `page_size` runs and, past its first, no more than `max_bytes`
-        of stored snapshots."""
+        of stored snapshots. A page token marks where its page ended in the listing order, so
+        the next page is right whatever the filters, as long as they stay the same."""
         ...
 
     async def events_after(self, run_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...
 
     async def unfinished_runs(self) -> list[str]:
-        """Ids of runs to resume: neither succeeded, failed nor cancelled, and not waiting for
-        input (unless an answer is pending), oldest first."""
+        """Ids of runs to resume: neither succeeded, failed nor cancelled, nor sleeping, and not
+        waiting for input (unless an answer is pending), oldest first. (A sleeping run whose
+        timer is due is woken by whoever reads `due_runs`.)"""
         ...
 
     async def add_input(self, answer: PendingInput) -> bool:
@@ -234,8 +295,13 @@ class RunStore(Protocol):
         ...
 
     async def wake(self, run_id: str) -> int | None:
-        """Take a run waiting for input back to RUNNING, to execute it here; the fencing token of
-        the lease that comes with it (0 on a store of one gateway), or None if it was not waiting."""
+        """Take a parked run (waiting for input, or sleeping) back to RUNNING, to execute it here;
+        the fencing token of the lease that comes with it (0 on a store of one gateway), or None
+        if it was not parked."""
+        ...
+
+    async def due_runs(self, limit: int) -> list[str]:
+        """Parked runs whose timer is due (their `wake_at` has passed), soonest due first."""
         ...
 
     async def run_counts(self) -> dict[int, int]:
@@ -263,6 +329,8 @@ def location_label(location: str) -> str:
 
 
 FINISHED_STATES = (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED, run_pb2.RUN_STATE_CANCELLED)
+#: Runs with nothing to do until an answer comes or a timer fires: no gateway executes them.
+PARKED_STATES = (run_pb2.RUN_STATE_WAITING_FOR_INPUT, run_pb2.RUN_STATE_SLEEPING)
 
 
 def encode_page_token(create_time: int, run_id: str) -> str:

@@ -20,6 +20,7 @@ cancellations asked for on a replica that does not hold the run.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -29,19 +30,34 @@ import asyncpg
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway.store.base import (
     FINISHED_STATES,
+    NO_FILTERS,
+    PARKED_STATES,
     Batch,
     CallStats,
     EventRecord,
     Page,
     PendingInput,
+    RunFilters,
     RunHead,
     StoreConflict,
     StoreError,
     WriteResult,
     decode_page_token,
     encode_page_token,
+    fold,
     location_label,
+    workflow_names,
 )
+
+#: ListRuns by workflow (its name; NULL until filled in from the snapshot, see `_fill_workflows`)
+#: and by a query on the name folded in Python (store.base.fold), whatever the database's locale;
+#: the tokens each agent call reported.
+WORKFLOWS_AND_TOKENS = """
+    ALTER TABLE runs ADD COLUMN workflow text;
+    ALTER TABLE runs ADD COLUMN workflow_key text;
+    CREATE INDEX runs_by_workflow ON runs (workflow, create_time DESC, run_id DESC);
+    ALTER TABLE calls ADD COLUMN tokens bigint NOT NULL DEFAULT 0;
+    """
 
 #: Each migration once, in order; a store records the last one applied.
 MIGRATIONS: tuple[str, ...] = (
@@ -99,11 +115,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, step_id, item, turn)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN wake_at bigint;  -- a parked run's next timer, ns since the epoch
+    CREATE INDEX runs_by_wake ON runs (wake_at) WHERE wake_at IS NOT NULL;
+    """,
+    WORKFLOWS_AND_TOKENS,
 )
 
 EVENTS_CHANNEL = "agentmesh_events"
 CANCEL_CHANNEL = "agentmesh_cancel"
 INPUT_CHANNEL = "agentmesh_input"
+#: Runs whose workflow name is filled in per statement when a store from before it is opened.
+_FILL_BATCH = 1000
 #: NOTIFY payloads must stay under 8,000 bytes.
 _PAYLOAD_BYTES = 7000
 DEFAULT_LEASE_SECONDS = 6.0
@@ -144,6 +167,7 @@ class PostgresRunStore:
             for version, migration in enumerate(MIGRATIONS[applied:], start=applied + 1):
                 await db.execute(migration)
                 await db.execute("INSERT INTO agentmesh_schema (version) VALUES ($1)", version)
+        await _fill_workflows(pool)
         self._pool = pool
 
     async def close(self) -> None:
@@ -194,11 +218,11 @@ class PostgresRunStore:
                 key = new.idempotency_key or None
                 inserted = await db.fetchval(
                     "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner,"
-                    " lease_owner, lease_until, fence)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), 1)"
+                    " lease_owner, lease_until, fence, workflow, workflow_key)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), 1, $9, $10)"
                     " ON CONFLICT (request_id) DO NOTHING RETURNING run_id",
                     run.run_id, key, run.state, new.create_time_ns, run.data, new.owner,
-                    self.replica, self.lease_seconds,
+                    self.replica, self.lease_seconds, new.workflow, fold(new.workflow),
                 )  # fmt: skip
                 if inserted is None:
                     taken[run.run_id] = bytes(
@@ -214,12 +238,18 @@ class PostgresRunStore:
                 await db.executemany(
                     "INSERT INTO events (run_id, sequence, event) VALUES ($1, $2, $3)", events
                 )
-            snapshots = [(s.data, s.state, s.run_id) for s in batch.snapshots if s.run_id not in fenced]
+            snapshots = [
+                (s.data, s.state, s.wake_at, s.run_id) for s in batch.snapshots if s.run_id not in fenced
+            ]
             if snapshots:
-                await db.executemany("UPDATE runs SET snapshot = $1, state = $2 WHERE run_id = $3", snapshots)
-            calls = [(c.agent, c.ok, c.millis) for c in batch.calls if c.run_id not in fenced]
+                await db.executemany(
+                    "UPDATE runs SET snapshot = $1, state = $2, wake_at = $3 WHERE run_id = $4", snapshots
+                )
+            calls = [(c.agent, c.ok, c.millis, c.tokens) for c in batch.calls if c.run_id not in fenced]
             if calls:
-                await db.executemany("INSERT INTO calls (agent, ok, millis) VALUES ($1, $2, $3)", calls)
+                await db.executemany(
+                    "INSERT INTO calls (agent, ok, millis, tokens) VALUES ($1, $2, $3, $4)", calls
+                )
             for payload in self._payloads(sorted({run_id for run_id, _, _ in events})):
                 await db.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, payload)
         return WriteResult(taken, frozenset(fenced))
@@ -244,12 +274,12 @@ class PostgresRunStore:
             "UPDATE runs SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),"
             " fence = fence + 1"
             " WHERE run_id IN (SELECT run_id FROM runs WHERE NOT (state = ANY($3::integer[]))"
-            "   AND (state != $5 OR run_id IN (SELECT run_id FROM inputs))"
+            "   AND state != $6 AND (state != $5 OR run_id IN (SELECT run_id FROM inputs))"
             "   AND (lease_until IS NULL OR lease_until < now())"
             "   ORDER BY create_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
             " RETURNING run_id, fence",
             self.replica, self.lease_seconds, list(FINISHED_STATES), limit,
-            run_pb2.RUN_STATE_WAITING_FOR_INPUT,
+            run_pb2.RUN_STATE_WAITING_FOR_INPUT, run_pb2.RUN_STATE_SLEEPING,
         )  # fmt: skip
         return {str(r["run_id"]): int(r["fence"]) for r in rows}
 
@@ -322,7 +352,14 @@ class PostgresRunStore:
         return None if row is None else RunHead(str(row["owner"]), int(row["state"]))
 
     async def list_runs(
-        self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
+        self,
+        *,
+        state: int,
+        page_size: int,
+        page_token: str,
+        max_bytes: int,
+        owner: str | None = None,
+        filters: RunFilters = NO_FILTERS,
     ) -> Page:
         clauses: list[str] = []
         params: list[Any] = []
@@ -335,6 +372,13 @@ class PostgresRunStore:
             clauses.append(f"owner = {param(owner)}")
         if state:
             clauses.append(f"state = {param(state)}")
+        if filters.workflow:
+            clauses.append(f"workflow = {param(filters.workflow)}")
+        if filters.principal:
+            clauses.append(f"owner = {param(filters.principal)}")
+        if filters.query:
+            needle = param(filters.needle)
+            clauses.append(f"(starts_with(run_id, {needle}) OR strpos(workflow_key, {needle}) > 0)")
         if page_token:
             before_time, before_id = decode_page_token(page_token)
             at, run = param(before_time), param(before_id)
@@ -382,15 +426,18 @@ class PostgresRunStore:
         rows = await self.pool.fetch(
             "SELECT agent, count(*) AS n, sum(ok::int) AS ok, avg(millis) AS mean,"
             " percentile_disc(0.5) WITHIN GROUP (ORDER BY millis) AS p50,"
-            " percentile_disc(0.95) WITHIN GROUP (ORDER BY millis) AS p95"
+            " percentile_disc(0.95) WITHIN GROUP (ORDER BY millis) AS p95,"
+            " percentile_disc(0.99) WITHIN GROUP (ORDER BY millis) AS p99,"
+            " sum(tokens) AS tokens"
             " FROM calls GROUP BY agent"
         )
         return [
             CallStats(
-                r["agent"], int(r["n"]), int(r["ok"]), float(r["mean"]), float(r["p50"]), float(r["p95"])
+                r["agent"], int(r["n"]), int(r["ok"]), float(r["mean"]), float(r["p50"]), float(r["p95"]),
+                float(r["p99"]), int(r["tokens"]),
             )
             for r in rows
-        ]
+        ]  # fmt: skip
 
     async def chat_history(self, session_id: str) -> list[tuple[str, str]]:
         rows = await self.pool.fetch(
@@ -412,9 +459,9 @@ class PostgresRunStore:
 
     async def unfinished_runs(self) -> list[str]:
         rows = await self.pool.fetch(
-            "SELECT run_id FROM runs WHERE NOT (state = ANY($1::integer[]))"
+            "SELECT run_id FROM runs WHERE NOT (state = ANY($1::integer[])) AND state != $3"
             " AND (state != $2 OR run_id IN (SELECT run_id FROM inputs)) ORDER BY create_time",
-            list(FINISHED_STATES), run_pb2.RUN_STATE_WAITING_FOR_INPUT,
+            list(FINISHED_STATES), run_pb2.RUN_STATE_WAITING_FOR_INPUT, run_pb2.RUN_STATE_SLEEPING,
         )  # fmt: skip
         return [str(r["run_id"]) for r in rows]
 
@@ -457,9 +504,31 @@ class PostgresRunStore:
     async def wake(self, run_id: str) -> int | None:
         # The lease comes with it, so no other replica claims the run meanwhile.
         fence = await self.pool.fetchval(
-            "UPDATE runs SET state = $2, lease_owner = $3, lease_until = now() + make_interval(secs => $4),"
-            " fence = fence + 1 WHERE run_id = $1 AND state = $5 RETURNING fence",
-            run_id, run_pb2.RUN_STATE_RUNNING, self.replica, self.lease_seconds,
-            run_pb2.RUN_STATE_WAITING_FOR_INPUT,
+            "UPDATE runs SET state = $2, wake_at = NULL, lease_owner = $3,"
+            " lease_until = now() + make_interval(secs => $4), fence = fence + 1"
+            " WHERE run_id = $1 AND state = ANY($5::integer[]) RETURNING fence",
+            run_id, run_pb2.RUN_STATE_RUNNING, self.replica, self.lease_seconds, list(PARKED_STATES),
         )  # fmt: skip
         return None if fence is None else int(fence)
+
+    async def due_runs(self, limit: int) -> list[str]:
+        rows = await self.pool.fetch(
+            "SELECT run_id FROM runs WHERE wake_at <= $1 AND state = ANY($2::integer[])"
+            " ORDER BY wake_at LIMIT $3",
+            time.time_ns(), list(PARKED_STATES), limit,
+        )  # fmt: skip
+        return [str(r["run_id"]) for r in rows]
+
+
+async def _fill_workflows(pool: asyncpg.Pool) -> None:
+    """Give the runs of a store from before ListRuns filtered by workflow their workflow's name,
+    read from their snapshots (once: new runs are stored with it). Replicas starting together may
+    both fill a row, with the same value."""
+    while rows := await pool.fetch(
+        "SELECT run_id, snapshot FROM runs WHERE workflow IS NULL LIMIT $1", _FILL_BATCH
+    ):
+        named = workflow_names((str(r["run_id"]), bytes(r["snapshot"])) for r in rows)
+        await pool.executemany(
+            "UPDATE runs SET workflow = $2, workflow_key = $3 WHERE run_id = $1",
+            [(run_id, name, fold(name)) for run_id, name in named],
+        )

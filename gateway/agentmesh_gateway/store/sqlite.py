@@ -26,17 +26,22 @@ from typing import Any, TypeVar
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway.store.base import (
     FINISHED_STATES,
+    NO_FILTERS,
+    PARKED_STATES,
     Batch,
     CallStats,
     EventRecord,
     Page,
     PendingInput,
+    RunFilters,
     RunHead,
     StoreConflict,
     StoreError,
     WriteResult,
     decode_page_token,
     encode_page_token,
+    fold,
+    workflow_names,
 )
 
 _SCHEMA = """
@@ -46,8 +51,12 @@ CREATE TABLE IF NOT EXISTS runs (
     state       INTEGER NOT NULL,
     create_time INTEGER NOT NULL,
     snapshot    BLOB NOT NULL,
-    owner       TEXT NOT NULL DEFAULT ''
+    owner       TEXT NOT NULL DEFAULT '',
+    wake_at     INTEGER,                 -- a parked run's next timer, ns since the epoch
+    workflow    TEXT,                    -- its workflow's name (NULL in a store from before it, until filled)
+    workflow_key TEXT                    -- the name folded (store.base.fold): what a query matches
 );
+CREATE INDEX IF NOT EXISTS runs_by_wake ON runs (wake_at) WHERE wake_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (create_time DESC, run_id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, create_time DESC, run_id DESC);
 CREATE TABLE IF NOT EXISTS events (
@@ -57,10 +66,12 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (run_id, sequence)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_by_owner ON runs (owner, create_time DESC, run_id DESC);
+CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow, create_time DESC, run_id DESC);
 CREATE TABLE IF NOT EXISTS calls (
     agent  TEXT NOT NULL,
     ok     INTEGER NOT NULL,
-    millis REAL NOT NULL
+    millis REAL NOT NULL,
+    tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS calls_by_latency ON calls (agent, millis, ok);
 CREATE TABLE IF NOT EXISTS inputs (
@@ -83,6 +94,9 @@ CREATE TABLE IF NOT EXISTS chat (
 """
 
 T = TypeVar("T")
+
+#: Runs whose workflow name is filled in per transaction when a store from before it is opened.
+_FILL_BATCH = 1000
 
 
 class SqliteRunStore:
@@ -112,7 +126,16 @@ class SqliteRunStore:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
         if columns and "owner" not in columns:
             connection.execute("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        if columns and "wake_at" not in columns:
+            connection.execute("ALTER TABLE runs ADD COLUMN wake_at INTEGER")
+        if columns and "workflow" not in columns:
+            connection.execute("ALTER TABLE runs ADD COLUMN workflow TEXT")
+            connection.execute("ALTER TABLE runs ADD COLUMN workflow_key TEXT")
+        calls = {row[1] for row in connection.execute("PRAGMA table_info(calls)")}
+        if calls and "tokens" not in calls:
+            connection.execute("ALTER TABLE calls ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0")
         connection.executescript(_SCHEMA)
+        _fill_workflow_names(connection)
         return connection
 
     async def close(self) -> None:
@@ -155,8 +178,8 @@ class SqliteRunStore:
     async def write(self, batch: Batch) -> WriteResult:
         # One gateway per file: no leases, so nothing is ever fenced.
         events = [(e.run_id, e.sequence, e.data) for e in batch.events]
-        snapshots = [(s.data, s.state, s.run_id) for s in batch.snapshots]
-        calls = [(c.agent, c.ok, c.millis) for c in batch.calls]
+        snapshots = [(s.data, s.state, s.wake_at, s.run_id) for s in batch.snapshots]
+        calls = [(c.agent, c.ok, c.millis, c.tokens) for c in batch.calls]
 
         def write(db: sqlite3.Connection) -> dict[str, bytes]:
             taken: dict[str, bytes] = {}
@@ -164,10 +187,13 @@ class SqliteRunStore:
                 run = new.snapshot
                 key = new.idempotency_key or None
                 inserted = db.execute(
-                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
-                    (run.run_id, key, run.state, new.create_time_ns, run.data, new.owner),
-                ).rowcount
+                    "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner, workflow,"
+                    " workflow_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+                    (
+                        run.run_id, key, run.state, new.create_time_ns, run.data, new.owner,
+                        new.workflow, fold(new.workflow),
+                    ),
+                ).rowcount  # fmt: skip
                 if not inserted:
                     found = db.execute("SELECT snapshot FROM runs WHERE request_id = ?", (key,)).fetchone()
                     taken[run.run_id] = bytes(found[0])
@@ -178,8 +204,8 @@ class SqliteRunStore:
                     (first.run_id, first.sequence, first.data),
                 )
             db.executemany("INSERT INTO events (run_id, sequence, event) VALUES (?, ?, ?)", events)
-            db.executemany("UPDATE runs SET snapshot = ?, state = ? WHERE run_id = ?", snapshots)
-            db.executemany("INSERT INTO calls (agent, ok, millis) VALUES (?, ?, ?)", calls)
+            db.executemany("UPDATE runs SET snapshot = ?, state = ?, wake_at = ? WHERE run_id = ?", snapshots)
+            db.executemany("INSERT INTO calls (agent, ok, millis, tokens) VALUES (?, ?, ?, ?)", calls)
             return taken
 
         try:
@@ -198,7 +224,14 @@ class SqliteRunStore:
         return RunHead(str(rows[0][0]), int(rows[0][1])) if rows else None
 
     async def list_runs(
-        self, *, state: int, page_size: int, page_token: str, max_bytes: int, owner: str | None = None
+        self,
+        *,
+        state: int,
+        page_size: int,
+        page_token: str,
+        max_bytes: int,
+        owner: str | None = None,
+        filters: RunFilters = NO_FILTERS,
     ) -> Page:
         clauses: list[str] = []
         params: list[object] = []
@@ -208,6 +241,16 @@ class SqliteRunStore:
         if state:
             clauses.append("state = ?")
             params.append(state)
+        if filters.workflow:
+            clauses.append("workflow = ?")
+            params.append(filters.workflow)
+        if filters.principal:
+            clauses.append("owner = ?")
+            params.append(filters.principal)
+        if filters.query:
+            needle = filters.needle
+            clauses.append("(substr(run_id, 1, ?) = ? OR instr(workflow_key, ?) > 0)")
+            params += [len(needle), needle, needle]
         if page_token:
             before_time, before_id = decode_page_token(page_token)
             clauses.append("(create_time < ? OR (create_time = ? AND run_id < ?))")
@@ -261,7 +304,9 @@ class SqliteRunStore:
                 ).fetchone()
                 return float(row[0])
 
-            totals = db.execute("SELECT agent, COUNT(*), SUM(ok), AVG(millis) FROM calls GROUP BY agent")
+            totals = db.execute(
+                "SELECT agent, COUNT(*), SUM(ok), AVG(millis), SUM(tokens) FROM calls GROUP BY agent"
+            )
             return [
                 CallStats(
                     agent,
@@ -270,8 +315,10 @@ class SqliteRunStore:
                     float(average),
                     nearest_rank(agent, count, 0.50),
                     nearest_rank(agent, count, 0.95),
+                    nearest_rank(agent, count, 0.99),
+                    int(tokens),
                 )
-                for agent, count, ok, average in totals.fetchall()
+                for agent, count, ok, average, tokens in totals.fetchall()
             ]
 
         return await self._read(summarize)
@@ -298,9 +345,9 @@ class SqliteRunStore:
     async def unfinished_runs(self) -> list[str]:
         marks = ",".join("?" * len(FINISHED_STATES))
         rows = await self._query(
-            f"SELECT run_id FROM runs WHERE state NOT IN ({marks})"  # noqa: S608
+            f"SELECT run_id FROM runs WHERE state NOT IN ({marks}) AND state != ?"  # noqa: S608
             " AND (state != ? OR run_id IN (SELECT run_id FROM inputs)) ORDER BY create_time",
-            (*FINISHED_STATES, run_pb2.RUN_STATE_WAITING_FOR_INPUT),
+            (*FINISHED_STATES, run_pb2.RUN_STATE_SLEEPING, run_pb2.RUN_STATE_WAITING_FOR_INPUT),
         )
         return [row[0] for row in rows]
 
@@ -350,12 +397,31 @@ class SqliteRunStore:
         def wake(db: sqlite3.Connection) -> bool:
             return bool(
                 db.execute(
-                    "UPDATE runs SET state = ? WHERE run_id = ? AND state = ?",
-                    (run_pb2.RUN_STATE_RUNNING, run_id, run_pb2.RUN_STATE_WAITING_FOR_INPUT),
+                    "UPDATE runs SET state = ?, wake_at = NULL WHERE run_id = ? AND state IN (?, ?)",
+                    (run_pb2.RUN_STATE_RUNNING, run_id, *PARKED_STATES),
                 ).rowcount
             )
 
         return 0 if await self._transaction(wake) else None
+
+    async def due_runs(self, limit: int) -> list[str]:
+        rows = await self._query(
+            "SELECT run_id FROM runs WHERE wake_at <= ? AND state IN (?, ?) ORDER BY wake_at LIMIT ?",
+            (time.time_ns(), *PARKED_STATES, limit),
+        )
+        return [row[0] for row in rows]
+
+
+def _fill_workflow_names(db: sqlite3.Connection) -> None:
+    """Give the runs of a store from before ListRuns filtered by workflow their workflow's name,
+    read from their snapshots (once: new runs are stored with it)."""
+    while rows := db.execute(
+        "SELECT run_id, snapshot FROM runs WHERE workflow IS NULL LIMIT ?", (_FILL_BATCH,)
+    ).fetchall():
+        names = [(name, fold(name), run_id) for run_id, name in workflow_names(rows)]
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("UPDATE runs SET workflow = ?, workflow_key = ? WHERE run_id = ?", names)
+        db.execute("COMMIT")
 
 
 def _private(path: Path) -> None:

@@ -9,12 +9,18 @@ import { AgentError } from "./errors.js";
 import type { Composer } from "./llm/offline.js";
 import { answerSchemaOf, decode, jsonSchemaOf, type JsonSchema, withAliases } from "./schema.js";
 
-/** What a handler answers: readable text (markdown), and structured data of the output schema. */
+/** What a handler answers: readable text (markdown), structured data of the output schema, and
+ * files, which the reply carries after its text and data (a run keeps them as the step's files). */
 export interface Reply<Out> {
   text?: string;
   data?: Out;
   metadata?: Record<string, unknown>;
+  files?: FilePart[];
 }
+
+/** A file a reply carries: its bytes (`raw`) or a URL where they are, with a media type (e.g.
+ * "text/plain") and a file name. */
+export type FilePart = { raw: Uint8Array; mediaType?: string; filename?: string } | { url: string; mediaType?: string; filename?: string };
 
 /**
  * A question a handler answers with instead of a reply (A2A's input-required); `ask` makes one.
@@ -84,6 +90,7 @@ export interface SkillAnswer {
   text: string;
   data?: Record<string, unknown>;
   metadata: Record<string, unknown>;
+  files: FilePart[];
   /** Set when the skill asked a question (`text`, `data`) instead of answering. */
   inputRequired?: { answerSchema?: JsonSchema };
 }
@@ -162,11 +169,13 @@ export class Agent {
             text: question,
             ...(data ? { data } : {}),
             metadata: {},
+            files: [],
             inputRequired: answerSchema ? { answerSchema } : {},
           };
         }
         const answered = output ? (output.parse(reply.data) as Record<string, unknown>) : undefined;
-        return { text: reply.text ?? "", ...(answered ? { data: answered } : {}), metadata: reply.metadata ?? {} };
+        const files = (reply.files ?? []).map((file, i) => checkFile(file, spec.id, i));
+        return { text: reply.text ?? "", ...(answered ? { data: answered } : {}), metadata: reply.metadata ?? {}, files };
       },
     });
     return this;
@@ -194,6 +203,17 @@ export class Agent {
     }
     return found;
   }
+}
+
+/** A reply's file, checked where the handler's bug can be named: a plain object that is neither
+ * bytes nor a URL would otherwise go out as an empty part. */
+function checkFile(file: FilePart, skill: string, index: number): FilePart {
+  const raw = "raw" in file && file.raw instanceof Uint8Array;
+  const url = "url" in file && typeof file.url === "string";
+  if (raw === url) {
+    throw new Error(`skill "${skill}" replied with file ${index}, which needs exactly one of raw (a Uint8Array) or url (a string)`);
+  }
+  return file;
 }
 
 function unknownSkill(message: string): AgentError {

@@ -6,6 +6,7 @@ export {
   Ask,
   ask,
   type AskOptions,
+  type FilePart,
   type Handler,
   type RegisteredSkill,
   type Reply,

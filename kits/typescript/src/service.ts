@@ -6,7 +6,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { status as Status } from "@grpc/grpc-js";
 import { randomBytes } from "node:crypto";
 
-import type { Agent } from "./agent.js";
+import type { Agent, SkillAnswer } from "./agent.js";
 import { Call } from "./call.js";
 import { contentOf, conversationMessage } from "./conversation.js";
 import { AgentError, statusOf, toServiceError } from "./errors.js";
@@ -228,7 +228,7 @@ class Service {
       log.debug("invoked", { ...logFields(handlerCall), duration_ms: Math.round((performance.now() - started) * 1000) / 1000 });
       const asked = answer.inputRequired;
       return create(InvokeResponseSchema, {
-        message: this.reply(message, skill.id, answer.text, answer.data, answer.metadata),
+        message: this.reply(message, skill.id, answer),
         usage: create(TokenUsageSchema, {
           inputTokens: BigInt(usage.inputTokens),
           outputTokens: BigInt(usage.outputTokens),
@@ -247,8 +247,9 @@ class Service {
     }
   }
 
-  private reply(request: AgentMessage | undefined, skill: string, text: string, data: Record<string, unknown> | undefined, extra: Record<string, unknown>): AgentMessage {
+  private reply(request: AgentMessage | undefined, skill: string, answer: SkillAnswer): AgentMessage {
     const { agent, llm } = this.options;
+    const { text, data, metadata: extra, files } = answer;
     const message = create(AgentMessageSchema, {
       messageId: randomBytes(16).toString("hex"),
       contextId: request?.contextId ?? "",
@@ -265,6 +266,10 @@ class Service {
     }
     if (data !== undefined) {
       message.parts.push(create(PartSchema, { content: { case: "data", value: data as JsonObject }, mediaType: "application/json" }));
+    }
+    for (const file of files) {
+      const content = "raw" in file ? { case: "raw" as const, value: file.raw } : { case: "url" as const, value: file.url };
+      message.parts.push(create(PartSchema, { content, mediaType: file.mediaType ?? "", filename: file.filename ?? "" }));
     }
     return message;
   }

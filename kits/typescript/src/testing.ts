@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
 
-import type { Agent } from "./agent.js";
+import type { Agent, FilePart } from "./agent.js";
 import { Call } from "./call.js";
 import { type ConversationMessage, conversationMessage } from "./conversation.js";
 import { AgentMessageSchema, Role } from "./gen/agentmesh/v1/message_pb.js";
@@ -29,6 +29,8 @@ export interface Result {
   text: string;
   data?: Record<string, unknown>;
   metadata: Record<string, unknown>;
+  /** The files the reply carries, as the server sends them after its text and data. */
+  files: FilePart[];
   usage: Usage;
   /** Set when the skill asked a question (`text`, `data`) instead of answering. */
   inputRequired?: { answerSchema?: JsonSchema };

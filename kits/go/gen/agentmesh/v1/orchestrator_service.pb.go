@@ -925,7 +925,7 @@ func (x *ListRunsRequest) GetQuery() string {
 
 type ListRunsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Newest first. Runs carry no step outputs here; GetRun has them.
+	// Newest first. Runs carry no step outputs or files here; GetRun has them.
 	Runs          []*Run `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields

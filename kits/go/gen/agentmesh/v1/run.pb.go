@@ -657,7 +657,10 @@ type StepRun struct {
 	// A sleeping step: when it wakes.
 	WakeTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=wake_time,json=wakeTime,proto3" json:"wake_time,omitempty"`
 	// What the step's agent calls spent.
-	Usage         *Usage `protobuf:"bytes,14,opt,name=usage,proto3" json:"usage,omitempty"`
+	Usage *Usage `protobuf:"bytes,14,opt,name=usage,proto3" json:"usage,omitempty"`
+	// The files a succeeded step's agent replied with (StepCompleted.files); for a
+	// for_each step, its items' files in item order.
+	Files         []*Part `protobuf:"bytes,15,rep,name=files,proto3" json:"files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -786,6 +789,13 @@ func (x *StepRun) GetWakeTime() *timestamppb.Timestamp {
 func (x *StepRun) GetUsage() *Usage {
 	if x != nil {
 		return x.Usage
+	}
+	return nil
+}
+
+func (x *StepRun) GetFiles() []*Part {
+	if x != nil {
+		return x.Files
 	}
 	return nil
 }
@@ -1615,7 +1625,14 @@ type StepCompleted struct {
 	InputTokens  int64                  `protobuf:"varint,7,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
 	OutputTokens int64                  `protobuf:"varint,8,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
 	// The tokens by model, with their cost at the gateway's prices.
-	Models        []*ModelUsage `protobuf:"bytes,9,rep,name=models,proto3" json:"models,omitempty"`
+	Models []*ModelUsage `protobuf:"bytes,9,rep,name=models,proto3" json:"models,omitempty"`
+	// The files of the agent's reply: its raw and url parts, in order, each with its
+	// media_type and filename (text and data parts are `text` and `output`). For a
+	// for_each step's completion, its items' files in item order. The gateway bounds
+	// them: raw bytes (and URLs) count toward the step's output limit with `output`
+	// and `text` (1 MiB, else the step fails with RESOURCE_EXHAUSTED, reason
+	// OUTPUT_TOO_LARGE), and toward the run's (8 MiB, RUN_TOO_LARGE).
+	Files         []*Part `protobuf:"bytes,10,rep,name=files,proto3" json:"files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1709,6 +1726,13 @@ func (x *StepCompleted) GetOutputTokens() int64 {
 func (x *StepCompleted) GetModels() []*ModelUsage {
 	if x != nil {
 		return x.Models
+	}
+	return nil
+}
+
+func (x *StepCompleted) GetFiles() []*Part {
+	if x != nil {
+		return x.Files
 	}
 	return nil
 }
@@ -2574,7 +2598,7 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"RunContext\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
-	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\xda\x04\n" +
+	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\x84\x05\n" +
 	"\aStepRun\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.agentmesh.v1.StepStateR\x05state\x12\x1a\n" +
@@ -2593,7 +2617,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\rpending_input\x18\v \x03(\v2\x1a.agentmesh.v1.InputRequestR\fpendingInput\x12\"\n" +
 	"\rchild_run_ids\x18\f \x03(\tR\vchildRunIds\x127\n" +
 	"\twake_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bwakeTime\x12)\n" +
-	"\x05usage\x18\x0e \x01(\v2\x13.agentmesh.v1.UsageR\x05usage\"\xd9\x02\n" +
+	"\x05usage\x18\x0e \x01(\v2\x13.agentmesh.v1.UsageR\x05usage\x12(\n" +
+	"\x05files\x18\x0f \x03(\v2\x12.agentmesh.v1.PartR\x05files\"\xd9\x02\n" +
 	"\fInputRequest\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
@@ -2666,7 +2691,7 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12/\n" +
 	"\x05delay\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12,\n" +
 	"\x05error\x18\x05 \x01(\v2\x16.agentmesh.v1.RunErrorR\x05errorB\a\n" +
-	"\x05_item\"\xd9\x02\n" +
+	"\x05_item\"\x83\x03\n" +
 	"\rStepCompleted\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
@@ -2676,7 +2701,9 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\bduration\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12!\n" +
 	"\finput_tokens\x18\a \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\b \x01(\x03R\foutputTokens\x120\n" +
-	"\x06models\x18\t \x03(\v2\x18.agentmesh.v1.ModelUsageR\x06modelsB\a\n" +
+	"\x06models\x18\t \x03(\v2\x18.agentmesh.v1.ModelUsageR\x06models\x12(\n" +
+	"\x05files\x18\n" +
+	" \x03(\v2\x12.agentmesh.v1.PartR\x05filesB\a\n" +
 	"\x05_item\"\xad\x01\n" +
 	"\n" +
 	"StepFailed\x12\x17\n" +
@@ -2810,8 +2837,9 @@ var file_agentmesh_v1_run_proto_goTypes = []any{
 	(*structpb.Struct)(nil),       // 30: google.protobuf.Struct
 	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
 	(*structpb.Value)(nil),        // 32: google.protobuf.Value
-	(*AgentMessage)(nil),          // 33: agentmesh.v1.AgentMessage
-	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
+	(*Part)(nil),                  // 33: agentmesh.v1.Part
+	(*AgentMessage)(nil),          // 34: agentmesh.v1.AgentMessage
+	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
 }
 var file_agentmesh_v1_run_proto_depIdxs = []int32{
 	29, // 0: agentmesh.v1.Run.workflow:type_name -> agentmesh.v1.Workflow
@@ -2837,47 +2865,49 @@ var file_agentmesh_v1_run_proto_depIdxs = []int32{
 	8,  // 20: agentmesh.v1.StepRun.pending_input:type_name -> agentmesh.v1.InputRequest
 	31, // 21: agentmesh.v1.StepRun.wake_time:type_name -> google.protobuf.Timestamp
 	4,  // 22: agentmesh.v1.StepRun.usage:type_name -> agentmesh.v1.Usage
-	33, // 23: agentmesh.v1.InputRequest.question:type_name -> agentmesh.v1.AgentMessage
-	30, // 24: agentmesh.v1.InputRequest.answer_schema:type_name -> google.protobuf.Struct
-	31, // 25: agentmesh.v1.InputRequest.deadline:type_name -> google.protobuf.Timestamp
-	31, // 26: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
-	11, // 27: agentmesh.v1.RunEvent.run_started:type_name -> agentmesh.v1.RunStarted
-	12, // 28: agentmesh.v1.RunEvent.step_started:type_name -> agentmesh.v1.StepStarted
-	13, // 29: agentmesh.v1.RunEvent.step_output_chunk:type_name -> agentmesh.v1.StepOutputChunk
-	14, // 30: agentmesh.v1.RunEvent.step_retrying:type_name -> agentmesh.v1.StepRetrying
-	15, // 31: agentmesh.v1.RunEvent.step_completed:type_name -> agentmesh.v1.StepCompleted
-	16, // 32: agentmesh.v1.RunEvent.step_failed:type_name -> agentmesh.v1.StepFailed
-	17, // 33: agentmesh.v1.RunEvent.step_skipped:type_name -> agentmesh.v1.StepSkipped
-	18, // 34: agentmesh.v1.RunEvent.run_completed:type_name -> agentmesh.v1.RunCompleted
-	19, // 35: agentmesh.v1.RunEvent.run_failed:type_name -> agentmesh.v1.RunFailed
-	20, // 36: agentmesh.v1.RunEvent.run_cancelled:type_name -> agentmesh.v1.RunCancelled
-	21, // 37: agentmesh.v1.RunEvent.run_resumed:type_name -> agentmesh.v1.RunResumed
-	22, // 38: agentmesh.v1.RunEvent.step_input_required:type_name -> agentmesh.v1.StepInputRequired
-	23, // 39: agentmesh.v1.RunEvent.step_input_provided:type_name -> agentmesh.v1.StepInputProvided
-	24, // 40: agentmesh.v1.RunEvent.run_waiting:type_name -> agentmesh.v1.RunWaiting
-	25, // 41: agentmesh.v1.RunEvent.step_remote_task:type_name -> agentmesh.v1.StepRemoteTask
-	26, // 42: agentmesh.v1.RunEvent.step_sleeping:type_name -> agentmesh.v1.StepSleeping
-	27, // 43: agentmesh.v1.RunEvent.step_child_started:type_name -> agentmesh.v1.StepChildStarted
-	28, // 44: agentmesh.v1.RunEvent.step_queued:type_name -> agentmesh.v1.StepQueued
-	2,  // 45: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
-	34, // 46: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
-	9,  // 47: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
-	32, // 48: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
-	34, // 49: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
-	5,  // 50: agentmesh.v1.StepCompleted.models:type_name -> agentmesh.v1.ModelUsage
-	9,  // 51: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
-	30, // 52: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
-	34, // 53: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
-	9,  // 54: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
-	8,  // 55: agentmesh.v1.StepInputRequired.request:type_name -> agentmesh.v1.InputRequest
-	33, // 56: agentmesh.v1.StepInputProvided.answer:type_name -> agentmesh.v1.AgentMessage
-	31, // 57: agentmesh.v1.RunWaiting.wake_time:type_name -> google.protobuf.Timestamp
-	31, // 58: agentmesh.v1.StepSleeping.wake_time:type_name -> google.protobuf.Timestamp
-	59, // [59:59] is the sub-list for method output_type
-	59, // [59:59] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	33, // 23: agentmesh.v1.StepRun.files:type_name -> agentmesh.v1.Part
+	34, // 24: agentmesh.v1.InputRequest.question:type_name -> agentmesh.v1.AgentMessage
+	30, // 25: agentmesh.v1.InputRequest.answer_schema:type_name -> google.protobuf.Struct
+	31, // 26: agentmesh.v1.InputRequest.deadline:type_name -> google.protobuf.Timestamp
+	31, // 27: agentmesh.v1.RunEvent.event_time:type_name -> google.protobuf.Timestamp
+	11, // 28: agentmesh.v1.RunEvent.run_started:type_name -> agentmesh.v1.RunStarted
+	12, // 29: agentmesh.v1.RunEvent.step_started:type_name -> agentmesh.v1.StepStarted
+	13, // 30: agentmesh.v1.RunEvent.step_output_chunk:type_name -> agentmesh.v1.StepOutputChunk
+	14, // 31: agentmesh.v1.RunEvent.step_retrying:type_name -> agentmesh.v1.StepRetrying
+	15, // 32: agentmesh.v1.RunEvent.step_completed:type_name -> agentmesh.v1.StepCompleted
+	16, // 33: agentmesh.v1.RunEvent.step_failed:type_name -> agentmesh.v1.StepFailed
+	17, // 34: agentmesh.v1.RunEvent.step_skipped:type_name -> agentmesh.v1.StepSkipped
+	18, // 35: agentmesh.v1.RunEvent.run_completed:type_name -> agentmesh.v1.RunCompleted
+	19, // 36: agentmesh.v1.RunEvent.run_failed:type_name -> agentmesh.v1.RunFailed
+	20, // 37: agentmesh.v1.RunEvent.run_cancelled:type_name -> agentmesh.v1.RunCancelled
+	21, // 38: agentmesh.v1.RunEvent.run_resumed:type_name -> agentmesh.v1.RunResumed
+	22, // 39: agentmesh.v1.RunEvent.step_input_required:type_name -> agentmesh.v1.StepInputRequired
+	23, // 40: agentmesh.v1.RunEvent.step_input_provided:type_name -> agentmesh.v1.StepInputProvided
+	24, // 41: agentmesh.v1.RunEvent.run_waiting:type_name -> agentmesh.v1.RunWaiting
+	25, // 42: agentmesh.v1.RunEvent.step_remote_task:type_name -> agentmesh.v1.StepRemoteTask
+	26, // 43: agentmesh.v1.RunEvent.step_sleeping:type_name -> agentmesh.v1.StepSleeping
+	27, // 44: agentmesh.v1.RunEvent.step_child_started:type_name -> agentmesh.v1.StepChildStarted
+	28, // 45: agentmesh.v1.RunEvent.step_queued:type_name -> agentmesh.v1.StepQueued
+	2,  // 46: agentmesh.v1.RunStarted.run:type_name -> agentmesh.v1.Run
+	35, // 47: agentmesh.v1.StepRetrying.delay:type_name -> google.protobuf.Duration
+	9,  // 48: agentmesh.v1.StepRetrying.error:type_name -> agentmesh.v1.RunError
+	32, // 49: agentmesh.v1.StepCompleted.output:type_name -> google.protobuf.Value
+	35, // 50: agentmesh.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
+	5,  // 51: agentmesh.v1.StepCompleted.models:type_name -> agentmesh.v1.ModelUsage
+	33, // 52: agentmesh.v1.StepCompleted.files:type_name -> agentmesh.v1.Part
+	9,  // 53: agentmesh.v1.StepFailed.error:type_name -> agentmesh.v1.RunError
+	30, // 54: agentmesh.v1.RunCompleted.outputs:type_name -> google.protobuf.Struct
+	35, // 55: agentmesh.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
+	9,  // 56: agentmesh.v1.RunFailed.error:type_name -> agentmesh.v1.RunError
+	8,  // 57: agentmesh.v1.StepInputRequired.request:type_name -> agentmesh.v1.InputRequest
+	34, // 58: agentmesh.v1.StepInputProvided.answer:type_name -> agentmesh.v1.AgentMessage
+	31, // 59: agentmesh.v1.RunWaiting.wake_time:type_name -> google.protobuf.Timestamp
+	31, // 60: agentmesh.v1.StepSleeping.wake_time:type_name -> google.protobuf.Timestamp
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_agentmesh_v1_run_proto_init() }

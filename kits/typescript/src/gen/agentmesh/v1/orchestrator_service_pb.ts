@@ -328,7 +328,7 @@ export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
  */
 export type ListRunsResponse = Message<"agentmesh.v1.ListRunsResponse"> & {
   /**
-   * Newest first. Runs carry no step outputs here; GetRun has them.
+   * Newest first. Runs carry no step outputs or files here; GetRun has them.
    *
    * @generated from field: repeated agentmesh.v1.Run runs = 1;
    */
