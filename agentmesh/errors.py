@@ -7,6 +7,7 @@ Every error carries the gRPC status code it travels as, an UPPER_SNAKE reason fo
     ├── InvalidInput            INVALID_ARGUMENT, with BadRequest field violations
     │   └── InvalidWorkflow     a workflow (or workflow file) that does not validate
     ├── NotFound                NOT_FOUND: no such run, workflow or skill (or not the caller's)
+    ├── AlreadyExists           ALREADY_EXISTS: a schedule's name, or a workflow version, is taken
     ├── Unauthenticated         UNAUTHENTICATED: no credentials, or ones the server does not accept
     ├── PermissionDenied        PERMISSION_DENIED: a known caller without the role the call needs
     ├── FailedPrecondition      FAILED_PRECONDITION: not now (a step not waiting for an answer, say)
@@ -124,6 +125,11 @@ class InvalidInput(AgentMeshError):
 class NotFound(AgentMeshError):
     code = grpc.StatusCode.NOT_FOUND
     reason = "NOT_FOUND"
+
+
+class AlreadyExists(AgentMeshError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "ALREADY_EXISTS"
 
 
 class Unauthenticated(AgentMeshError):

@@ -30,6 +30,7 @@ from grpc_status import rpc_status
 from agentmesh.errors import (
     DOMAIN,
     AgentMeshError,
+    AlreadyExists,
     DeadlineExceeded,
     FailedPrecondition,
     FieldViolation,
@@ -210,6 +211,7 @@ def error_from_rpc(error: grpc.aio.AioRpcError) -> AgentMeshError:
         grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
         grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
         grpc.StatusCode.NOT_FOUND: NotFound,
+        grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
         grpc.StatusCode.UNAVAILABLE: Unavailable,
         grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
     }

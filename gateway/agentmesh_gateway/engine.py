@@ -100,7 +100,7 @@ class Engine:
         self._admission = admission or Admission()
         prometheus.follow_admission(self._admission)
         self._events = EventLog(store)
-        self._catalog = WorkflowCatalog(workflows, lambda: agents.names)
+        self._catalog = WorkflowCatalog(workflows, lambda: agents.names, store)
         services = RunServices(store, self._events, agents, self, prices or Prices())
         self._runs = RunOwner(services, self._admission)
         self._alarm = Alarm(self._runs)
@@ -110,6 +110,7 @@ class Engine:
     async def start(self) -> None:
         """Open the store, follow agent health, and resume every run a previous gateway left unfinished."""
         await self.store.open()
+        await self._catalog.start()
         prometheus.runs_counted(await self.store.run_counts())
         self._events.start()
         self._agents.start()
@@ -130,8 +131,8 @@ class Engine:
         if self._keeper is not None:
             await self._keeper.hand_over(held)
         await self._agents.stop()
+        await self._catalog.stop()
         await self.store.close()
-        self._catalog.close()
 
     # --- workflows and agents ----------------------------------------------------------------
 
@@ -139,7 +140,34 @@ class Engine:
         return self._catalog.by_name()
 
     def workflow(self, name: str) -> workflow_pb2.Workflow:
+        """NAME's latest version, or NAME@VERSION, as this gateway knows them now."""
         return self._catalog.named(name)
+
+    async def resolve_workflow(self, name: str) -> workflow_pb2.Workflow:
+        """As `workflow`, reading the store for a version registered elsewhere a moment ago."""
+        return await self._catalog.resolve(name)
+
+    async def apply_workflow(self, workflow: workflow_pb2.Workflow) -> tuple[workflow_pb2.Workflow, bool]:
+        """Validate and register a workflow; it as registered (version set), and whether it is new."""
+        return await self._catalog.apply(workflow)
+
+    async def workflow_versions(self, name: str | None = None) -> list[pb.WorkflowVersion]:
+        """Every registered version (of one workflow), newest first within a name, with its runs."""
+        counts = await self.store.version_counts(name)
+        versions = []
+        for version in self._catalog.versions(name):
+            workflow = version.workflow
+            runs, unfinished = counts.get((workflow.name, workflow.version), (0, 0))
+            entry = pb.WorkflowVersion(
+                name=workflow.name,
+                version=workflow.version,
+                digest=version.digest,
+                runs=runs,
+                runs_unfinished=unfinished,
+            )
+            entry.create_time.FromNanoseconds(version.create_time_ns)
+            versions.append(entry)
+        return versions
 
     async def validate(self, workflow: workflow_pb2.Workflow) -> list[str]:
         """The execution order, or InvalidInput with every problem; a valid workflow is checked once."""
@@ -296,7 +324,7 @@ class Engine:
         parent = request.parent
         return await self.start_run(
             RunRequest(
-                workflow=self.workflow(request.workflow_name),
+                workflow=await self.resolve_workflow(request.workflow_name),
                 inputs=request.inputs,
                 context=parent.context,
                 request_id=request.request_id,

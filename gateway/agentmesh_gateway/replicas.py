@@ -63,6 +63,7 @@ class LeaseKeeper:
         """Give up the leases of runs this gateway stopped executing, so another takes them now."""
         with contextlib.suppress(Exception):  # a store that is gone lets the leases expire instead
             await self._store.release(run_ids)
+            await self._store.leave()
         if run_ids:
             log.info("handed runs over", extra={"runs": len(run_ids), "replica": self._store.replica})
 
@@ -78,6 +79,7 @@ class LeaseKeeper:
 
     async def round(self) -> None:
         runs = self._runs
+        runs.share_limits(await self._store.heartbeat())
         for run_id in await self._store.renew(runs.held()):
             log.warning("lease lost; another replica has the run", extra={"run_id": run_id})
             await runs.drop(run_id)

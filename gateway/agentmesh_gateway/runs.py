@@ -46,6 +46,10 @@ class RunOwner:
         """The runs executed here, with the fencing tokens of their leases."""
         return {run_id: executor.fence for run_id, executor in self._executors.items()}
 
+    def share_limits(self, replicas: int) -> None:
+        """This gateway is one of `replicas` alive: its agents' limits are its share of theirs."""
+        self._services.agents.share_limits(replicas)
+
     def room(self) -> int:
         """How many more runs this gateway may take on (the admission bound less those it has)."""
         return self._admission.max_runs - self._admission.runs

@@ -52,7 +52,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
 
     async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
         async with rpc_errors(context, "StartRun"):
-            return pb.StartRunResponse(run=await self._engine.start_run(self._run_request(request, context)))
+            return pb.StartRunResponse(
+                run=await self._engine.start_run(await self._run_request(request, context))
+            )
 
     # The two event streams answer with the event log's records, encoded as responses by
     # `encode_event_response` (see `add_to_server`): the event's bytes are the ones the store
@@ -62,7 +64,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.RunWorkflowRequest, context: Context
     ) -> AsyncIterator[EventRecord]:
         async with rpc_errors(context, "RunWorkflow"):
-            async for record in self._engine.run_and_watch(self._run_request(request, context)):
+            async for record in self._engine.run_and_watch(await self._run_request(request, context)):
                 yield record
 
     async def WatchRun(  # type: ignore[override]
@@ -117,7 +119,9 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.ListWorkflowsRequest, context: Context
     ) -> pb.ListWorkflowsResponse:
         async with rpc_errors(context, "ListWorkflows"):
-            return pb.ListWorkflowsResponse(workflows=self._engine.workflows().values())
+            return pb.ListWorkflowsResponse(
+                workflows=self._engine.workflows().values(), versions=await self._engine.workflow_versions()
+            )
 
     async def GetMetrics(self, request: pb.GetMetricsRequest, context: Context) -> pb.GetMetricsResponse:
         async with rpc_errors(context, "GetMetrics"):
@@ -163,11 +167,14 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.ApplyWorkflowRequest, context: Context
     ) -> pb.ApplyWorkflowResponse:
         async with rpc_errors(context, "ApplyWorkflow"):
-            raise _not_yet("ApplyWorkflow")
+            workflow, created = await self._engine.apply_workflow(request.workflow)
+            return pb.ApplyWorkflowResponse(workflow=workflow, created=created)
 
     async def GetWorkflow(self, request: pb.GetWorkflowRequest, context: Context) -> pb.GetWorkflowResponse:
         async with rpc_errors(context, "GetWorkflow"):
-            raise _not_yet("GetWorkflow")
+            workflow = await self._engine.resolve_workflow(request.name)
+            versions = await self._engine.workflow_versions(workflow.name)
+            return pb.GetWorkflowResponse(workflow=workflow, versions=versions)
 
     async def CreateSchedule(
         self, request: pb.CreateScheduleRequest, context: Context
@@ -220,12 +227,12 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 tenant_isolation=self._isolated and self._authenticated and role < Role.ADMIN,
             )
 
-    def _run_request(self, request: StartRequest, context: Context) -> RunRequest:
+    async def _run_request(self, request: StartRequest, context: Context) -> RunRequest:
         source = request.WhichOneof("source")
         if source == "workflow":
             workflow = request.workflow
         elif source == "workflow_name":
-            workflow = self._engine.workflow(request.workflow_name)
+            workflow = await self._engine.resolve_workflow(request.workflow_name)
         else:
             raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
         return RunRequest(

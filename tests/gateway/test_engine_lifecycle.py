@@ -7,9 +7,9 @@ import logging
 
 import asyncpg
 
-from agentmesh_gateway.catalog import INLINE_VALIDATION_BYTES
 from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.store.postgres import PostgresRunStore
+from agentmesh_gateway.validator import INLINE_VALIDATION_BYTES
 from tests.support.engine import AGENT, Outcome, new_case, running_engine, start
 from tests.support.mesh import workflow
 from tests.support.rpc import log_records

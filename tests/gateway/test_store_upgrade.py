@@ -12,7 +12,8 @@ import asyncpg
 
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway.store import RunFilters, RunStore
-from agentmesh_gateway.store.postgres import MIGRATIONS, WORKFLOWS_AND_TOKENS, PostgresRunStore
+from agentmesh_gateway.store.postgres import PostgresRunStore
+from agentmesh_gateway.store.postgres_schema import MIGRATIONS, WORKFLOWS_AND_TOKENS
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 
 OLD_SCHEMA = """

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from google.protobuf.message import DecodeError
 
 from agentmesh.v1 import run_pb2
+from agentmesh_gateway.store.registry import Registry
 
 TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
@@ -21,6 +22,10 @@ class StoreError(Exception):
 class StoreConflict(StoreError):
     """The batch would break the store's integrity (an event's sequence already taken, say): the
     writer's view of a run is not the store's. Nothing of the batch was written."""
+
+
+class VersionTaken(StoreConflict):
+    """A version of the workflow is registered already, with another definition."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +82,9 @@ class NewRun:
     first_event: EventRecord
     #: Who started it (the run's principal); empty without authentication.
     owner: str = ""
-    #: Its workflow's name (ListRuns filters by it).
+    #: Its workflow's name (ListRuns filters by it), and the version it pinned.
     workflow: str = ""
+    workflow_version: str = ""
 
     @property
     def idempotency_key(self) -> str:
@@ -97,6 +103,7 @@ class NewRun:
             EventRecord.of(first_event),
             run.principal,
             run.workflow.name,
+            run.workflow.version,
         )
 
 
@@ -231,7 +238,7 @@ class Page:
     next_page_token: str
 
 
-class RunStore(Protocol):
+class RunStore(Registry, Protocol):
     """Runs (as snapshots) and their append-only event logs."""
 
     async def open(self) -> None: ...
@@ -371,6 +378,14 @@ class SharedRunStore(RunStore, Protocol):
 
     async def request_cancel(self, run_id: str, reason: str) -> None:
         """Ask the replica that holds the run to cancel it."""
+        ...
+
+    async def heartbeat(self) -> int:
+        """Say this replica is alive; how many replicas are (at least 1)."""
+        ...
+
+    async def leave(self) -> None:
+        """This replica stops: it no longer counts among those alive."""
         ...
 
     async def take_cancels(self, run_ids: Sequence[str]) -> dict[str, str]:

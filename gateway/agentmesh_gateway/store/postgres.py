@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -48,83 +48,10 @@ from agentmesh_gateway.store.base import (
     location_label,
     workflow_names,
 )
+from agentmesh_gateway.store.postgres_leases import EVENTS_CHANNEL, INPUT_CHANNEL, PostgresLeases
+from agentmesh_gateway.store.postgres_registry import PostgresRegistry
+from agentmesh_gateway.store.postgres_schema import MIGRATIONS
 
-#: ListRuns by workflow (its name; NULL until filled in from the snapshot, see `_fill_workflows`)
-#: and by a query on the name folded in Python (store.base.fold), whatever the database's locale;
-#: the tokens each agent call reported.
-WORKFLOWS_AND_TOKENS = """
-    ALTER TABLE runs ADD COLUMN workflow text;
-    ALTER TABLE runs ADD COLUMN workflow_key text;
-    CREATE INDEX runs_by_workflow ON runs (workflow, create_time DESC, run_id DESC);
-    ALTER TABLE calls ADD COLUMN tokens bigint NOT NULL DEFAULT 0;
-    """
-
-#: Each migration once, in order; a store records the last one applied.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE runs (
-        run_id      text PRIMARY KEY,
-        request_id  text UNIQUE,             -- the idempotency key: owner, newline, request_id
-        state       integer NOT NULL,
-        create_time bigint NOT NULL,
-        snapshot    bytea NOT NULL,
-        owner       text NOT NULL DEFAULT ''
-    );
-    CREATE INDEX runs_by_time ON runs (create_time DESC, run_id DESC);
-    CREATE INDEX runs_by_state ON runs (state, create_time DESC, run_id DESC);
-    CREATE INDEX runs_by_owner ON runs (owner, create_time DESC, run_id DESC);
-    CREATE TABLE events (
-        run_id   text NOT NULL,
-        sequence bigint NOT NULL,
-        event    bytea NOT NULL,
-        PRIMARY KEY (run_id, sequence)
-    );
-    CREATE TABLE calls (
-        agent  text NOT NULL,
-        ok     boolean NOT NULL,
-        millis double precision NOT NULL
-    );
-    CREATE INDEX calls_by_agent ON calls (agent);
-    CREATE TABLE chat (
-        session_id text NOT NULL,
-        turn       integer NOT NULL,
-        role       text NOT NULL,
-        text       text NOT NULL,
-        PRIMARY KEY (session_id, turn)
-    );
-    """,
-    """
-    ALTER TABLE runs ADD COLUMN lease_owner text NOT NULL DEFAULT '';
-    ALTER TABLE runs ADD COLUMN lease_until timestamptz;
-    ALTER TABLE runs ADD COLUMN fence bigint NOT NULL DEFAULT 0;
-    CREATE INDEX runs_unfinished ON runs (create_time) WHERE state NOT IN (3, 4, 5);
-    CREATE TABLE cancels (
-        run_id text PRIMARY KEY,
-        reason text NOT NULL
-    );
-    """,
-    """
-    CREATE TABLE inputs (
-        run_id    text NOT NULL,
-        step_id   text NOT NULL,
-        item      integer NOT NULL,          -- -1 for a plain step
-        turn      integer NOT NULL,
-        answer    bytea NOT NULL,
-        principal text NOT NULL,
-        added     timestamptz NOT NULL DEFAULT clock_timestamp(),
-        PRIMARY KEY (run_id, step_id, item, turn)
-    );
-    """,
-    """
-    ALTER TABLE runs ADD COLUMN wake_at bigint;  -- a parked run's next timer, ns since the epoch
-    CREATE INDEX runs_by_wake ON runs (wake_at) WHERE wake_at IS NOT NULL;
-    """,
-    WORKFLOWS_AND_TOKENS,
-)
-
-EVENTS_CHANNEL = "agentmesh_events"
-CANCEL_CHANNEL = "agentmesh_cancel"
-INPUT_CHANNEL = "agentmesh_input"
 #: Runs whose workflow name is filled in per statement when a store from before it is opened.
 _FILL_BATCH = 1000
 #: NOTIFY payloads must stay under 8,000 bytes.
@@ -135,7 +62,7 @@ DEFAULT_LEASE_SECONDS = 6.0
 _MIGRATION_LOCK = 0x61676D65  # "agme"
 
 
-class PostgresRunStore:
+class PostgresRunStore(PostgresLeases, PostgresRegistry):
     def __init__(
         self,
         url: str,
@@ -218,11 +145,12 @@ class PostgresRunStore:
                 key = new.idempotency_key or None
                 inserted = await db.fetchval(
                     "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner,"
-                    " lease_owner, lease_until, fence, workflow, workflow_key)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), 1, $9, $10)"
+                    " lease_owner, lease_until, fence, workflow, workflow_key, workflow_version)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), 1, $9, $10, $11)"
                     " ON CONFLICT (request_id) DO NOTHING RETURNING run_id",
                     run.run_id, key, run.state, new.create_time_ns, run.data, new.owner,
                     self.replica, self.lease_seconds, new.workflow, fold(new.workflow),
+                    new.workflow_version or None,
                 )  # fmt: skip
                 if inserted is None:
                     taken[run.run_id] = bytes(
@@ -266,82 +194,6 @@ class PostgresRunStore:
         if current:
             payloads.append(" ".join([self.replica, *current]))
         return payloads
-
-    # --- leases ------------------------------------------------------------------------------
-
-    async def claim(self, limit: int) -> dict[str, int]:
-        rows = await self.pool.fetch(
-            "UPDATE runs SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),"
-            " fence = fence + 1"
-            " WHERE run_id IN (SELECT run_id FROM runs WHERE NOT (state = ANY($3::integer[]))"
-            "   AND state != $6 AND (state != $5 OR run_id IN (SELECT run_id FROM inputs))"
-            "   AND (lease_until IS NULL OR lease_until < now())"
-            "   ORDER BY create_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
-            " RETURNING run_id, fence",
-            self.replica, self.lease_seconds, list(FINISHED_STATES), limit,
-            run_pb2.RUN_STATE_WAITING_FOR_INPUT, run_pb2.RUN_STATE_SLEEPING,
-        )  # fmt: skip
-        return {str(r["run_id"]): int(r["fence"]) for r in rows}
-
-    async def renew(self, fences: Mapping[str, int]) -> set[str]:
-        if not fences:
-            return set()
-        rows = await self.pool.fetch(
-            "UPDATE runs SET lease_until = now() + make_interval(secs => $2)"
-            " WHERE run_id = ANY($3::text[]) AND lease_owner = $1 RETURNING run_id, fence",
-            self.replica, self.lease_seconds, sorted(fences),
-        )  # fmt: skip
-        held = {str(r["run_id"]) for r in rows if fences.get(str(r["run_id"])) == int(r["fence"])}
-        return set(fences) - held
-
-    async def release(self, run_ids: Sequence[str]) -> None:
-        if run_ids:
-            await self.pool.execute(
-                "UPDATE runs SET lease_until = NULL, lease_owner = ''"
-                " WHERE run_id = ANY($1::text[]) AND lease_owner = $2",
-                sorted(run_ids), self.replica,
-            )  # fmt: skip
-
-    async def request_cancel(self, run_id: str, reason: str) -> None:
-        async with self.pool.acquire() as db, db.transaction():
-            await db.execute(
-                "INSERT INTO cancels (run_id, reason) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING",
-                run_id, reason,
-            )  # fmt: skip
-            await db.execute("SELECT pg_notify($1, $2)", CANCEL_CHANNEL, run_id)
-
-    async def take_cancels(self, run_ids: Sequence[str]) -> dict[str, str]:
-        if not run_ids:
-            return {}
-        rows = await self.pool.fetch(
-            "DELETE FROM cancels WHERE run_id = ANY($1::text[]) RETURNING run_id, reason", sorted(run_ids)
-        )
-        return {str(r["run_id"]): str(r["reason"]) for r in rows}
-
-    async def follow(
-        self,
-        on_events: Callable[[str], None],
-        on_cancel: Callable[[str], None],
-        on_input: Callable[[str], None],
-    ) -> None:
-        listener = await asyncpg.connect(self._url)
-
-        def events(_: object, __: int, ___: str, payload: object) -> None:
-            replica, *run_ids = str(payload).split()
-            if replica != self.replica:
-                for run_id in run_ids:
-                    on_events(run_id)
-
-        def cancels(_: object, __: int, ___: str, payload: object) -> None:
-            on_cancel(str(payload))
-
-        def inputs(_: object, __: int, ___: str, payload: object) -> None:
-            on_input(str(payload))
-
-        await listener.add_listener(EVENTS_CHANNEL, events)
-        await listener.add_listener(CANCEL_CHANNEL, cancels)
-        await listener.add_listener(INPUT_CHANNEL, inputs)
-        self._listener = listener
 
     async def get_run(self, run_id: str) -> run_pb2.Run | None:
         snapshot = await self.pool.fetchval("SELECT snapshot FROM runs WHERE run_id = $1", run_id)

@@ -43,6 +43,7 @@ from agentmesh_gateway.store.base import (
     fold,
     workflow_names,
 )
+from agentmesh_gateway.store.sqlite_registry import REGISTRY_SCHEMA, SqliteRegistry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -54,7 +55,8 @@ CREATE TABLE IF NOT EXISTS runs (
     owner       TEXT NOT NULL DEFAULT '',
     wake_at     INTEGER,                 -- a parked run's next timer, ns since the epoch
     workflow    TEXT,                    -- its workflow's name (NULL in a store from before it, until filled)
-    workflow_key TEXT                    -- the name folded (store.base.fold): what a query matches
+    workflow_key TEXT,                   -- the name folded (store.base.fold): what a query matches
+    workflow_version TEXT                -- the version it pinned (runs of a registered workflow)
 );
 CREATE INDEX IF NOT EXISTS runs_by_wake ON runs (wake_at) WHERE wake_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (create_time DESC, run_id DESC);
@@ -95,11 +97,12 @@ CREATE TABLE IF NOT EXISTS chat (
 
 T = TypeVar("T")
 
+
 #: Runs whose workflow name is filled in per transaction when a store from before it is opened.
 _FILL_BATCH = 1000
 
 
-class SqliteRunStore:
+class SqliteRunStore(SqliteRegistry):
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._writer: sqlite3.Connection | None = None
@@ -131,10 +134,12 @@ class SqliteRunStore:
         if columns and "workflow" not in columns:
             connection.execute("ALTER TABLE runs ADD COLUMN workflow TEXT")
             connection.execute("ALTER TABLE runs ADD COLUMN workflow_key TEXT")
+        if columns and "workflow_version" not in columns:
+            connection.execute("ALTER TABLE runs ADD COLUMN workflow_version TEXT")
         calls = {row[1] for row in connection.execute("PRAGMA table_info(calls)")}
         if calls and "tokens" not in calls:
             connection.execute("ALTER TABLE calls ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0")
-        connection.executescript(_SCHEMA)
+        connection.executescript(_SCHEMA + REGISTRY_SCHEMA)
         _fill_workflow_names(connection)
         return connection
 
@@ -188,10 +193,11 @@ class SqliteRunStore:
                 key = new.idempotency_key or None
                 inserted = db.execute(
                     "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner, workflow,"
-                    " workflow_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+                    " workflow_key, workflow_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (request_id) DO NOTHING",
                     (
                         run.run_id, key, run.state, new.create_time_ns, run.data, new.owner,
-                        new.workflow, fold(new.workflow),
+                        new.workflow, fold(new.workflow), new.workflow_version or None,
                     ),
                 ).rowcount  # fmt: skip
                 if not inserted:
