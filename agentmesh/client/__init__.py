@@ -38,6 +38,7 @@ from agentmesh.client._reports import (
     ReplicaHealth,
 )
 from agentmesh.client._runs import InputRequest, Run, RunError, RunState, StepRun, StepState, Usage
+from agentmesh.client._schedules import ScheduleHandle, schedule_message
 from agentmesh.client._sync import SyncClient, SyncRunHandle
 from agentmesh.workflows import load_workflow, parse_workflow
 
@@ -63,6 +64,7 @@ __all__ = [
     "RunStarted",
     "RunState",
     "RunWaiting",
+    "ScheduleHandle",
     "StepChildStarted",
     "StepCompleted",
     "StepFailed",
@@ -84,4 +86,5 @@ __all__ = [
     "event_from_proto",
     "load_workflow",
     "parse_workflow",
+    "schedule_message",
 ]

@@ -28,6 +28,7 @@ from agentmesh.client._events import Event, event_from_proto
 from agentmesh.client._handle import RECONNECT_CODES, RunHandle
 from agentmesh.client._reports import AgentStatus, Caller, ChatReply, Metrics
 from agentmesh.client._runs import Run, RunState
+from agentmesh.client._schedules import ScheduleHandle, schedule_message
 from agentmesh.errors import Unavailable
 from agentmesh.messages import dict_to_struct
 from agentmesh.status import error_from_rpc
@@ -237,6 +238,55 @@ class Client:
 
     async def list_workflows(self) -> list[workflow_pb2.Workflow]:
         return list((await self.call(self.stub.ListWorkflows, pb.ListWorkflowsRequest())).workflows)
+
+    async def apply_workflow(
+        self, workflow: Path | workflow_pb2.Workflow
+    ) -> tuple[workflow_pb2.Workflow, bool]:
+        """Register a version of a workflow: the workflow as registered (its version set, the next
+        number if it gave none) and whether it is new (the same definition again is not)."""
+        loaded = load_workflow(workflow) if isinstance(workflow, Path) else workflow
+        response = await self.call(self.stub.ApplyWorkflow, pb.ApplyWorkflowRequest(workflow=loaded))
+        return response.workflow, response.created
+
+    async def get_workflow(self, name: str) -> tuple[workflow_pb2.Workflow, list[pb.WorkflowVersion]]:
+        """NAME's latest version (or NAME@VERSION), and every version of it with its runs."""
+        response = await self.call(self.stub.GetWorkflow, pb.GetWorkflowRequest(name=name))
+        return response.workflow, list(response.versions)
+
+    async def workflow_versions(self) -> list[pb.WorkflowVersion]:
+        """Every registered version of every workflow, newest first within a name."""
+        return list((await self.call(self.stub.ListWorkflows, pb.ListWorkflowsRequest())).versions)
+
+    # --- schedules -----------------------------------------------------------------------------
+
+    async def create_schedule(
+        self,
+        name: str,
+        workflow: str,
+        cron: str,
+        inputs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> ScheduleHandle:
+        """Start runs of `workflow` (NAME or NAME@VERSION) on a cron expression's ticks; `options`
+        as `schedule_message` takes them (time_zone, overlap, catch_up, catch_up_window, paused)."""
+        schedule = schedule_message(name, workflow, cron, inputs, **options)
+        await self.call(self.stub.CreateSchedule, pb.CreateScheduleRequest(schedule=schedule))
+        return self.schedule(name)
+
+    def schedule(self, name: str) -> ScheduleHandle:
+        return ScheduleHandle(self, name)
+
+    async def list_schedules(self, page_size: int = 100) -> AsyncGenerator[pb.Schedule, None]:
+        """Every schedule the caller may see, by name, fetched a page at a time."""
+        token = ""
+        while True:
+            request = pb.ListSchedulesRequest(page_size=page_size, page_token=token)
+            page = await self.call(self.stub.ListSchedules, request)
+            for schedule in page.schedules:
+                yield schedule
+            token = page.next_page_token
+            if not token:
+                return
 
     async def list_agents(self) -> list[AgentStatus]:
         response = await self.call(self.stub.ListAgents, pb.ListAgentsRequest())

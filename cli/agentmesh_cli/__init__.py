@@ -7,12 +7,11 @@ what they need when they run, so that each starts quickly.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
 from rich.console import Console
@@ -27,7 +26,11 @@ from agentmesh.cli_options import (
 from agentmesh.logs import LogFormat
 from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
 from agentmesh_cli.client import DEFAULT_GATEWAY, TOKEN_ENV, CliError, access
+from agentmesh_cli.client import fail as _fail
+from agentmesh_cli.client import run_command as _run
+from agentmesh_cli.schedules import schedule_app
 from agentmesh_cli.tokens import token_app
+from agentmesh_cli.workflows import workflows_app
 from agentmesh_services import AGENTS
 
 app = typer.Typer(
@@ -71,11 +74,6 @@ def global_options(
     access.tls_ca, access.token = tls_ca, token
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def _checked(parse: Callable[[], T]) -> T:
     """Run an argument parser; a CliError is one line and exit code 2, never a traceback."""
     try:
@@ -88,17 +86,6 @@ def _log_options(log_format: str, log_level: str) -> tuple[LogFormat, str]:
     if log_level.lower() not in LOG_LEVELS:
         raise _fail(f"--log-level must be one of: {', '.join(LOG_LEVELS)}")
     return ("text" if log_format == "text" else "json"), log_level.lower()
-
-
-def _run(work: Coroutine[Any, Any, int]) -> None:
-    """Run a command's coroutine: a CliError is one line and an exit code; Ctrl-C exits 130."""
-    try:
-        code = asyncio.run(work)
-    except CliError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    raise typer.Exit(code)
 
 
 @app.command("agent")
@@ -483,6 +470,8 @@ def demo_command(
 
 
 app.add_typer(token_app, name="token")
+app.add_typer(workflows_app, name="workflows")
+app.add_typer(schedule_app, name="schedule")
 
 
 def main() -> None:

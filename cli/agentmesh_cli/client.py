@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
+
+import typer
+from rich.console import Console
 
 from agentmesh.client import Client, default_target
 from agentmesh.errors import AgentMeshError, InvalidInput, InvalidWorkflow, Unavailable
@@ -13,6 +18,7 @@ from agentmesh.tls import ClientTLS, TLSConfigError
 
 DEFAULT_GATEWAY = default_target()
 TOKEN_ENV = "AGENTMESH_TOKEN"  # noqa: S105 - the variable's name, not a token
+err = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass
@@ -62,6 +68,23 @@ async def connected(address: str) -> AsyncIterator[Client]:
         raise CliError(describe(exc)) from None
     finally:
         await client.close()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one error line; the exit to raise (2: the command was called wrong)."""
+    err.print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def run_command(work: Coroutine[Any, Any, int]) -> None:
+    """Run a command's coroutine: a CliError is one line and an exit code; Ctrl-C exits 130."""
+    try:
+        code = asyncio.run(work)
+    except CliError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
 
 
 def describe(error: AgentMeshError) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from agentmesh.errors import AgentMeshError, AlreadyExists, NotFound, echo
+from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import workflow_pb2
 from agentmesh_gateway.store.base import VersionTaken
 from agentmesh_gateway.store.registry import Registry, WorkflowRecord
@@ -134,6 +135,24 @@ class WorkflowCatalog:
         """Every version (of one workflow), newest first within a name."""
         names = [name] if name is not None else sorted(self._versions)
         return [v for n in names for v in reversed(list(self._versions.get(n, {}).values()))]
+
+    async def versions_with_runs(self, name: str | None = None) -> list[pb.WorkflowVersion]:
+        """`versions`, each with how many runs pinned it and how many of those are unfinished."""
+        counts = await self._store.version_counts(name)
+        answered = []
+        for version in self.versions(name):
+            workflow = version.workflow
+            runs, unfinished = counts.get((workflow.name, workflow.version), (0, 0))
+            entry = pb.WorkflowVersion(
+                name=workflow.name,
+                version=workflow.version,
+                digest=version.digest,
+                runs=runs,
+                runs_unfinished=unfinished,
+            )
+            entry.create_time.FromNanoseconds(version.create_time_ns)
+            answered.append(entry)
+        return answered
 
     async def apply(self, workflow: workflow_pb2.Workflow) -> tuple[workflow_pb2.Workflow, bool]:
         """Validate and register; the workflow as registered (its version set), and whether it is new."""

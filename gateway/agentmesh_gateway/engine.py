@@ -33,6 +33,7 @@ from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
 from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.replicas import LeaseKeeper
 from agentmesh_gateway.runs import RunOwner
+from agentmesh_gateway.schedules import Schedules
 from agentmesh_gateway.store.base import (
     FINISHED_STATES,
     NO_FILTERS,
@@ -93,8 +94,10 @@ class Engine:
         workflows: Mapping[str, workflow_pb2.Workflow],
         admission: Admission | None = None,
         prices: Prices | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """`prices`: what models cost per million tokens, for runs' usage and cost budgets."""
+        """`prices`: what models cost per million tokens, for runs' usage and cost budgets.
+        `clock`: the time schedules fire by (seconds since the epoch)."""
         self.store = store
         self._agents = agents
         self._admission = admission or Admission()
@@ -104,6 +107,7 @@ class Engine:
         services = RunServices(store, self._events, agents, self, prices or Prices())
         self._runs = RunOwner(services, self._admission)
         self._alarm = Alarm(self._runs)
+        self._schedules = Schedules(store, self, clock)
         # A store shared with other replicas: runs are executed by whoever holds their lease.
         self._keeper = LeaseKeeper(self._runs, store) if isinstance(store, SharedRunStore) else None
 
@@ -119,10 +123,12 @@ class Engine:
         else:
             await self._runs.resume_unfinished()
         self._alarm.start()
+        self._schedules.start()
 
     async def stop(self) -> None:
         """Interrupt runs without ending them (the next start resumes them, or another replica
         takes them over at once), then close everything."""
+        await self._schedules.stop()
         await self._alarm.stop()
         if self._keeper is not None:
             await self._keeper.stop()
@@ -153,21 +159,26 @@ class Engine:
 
     async def workflow_versions(self, name: str | None = None) -> list[pb.WorkflowVersion]:
         """Every registered version (of one workflow), newest first within a name, with its runs."""
-        counts = await self.store.version_counts(name)
-        versions = []
-        for version in self._catalog.versions(name):
-            workflow = version.workflow
-            runs, unfinished = counts.get((workflow.name, workflow.version), (0, 0))
-            entry = pb.WorkflowVersion(
-                name=workflow.name,
-                version=workflow.version,
-                digest=version.digest,
-                runs=runs,
-                runs_unfinished=unfinished,
-            )
-            entry.create_time.FromNanoseconds(version.create_time_ns)
-            versions.append(entry)
-        return versions
+        return await self._catalog.versions_with_runs(name)
+
+    @property
+    def schedules(self) -> Schedules:
+        """Create, read, change and fire schedules (the engine starts their runs)."""
+        return self._schedules
+
+    async def start_scheduled(
+        self, workflow: workflow_pb2.Workflow, schedule: pb.Schedule, principal: str, request_id: str
+    ) -> run_pb2.Run:
+        """A schedule's run, started as its owner; one per request id (a tick, a trigger)."""
+        request = RunRequest(
+            workflow,
+            struct_to_dict(schedule.inputs),
+            run_pb2.RunContext(),
+            request_id=request_id,
+            principal=principal,
+            schedule=schedule.name,
+        )
+        return await self.start_run(request)
 
     async def validate(self, workflow: workflow_pb2.Workflow) -> list[str]:
         """The execution order, or InvalidInput with every problem; a valid workflow is checked once."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from agentmesh.errors import AgentMeshError, InvalidInput
+from agentmesh.errors import InvalidInput
 from agentmesh.messages import struct_to_dict
 from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
@@ -161,8 +161,6 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
                 else:
                     yield pb.ChatStreamResponse(text=item)
 
-    # Workflow versions and schedules: in the contract, served from the next commits.
-
     async def ApplyWorkflow(
         self, request: pb.ApplyWorkflowRequest, context: Context
     ) -> pb.ApplyWorkflowResponse:
@@ -180,41 +178,50 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
         self, request: pb.CreateScheduleRequest, context: Context
     ) -> pb.CreateScheduleResponse:
         async with rpc_errors(context, "CreateSchedule"):
-            raise _not_yet("CreateSchedule")
+            created = await self._engine.schedules.create(request.schedule, caller_name())
+            return pb.CreateScheduleResponse(schedule=created)
 
     async def GetSchedule(self, request: pb.GetScheduleRequest, context: Context) -> pb.GetScheduleResponse:
         async with rpc_errors(context, "GetSchedule"):
-            raise _not_yet("GetSchedule")
+            schedule = await self._engine.schedules.get(request.name, self._owner_filter())
+            return pb.GetScheduleResponse(schedule=schedule)
 
     async def ListSchedules(
         self, request: pb.ListSchedulesRequest, context: Context
     ) -> pb.ListSchedulesResponse:
         async with rpc_errors(context, "ListSchedules"):
-            raise _not_yet("ListSchedules")
+            schedules, token = await self._engine.schedules.list(
+                request.page_size, request.page_token, self._owner_filter()
+            )
+            return pb.ListSchedulesResponse(schedules=schedules, next_page_token=token)
 
     async def PauseSchedule(
         self, request: pb.PauseScheduleRequest, context: Context
     ) -> pb.PauseScheduleResponse:
         async with rpc_errors(context, "PauseSchedule"):
-            raise _not_yet("PauseSchedule")
+            schedule = await self._engine.schedules.pause(request.name, request.reason, self._owner_filter())
+            return pb.PauseScheduleResponse(schedule=schedule)
 
     async def ResumeSchedule(
         self, request: pb.ResumeScheduleRequest, context: Context
     ) -> pb.ResumeScheduleResponse:
         async with rpc_errors(context, "ResumeSchedule"):
-            raise _not_yet("ResumeSchedule")
+            schedule = await self._engine.schedules.resume(request.name, self._owner_filter())
+            return pb.ResumeScheduleResponse(schedule=schedule)
 
     async def TriggerSchedule(
         self, request: pb.TriggerScheduleRequest, context: Context
     ) -> pb.TriggerScheduleResponse:
         async with rpc_errors(context, "TriggerSchedule"):
-            raise _not_yet("TriggerSchedule")
+            run = await self._engine.schedules.trigger(request.name, self._owner_filter())
+            return pb.TriggerScheduleResponse(run=run)
 
     async def DeleteSchedule(
         self, request: pb.DeleteScheduleRequest, context: Context
     ) -> pb.DeleteScheduleResponse:
         async with rpc_errors(context, "DeleteSchedule"):
-            raise _not_yet("DeleteSchedule")
+            await self._engine.schedules.delete(request.name, self._owner_filter())
+            return pb.DeleteScheduleResponse()
 
     async def GetCaller(self, request: pb.GetCallerRequest, context: Context) -> pb.GetCallerResponse:
         async with rpc_errors(context, "GetCaller"):
@@ -243,12 +250,6 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             principal=caller_name(),
             traceparent=starting_traceparent(context),
         )
-
-
-def _not_yet(method: str) -> AgentMeshError:
-    return AgentMeshError(
-        f"{method} is not served by this gateway yet", code=grpc.StatusCode.UNIMPLEMENTED, reason="NOT_YET"
-    )
 
 
 _CALLER_ROLES = {

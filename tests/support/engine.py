@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,11 +197,12 @@ async def running_engine(
     workflows: Mapping[str, workflow_pb2.Workflow] | None = None,
     prices: Prices | None = None,
     limits: AgentLimits | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Engine]:
     """An engine on `store` that knows the scripted agent (with `limits`) and `workflows` (for
-    sub-workflow steps), pricing models at `prices`."""
+    sub-workflow steps), pricing models at `prices`, firing schedules by `clock`."""
     agents = AgentDirectory({AGENT: [agent_address]}, limits={AGENT: limits} if limits else None)
-    engine = Engine(store, agents, dict(workflows or {}), prices=prices)
+    engine = Engine(store, agents, dict(workflows or {}), prices=prices, clock=clock)
     await engine.start()
     try:
         yield engine
