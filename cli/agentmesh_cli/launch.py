@@ -11,6 +11,7 @@ an agent that is stopping.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -143,7 +144,12 @@ class LocalMesh:
     async def _gateway_sees_every_replica(self, timeout: float = 30) -> None:
         local = {f"127.0.0.1:{process.port}" for _, process in self.agents}
         tls = self.credentials if self.credentials is not None else False
-        async with await Client.connect(self.target, tls=tls) as client, asyncio.timeout(timeout):
+        # A gateway that checks tokens (the mesh file's auth) is asked with the caller's.
+        token = os.environ.get("AGENTMESH_TOKEN") or None
+        async with (
+            await Client.connect(self.target, tls=tls, token=token) as client,
+            asyncio.timeout(timeout),
+        ):
             while True:
                 statuses = await client.list_agents()
                 serving = {

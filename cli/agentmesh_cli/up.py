@@ -58,6 +58,9 @@ def plan(
     env = {**os.environ, **({"AGENTMESH_LLM": config.llm} if config.llm else {})}
     levels = ["--log-level", log_level]
     http = ["--http-port", str(config.http_port)] if config.http_port is not None else []
+    # The gateway reads the mesh file itself for what has no flag (agents' limits, prices,
+    # schedules, auth); the flags `up` adds after it (agents' ports, store) win over the file.
+    from_file = ["--config", str(mesh_file)] if mesh_file is not None else []
     mesh = LocalMesh(
         config.store,
         host=config.host,
@@ -65,7 +68,7 @@ def plan(
         workflows=config.workflow_paths,
         env=env,
         log_dir=log_dir,
-        gateway_args=[*levels, *http],
+        gateway_args=[*from_file, *levels, *http],
     )
     startable = commands(mesh_file)
     for name, addresses in config.agents.items():

@@ -33,7 +33,8 @@
         a2a: https://weather.example.com/.well-known/agent-card.json
         token_file: secrets/weather.token           # optional: Authorization: Bearer <its content>
         tls_ca: certs/weather-ca.pem                # optional: trust this CA for it
-    workflows: [my-flows/, more/special.yaml]          # added to the defaults
+    workflows: [my-flows/, more/special.yaml]          # added to the defaults (a `version:` in one is kept)
+    prices: {...}; schedules: [...]                 # and agents' limits: see operating.py
     llm: offline                                    # AGENTMESH_LLM for what `agentmesh up` starts
 
 What a gateway knows without a mesh file (which agents, which workflows) is given
@@ -44,23 +45,29 @@ ports and the shipped workflows. The gateway itself knows no agent by name.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from agentmesh.llm import PROVIDERS
 from agentmesh.server import DEFAULT_HOST
 from agentmesh.tls import ClientTLS, ServerTLS, TLSConfigError
+from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh_gateway import operating
 from agentmesh_gateway.admission import DEFAULT_MAX_RUNS, DEFAULT_MAX_WATCHERS
 from agentmesh_gateway.auth import AuthConfig
 from agentmesh_gateway.auth.jwt_tokens import JWTSettings
+from agentmesh_gateway.pricing import Price
 from agentmesh_gateway.remote.endpoint import A2AEndpoint, is_a2a_address
 from agentmesh_gateway.store import STORE_SCHEMES
+from agentmesh_gateway.throttle import AgentLimits
 
 DEFAULT_PORT = 50051
 DEFAULT_STORE = Path(".agentmesh/gateway.db")
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -91,6 +98,10 @@ class GatewayConfig:
     http_heartbeat_seconds: float = 15.0
     #: With a store shared by replicas: how long a lease on a run lasts unless renewed.
     lease_seconds: float | None = None
+    #: Agents' limits (calls in flight, calls a second), model prices, and schedules: see operating.py.
+    agent_limits: dict[str, AgentLimits] = field(default_factory=dict)
+    prices: dict[str, Price] = field(default_factory=dict)
+    schedules: list[pb.Schedule] = field(default_factory=list)
 
     @property
     def server_tls(self) -> ServerTLS | None:
@@ -176,6 +187,19 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
         config.agents = {
             str(name): _agent(path, value, f"{path}: agents.{name}") for name, value in agents.items()
         }
+        config.agent_limits = {}
+        for name, value in agents.items():
+            limits = (
+                _operating(operating.agent_limits, value, f"agents.{name}", path)
+                if isinstance(value, dict)
+                else None
+            )
+            if limits is not None:
+                config.agent_limits[str(name)] = limits
+    if "prices" in data:
+        config.prices = _operating(operating.prices, data["prices"], "prices", path)
+    if "schedules" in data:
+        config.schedules = _operating(operating.schedules, data["schedules"], "schedules", path)
     if "llm" in data:
         if data["llm"] not in PROVIDERS:
             raise ConfigError(f"{path}: llm must be one of {', '.join(PROVIDERS)}")
@@ -186,6 +210,13 @@ def load_config(path: Path | None, defaults: GatewayConfig | None = None) -> Gat
             raise ConfigError(f"{path}: workflows must be a list of files or directories")
         config.workflow_paths += [_relative(path, str(entry)) for entry in entries]
     return config
+
+
+def _operating(parse: Callable[[Any, str], T], value: Any, where: str, path: Path) -> T:
+    try:
+        return parse(value, where)
+    except operating.SettingError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def cors_origins(value: Any, where: str) -> list[str]:
@@ -260,7 +291,9 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-_A2A_SETTINGS = frozenset({"a2a", "token_file", "tls_ca"})
+_A2A_SETTINGS = frozenset({"a2a", "token_file", "tls_ca"}) | operating.LIMIT_SETTINGS
+# `run`: how `agentmesh up` starts the agent (the gateway does not read it).
+_AGENT_SETTINGS = frozenset({"addresses", "run"}) | operating.LIMIT_SETTINGS
 
 
 def _agent(mesh_file: Path, value: Any, where: str) -> list[str]:
@@ -300,6 +333,9 @@ def _a2a_endpoint(mesh_file: Path, value: dict[str, Any], where: str) -> A2AEndp
 
 def _addresses(value: Any, where: str) -> list[str]:
     if isinstance(value, dict):
+        unknown = set(value) - _AGENT_SETTINGS
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
         value = value.get("addresses")
     if isinstance(value, str):
         value = [value]

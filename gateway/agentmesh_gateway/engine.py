@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,8 +95,10 @@ class Engine:
         admission: Admission | None = None,
         prices: Prices | None = None,
         clock: Callable[[], float] = time.time,
+        schedules: Sequence[pb.Schedule] = (),
     ) -> None:
         """`prices`: what models cost per million tokens, for runs' usage and cost budgets.
+        `schedules`: those the gateway is started with (a mesh file's), made so at start.
         `clock`: the time schedules fire by (seconds since the epoch)."""
         self.store = store
         self._agents = agents
@@ -107,7 +109,7 @@ class Engine:
         services = RunServices(store, self._events, agents, self, prices or Prices())
         self._runs = RunOwner(services, self._admission)
         self._alarm = Alarm(self._runs)
-        self._schedules = Schedules(store, self, clock)
+        self._schedules = Schedules(store, self, clock, given=schedules)
         # A store shared with other replicas: runs are executed by whoever holds their lease.
         self._keeper = LeaseKeeper(self._runs, store) if isinstance(store, SharedRunStore) else None
 
@@ -123,7 +125,7 @@ class Engine:
         else:
             await self._runs.resume_unfinished()
         self._alarm.start()
-        self._schedules.start()
+        await self._schedules.start()
 
     async def stop(self) -> None:
         """Interrupt runs without ending them (the next start resumes them, or another replica

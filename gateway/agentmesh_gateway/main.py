@@ -35,6 +35,7 @@ from agentmesh_gateway.http.auth import BearerAuth
 from agentmesh_gateway.http.cors import with_cors
 from agentmesh_gateway.http.server import HttpServer
 from agentmesh_gateway.mcp import McpSurface
+from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.rest import OPENAPI_PATH, RestOptions, RestSurface
 from agentmesh_gateway.service import OrchestratorServicer, add_to_server
 from agentmesh_gateway.store import location_label, open_store
@@ -81,9 +82,11 @@ def build(config: GatewayConfig) -> Gateway:
         raise ConfigError(str(exc)) from None
     engine = Engine(
         store,
-        AgentDirectory(config.agents, config.agent_tls),
+        AgentDirectory(config.agents, config.agent_tls, limits=config.agent_limits),
         load_workflows(config.workflow_paths),
         Admission(config.max_runs, config.max_watchers),
+        prices=Prices(config.prices),
+        schedules=config.schedules,
     )
     chat = Chat(store, provider_from_env())
     isolated = config.auth.tenant_isolation

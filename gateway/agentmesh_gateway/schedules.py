@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, overload
 
@@ -73,14 +73,27 @@ class Starter(Protocol):
 
 
 class Schedules:
-    def __init__(self, store: Registry, starter: Starter, clock: Callable[[], float] = time.time) -> None:
-        """`clock`: seconds since the epoch (tests move it across a DST change or a downtime)."""
+    def __init__(
+        self,
+        store: Registry,
+        starter: Starter,
+        clock: Callable[[], float] = time.time,
+        given: Sequence[pb.Schedule] = (),
+    ) -> None:
+        """`clock`: seconds since the epoch (tests move it across a DST change or a downtime).
+        `given`: schedules to make so at start (a mesh file's)."""
         self._store = store
         self._starter = starter
         self._clock = clock
+        self._given = list(given)
         self._loop: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        for spec in self._given:
+            try:
+                await self.ensure(spec)
+            except AgentMeshError as exc:
+                log.error("cannot keep a schedule", extra={"schedule": spec.name, "error": exc.message})
         self._loop = asyncio.create_task(self._keep_firing(), name="schedules")
 
     async def stop(self) -> None:
@@ -108,6 +121,30 @@ class Schedules:
             raise AlreadyExists(f"a schedule named {echo(spec.name)} exists", reason="SCHEDULE_EXISTS")
         log.info("schedule created", extra={"schedule": spec.name, "cron": spec.cron})
         return self._view(record)
+
+    async def ensure(self, schedule: pb.Schedule) -> pb.Schedule:
+        """Create the schedule, or change the one of its name to it (a mesh file's schedule, again
+        at each start): its ticks start over from now if its timing changed; whether it is paused
+        stays as it was set."""
+        try:
+            return await self.create(schedule, "")
+        except AlreadyExists:
+            pass
+        wanted = pb.Schedule()
+        wanted.CopyFrom(schedule)
+        await self._check(wanted)
+
+        def changed(record: ScheduleRecord, spec: pb.Schedule) -> ScheduleRecord:
+            wanted.paused, wanted.pause_reason = spec.paused, spec.pause_reason
+            if wanted == spec:
+                return record
+            timing = (wanted.cron, wanted.time_zone) != (spec.cron, spec.time_zone)
+            next_fire = record.next_fire_ns
+            if timing and not wanted.paused:
+                next_fire = _ns(_next_tick(wanted, self._now()))
+            return dataclasses.replace(record, spec=wanted.SerializeToString(), next_fire_ns=next_fire)
+
+        return self._view(await self._change(schedule.name, None, changed))
 
     async def get(self, name: str, owner: str | None = None) -> pb.Schedule:
         return self._view(await self._record(name, owner))
