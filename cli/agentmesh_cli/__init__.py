@@ -346,7 +346,8 @@ def watch_command(
 @app.command("runs")
 def runs_command(
     state: str = typer.Option(
-        "", help="Only runs in this state: running, waiting_for_input, succeeded, failed, cancelled."
+        "",
+        help="Only runs in this state: running, waiting_for_input, sleeping, succeeded, failed, cancelled.",
     ),
     limit: int = typer.Option(20, help="At most this many, newest first."),
     workflow: str = typer.Option("", help="Only runs of this workflow (its exact name)."),
@@ -362,7 +363,8 @@ def runs_command(
 
     if state and state.lower() not in {s.value for s in RunState if s != RunState.UNSPECIFIED}:
         raise _fail(
-            f"unknown state {state!r}; choose running, waiting_for_input, succeeded, failed or cancelled"
+            f"unknown state {state!r}; choose running, waiting_for_input, sleeping, succeeded, failed"
+            " or cancelled"
         )
     _run(runs.list_runs(state.lower(), limit, gateway, workflow=workflow, principal=principal, query=query))
 

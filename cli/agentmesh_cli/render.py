@@ -23,14 +23,18 @@ from agentmesh.client import (
     RunStarted,
     RunState,
     RunWaiting,
+    StepChildStarted,
     StepCompleted,
     StepFailed,
     StepInputProvided,
     StepInputRequired,
+    StepQueued,
     StepRetrying,
     StepSkipped,
+    StepSleeping,
     StepStarted,
 )
+from agentmesh.v1 import workflow_pb2
 
 _STYLE = {
     "pending": "dim",
@@ -41,6 +45,8 @@ _STYLE = {
     "skipped": "dim",
     "cancelled": "magenta",
     "waiting": "bold magenta",
+    "sleeping": "blue",
+    "queued": "yellow",
 }
 
 
@@ -63,7 +69,7 @@ class RunView:
     def __init__(self, run: Run) -> None:
         self.run_id = run.run_id
         self.workflow = run.workflow_name or "inline"
-        self.rows = {s.id: StepRow(s.id, s.agent) for s in run.workflow.steps}
+        self.rows = {s.id: StepRow(s.id, _doer(s)) for s in run.workflow.steps}
         self.last_sequence = 0
 
     def apply(self, event: Event) -> None:
@@ -81,7 +87,8 @@ class RunView:
             case StepCompleted() if row and event.item is not None:
                 row.items_done += 1
             case StepCompleted() if row:
-                row.state, row.note = "succeeded", ""
+                # A child run's id stays on its row: `agentmesh watch` it, or `get` it.
+                row.state, row.note = "succeeded", row.note if row.note.startswith("child run") else ""
                 row.seconds = time.monotonic() - row.started if row.started else None
             case StepFailed() if row:
                 row.state, row.note = "failed", f"{event.error.code}: {event.error.message}"
@@ -98,9 +105,19 @@ class RunView:
                     )
             case StepInputProvided() if row:
                 row.state, row.note = "running", ""
+            case StepSleeping() if row:
+                until = event.wake_time.isoformat(timespec="seconds") if event.wake_time else "?"
+                row.state, row.note = "sleeping", f"until {until}"
+                row.started = row.started or time.monotonic()
+            case StepQueued() if row:
+                row.state, row.note = "queued", f"waits for {event.agent}'s {event.limit.replace('_', ' ')}"
+            case StepChildStarted() if row:
+                row.state = "running"
+                row.started = row.started or time.monotonic()
+                row.note = f"child run {event.child_run_id} ({event.workflow_name}@{event.workflow_version})"
             case RunFailed() | RunCancelled():
                 for other in self.rows.values():
-                    if other.state in ("pending", "running", "retrying", "waiting"):
+                    if other.state in ("pending", "running", "retrying", "waiting", "sleeping", "queued"):
                         other.state = "cancelled"
 
     def table(self) -> Table:
@@ -110,7 +127,7 @@ class RunView:
         table.add_column("", overflow="fold")
         for row in self.rows.values():
             items = f"{row.items_done}/{row.items_total}" if row.items_total else ""
-            running = row.started and row.state in ("running", "retrying")
+            running = row.started and row.state in ("running", "retrying", "sleeping")
             elapsed = (
                 row.seconds
                 if row.seconds is not None
@@ -160,7 +177,25 @@ def describe(event: Event) -> str:
             return f"[cyan]{event.step_id}[/] answered"
         case RunWaiting():
             return "[magenta]run waiting for input[/]"
+        case StepSleeping():
+            until = event.wake_time.isoformat(timespec="seconds") if event.wake_time else "?"
+            return f"[blue]{event.step_id}[/] sleeps until {until}"
+        case StepQueued():
+            return f"[yellow]{event.step_id}[/] queued: {event.agent}'s {event.limit.replace('_', ' ')}"
+        case StepChildStarted():
+            return f"[cyan]{event.step_id}[/] started child run {event.child_run_id} ({event.workflow_name})"
     return ""
+
+
+def _doer(step: workflow_pb2.Step) -> str:
+    """What a step's row names in the agent column: its agent, or what it does instead."""
+    if step.HasField("ask"):
+        return "(ask)"
+    if step.sleep or step.until:
+        return "(sleep)"
+    if step.workflow:
+        return f"(workflow {step.workflow})"
+    return step.agent
 
 
 def event_json(event: Event) -> str:
@@ -190,3 +225,7 @@ def print_outcome(console: Console, run: Run) -> None:
         console.print(line, soft_wrap=True)
     else:
         console.print(f"[magenta]run {run.run_id} {run.state.value}[/]", soft_wrap=True)
+    if run.usage.tokens:
+        cost = f", cost {run.usage.cost:.4f}" if run.usage.cost else ""
+        spent = f"tokens: {run.usage.input_tokens} in, {run.usage.output_tokens} out{cost}"
+        console.print(f"[dim]{spent}[/]", soft_wrap=True)

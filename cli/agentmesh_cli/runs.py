@@ -88,7 +88,7 @@ async def list_runs(
     state: str, limit: int, address: str, *, workflow: str = "", principal: str = "", query: str = ""
 ) -> int:
     wanted = RunState(state) if state else None
-    table = Table("run", "workflow", "state", "created", "duration")
+    table = Table("run", "workflow", "state", "created", "duration", "started by")
     table.columns[0].no_wrap = True  # an id is copied whole, whatever the terminal's width
     async with connected(address) as client:
         listed = client.list_runs(
@@ -97,7 +97,10 @@ async def list_runs(
         async for run in listed:
             duration = f"{run.duration.total_seconds():.1f}s" if run.duration is not None else ""
             created = run.create_time.isoformat(timespec="seconds") if run.create_time else ""
-            table.add_row(run.run_id, run.workflow_name, run.state.value, created, duration)
+            by = f"schedule {run.schedule}" if run.schedule else run.principal
+            if run.parent_run_id:
+                by = f"run {run.parent_run_id} ({run.parent_step_id})"
+            table.add_row(run.run_id, run.workflow_name, run.state.value, created, duration, by)
             if table.row_count >= limit:
                 break
     console.print(table)

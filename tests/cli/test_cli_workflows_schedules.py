@@ -126,3 +126,37 @@ async def test_bad_schedules_are_one_line_each_and_nothing_is_stored(
     )
     listed = await gateway.wire.ListSchedules(pb.ListSchedulesRequest())
     assert "bad-one" not in [s.name for s in listed.schedules]
+
+
+NAP = """\
+name: nap
+steps:
+  - {id: rest, sleep: 3s}
+  - {id: child, workflow: ticker, dependencies: [rest], input: {key: napped}}
+"""
+
+
+async def test_run_and_runs_show_sleeping_steps_and_child_runs(gateway: Gateway, tmp_path: Path) -> None:
+    write(tmp_path / "w.yaml", ECHO.format(step="tick"))
+    await asyncio.to_thread(agentmesh, gateway, "workflows", "apply", str(tmp_path / "w.yaml"))
+    nap = write(tmp_path / "nap.yaml", NAP)
+    running = asyncio.create_task(asyncio.to_thread(agentmesh, gateway, "run", str(nap), "--json"))
+    # Parked past the engine's hold: `runs --state sleeping` lists it.
+    async with asyncio.timeout(30):
+        while True:
+            listed = await asyncio.to_thread(agentmesh, gateway, "runs", "--state", "sleeping")
+            if " nap " in listed.stdout:
+                break
+            await asyncio.sleep(0.2)
+    lines = (await running).stdout.splitlines()
+    kinds = [next(iter(set(json.loads(line)) - {"run_id", "sequence", "event_time"})) for line in lines]
+    assert {"step_sleeping", "step_child_started", "run_completed"} <= set(kinds)
+    run_id = json.loads(lines[0])["run_id"]
+    shown = json.loads((await asyncio.to_thread(agentmesh, gateway, "get", run_id)).stdout)
+    (child_id,) = next(s for s in shown["steps"] if s["step_id"] == "child")["child_run_ids"]
+    child = json.loads((await asyncio.to_thread(agentmesh, gateway, "get", child_id)).stdout)
+    assert child["parent"] == {"run_id": run_id, "step_id": "child"}
+    # The live table (piped: drawn once, at the end) names what each step does.
+    table = await asyncio.to_thread(agentmesh, gateway, "run", str(nap))
+    assert table.returncode == 0, table.stderr
+    assert "(sleep)" in table.stdout and "(workflow ticker)" in table.stdout and "child run" in table.stdout
