@@ -14,7 +14,9 @@ GRPCURL := $(TOOLS)/grpcurl
 # Stripped and without cgo: the size of a Go binary is most of its resident memory.
 GO_AGENTS := bin/trend-scanner
 GO_SOURCES := $(shell find kits/go services/go -name '*.go' -o -name go.mod -o -name go.sum) go.work
-GO_PACKAGES := agentmesh/kit/... agentmesh/services/... agentmesh/examples/...
+# Each Go module's path is the repository's on GitHub and its directory there: what `go get` resolves.
+GO_REPO := github.com/agentmesh/agentmesh
+GO_PACKAGES := $(GO_REPO)/kits/go/... $(GO_REPO)/services/go/... $(GO_REPO)/examples/go/...
 
 # The TypeScript kit, agents and example client, compiled by tsc into each package's dist/.
 TS_STAMP := node_modules/.built
@@ -58,6 +60,11 @@ $(BUF):
 KUSTOMIZE := $(TOOLS)/kustomize
 $(KUSTOMIZE):
 	GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
+
+# helm, to lint and render deploy/helm/agentmesh in the tests beside the kustomize overlays (pinned).
+HELM := $(TOOLS)/helm
+$(HELM):
+	GOBIN=$(TOOLS) go install helm.sh/helm/v4/cmd/helm@v4.3.2
 
 # grpcurl, for the tests that run the README's grpcurl examples as written.
 $(GRPCURL):
@@ -124,18 +131,18 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: install $(GRPCURL) $(KUSTOMIZE)
+test: install $(GRPCURL) $(KUSTOMIZE) $(HELM)
 	go test $(GO_PACKAGES)
 	node --test kits/typescript/dist/test/*.test.js services/typescript/dist/test/*.test.js
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q
 
 # The suite without the tests marked slow (property tests, replicas, images, clusters): a minute or two.
-test-fast: install $(GRPCURL) $(KUSTOMIZE)
+test-fast: install $(GRPCURL) $(KUSTOMIZE) $(HELM)
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q -m "not slow"
 
 # The whole suite while two other processes keep both cores busy: no test may assume an order
 # or a speed the engine does not promise, so it passes here as it does on an idle machine.
-test-busy: install $(GRPCURL) $(KUSTOMIZE)
+test-busy: install $(GRPCURL) $(KUSTOMIZE) $(HELM)
 	@for n in 1 2; do python3 -c 'while True: pass' & done; \
 	trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
 	PATH="$(TOOLS):$$PATH" $(BIN)/pytest -q

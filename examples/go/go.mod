@@ -1,9 +1,9 @@
-module agentmesh/examples
+module github.com/agentmesh/agentmesh/examples/go
 
 go 1.26.0
 
 require (
-	agentmesh/kit v0.0.0
+	github.com/agentmesh/agentmesh/kits/go v0.0.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )
@@ -16,4 +16,4 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261012220534-4341edf3f941 // indirect
 )
 
-replace agentmesh/kit => ../../kits/go
+replace github.com/agentmesh/agentmesh/kits/go => ../../kits/go

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	agentmeshv1 "agentmesh/kit/gen/agentmesh/v1"
+	agentmeshv1 "github.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1"
 )
 
 type inputs map[string]any
@@ -32,6 +32,18 @@ func (i inputs) Set(pair string) error {
 	}
 	i[key] = value
 	return nil
+}
+
+// kind names an event as its field of RunEvent's oneof is named in JSON (runStarted, stepCompleted),
+// the name the gateway's server-sent events and the Node example use; the Go type's name would be
+// this package's alias for the stubs, and the field number means nothing to a reader.
+func kind(event *agentmeshv1.RunEvent) string {
+	message := event.ProtoReflect()
+	field := message.WhichOneof(message.Descriptor().Oneofs().ByName("event"))
+	if field == nil {
+		return "unknown" // a kind added to the contract after these stubs were generated
+	}
+	return field.JSONName()
 }
 
 func main() {
@@ -86,7 +98,7 @@ func main() {
 			event := response.GetEvent()
 			sequences = append(sequences, event.GetSequence())
 			last = event.GetSequence()
-			fmt.Printf("%4d %T\n", event.GetSequence(), event.GetEvent())
+			fmt.Printf("%4d %s\n", event.GetSequence(), kind(event))
 		}
 		return false
 	}

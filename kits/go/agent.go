@@ -29,7 +29,7 @@ import (
 	"slices"
 	"strings"
 
-	"agentmesh/kit/llm"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 )
 
 // Agent is a named set of skills, with the offline composers of its model tasks.

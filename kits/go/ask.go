@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
-	pb "agentmesh/kit/gen/agentmesh/v1"
+	pb "github.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1"
 	"google.golang.org/grpc/codes"
 )
 

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"agentmesh/kit"
-	pb "agentmesh/kit/gen/agentmesh/v1"
-	"agentmesh/kit/llm"
+	kit "github.com/agentmesh/agentmesh/kits/go"
+	pb "github.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 )

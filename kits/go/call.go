@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"agentmesh/kit/llm"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	"google.golang.org/grpc/codes"
 )
 

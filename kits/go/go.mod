@@ -1,4 +1,4 @@
-module agentmesh/kit
+module github.com/agentmesh/agentmesh/kits/go
 
 go 1.26.0
 

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"agentmesh/kit/llm"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	"google.golang.org/grpc"
 )
 

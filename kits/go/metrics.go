@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"agentmesh/kit/llm"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"

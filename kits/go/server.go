@@ -12,9 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"agentmesh/kit/descriptors"
-	pb "agentmesh/kit/gen/agentmesh/v1"
-	"agentmesh/kit/llm"
+	"github.com/agentmesh/agentmesh/kits/go/descriptors"
+	pb "github.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"

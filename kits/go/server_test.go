@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"agentmesh/kit"
-	pb "agentmesh/kit/gen/agentmesh/v1"
-	"agentmesh/kit/llm"
+	kit "github.com/agentmesh/agentmesh/kits/go"
+	pb "github.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"

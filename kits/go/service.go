@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	pb "agentmesh/kit/gen/agentmesh/v1"
-	"agentmesh/kit/llm"
+	pb "github.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"

@@ -3,7 +3,7 @@ package kit_test
 import (
 	"testing"
 
-	"agentmesh/kit"
+	kit "github.com/agentmesh/agentmesh/kits/go"
 )
 
 func TestParseTraceParentFollowsW3C(t *testing.T) {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -53,6 +54,10 @@ async def test_the_go_client_resumes_gap_free(mesh: LocalMesh, tmp_path: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dropped the stream after event 3; resuming" in result.stdout
     assert result.stdout.strip().endswith("gap-free; run RUN_STATE_SUCCEEDED")
+    # Each event by its kind's name, as the Node client and the gateway's server-sent events say it.
+    kinds = re.findall(r"^ *\d+ (\S+)$", result.stdout, flags=re.MULTILINE)
+    assert kinds[0] == "runStarted" and kinds[-1] == "runCompleted", result.stdout
+    assert "stepCompleted" in kinds, result.stdout
 
 
 async def test_the_node_client_resumes_gap_free(mesh: LocalMesh) -> None:

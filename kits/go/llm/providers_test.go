@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"agentmesh/kit/llm"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 	"google.golang.org/grpc/codes"
 )
 

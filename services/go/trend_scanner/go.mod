@@ -1,8 +1,8 @@
-module agentmesh/services/trend_scanner
+module github.com/agentmesh/agentmesh/services/go/trend_scanner
 
 go 1.26.0
 
-require agentmesh/kit v0.0.0
+require github.com/agentmesh/agentmesh/kits/go v0.0.0
 
 require (
 	github.com/bahlo/generic-list-go v0.2.0 // indirect
@@ -46,4 +46,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace agentmesh/kit => ../../../kits/go
+replace github.com/agentmesh/agentmesh/kits/go => ../../../kits/go

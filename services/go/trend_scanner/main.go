@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"agentmesh/kit"
-	"agentmesh/kit/llm"
+	kit "github.com/agentmesh/agentmesh/kits/go"
+	"github.com/agentmesh/agentmesh/kits/go/llm"
 )
 
 // DefaultPort is where the shipped mesh (services/agentmesh_services/mesh.yaml) expects it.

@@ -736,8 +736,8 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\fAgentService\x12C\n" +
 	"\x06Invoke\x12\x1b.agentmesh.v1.InvokeRequest\x1a\x1c.agentmesh.v1.InvokeResponse\x12W\n" +
 	"\fInvokeStream\x12!.agentmesh.v1.InvokeStreamRequest\x1a\".agentmesh.v1.InvokeStreamResponse0\x01\x12U\n" +
-	"\fGetAgentCard\x12!.agentmesh.v1.GetAgentCardRequest\x1a\".agentmesh.v1.GetAgentCardResponseB\xa2\x01\n" +
-	"\x10com.agentmesh.v1B\x11AgentServiceProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
+	"\fGetAgentCard\x12!.agentmesh.v1.GetAgentCardRequest\x1a\".agentmesh.v1.GetAgentCardResponseB\xbb\x01\n" +
+	"\x10com.agentmesh.v1B\x11AgentServiceProtoP\x01ZCgithub.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
 	file_agentmesh_v1_agent_service_proto_rawDescOnce sync.Once

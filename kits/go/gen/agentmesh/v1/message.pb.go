@@ -581,8 +581,8 @@ const file_agentmesh_v1_message_proto_rawDesc = "" +
 	"\vMessageType\x12\x1c\n" +
 	"\x18MESSAGE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14MESSAGE_TYPE_REQUEST\x10\x01\x12\x19\n" +
-	"\x15MESSAGE_TYPE_RESPONSE\x10\x02B\x9d\x01\n" +
-	"\x10com.agentmesh.v1B\fMessageProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
+	"\x15MESSAGE_TYPE_RESPONSE\x10\x02B\xb6\x01\n" +
+	"\x10com.agentmesh.v1B\fMessageProtoP\x01ZCgithub.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
 	file_agentmesh_v1_message_proto_rawDescOnce sync.Once

@@ -3554,8 +3554,8 @@ const file_agentmesh_v1_orchestrator_service_proto_rawDesc = "" +
 	"\x0fTriggerSchedule\x12$.agentmesh.v1.TriggerScheduleRequest\x1a%.agentmesh.v1.TriggerScheduleResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/schedules/{name}:trigger\x12y\n" +
 	"\x0eDeleteSchedule\x12#.agentmesh.v1.DeleteScheduleRequest\x1a$.agentmesh.v1.DeleteScheduleResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/schedules/{name}\x12`\n" +
 	"\tGetCaller\x12\x1e.agentmesh.v1.GetCallerRequest\x1a\x1f.agentmesh.v1.GetCallerResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/callerB\xa9\x01\n" +
-	"\x10com.agentmesh.v1B\x18OrchestratorServiceProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
+	"/v1/callerB\xc2\x01\n" +
+	"\x10com.agentmesh.v1B\x18OrchestratorServiceProtoP\x01ZCgithub.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
 	file_agentmesh_v1_orchestrator_service_proto_rawDescOnce sync.Once

@@ -2786,8 +2786,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\x14STEP_STATE_CANCELLED\x10\x06\x12 \n" +
 	"\x1cSTEP_STATE_WAITING_FOR_INPUT\x10\a\x12\x17\n" +
 	"\x13STEP_STATE_SLEEPING\x10\b\x12\x15\n" +
-	"\x11STEP_STATE_QUEUED\x10\tB\x99\x01\n" +
-	"\x10com.agentmesh.v1B\bRunProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
+	"\x11STEP_STATE_QUEUED\x10\tB\xb2\x01\n" +
+	"\x10com.agentmesh.v1B\bRunProtoP\x01ZCgithub.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
 	file_agentmesh_v1_run_proto_rawDescOnce sync.Once

@@ -709,8 +709,8 @@ const file_agentmesh_v1_workflow_proto_rawDesc = "" +
 	"\tmax_delay\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bmaxDelay\x12\x1b\n" +
 	"\x06jitter\x18\x05 \x01(\x01H\x00R\x06jitter\x88\x01\x01\x12.\n" +
 	"\x13non_retryable_codes\x18\x06 \x03(\tR\x11nonRetryableCodesB\t\n" +
-	"\a_jitterB\x9e\x01\n" +
-	"\x10com.agentmesh.v1B\rWorkflowProtoP\x01Z*agentmesh/kit/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
+	"\a_jitterB\xb7\x01\n" +
+	"\x10com.agentmesh.v1B\rWorkflowProtoP\x01ZCgithub.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1;agentmeshv1\xa2\x02\x03AXX\xaa\x02\fAgentmesh.V1\xca\x02\fAgentmesh\\V1\xe2\x02\x18Agentmesh\\V1\\GPBMetadata\xea\x02\rAgentmesh::V1b\x06proto3"
 
 var (
 	file_agentmesh_v1_workflow_proto_rawDescOnce sync.Once
