@@ -171,6 +171,24 @@ TARGETS = {
         1000,
         "p12_first_paint_ms",
     ),
+    "p13_tasks_per_sleeping_run": Target(
+        "10,000 runs asleep (timer steps), parked: asyncio tasks each holds",
+        True,
+        0,
+        "p13_tasks_per_sleeping_run",
+    ),
+    "p13_rss_kb_per_sleeping_run": Target(
+        "10,000 runs asleep, parked: resident memory each adds (KB)",
+        True,
+        10,
+        "p13_rss_kb_per_sleeping_run",
+    ),
+    "p13_wake_late_p99_ms": Target(
+        "10,000 runs waking over 10 s: p99 of due time → sleep step completed (ms)",
+        True,
+        1000,
+        "p13_wake_late_p99_ms",
+    ),
 }
 
 

@@ -28,6 +28,7 @@ from bench.echo_server import SLEEP, STREAM, TICKS, UNARY
 from bench.hardened import each_variant
 from bench.mesh import bench_mesh, echo_server
 from bench.report import write_report
+from bench.sleepers import sleepers
 from bench.startup import ONE_PER_RUNTIME, time_to_serving, time_up
 from bench.workloads import chain, concurrently, fan_out, repeat, run_to_end, timed
 
@@ -82,6 +83,10 @@ class Bench:
             await replicas.measure(self.add, self.reps)
         if self.wanted("p6"):
             await self.startup()
+        if self.wanted("p13"):
+            for _ in range(1 if self.quick else 3):
+                for key, value in (await sleepers(self.workdir)).items():
+                    self.add(key, value)
 
     def wanted(self, part: str) -> bool:
         return not self.only or part in self.only
@@ -215,6 +220,9 @@ class Bench:
             "p10_sse_ratio": median["p10_sse_p99_ms"] / median["p10_grpc_p99_ms"],
             "p11_sse_delivery_p99_ms": median["p11_sse_delivery_p99_ms"],
             "p11_sse_ratio": median["p11_sse_delivery_p99_ms"] / median["p11_grpc_delivery_p99_ms"],
+            "p13_tasks_per_sleeping_run": median["p13_tasks_per_sleeping_run"],
+            "p13_rss_kb_per_sleeping_run": median["p13_rss_kb_per_sleeping_run"],
+            "p13_wake_late_p99_ms": median["p13_wake_late_p99_ms"],
         }
         out["p9_pg_p1_cost"] = median["p9_pg_p1_step_ms"] / median["p1_step_ms"]
         out["p9_pg_p3_cost"] = median["p3_runs_per_s"] / median["p9_pg_r1_p3_runs_per_s"]
@@ -236,7 +244,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="",
-        help="Comma-separated parts to measure (floor,p1,...,p11); prints them and writes no files.",
+        help="Comma-separated parts to measure (floor,p1,...,p13); prints them and writes no files.",
     )
     args = parser.parse_args()
     only = frozenset(part for part in args.only.split(",") if part)
