@@ -36,6 +36,7 @@ from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.store.base import Batch, RunStore, WriteResult
 from agentmesh_gateway.store.postgres import PostgresRunStore
+from agentmesh_gateway.store.registry import ScheduleRecord
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 from agentmesh_gateway.throttle import AgentLimits
 
@@ -164,14 +165,27 @@ class _Crashing:
         self._left = durable_writes
         self.crashed = asyncio.Event()
 
-    async def write(self, batch: Batch) -> WriteResult:
+    def _commit(self) -> None:
         if self._left is not None:
             if self._left <= 0:
                 self.crashed.set()
                 raise StoreCrashed
             self._left -= 1
+
+    async def write(self, batch: Batch) -> WriteResult:
+        self._commit()
         written: WriteResult = await super().write(batch)  # type: ignore[misc]
         return written
+
+    async def update_schedule(
+        self, record: ScheduleRecord, *, expected_next_fire_ns: int | bool | None = False
+    ) -> bool:
+        """A schedule moving to its next tick is a commit too: the gateway may die just before it."""
+        self._commit()
+        moved: bool = await super().update_schedule(  # type: ignore[misc]
+            record, expected_next_fire_ns=expected_next_fire_ns
+        )
+        return moved
 
 
 class CrashingStore(_Crashing, SqliteRunStore):
