@@ -834,8 +834,9 @@ class Schedule(_message.Message):
     """Required, five fields: minute hour day-of-month month day-of-week, as cron reads them."""
     time_zone: _builtins.str
     """IANA time zone the cron expression is read in [UTC]. Across a DST change,
-    a time that does not exist fires at the next one that does, and a time
-    that happens twice fires once (as cron does).
+    as Debian's cron: a time that does not exist fires at the first minute
+    after the skipped hour; a time that happens twice fires once when the
+    expression names its hour, in each pass when the hour is `*`.
     """
     overlap: Global___OverlapPolicy.ValueType
     catch_up: Global___CatchUpPolicy.ValueType

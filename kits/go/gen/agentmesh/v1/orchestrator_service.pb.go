@@ -1767,8 +1767,9 @@ type Schedule struct {
 	// Required, five fields: minute hour day-of-month month day-of-week, as cron reads them.
 	Cron string `protobuf:"bytes,4,opt,name=cron,proto3" json:"cron,omitempty"`
 	// IANA time zone the cron expression is read in [UTC]. Across a DST change,
-	// a time that does not exist fires at the next one that does, and a time
-	// that happens twice fires once (as cron does).
+	// as Debian's cron: a time that does not exist fires at the first minute
+	// after the skipped hour; a time that happens twice fires once when the
+	// expression names its hour, in each pass when the hour is `*`.
 	TimeZone string        `protobuf:"bytes,5,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	Overlap  OverlapPolicy `protobuf:"varint,6,opt,name=overlap,proto3,enum=agentmesh.v1.OverlapPolicy" json:"overlap,omitempty"`
 	CatchUp  CatchUpPolicy `protobuf:"varint,7,opt,name=catch_up,json=catchUp,proto3,enum=agentmesh.v1.CatchUpPolicy" json:"catch_up,omitempty"`

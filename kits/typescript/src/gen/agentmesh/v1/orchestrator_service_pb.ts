@@ -733,8 +733,9 @@ export type Schedule = Message<"agentmesh.v1.Schedule"> & {
 
   /**
    * IANA time zone the cron expression is read in [UTC]. Across a DST change,
-   * a time that does not exist fires at the next one that does, and a time
-   * that happens twice fires once (as cron does).
+   * as Debian's cron: a time that does not exist fires at the first minute
+   * after the skipped hour; a time that happens twice fires once when the
+   * expression names its hour, in each pass when the hour is `*`.
    *
    * @generated from field: string time_zone = 5;
    */
