@@ -23,8 +23,9 @@ from pathlib import Path
 from agentmesh.v1 import run_pb2
 from agentmesh.workflows import parse_workflow
 from agentmesh_gateway.agents import AgentDirectory
-from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.execution import HOLD_SECONDS
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 from bench.capacity import percentile
 

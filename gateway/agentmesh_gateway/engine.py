@@ -10,11 +10,8 @@ replicas' leases are `gateway.replicas`, which talks to the run owner alone.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from agentmesh.errors import FailedPrecondition, InvalidInput, NotFound, echo
 from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
@@ -32,6 +29,7 @@ from agentmesh_gateway.execution import RunServices
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
 from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.replicas import LeaseKeeper
+from agentmesh_gateway.run_request import RunRequest, new_run_id
 from agentmesh_gateway.runs import RunOwner
 from agentmesh_gateway.schedules import Schedules
 from agentmesh_gateway.store.base import (
@@ -55,35 +53,6 @@ DEFAULT_PAGE_SIZE = 50
 MAX_FILTER_CHARS = 256
 #: The most events `history` reads of one run.
 MAX_HISTORY_EVENTS = 10_000
-
-
-def new_run_id() -> str:
-    """32 hex digits: milliseconds since the epoch, then 80 random bits (as in UUIDv7).
-
-    Time-ordered ids land at the end of the store's indexes instead of at random places,
-    and sort by creation; the id is also the run's trace id, which needs 128 bits.
-    """
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(80):020x}"
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What starting a run takes: the workflow (only read: the run stores a copy), inputs,
-    context, and the client's idempotency key."""
-
-    workflow: workflow_pb2.Workflow
-    inputs: Mapping[str, Any]
-    context: run_pb2.RunContext
-    request_id: str = ""
-    #: Who asks: the run records it as its owner, and agents are told it (empty: nobody known).
-    principal: str = ""
-    #: The starting call's W3C traceparent, which the run's root span links to.
-    traceparent: str = ""
-    #: A child run's parent (its step), and how deep in sub-workflows it is.
-    parent: run_pb2.ParentRun | None = None
-    depth: int = 0
-    #: The schedule that starts it, if one does.
-    schedule: str = ""
 
 
 class Engine:

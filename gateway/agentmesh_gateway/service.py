@@ -16,7 +16,8 @@ from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh_gateway.auth import Role, caller_name, current_principal, visible_owner
 from agentmesh_gateway.chat import Chat
-from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.base import EventRecord, RunFilters
 from agentmesh_gateway.tracing import starting_traceparent
 

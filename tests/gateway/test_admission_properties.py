@@ -15,7 +15,8 @@ from agentmesh.errors import ResourceExhausted
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.agents import AgentDirectory
-from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 from tests.support.engine import AGENT, Outcome, finish, new_case
 from tests.support.mesh import workflow

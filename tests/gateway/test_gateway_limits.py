@@ -20,8 +20,8 @@ from agentmesh.messages import dict_to_struct, struct_to_dict
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import orchestrator_service_pb2_grpc as pb_grpc
 from agentmesh.v1 import run_pb2, workflow_pb2
-from agentmesh_gateway.engine import new_run_id
 from agentmesh_gateway.limits import MAX_JSON_DEPTH, MAX_RUN_INPUT_BYTES, MAX_STEP_OUTPUT_BYTES, MAX_STEPS
+from agentmesh_gateway.run_request import new_run_id
 from agentmesh_gateway.store.base import Batch, NewRun
 from agentmesh_gateway.store.sqlite import SqliteRunStore
 from tests.support.hostile import current_rss_mb, health_watched, peak_rss_mb, refused, run_count, status_size

@@ -14,7 +14,8 @@ import pytest
 
 from agentmesh.errors import AlreadyExists, NotFound
 from agentmesh.v1 import run_pb2, workflow_pb2
-from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store import RunStore, open_store
 from agentmesh_gateway.store.postgres import PostgresRunStore
 from tests.support.engine import AGENT, Outcome, history, new_case, running_engine

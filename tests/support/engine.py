@@ -31,8 +31,9 @@ from agentmesh.runtime import agent_host
 from agentmesh.server import ServiceHost
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway.agents import AgentDirectory
-from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.pricing import Prices
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.store.base import Batch, RunStore, WriteResult
 from agentmesh_gateway.store.postgres import PostgresRunStore

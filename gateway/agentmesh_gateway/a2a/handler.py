@@ -31,7 +31,8 @@ from agentmesh_gateway.a2a.errors import a2a_errors
 from agentmesh_gateway.a2a.targets import Target, agent_workflow, text_input
 from agentmesh_gateway.a2a.updates import updates_of
 from agentmesh_gateway.auth import caller_name, visible_owner
-from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.base import encode_page_token
 
 #: ListTasks: the most runs looked at to fill one page (runs of other targets are passed over).

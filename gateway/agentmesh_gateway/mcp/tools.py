@@ -47,9 +47,10 @@ from agentmesh_gateway.auth import (
     current_principal,
 )
 from agentmesh_gateway.auth import visible_owner as _visible_owner
-from agentmesh_gateway.engine import Engine, RunRequest
+from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.mcp import schemas, views
 from agentmesh_gateway.mcp.files import RunFiles
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.base import EventRecord
 
 log = logging.getLogger("agentmesh.gateway.mcp")
