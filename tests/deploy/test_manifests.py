@@ -8,6 +8,7 @@ import copy
 import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
@@ -18,6 +19,7 @@ from agentmesh_services import AGENTS
 from tests.support import ROOT
 from tests.support.manifests import (
     Doc,
+    budgets_fit,
     containers,
     every_agent_deployed,
     locked_down,
@@ -27,17 +29,19 @@ from tests.support.manifests import (
     tls_wired,
     workloads,
 )
+from tests.support.network_policies import traffic_stated
 
 KUBERNETES = "1.34.0"
-OVERLAYS = ["dev", "prod", "ha"]
+OVERLAYS = ["dev", "prod", "ha", "prod-ha"]
 KUSTOMIZE = shutil.which("kustomize", path=str(ROOT / ".tools" / "bin")) or shutil.which("kustomize")
 
 
-def render(overlay: str) -> list[Doc]:
+def render(overlay: str, tree: Path = ROOT / "deploy" / "k8s") -> list[Doc]:
+    """An overlay of deploy/k8s (or of a copy of it, `tree`) as kustomize renders it."""
     if KUSTOMIZE is None:
         pytest.skip("kustomize is not installed; `make test` installs it")
     out = subprocess.run(
-        [KUSTOMIZE, "build", str(ROOT / "deploy" / "k8s" / "overlays" / overlay)],
+        [KUSTOMIZE, "build", str(tree / "overlays" / overlay)],
         capture_output=True,
         text=True,
         check=True,
@@ -59,16 +63,24 @@ def all_checks(docs: list[Doc]) -> list[str]:
         + locked_down(docs)
         + metrics_exposed(docs)
         + tls_wired(docs)
+        + budgets_fit(docs)
+        + traffic_stated(docs)
     )
+
+
+def validate_strictly(docs: list[Doc]) -> None:
+    """Every object against Kubernetes' schemas, unknown fields refused; custom resources are left
+    to the checks."""
+    for doc in docs:
+        if not doc["apiVersion"].startswith(CUSTOM_GROUPS):
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_object_validates_strictly_against_kubernetes(overlay: str) -> None:
     docs = render(overlay)
     assert len(docs) > 30
-    for doc in docs:
-        if not doc["apiVersion"].startswith(CUSTOM_GROUPS):
-            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+    validate_strictly(docs)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -189,9 +201,12 @@ def tls_file_unmounted(docs: list[Doc]) -> None:
     containers(first_agent(docs))[0]["volumeMounts"] = []
 
 
+def named(docs: list[Doc], kind: str, name: str) -> Doc:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
 def policy_without_metrics(docs: list[Doc]) -> None:
-    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
-    policy["spec"]["ingress"].pop()
+    named(docs, "NetworkPolicy", "agents-from-gateway-only")["spec"]["ingress"].pop()
 
 
 # Broken in the prod overlay, which has TLS and monitoring.
@@ -246,3 +261,97 @@ def test_the_ha_overlay_replicates_the_gateway_on_postgresql() -> None:
         d for d in docs if d["kind"] == "PodDisruptionBudget" and d["metadata"]["name"] == "gateway"
     )
     assert budget["spec"]["maxUnavailable"] == 1
+
+
+def drop(kind: str, name: str) -> Callable[[list[Doc]], None]:
+    return lambda docs: docs.remove(named(docs, kind, name))
+
+
+def budget_on_one_replica(docs: list[Doc]) -> None:
+    docs.append(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "writer"},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "writer"}}},
+        }
+    )
+
+
+def egress_to_anything(docs: list[Doc]) -> None:
+    named(docs, "NetworkPolicy", "gateway-egress")["spec"]["egress"].append({})
+
+
+# Budgets and NetworkPolicies, each broken in the overlay where what it checks is present.
+OVERLAY_BREAKAGES: dict[str, tuple[str, Callable[[list[Doc]], None], str]] = {
+    "a budget on one replica": ("dev", budget_on_one_replica, "guards Deployment/writer, which may run 1"),
+    "replicas without a budget": (
+        "prod",
+        drop("PodDisruptionBudget", "writer"),
+        "Deployment/writer: 2 replicas and no PodDisruptionBudget",
+    ),
+    "HA gateway without a budget": (
+        "prod-ha",
+        drop("PodDisruptionBudget", "gateway"),
+        "Deployment/gateway: 3 replicas and no PodDisruptionBudget",
+    ),
+    "no default deny": ("dev", drop("NetworkPolicy", "default-deny"), "no default-deny NetworkPolicy"),
+    "no DNS": ("dev", drop("NetworkPolicy", "dns-egress"), "Deployment/writer: no egress to DNS"),
+    "gateway cut off from the agents": (
+        "dev",
+        drop("NetworkPolicy", "gateway-egress"),
+        "StatefulSet/gateway: no egress to Deployment/critic on 50064",
+    ),
+    "agents shut to the gateway": (
+        "dev",
+        drop("NetworkPolicy", "agents-from-gateway-only"),
+        "Deployment/critic: does not admit StatefulSet/gateway on 50064",
+    ),
+    "gateway shut to its clients": (
+        "prod-ha",
+        drop("NetworkPolicy", "gateway-ingress"),
+        "Deployment/gateway: its gRPC port admits no client",
+    ),
+    "egress to anything": ("dev", egress_to_anything, "StatefulSet/gateway: egress to anything"),
+    "agents cut off from the model": (
+        "prod",
+        drop("NetworkPolicy", "agents-to-llm-api"),
+        "Deployment/writer: no egress to its model's API (TCP 443)",
+    ),
+    "gateway cut off from PostgreSQL": (
+        "prod-ha",
+        drop("NetworkPolicy", "gateway-to-database"),
+        "Deployment/gateway: no egress to its database (TCP 5432)",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", list(OVERLAY_BREAKAGES))
+def test_each_budget_and_policy_check_catches_what_it_is_for(breakage: str) -> None:
+    overlay, breaks, expected = OVERLAY_BREAKAGES[breakage]
+    docs: list[Any] = copy.deepcopy(render(overlay))
+    assert all_checks(docs) == []
+    breaks(docs)
+    problems = all_checks(docs)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_the_prod_ha_overlay_has_ha_tls_and_tokens_on_one_gateway() -> None:
+    docs = render("prod-ha")
+    gateways = [d for d in workloads(docs) if d["metadata"]["name"] == "gateway"]
+    assert [(d["kind"], d["spec"]["replicas"]) for d in gateways] == [("Deployment", 3)]
+    container = containers(gateways[0])[0]
+    env = {e["name"] for e in container["env"]}
+    assert {"AGENTMESH_STORE", "AGENTMESH_TLS_CERT", "AGENTMESH_TLS_KEY", "AGENTMESH_TLS_CA"} <= env
+    assert container["args"][-3:] == [
+        "--auth-tokens",
+        "/etc/agentmesh/auth/tokens.yaml",
+        "--tenant-isolation",
+    ]
+    secrets = {
+        v["secret"]["secretName"] for v in gateways[0]["spec"]["template"]["spec"]["volumes"] if "secret" in v
+    }
+    assert secrets == {"agentmesh-tls", "agentmesh-tokens"}
+    assert {
+        d["spec"]["replicas"] for d in workloads(docs) if d["kind"] == "Deployment" and d is not gateways[0]
+    } == {2}

@@ -166,10 +166,14 @@ def locked_down(docs: list[Doc]) -> list[str]:
     return problems
 
 
+def port_of(doc: Doc, name: str) -> int | None:
+    return container_ports(containers(doc)[0]).get(name)
+
+
 def metrics_exposed(docs: list[Doc]) -> list[str]:
     """Every container serves /metrics (--metrics-port) on its containerPort named `metrics`, a
-    PodMonitor (if any) selects every workload's pods by that port, and the agents' NetworkPolicy
-    admits it."""
+    PodMonitor (if any) selects every workload's pods by that port, a ServiceMonitor (if any) every
+    workload's Service with a port to it, and the agents' NetworkPolicy admits it."""
     problems = []
     for doc in workloads(docs):
         container = containers(doc)[0]
@@ -188,6 +192,18 @@ def metrics_exposed(docs: list[Doc]) -> list[str]:
                 problems.append(f"{name_of(doc)}: its pods are not selected by {name_of(monitor)}")
             elif any(e not in container_ports(containers(doc)[0]) for e in endpoints):
                 problems.append(f"{name_of(doc)}: no port named {endpoints} for {name_of(monitor)}")
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
+        wanted = monitor["spec"]["selector"].get("matchLabels", {})
+        endpoints = [e["port"] for e in monitor["spec"]["endpoints"]]
+        for doc in workloads(docs):
+            service = services.get(doc["metadata"]["name"], {"metadata": {}, "spec": {"ports": []}})
+            labels = service["metadata"].get("labels", {})
+            offered = {p.get("name"): p.get("targetPort") for p in service["spec"]["ports"]}
+            if any(labels.get(k) != v for k, v in wanted.items()):
+                problems.append(f"{name_of(doc)}: its Service is not selected by {name_of(monitor)}")
+            elif any(offered.get(e) not in ("metrics", port_of(doc, "metrics")) for e in endpoints):
+                problems.append(f"{name_of(doc)}: its Service has no port {endpoints} to its metrics port")
     for policy in (d for d in docs if d["kind"] == "NetworkPolicy"):
         ports = [p.get("port") for rule in policy["spec"].get("ingress", []) for p in rule.get("ports", [])]
         if ports and "metrics" not in ports:
@@ -229,4 +245,42 @@ def tls_wired(docs: list[Doc]) -> list[str]:
             problems.append(
                 f"{name_of(certificate)} ({secret}): usages must include server auth and client auth"
             )
+    return problems
+
+
+def replica_floor(doc: Doc, docs: list[Doc]) -> int:
+    """The fewest replicas a workload runs with: its HPA's minReplicas, if one scales it (the HPA
+    then owns spec.replicas), else spec.replicas."""
+    for hpa in (d for d in docs if d["kind"] == "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        if (target["kind"], target["name"]) == (doc["kind"], doc["metadata"]["name"]):
+            return int(hpa["spec"].get("minReplicas", 1))
+    return int(doc["spec"].get("replicas", 1))
+
+
+def budgets_fit(docs: list[Doc]) -> list[str]:
+    """A PodDisruptionBudget exactly where a workload runs two replicas or more: with one, a budget
+    either blocks every drain or protects nothing; with two, a drain without one may take both."""
+    problems = []
+    budgets = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    guarded: set[str] = set()
+    for budget in budgets:
+        wanted = budget["spec"]["selector"].get("matchLabels", {})
+        selected = [
+            doc
+            for doc in workloads(docs)
+            if all(
+                doc["spec"]["template"]["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items()
+            )
+        ]
+        if not selected:
+            problems.append(f"{name_of(budget)}: selects no workload's pods")
+        for doc in selected:
+            guarded.add(name_of(doc))
+            floor = replica_floor(doc, docs)
+            if floor < 2:
+                problems.append(f"{name_of(budget)}: guards {name_of(doc)}, which may run {floor} replica")
+    for doc in workloads(docs):
+        if replica_floor(doc, docs) >= 2 and name_of(doc) not in guarded:
+            problems.append(f"{name_of(doc)}: {replica_floor(doc, docs)} replicas and no PodDisruptionBudget")
     return problems
