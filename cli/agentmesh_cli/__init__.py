@@ -51,6 +51,13 @@ GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address
 LogFormatOption = typer.Option("json", help="json or text.")
 LogLevelOption = typer.Option("info", help="debug, info, warning or error.")
 JsonOption = typer.Option(False, "--json", help="Print each event as one JSON line (snake_case fields).")
+InputOption = typer.Option(
+    [],
+    "--input",
+    "-i",
+    help="KEY=VALUE (a string, unless the workflow's default for KEY is a number, boolean, list or"
+    " object) or KEY:=JSON; repeatable.",
+)
 
 
 @app.callback()
@@ -304,15 +311,16 @@ def up_command(
 @app.command("run")
 def run_command(
     workflow: str = typer.Argument(help="A workflow file (YAML) or the name of a registered workflow."),
-    input: list[str] = typer.Option([], "--input", "-i", help="KEY=VALUE; repeatable."),
+    input: list[str] = InputOption,
     gateway: str = GatewayOption,
     json_lines: bool = JsonOption,
 ) -> None:
     """Start a run and follow it live; exits 0 when it succeeds."""
     from agentmesh_cli import runs
+    from agentmesh_cli.inputs import parse_pairs
 
-    inputs = _checked(lambda: runs.parse_inputs(input))
-    _run(runs.run_workflow(workflow, inputs, gateway, as_json=json_lines))
+    pairs = _checked(lambda: parse_pairs(input))
+    _run(runs.run_workflow(workflow, pairs, gateway, as_json=json_lines))
 
 
 @app.command("research")
@@ -390,15 +398,18 @@ def respond_command(
     run_id: str = typer.Argument(help="The run whose step asked a question."),
     step: str = typer.Option("", help="The step that asks (needed when several do)."),
     item: int | None = typer.Option(None, help="The for_each item that asks."),
-    input: list[str] = typer.Option([], "--input", "-i", help="KEY=VALUE of the answer; repeatable."),
+    input: list[str] = typer.Option(
+        [], "--input", "-i", help="KEY=VALUE (typed by the question's schema) or KEY:=JSON; repeatable."
+    ),
     text: str | None = typer.Option(None, help="The answer as text."),
     gateway: str = GatewayOption,
 ) -> None:
     """Answer a question a step's agent asked; the run goes on."""
     from agentmesh_cli import runs
+    from agentmesh_cli.inputs import parse_pairs
 
-    answer = _checked(lambda: runs.parse_inputs(input))
-    _run(runs.respond(run_id, step, item, answer, text, gateway))
+    pairs = _checked(lambda: parse_pairs(input))
+    _run(runs.respond(run_id, step, item, pairs, text, gateway))
 
 
 @app.command("agents")

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from agentmesh.client import Client, RunHandle, RunState, WorkflowSource
 from agentmesh.errors import AgentMeshError
+from agentmesh.v1.workflow_pb2 import Workflow
 from agentmesh.workflows import load_workflow
 from agentmesh_cli.client import CliError, connected, describe
+from agentmesh_cli.inputs import Pair, kinds_of_schema, kinds_of_workflow, typed
 from agentmesh_cli.render import RunView, event_json, print_outcome, run_json
 
 console = Console()
-
-
-def parse_inputs(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs; values read as YAML scalars or lists, so `n=3` is a number and `p=[a, b]` a list."""
-    inputs: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise CliError(f"--input {pair!r}: expected KEY=VALUE (for example -i topic=robots)", exit_code=2)
-        try:
-            inputs[key] = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            inputs[key] = raw
-    return inputs
 
 
 def workflow_source(target: str) -> WorkflowSource:
@@ -48,9 +35,16 @@ def workflow_source(target: str) -> WorkflowSource:
         raise CliError(describe(exc), exit_code=2) from None
 
 
-async def run_workflow(target: str, inputs: Mapping[str, Any], address: str, *, as_json: bool) -> int:
+async def run_workflow(
+    target: str, inputs: Sequence[Pair] | Mapping[str, Any], address: str, *, as_json: bool
+) -> int:
+    """Start `target` (a file or a registered name) with `inputs` (`-i` pairs are typed by the
+    workflow's inputs) and follow the run."""
     source = workflow_source(target)
     async with connected(address) as client:
+        if not isinstance(inputs, Mapping):
+            workflow = (await client.get_workflow(source))[0] if isinstance(source, str) else source
+            inputs = typed(inputs, kinds_of_workflow(workflow) if isinstance(workflow, Workflow) else {})
         handle = await client.start(source, inputs)
         return await follow(client, handle, 0, as_json=as_json)
 
@@ -115,13 +109,14 @@ async def get_run(run_id: str, address: str) -> int:
 
 
 async def respond(
-    run_id: str, step: str, item: int | None, answer: Mapping[str, Any], text: str | None, address: str
+    run_id: str, step: str, item: int | None, pairs: Sequence[Pair], text: str | None, address: str
 ) -> int:
-    """Answer the question a step waits on; with no step given, the run's only question."""
+    """Answer the question a step waits on; with no step given, the run's only question. `-i`
+    pairs are typed by the question's answer schema."""
     async with connected(address) as client:
         handle = client.handle(run_id)
+        waiting = (await handle.get()).pending_input
         if not step:
-            waiting = (await handle.get()).pending_input
             if len(waiting) != 1:
                 asked = ", ".join(
                     f"{r.step_id}" + ("" if r.item is None else f" item {r.item}") for r in waiting
@@ -129,6 +124,8 @@ async def respond(
                 problem = f"several steps wait for input ({asked})" if waiting else "no step waits for input"
                 raise CliError(f"run {run_id}: {problem}; name one with --step", exit_code=2)
             step, item = waiting[0].step_id, waiting[0].item
+        question = next((r for r in waiting if (r.step_id, r.item) == (step, item)), None)
+        answer = typed(pairs, kinds_of_schema(question.answer_schema) if question is not None else {})
         run = await handle.respond(
             step, dict(answer) if answer or text is None else None, text=text, item=item
         )

@@ -11,6 +11,7 @@ from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
 
+from agentmesh.errors import NotFound
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh_cli.client import DEFAULT_GATEWAY, CliError, connected
 from agentmesh_cli.client import run_command as _run
@@ -29,7 +30,9 @@ def create_command(
     workflow: str = typer.Option(
         "", "--workflow", "-w", help="NAME or NAME@VERSION (default: the schedule's name)."
     ),
-    input: list[str] = typer.Option([], "--input", "-i", help="KEY=VALUE of the runs' inputs; repeatable."),
+    input: list[str] = typer.Option(
+        [], "--input", "-i", help="KEY=VALUE (typed by the workflow's inputs) or KEY:=JSON; repeatable."
+    ),
     time_zone: str = typer.Option(
         "", "--tz", help="IANA time zone the cron expression is read in (default: UTC)."
     ),
@@ -45,22 +48,13 @@ def create_command(
 ) -> None:
     """Create a schedule; it prints its next fire times."""
     from agentmesh.client import schedule_message
-    from agentmesh_cli.runs import parse_inputs
+    from agentmesh_cli.inputs import kinds_of_workflow, parse_pairs, typed
     from agentmesh_gateway.step_kinds import parse_duration
 
     try:
+        pairs = parse_pairs(input)
         window = timedelta(seconds=parse_duration(catch_up_window)) if catch_up_window else None
-        spec = schedule_message(
-            name,
-            workflow or name,
-            cron,
-            parse_inputs(input),
-            time_zone=time_zone,
-            overlap=overlap,  # type: ignore[arg-type]  # checked by schedule_message
-            catch_up=catch_up,  # type: ignore[arg-type]
-            catch_up_window=window,
-            paused=paused,
-        )
+        schedule_message(name, workflow or name, cron, overlap=overlap, catch_up=catch_up)  # type: ignore[arg-type]
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -70,6 +64,23 @@ def create_command(
 
     async def create() -> int:
         async with connected(gateway) as client:
+            # Typed by the workflow's inputs; a workflow that does not exist is the gateway's to name.
+            try:
+                found, _ = await client.get_workflow(workflow or name)
+                kinds = kinds_of_workflow(found)
+            except NotFound:
+                kinds = {}
+            spec = schedule_message(
+                name,
+                workflow or name,
+                cron,
+                typed(pairs, kinds),
+                time_zone=time_zone,
+                overlap=overlap,  # type: ignore[arg-type]  # checked above
+                catch_up=catch_up,  # type: ignore[arg-type]
+                catch_up_window=window,
+                paused=paused,
+            )
             response = await client.call(client.stub.CreateSchedule, pb.CreateScheduleRequest(schedule=spec))
         _describe(response.schedule)
         return 0

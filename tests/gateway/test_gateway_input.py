@@ -57,7 +57,10 @@ async def test_the_cli_shows_and_answers_a_question_and_the_run_goes_on(gateway:
 
     shown = await asyncio.to_thread(run_cli, "get", handle.run_id, *target)
     assert shown.returncode == 0 and "Which plan? (1 of 2)" in shown.stdout
-    bad = await asyncio.to_thread(run_cli, "respond", handle.run_id, "-i", "choice=lots", *target)
+    # Typed by the question's schema, "lots" is refused by the CLI; as JSON, by the gateway.
+    typed = await asyncio.to_thread(run_cli, "respond", handle.run_id, "-i", "choice=lots", *target)
+    assert typed.returncode == 2 and "choice takes an integer" in typed.stderr, typed
+    bad = await asyncio.to_thread(run_cli, "respond", handle.run_id, "-i", 'choice:="lots"', *target)
     assert bad.returncode != 0 and "answer.choice" in bad.stderr + bad.stdout, bad
     first = await asyncio.to_thread(run_cli, "respond", handle.run_id, "-i", "choice=4", *target)
     assert first.returncode == 0, first.stderr
