@@ -10,18 +10,20 @@ probes drain it, then in-flight calls get `grace` seconds to finish.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
+from agentmesh import reflection
 from agentmesh.calls import Guard, HostedCalls
 from agentmesh.channels import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from agentmesh.descriptors import documented_pool
@@ -144,8 +146,8 @@ class ServiceHost:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = [s.name for s in self._services]
-        served = [*names, health.SERVICE_NAME, reflection.SERVICE_NAME]
-        reflection.enable_server_reflection(served, server, pool=documented_pool())  # type: ignore[arg-type]
+        reflection.enable([*names, health.SERVICE_NAME], server, documented_pool())
+        refuse_if_taken(address)
         try:
             if self._tls is not None:
                 port = server.add_secure_port(address, self._tls.credentials())
@@ -214,3 +216,21 @@ async def serve_until_signalled(host: ServiceHost, grace: float = DEFAULT_GRACE_
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+def refuse_if_taken(address: str) -> None:
+    """OSError naming the port when something listens on it already. Checked before gRPC binds:
+    gRPC logs its own multi-line error on a failed bind, and it sets SO_REUSEPORT, with which a
+    second server on the port may bind and silently share it."""
+    host, _, port_text = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not port_text.isdigit() or int(port_text) == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free
+        try:
+            probe.bind((host, int(port_text)))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise OSError(f"port {port_text} on {host} is in use (pick another with --port)") from None

@@ -25,6 +25,7 @@ from agentmesh.cli_options import (
 )
 from agentmesh.logs import LogFormat
 from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
+from agentmesh_cli import completion
 from agentmesh_cli.client import DEFAULT_GATEWAY, TOKEN_ENV, CliError, access
 from agentmesh_cli.client import fail as _fail
 from agentmesh_cli.client import run_command as _run
@@ -51,10 +52,12 @@ GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address
 LogFormatOption = typer.Option("json", help="json or text.")
 LogLevelOption = typer.Option("info", help="debug, info, warning or error.")
 JsonOption = typer.Option(False, "--json", help="Print each event as one JSON line (snake_case fields).")
+RunIdArgument = typer.Argument(help="The run.", autocompletion=completion.run_ids)
 InputOption = typer.Option(
     [],
     "--input",
     "-i",
+    metavar="KEY=VALUE",
     help="KEY=VALUE (a string, unless the workflow's default for KEY is a number, boolean, list or"
     " object) or KEY:=JSON; repeatable.",
 )
@@ -310,7 +313,10 @@ def up_command(
 
 @app.command("run")
 def run_command(
-    workflow: str = typer.Argument(help="A workflow file (YAML) or the name of a registered workflow."),
+    workflow: str = typer.Argument(
+        help="A workflow file (YAML) or the name of a registered workflow.",
+        autocompletion=completion.workflow_names,
+    ),
     input: list[str] = InputOption,
     gateway: str = GatewayOption,
     json_lines: bool = JsonOption,
@@ -340,7 +346,7 @@ def research_command(
 
 @app.command("watch")
 def watch_command(
-    run_id: str = typer.Argument(help="The run to follow."),
+    run_id: str = typer.Argument(help="The run to follow.", autocompletion=completion.run_ids),
     after_sequence: int = typer.Option(0, help="Show only events after this sequence number."),
     gateway: str = GatewayOption,
     json_lines: bool = JsonOption,
@@ -355,6 +361,7 @@ def watch_command(
 def runs_command(
     state: str = typer.Option(
         "",
+        autocompletion=completion.run_states,
         help="Only runs in this state: running, waiting_for_input, sleeping, succeeded, failed, cancelled.",
     ),
     limit: int = typer.Option(20, help="At most this many, newest first."),
@@ -364,6 +371,7 @@ def runs_command(
         "", "--query", "-q", help="Only runs whose id starts with this or whose workflow's name contains it."
     ),
     gateway: str = GatewayOption,
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per run, per line."),
 ) -> None:
     """List runs, newest first."""
     from agentmesh.client import RunState
@@ -374,11 +382,14 @@ def runs_command(
             f"unknown state {state!r}; choose running, waiting_for_input, sleeping, succeeded, failed"
             " or cancelled"
         )
-    _run(runs.list_runs(state.lower(), limit, gateway, workflow=workflow, principal=principal, query=query))
+    listed = runs.list_runs(
+        state.lower(), limit, gateway, workflow=workflow, principal=principal, query=query, as_json=json_out
+    )
+    _run(listed)
 
 
 @app.command("get")
-def get_command(run_id: str = typer.Argument(help="The run."), gateway: str = GatewayOption) -> None:
+def get_command(run_id: str = RunIdArgument, gateway: str = GatewayOption) -> None:
     """Print a run as JSON: its state, steps and outputs."""
     from agentmesh_cli import runs
 
@@ -386,7 +397,7 @@ def get_command(run_id: str = typer.Argument(help="The run."), gateway: str = Ga
 
 
 @app.command("cancel")
-def cancel_command(run_id: str = typer.Argument(help="The run."), gateway: str = GatewayOption) -> None:
+def cancel_command(run_id: str = RunIdArgument, gateway: str = GatewayOption) -> None:
     """Cancel a run; its in-flight agent calls are cancelled at once."""
     from agentmesh_cli import runs
 
@@ -395,11 +406,17 @@ def cancel_command(run_id: str = typer.Argument(help="The run."), gateway: str =
 
 @app.command("respond")
 def respond_command(
-    run_id: str = typer.Argument(help="The run whose step asked a question."),
+    run_id: str = typer.Argument(
+        help="The run whose step asked a question.", autocompletion=completion.run_ids
+    ),
     step: str = typer.Option("", help="The step that asks (needed when several do)."),
     item: int | None = typer.Option(None, help="The for_each item that asks."),
     input: list[str] = typer.Option(
-        [], "--input", "-i", help="KEY=VALUE (typed by the question's schema) or KEY:=JSON; repeatable."
+        [],
+        "--input",
+        "-i",
+        metavar="KEY=VALUE",
+        help="KEY=VALUE (typed by the question's schema) or KEY:=JSON; repeatable.",
     ),
     text: str | None = typer.Option(None, help="The answer as text."),
     gateway: str = GatewayOption,
@@ -413,11 +430,14 @@ def respond_command(
 
 
 @app.command("agents")
-def agents_command(gateway: str = GatewayOption) -> None:
+def agents_command(
+    gateway: str = GatewayOption,
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per agent, per line."),
+) -> None:
     """The gateway's agents: replicas, health and skills."""
     from agentmesh_cli import runs
 
-    _run(runs.list_agents(gateway))
+    _run(runs.list_agents(gateway, as_json=json_out))
 
 
 @app.command("metrics")
@@ -488,4 +508,8 @@ app.add_typer(schedule_app, name="schedule")
 
 
 def main() -> None:
-    app()
+    import sys
+
+    from agentmesh_cli.argv import arrange
+
+    app(args=arrange(sys.argv[1:]), prog_name="agentmesh")

@@ -204,8 +204,9 @@ def event_json(event: Event) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def run_json(run: Run) -> str:
-    return json.dumps(json_format.MessageToDict(run.proto, preserving_proto_field_name=True), indent=2)
+def run_json(run: Run, indent: int | None = 2) -> str:
+    data = json_format.MessageToDict(run.proto, preserving_proto_field_name=True)
+    return json.dumps(data, indent=indent, ensure_ascii=False)
 
 
 def print_outcome(console: Console, run: Run) -> None:

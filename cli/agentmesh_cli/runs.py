@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from agentmesh.client import Client, RunHandle, RunState, WorkflowSource
 from agentmesh.errors import AgentMeshError
+from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1.workflow_pb2 import Workflow
 from agentmesh.workflows import load_workflow
-from agentmesh_cli.client import CliError, connected, describe
+from agentmesh_cli.client import DEFAULT_GATEWAY, CliError, access, connected, describe
 from agentmesh_cli.inputs import Pair, kinds_of_schema, kinds_of_workflow, typed
 from agentmesh_cli.render import RunView, event_json, print_outcome, run_json
+from agentmesh_cli.tables import show
 
 console = Console()
 
@@ -69,7 +74,7 @@ async def follow(client: Client, handle: RunHandle, after: int, *, as_json: bool
                     view.apply(event)
                     live.update(view.table())
     except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us, then raises KeyboardInterrupt
-        hint = f"agentmesh watch {handle.run_id} --after-sequence {view.last_sequence}"
+        hint = reattach_hint(client, handle.run_id, view.last_sequence, as_json=as_json)
         console.print(f"\ndetached; the run goes on. Re-attach with: {hint}", soft_wrap=True)
         raise
     final = await handle.get()
@@ -78,8 +83,29 @@ async def follow(client: Client, handle: RunHandle, after: int, *, as_json: bool
     return 0 if final.state == RunState.SUCCEEDED else 1
 
 
+def reattach_hint(client: Client, run_id: str, after: int, *, as_json: bool) -> str:
+    """The command that follows the run on from here, with the options this one was called with
+    (a token is not repeated on screen: it stays in AGENTMESH_TOKEN or is given again)."""
+    parts = ["agentmesh"]
+    if access.tls_ca:
+        parts += ["--tls-ca", shlex.quote(access.tls_ca)]
+    parts += ["watch", run_id, "--after-sequence", str(after)]
+    if client.target != DEFAULT_GATEWAY:
+        parts += ["--gateway", shlex.quote(client.target)]
+    if as_json:
+        parts.append("--json")
+    return " ".join(parts)
+
+
 async def list_runs(
-    state: str, limit: int, address: str, *, workflow: str = "", principal: str = "", query: str = ""
+    state: str,
+    limit: int,
+    address: str,
+    *,
+    workflow: str = "",
+    principal: str = "",
+    query: str = "",
+    as_json: bool = False,
 ) -> int:
     wanted = RunState(state) if state else None
     table = Table("run", "workflow", "state", "created", "duration", "started by")
@@ -88,16 +114,24 @@ async def list_runs(
         listed = client.list_runs(
             state=wanted, page_size=min(limit, 500), workflow_name=workflow, principal=principal, query=query
         )
+        shown = 0
         async for run in listed:
+            shown += 1
+            if as_json:
+                print(run_json(run, indent=None), flush=True)
+                if shown >= limit:
+                    break
+                continue
             duration = f"{run.duration.total_seconds():.1f}s" if run.duration is not None else ""
             created = run.create_time.isoformat(timespec="seconds") if run.create_time else ""
             by = f"schedule {run.schedule}" if run.schedule else run.principal
             if run.parent_run_id:
                 by = f"run {run.parent_run_id} ({run.parent_step_id})"
             table.add_row(run.run_id, run.workflow_name, run.state.value, created, duration, by)
-            if table.row_count >= limit:
+            if shown >= limit:
                 break
-    console.print(table)
+    if not as_json:
+        show(table)
     return 0
 
 
@@ -140,8 +174,14 @@ async def cancel_run(run_id: str, address: str) -> int:
     return 0
 
 
-async def list_agents(address: str) -> int:
+async def list_agents(address: str, *, as_json: bool = False) -> int:
     async with connected(address) as client:
+        if as_json:
+            response = await client.call(client.stub.ListAgents, pb.ListAgentsRequest())
+            for status in response.agents:
+                data = json_format.MessageToDict(status, preserving_proto_field_name=True)
+                print(json.dumps(data, ensure_ascii=False), flush=True)
+            return 0
         agents = await client.list_agents()
     table = Table("agent", "replicas", "health", "skills")
     for agent in agents:
@@ -151,5 +191,5 @@ async def list_agents(address: str) -> int:
             ", ".join(r.health.name for r in agent.replicas),
             ", ".join(agent.skills),
         )
-    console.print(table)
+    show(table)
     return 0

@@ -15,6 +15,7 @@ from agentmesh.errors import NotFound
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh_cli.client import DEFAULT_GATEWAY, CliError, connected
 from agentmesh_cli.client import run_command as _run
+from agentmesh_cli.tables import show
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -31,7 +32,11 @@ def create_command(
         "", "--workflow", "-w", help="NAME or NAME@VERSION (default: the schedule's name)."
     ),
     input: list[str] = typer.Option(
-        [], "--input", "-i", help="KEY=VALUE (typed by the workflow's inputs) or KEY:=JSON; repeatable."
+        [],
+        "--input",
+        "-i",
+        metavar="KEY=VALUE",
+        help="KEY=VALUE (typed by the workflow's inputs) or KEY:=JSON; repeatable.",
     ),
     time_zone: str = typer.Option(
         "", "--tz", help="IANA time zone the cron expression is read in (default: UTC)."
@@ -113,7 +118,7 @@ def list_command(
                 s.last_run_id,
                 "paused" if s.paused else "active",
             )
-        console.print(table)
+        show(table)
         return 0
 
     _run(listed())

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from agentmesh_cli.client import DEFAULT_GATEWAY, connected
 from agentmesh_cli.client import run_command as _run
+from agentmesh_cli.tables import show
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -64,7 +65,7 @@ def list_command(
         for v in versions:
             registered = v.create_time.ToDatetime(UTC).isoformat(timespec="seconds")
             table.add_row(v.name, v.version, str(v.runs), str(v.runs_unfinished), registered)
-        console.print(table)
+        show(table)
         return 0
 
     _run(listed())

@@ -38,6 +38,12 @@ async def test_reflection_lists_the_agent_service(agent: RunningAgent) -> None:
     assert {AGENT_SERVICE, "grpc.health.v1.Health"} <= await list_services(agent.channel)
 
 
+async def test_reflection_answers_as_v1_and_v1alpha(agent: RunningAgent) -> None:
+    v1 = await list_services(agent.channel, "v1")
+    assert v1 == await list_services(agent.channel, "v1alpha")
+    assert {AGENT_SERVICE, "grpc.health.v1.Health"} <= v1
+
+
 async def test_card_describes_each_skill_and_its_input(agent: RunningAgent) -> None:
     card = (await agent.stub.GetAgentCard(pb.GetAgentCardRequest(), timeout=5)).card
     assert card.name == agent.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -196,14 +197,14 @@ def test_ctrl_c_detaches_from_a_run_and_watch_reattaches(mesh: tuple[str, subpro
     rest, _ = run.communicate(timeout=30)
     out = "".join(seen) + rest
     assert run.returncode == 130, out
-    hint = re.search(r"Re-attach with: agentmesh watch ([0-9a-f]{32}) --after-sequence (\d+)", out)
+    hint = re.search(r"Re-attach with: agentmesh (watch ([0-9a-f]{32}) --after-sequence (\d+) .*)", out)
     assert hint, out
-    watched = agentmesh(
-        "watch", hint.group(1), "--after-sequence", hint.group(2), "--json", "--gateway", mesh[0]
-    )
+    # The hint, run as printed, keeps the options the run was followed with (gateway, JSON).
+    assert f"--gateway {mesh[0]} --json" in hint.group(1)
+    watched = agentmesh(*shlex.split(hint.group(1)))
     assert watched.returncode == 0, watched.stderr
     sequences = [int(json.loads(line)["sequence"]) for line in watched.stdout.splitlines()]
-    assert sequences[0] == int(hint.group(2)) + 1
+    assert sequences[0] == int(hint.group(3)) + 1
     assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
 
 

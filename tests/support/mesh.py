@@ -160,10 +160,11 @@ async def finished(gateway: Gateway, run: HasRunId) -> tuple[run_pb2.Run, list[r
     return await gateway.get_run(run.run_id), events
 
 
-async def list_services(channel: grpc.aio.Channel) -> set[str]:
-    """The service names a server lists through reflection (grpc.reflection.v1alpha)."""
+async def list_services(channel: grpc.aio.Channel, version: str = "v1alpha") -> set[str]:
+    """The service names a server lists through reflection (grpc.reflection.VERSION; v1's
+    messages are v1alpha's on the wire)."""
     reflect = channel.stream_stream(
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
         response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
     )
