@@ -61,6 +61,9 @@ def plan(
     # The gateway reads the mesh file itself for what has no flag (agents' limits, prices,
     # schedules, auth); the flags `up` adds after it (agents' ports, store) win over the file.
     from_file = ["--config", str(mesh_file)] if mesh_file is not None else []
+    # Every process serves Prometheus metrics, on a port of its choosing unless the file names
+    # the gateway's; `up` prints where each listens.
+    metrics = ["--metrics-port", str(config.metrics_port if config.metrics_port is not None else 0)]
     mesh = LocalMesh(
         config.store,
         host=config.host,
@@ -68,7 +71,7 @@ def plan(
         workflows=config.workflow_paths,
         env=env,
         log_dir=log_dir,
-        gateway_args=[*from_file, *levels, *http],
+        gateway_args=[*from_file, *levels, *http, *metrics],
     )
     startable = commands(mesh_file)
     for name, addresses in config.agents.items():
@@ -79,7 +82,7 @@ def plan(
                 continue
             argv, root = startable[name]
             process = ServerProcess(
-                [*argv, "--host", "127.0.0.1", "--port", str(port), *levels],
+                [*argv, "--host", "127.0.0.1", "--port", str(port), *levels, "--metrics-port", "0"],
                 env,
                 name=name,
                 log_file=mesh.log_file(name),
@@ -87,6 +90,17 @@ def plan(
             )
             mesh.add_agent(name, port, process)
     return mesh
+
+
+async def metrics_port(process: ServerProcess, wait: float = 3.0) -> int | None:
+    """The port a process said it serves metrics on (its "metrics listening" log line)."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while not (said := process.logged("metrics listening")):
+        if asyncio.get_running_loop().time() > deadline:
+            return None
+        await asyncio.sleep(0.02)
+    port = said[0].get("port")
+    return port if isinstance(port, int) else None
 
 
 async def up(
@@ -108,7 +122,9 @@ async def up(
             hint = "" if log_dir else "\n(--logs DIR keeps every process's whole log)"
             raise CliError(f"the mesh did not come up: {exc}{hint}") from None
         for name, process in mesh.processes:
-            console.print(f"[green]✓[/] {name:<15} 127.0.0.1:{process.port:<6} pid {process.pid}")
+            metrics = await metrics_port(process)
+            scrape = f"  metrics 127.0.0.1:{metrics}/metrics" if metrics else ""
+            console.print(f"[green]✓[/] {name:<15} 127.0.0.1:{process.port:<6} pid {process.pid:<8}{scrape}")
         where = f"; logs in {log_dir}" if log_dir else ""
         web = f", console at {mesh.console}" if mesh.console else ""
         console.print(

@@ -216,7 +216,7 @@ class StepInvoker:
                 record=remote_task,
             )
         begun = time.monotonic()
-        with self._trace.attempt(step.id) as trace_metadata:
+        with self._trace.attempt(step.id, step.agent) as trace_metadata:
             metadata += trace_metadata
             try:
                 response = await self._agents.call(

@@ -47,8 +47,11 @@ class RunTrace:
         self._root = trace.set_span_in_context(trace.NonRecordingSpan(root))
 
     @contextmanager
-    def attempt(self, step_id: str) -> Iterator[Metadata]:
-        """The span of one attempt of a step; yields the metadata that carries it to the agent."""
+    def attempt(self, step_id: str, agent: str = "") -> Iterator[Metadata]:
+        """The span of one attempt of a step; yields the metadata that carries it to the agent.
+
+        A CLIENT span with the RPC conventions' attributes: a tracing backend pairs it with the
+        agent's SERVER span to draw the gateway → agent edge of its service graph."""
         if not self._recording:
             span_id = secrets.randbits(64) or 1
             # Not exported, but current while the attempt runs: its log lines carry its ids.
@@ -61,8 +64,17 @@ class RunTrace:
             finally:
                 otel_context.detach(token)
             return
+        attributes = {
+            "agentmesh.run_id": self.run_id,
+            "agentmesh.step_id": step_id,
+            "rpc.system": "grpc",
+            "rpc.service": "agentmesh.v1.AgentService",
+            "rpc.method": "Invoke",
+        }
+        if agent:
+            attributes["peer.service"] = f"agentmesh-{agent}"
         with tracer.start_as_current_span(
-            f"step {step_id}", context=self._root, attributes={"agentmesh.run_id": self.run_id}
+            f"step {step_id}", context=self._root, kind=trace.SpanKind.CLIENT, attributes=attributes
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,12 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpro
 
 def start_up(workdir: Path, mesh_file: str) -> tuple[subprocess.Popen[str], str]:
     """`agentmesh up` with this mesh file, once it says the mesh is up; and the gateway's address."""
+    up, gateway, _ = start_up_saying(workdir, mesh_file)
+    return up, gateway
+
+
+def start_up_saying(workdir: Path, mesh_file: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """As `start_up`, with the lines `up` printed until the mesh was up."""
     config = workdir / "mesh.yaml"
     config.write_text(mesh_file + "llm: offline\n")
     up = subprocess.Popen(
@@ -70,7 +77,7 @@ def start_up(workdir: Path, mesh_file: str) -> tuple[subprocess.Popen[str], str]
         line = up.stdout.readline()
         lines.append(line)
         if match := re.search(r"gateway at (127\.0\.0\.1:\d+)", line):
-            return up, match.group(1)
+            return up, match.group(1), lines
         if not line and up.poll() is not None:
             raise AssertionError("agentmesh up exited:\n" + "".join(lines))
     up.kill()
@@ -89,6 +96,22 @@ def test_up_tells_the_gateway_the_ports_the_os_picked_for_each_replica(tmp_path:
         ports = re.findall(r"127\.0\.0\.1:(\d+)", result.stdout)
         assert len(set(ports)) == 3 and "0" not in ports
         assert result.stdout.count("SERVING") == 3
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(30) == 0
+
+
+def test_up_prints_where_each_process_serves_its_metrics(tmp_path: Path) -> None:
+    mesh_file = f"gateway: {{port: 0, store: {tmp_path / 'gw.db'}}}\nagents:\n  writer: 127.0.0.1:0\n"
+    up, _, said = start_up_saying(tmp_path, mesh_file)
+    try:
+        started = [line for line in said if "✓" in line]
+        assert {line.split()[1] for line in started} == {"writer", "gateway"}, said
+        for line in started:
+            match = re.search(r"metrics (127\.0\.0\.1:\d+/metrics)", line)
+            assert match, line
+            with urllib.request.urlopen(f"http://{match.group(1)}", timeout=10) as scraped:
+                assert scraped.status == 200 and b"agentmesh_" in scraped.read()
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(30) == 0
