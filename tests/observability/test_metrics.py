@@ -63,7 +63,7 @@ FLAKY = workflow(
                 {"key": "metrics-flaky", "succeed_on": 2},
                 retry={"max_attempts": 3, "initial_delay": "0.01s"},
             ),
-            step("b", "echo", {"key": "b"}, dependencies=["a"]),
+            step("b", "echo", {"key": "b", "tokens": 12}, dependencies=["a"]),
         ],
     }
 )
@@ -92,6 +92,9 @@ async def test_the_gateway_exports_runs_steps_retries_watchers_and_store_commits
     assert value(families, "agentmesh_step_retries_total", agent="probe") == 1
     assert value(families, "agentmesh_store_commit_seconds_count") > 0
     assert "agentmesh_watchers" in families
+    # Usage by model (the probe names none) and kind; cost at the gateway's prices (none set here).
+    assert value(families, "agentmesh_run_tokens_total", model="", kind="input") == 12
+    assert value(families, "agentmesh_run_cost_total", model="") == 0
     started = {"grpc_service": "agentmesh.v1.OrchestratorService", "grpc_method": "StartRun"}
     assert value(families, "grpc_server_handled_total", grpc_code="OK", **started) == 1
 
