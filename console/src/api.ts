@@ -2,7 +2,7 @@
 // cookie, so there is nothing for another site to ride on (no CSRF), and the static files
 // need no token at all.
 
-import type { AgentStatus, Caller, Json, JsonObject, Metrics, Run, Workflow } from "./types";
+import type { AgentStatus, Caller, Json, JsonObject, Metrics, Run, Schedule, Workflow, WorkflowVersion } from "./types";
 
 export interface FieldViolation {
   field: string;
@@ -146,6 +146,17 @@ export const api = {
       answer: { role: "ROLE_USER", parts: [answerPart(answer)] },
     }),
   listAgents: () => request<{ agents?: AgentStatus[] }>("GET", "/v1/agents"),
-  listWorkflows: () => request<{ workflows?: Workflow[] }>("GET", "/v1/workflows"),
+  listWorkflows: () => request<{ workflows?: Workflow[]; versions?: WorkflowVersion[] }>("GET", "/v1/workflows"),
+  /** NAME (the latest version) or NAME@VERSION, with every version of it. */
+  getWorkflow: (name: string, signal?: AbortSignal) =>
+    request<{ workflow?: Workflow; versions?: WorkflowVersion[] }>("GET", `/v1/workflows/${enc(name)}`, undefined, signal),
+  listSchedules: (pageToken: string, signal?: AbortSignal) =>
+    request<{ schedules?: Schedule[]; nextPageToken?: string }>("GET", `/v1/schedules${query({ page_size: 500, page_token: pageToken })}`, undefined, signal),
+  getSchedule: (name: string, signal?: AbortSignal) => request<{ schedule?: Schedule }>("GET", `/v1/schedules/${enc(name)}`, undefined, signal),
+  createSchedule: (schedule: Partial<Schedule>) => request<{ schedule?: Schedule }>("POST", "/v1/schedules", schedule),
+  pauseSchedule: (name: string, reason: string) => request<{ schedule?: Schedule }>("POST", `/v1/schedules/${enc(name)}:pause`, { reason }),
+  resumeSchedule: (name: string) => request<{ schedule?: Schedule }>("POST", `/v1/schedules/${enc(name)}:resume`, {}),
+  triggerSchedule: (name: string) => request<{ run?: Run }>("POST", `/v1/schedules/${enc(name)}:trigger`, {}),
+  deleteSchedule: (name: string) => request<object>("DELETE", `/v1/schedules/${enc(name)}`),
   metrics: () => request<{ metrics?: Metrics }>("GET", "/v1/metrics"),
 };

@@ -10,11 +10,13 @@ import { AgentsView, AgentView } from "./views/agents";
 import { MetricsView } from "./views/metricsview";
 import { RunView } from "./views/run";
 import { RunsView } from "./views/runs";
+import { ScheduleView, SchedulesView } from "./views/schedules";
 import { WorkflowsView, WorkflowView } from "./views/workflows";
 
 const NAV: [string, string, string[]][] = [
   ["/runs", "Runs", ["runs", "run"]],
   ["/workflows", "Workflows", ["workflows", "workflow"]],
+  ["/schedules", "Schedules", ["schedules", "schedule"]],
   ["/agents", "Agents", ["agents", "agent"]],
   ["/metrics", "Metrics", ["metrics"]],
 ];
@@ -131,7 +133,7 @@ export function App() {
       view = <RunsView query={current.query} />;
       break;
     case "run":
-      view = <RunView key={current.id} runId={current.id} query={current.query} canOperate={operate} />;
+      view = <RunView key={current.id} runId={current.id} query={current.query} canOperate={operate} caller={caller} />;
       break;
     case "agents":
       view = <AgentsView />;
@@ -143,7 +145,13 @@ export function App() {
       view = <WorkflowsView />;
       break;
     case "workflow":
-      view = <WorkflowView key={current.id} name={current.id} canOperate={operate} />;
+      view = <WorkflowView key={current.id} name={current.id} query={current.query} canOperate={operate} />;
+      break;
+    case "schedules":
+      view = <SchedulesView canOperate={operate} />;
+      break;
+    case "schedule":
+      view = <ScheduleView key={current.id} name={current.id} canOperate={operate} />;
       break;
     case "metrics":
       view = <MetricsView />;

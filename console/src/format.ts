@@ -2,7 +2,7 @@
 
 import type { Json, RunStateName, StepStateName } from "./types";
 
-export type Tone = "ok" | "bad" | "live" | "wait" | "idle" | "off";
+export type Tone = "ok" | "bad" | "live" | "wait" | "sleep" | "queue" | "idle" | "off";
 
 export interface StateLook {
   label: string;
@@ -18,6 +18,7 @@ const RUN_STATES: Record<string, StateLook> = {
   RUN_STATE_FAILED: { label: "failed", tone: "bad", glyph: "✕" },
   RUN_STATE_CANCELLED: { label: "cancelled", tone: "off", glyph: "⊘" },
   RUN_STATE_WAITING_FOR_INPUT: { label: "waiting for input", tone: "wait", glyph: "?" },
+  RUN_STATE_SLEEPING: { label: "sleeping", tone: "sleep", glyph: "☾" },
 };
 
 const STEP_STATES: Record<string, StateLook> = {
@@ -28,6 +29,8 @@ const STEP_STATES: Record<string, StateLook> = {
   STEP_STATE_SKIPPED: { label: "skipped", tone: "off", glyph: "↷" },
   STEP_STATE_CANCELLED: { label: "cancelled", tone: "off", glyph: "⊘" },
   STEP_STATE_WAITING_FOR_INPUT: { label: "waiting for input", tone: "wait", glyph: "?" },
+  STEP_STATE_SLEEPING: { label: "sleeping", tone: "sleep", glyph: "☾" },
+  STEP_STATE_QUEUED: { label: "queued", tone: "queue", glyph: "≡" },
 };
 
 const UNKNOWN: StateLook = { label: "pending", tone: "idle", glyph: "○" };
@@ -44,6 +47,7 @@ export const RUN_STATE_FILTERS: [string, string][] = [
   ["", "any state"],
   ["RUN_STATE_RUNNING", "running"],
   ["RUN_STATE_WAITING_FOR_INPUT", "waiting for input"],
+  ["RUN_STATE_SLEEPING", "sleeping"],
   ["RUN_STATE_PENDING", "pending"],
   ["RUN_STATE_SUCCEEDED", "succeeded"],
   ["RUN_STATE_FAILED", "failed"],
@@ -105,3 +109,31 @@ export function num(value: string | number | undefined): number {
   return Number.isFinite(parsed) ? parsed : 0;
 }
 
+
+/** When something happens, said relative to now as well: "12:30:05 (in 4 m 2 s)". */
+export function formatWhen(time: string | undefined, now: number): string {
+  const value = ms(time);
+  if (value === null) return "—";
+  const delta = value - now;
+  const relative = delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
+  return `${formatTime(time)} (${relative})`;
+}
+
+/** A date and time in full, for what may be days away (a schedule's next ticks). */
+export function formatDateTime(time: string | undefined): string {
+  const value = ms(time);
+  if (value === null) return "—";
+  return new Date(value).toLocaleString(undefined, { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+export function formatTokens(value: string | number | undefined): string {
+  return num(value).toLocaleString("en-US");
+}
+
+/** A cost in the unit of the gateway's prices (per million tokens): small numbers keep their digits. */
+export function formatCost(value: number | undefined): string {
+  const cost = value ?? 0;
+  if (cost === 0) return "0";
+  if (cost < 0.01) return cost.toPrecision(2);
+  return cost.toFixed(cost < 100 ? 4 : 2).replace(/0+$/, "").replace(/\.$/, "");
+}

@@ -1,10 +1,11 @@
-// Routes live in the URL's path (/runs, /runs/RUN_ID, /agents/NAME, /workflows/NAME, /metrics)
-// and query (filters, the selected step), so a reload or a shared link opens the same view.
+// Routes live in the URL's path (/runs, /runs/RUN_ID, /agents/NAME, /workflows/NAME, /schedules,
+// /schedules/NAME, /metrics) and query (filters, the selected step, a workflow's version), so a
+// reload or a shared link opens the same view.
 // The gateway answers every one of these paths with the console's index.html.
 
 import { Store } from "./store";
 
-export type RouteName = "runs" | "run" | "agents" | "agent" | "workflows" | "workflow" | "metrics" | "not-found";
+export type RouteName = "runs" | "run" | "agents" | "agent" | "workflows" | "workflow" | "schedules" | "schedule" | "metrics" | "not-found";
 
 export interface Route {
   name: RouteName;
@@ -39,6 +40,8 @@ export function route(url: string): Route {
       return { name: id === undefined ? "agents" : "agent", id: id ?? "", query };
     case "workflows":
       return { name: id === undefined ? "workflows" : "workflow", id: id ?? "", query };
+    case "schedules":
+      return { name: id === undefined ? "schedules" : "schedule", id: id ?? "", query };
     case "metrics":
       return { name: id === undefined ? "metrics" : "not-found", id: "", query };
     default:

@@ -99,3 +99,15 @@ export function roleLabel(caller: Caller): string {
       return "unknown role";
   }
 }
+
+const RANKS: Record<string, number> = { viewer: 1, operator: 2, admin: 3 };
+const CALLER_RANKS: Record<string, number> = { CALLER_ROLE_VIEWER: 1, CALLER_ROLE_OPERATOR: 2, CALLER_ROLE_ADMIN: 3 };
+
+/** Whether the caller may answer a question for this role and these principals (an ask step's):
+ * the gateway lets only operators call ProvideInput at all, then checks the question's own terms. */
+export function mayAnswer(caller: Caller, role: string | undefined, principals: string[] | undefined): boolean {
+  if (caller.authenticated !== true) return true;
+  if (!canOperate(caller)) return false;
+  if (principals && principals.length > 0) return principals.includes(caller.principal ?? "");
+  return (CALLER_RANKS[caller.role ?? ""] ?? 0) >= (RANKS[role || "operator"] ?? 2);
+}

@@ -12,7 +12,8 @@ export type RunStateName =
   | "RUN_STATE_SUCCEEDED"
   | "RUN_STATE_FAILED"
   | "RUN_STATE_CANCELLED"
-  | "RUN_STATE_WAITING_FOR_INPUT";
+  | "RUN_STATE_WAITING_FOR_INPUT"
+  | "RUN_STATE_SLEEPING";
 
 export type StepStateName =
   | "STEP_STATE_UNSPECIFIED"
@@ -22,7 +23,9 @@ export type StepStateName =
   | "STEP_STATE_FAILED"
   | "STEP_STATE_SKIPPED"
   | "STEP_STATE_CANCELLED"
-  | "STEP_STATE_WAITING_FOR_INPUT";
+  | "STEP_STATE_WAITING_FOR_INPUT"
+  | "STEP_STATE_SLEEPING"
+  | "STEP_STATE_QUEUED";
 
 export interface RetryPolicy {
   maxAttempts?: number;
@@ -31,6 +34,16 @@ export interface RetryPolicy {
   maxDelay?: string;
   jitter?: number;
   nonRetryableCodes?: string[];
+}
+
+export interface AskStep {
+  question?: string;
+  schema?: JsonObject;
+  approval?: boolean;
+  role?: string;
+  principals?: string[];
+  timeout?: string;
+  defaultAnswer?: Json;
 }
 
 export interface Step {
@@ -46,6 +59,10 @@ export interface Step {
   when?: string;
   forEach?: string;
   continueOnFailure?: boolean;
+  ask?: AskStep;
+  sleep?: string;
+  until?: string;
+  workflow?: string;
 }
 
 export interface WorkflowInput {
@@ -63,6 +80,32 @@ export interface Workflow {
   steps?: Step[];
   outputs?: JsonObject;
   timeout?: string;
+  /** int64 tokens as a string; cost in the unit of the gateway's prices. */
+  budget?: { tokens?: string; cost?: number };
+}
+
+/** A registered version of a workflow (ListWorkflows' and GetWorkflow's `versions`). */
+export interface WorkflowVersion {
+  name: string;
+  version?: string;
+  digest?: string;
+  createTime?: string;
+  runs?: string;
+  runsUnfinished?: string;
+}
+
+export interface ModelUsage {
+  model?: string;
+  inputTokens?: string;
+  outputTokens?: string;
+  cost?: number;
+}
+
+export interface Usage {
+  inputTokens?: string;
+  outputTokens?: string;
+  cost?: number;
+  models?: ModelUsage[];
 }
 
 export interface RunError {
@@ -94,6 +137,10 @@ export interface InputRequest {
   turn?: number;
   question?: AgentMessage;
   answerSchema?: JsonObject;
+  /** Who may answer (an ask step's role and principals); empty: operators. */
+  role?: string;
+  principals?: string[];
+  deadline?: string;
 }
 
 export interface StepRun {
@@ -108,6 +155,9 @@ export interface StepRun {
   startTime?: string;
   endTime?: string;
   pendingInput?: InputRequest[];
+  childRunIds?: string[];
+  wakeTime?: string;
+  usage?: Usage;
 }
 
 export interface Run {
@@ -125,6 +175,11 @@ export interface Run {
   lastSequence?: string;
   principal?: string;
   traceparent?: string;
+  usage?: Usage;
+  parent?: { runId: string; stepId?: string; item?: number };
+  depth?: number;
+  wakeTime?: string;
+  schedule?: string;
 }
 
 export interface RunEvent {
@@ -144,6 +199,7 @@ export interface RunEvent {
     duration?: string;
     inputTokens?: string;
     outputTokens?: string;
+    models?: ModelUsage[];
   };
   stepFailed?: { stepId: string; item?: number; attempt?: number; error?: RunError; continued?: boolean };
   stepSkipped?: { stepId: string; reason?: string };
@@ -159,9 +215,13 @@ export interface RunEvent {
     turn?: number;
     answer?: AgentMessage;
     principal?: string;
+    timedOut?: boolean;
   };
-  runWaiting?: { stepIds?: string[] };
+  runWaiting?: { stepIds?: string[]; wakeTime?: string };
   stepRemoteTask?: { stepId: string; item?: number; attempt?: number; taskId?: string; turn?: number };
+  stepSleeping?: { stepId: string; wakeTime?: string };
+  stepChildStarted?: { stepId: string; item?: number; childRunId?: string; workflowName?: string; workflowVersion?: string };
+  stepQueued?: { stepId: string; item?: number; attempt?: number; agent?: string; limit?: string };
 }
 
 export const EVENT_KINDS = [
@@ -180,6 +240,9 @@ export const EVENT_KINDS = [
   "stepInputProvided",
   "runWaiting",
   "stepRemoteTask",
+  "stepSleeping",
+  "stepChildStarted",
+  "stepQueued",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -247,4 +310,27 @@ export interface Caller {
   role?: CallerRole;
   authenticated?: boolean;
   tenantIsolation?: boolean;
+}
+
+export type OverlapPolicy = "OVERLAP_POLICY_UNSPECIFIED" | "OVERLAP_POLICY_SKIP" | "OVERLAP_POLICY_ALLOW" | "OVERLAP_POLICY_CANCEL_PREVIOUS";
+
+export type CatchUpPolicy = "CATCH_UP_POLICY_UNSPECIFIED" | "CATCH_UP_POLICY_NONE" | "CATCH_UP_POLICY_ONE" | "CATCH_UP_POLICY_ALL";
+
+/** A schedule: runs of a workflow at the times a cron expression gives, in a time zone. */
+export interface Schedule {
+  name: string;
+  workflowName?: string;
+  inputs?: JsonObject;
+  cron?: string;
+  timeZone?: string;
+  overlap?: OverlapPolicy;
+  catchUp?: CatchUpPolicy;
+  catchUpWindow?: string;
+  paused?: boolean;
+  pauseReason?: string;
+  nextFireTimes?: string[];
+  lastFireTime?: string;
+  lastRunId?: string;
+  createTime?: string;
+  principal?: string;
 }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import grpc
 import httpx
@@ -98,7 +100,9 @@ async def test_jsonrpc_answers_at_its_url_with_a_trailing_slash(served: A2AGatew
 
 
 @pytest.mark.parametrize("path", ["", PROBE, "/a2a/workflows/greet-twice"])
-async def test_cards_say_how_long_to_keep_them_and_revalidate_by_etag(served: A2AGateway, path: str) -> None:
+async def test_cards_say_how_long_to_keep_them_when_they_changed_and_revalidate_by_etag(
+    served: A2AGateway, path: str
+) -> None:
     seen: list[httpx.Response] = []
 
     async def keep(response: httpx.Response) -> None:
@@ -114,7 +118,14 @@ async def test_cards_say_how_long_to_keep_them_and_revalidate_by_etag(served: A2
         url = f"{served.http}{path}/.well-known/agent-card.json"
         unchanged = await http.get(url, headers={"If-None-Match": f'"other", W/{etag}'})
         assert (unchanged.status_code, unchanged.content, unchanged.headers["etag"]) == (304, b"", etag)
-        assert (await http.get(url, headers={"If-None-Match": '"other"'})).status_code == 200
+        again = await http.get(url, headers={"If-None-Match": '"other"'})
+        assert again.status_code == 200
+        # When this content was first served: the same while it is unchanged, never in the future.
+        modified = parsedate_to_datetime(headers["last-modified"])
+        assert (
+            again.headers["last-modified"] == unchanged.headers["last-modified"] == headers["last-modified"]
+        )
+        assert modified <= datetime.now(UTC)
 
 
 @pytest.mark.parametrize("version", [None, "0.3", "99.0"])

@@ -100,7 +100,7 @@ async def test_a_subscription_resumes_after_a_sequence_across_a_gateway_restart(
     states = [r.status_update.status.state for r in after if r.HasField("status_update")]
     assert states[-1] == a2a.TASK_STATE_COMPLETED
     assert done.status.state == a2a.TASK_STATE_COMPLETED
-    assert value_to_python(done.metadata.fields["agentmesh"])["run_id"] == task_id
+    assert value_to_python(done.metadata.fields["agentmesh"])["runId"] == task_id
 
 
 async def test_without_the_extension_responses_carry_no_sequence(served: A2AGateway) -> None:

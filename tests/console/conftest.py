@@ -175,29 +175,39 @@ class ConsoleMesh:
         await self.gateway.start()
 
 
-def write_workflows(workdir: Path) -> Path:
+def write_workflows(workdir: Path, extra: dict[str, str] | None = None) -> Path:
     flows = workdir / "flows"
     flows.mkdir(exist_ok=True)
-    for name, text in WORKFLOWS.items():
+    for name, text in {**WORKFLOWS, **(extra or {})}.items():
         (flows / f"{name}.yaml").write_text(text)
     return flows
 
 
 @contextlib.asynccontextmanager
 async def console_mesh(
-    workdir: Path, *, tokens: dict[str, str] | None = None, fixed_ports: bool = False
+    workdir: Path,
+    *,
+    tokens: dict[str, str] | None = None,
+    fixed_ports: bool = False,
+    workflows: dict[str, str] | None = None,
+    mesh_file: str | None = None,
 ) -> AsyncIterator[ConsoleMesh]:
-    """`tokens`: name → role; each gets a token and the gateway checks them."""
+    """`tokens`: name → role; each gets a token and the gateway checks them. `workflows`: more
+    workflow files (name → YAML); `mesh_file`: a mesh file's text (agents' limits, prices) the
+    gateway starts with (its `--agent` flag still says where the probe is)."""
     assert (STATIC / "index.html").is_file(), "the console is not built: run `make install`"
     probe = await start_probe(workdir / "probe.jsonl")
     grpc_port, http_port = free_ports(2) if fixed_ports else (0, 0)
     args = [
         "--agent", f"probe=127.0.0.1:{probe.port}",
-        "--workflows", str(write_workflows(workdir)),
+        "--workflows", str(write_workflows(workdir, workflows)),
         "--http-port", str(http_port),
         "--port", str(grpc_port),
         "--store", str(workdir / "runs.db"),
     ]  # fmt: skip
+    if mesh_file is not None:
+        (workdir / "mesh.yaml").write_text(mesh_file)
+        args += ["--config", str(workdir / "mesh.yaml")]
     secrets: dict[str, str] = {}
     if tokens:
         secrets = {name: new_token() for name in tokens}
@@ -268,10 +278,18 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
 
 def _expected(text: str) -> bool:
     """Console errors a test provokes on purpose: a refused token (401), a gateway that is down
-    while it restarts (the event stream reconnects)."""
+    while it restarts (the event stream reconnects), a form the gateway refuses (400, its field
+    violations shown by the fields)."""
     return any(
         part in text
-        for part in ("401", "Unauthorized", "ERR_CONNECTION_REFUSED", "ERR_EMPTY_RESPONSE", "net::ERR_")
+        for part in (
+            "401",
+            "Unauthorized",
+            "ERR_CONNECTION_REFUSED",
+            "ERR_EMPTY_RESPONSE",
+            "net::ERR_",
+            "status of 400 (Bad Request)",
+        )
     )
 
 

@@ -167,6 +167,7 @@ async def test_the_keyboard_reaches_the_main_controls(mesh: ConsoleMesh, page: P
         "link:agentmesh console, runs",
         "link:Runs",
         "link:Workflows",
+        "link:Schedules",
         "link:Agents",
         "link:Metrics",
         "input:filter-q",

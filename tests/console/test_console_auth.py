@@ -1,6 +1,7 @@
 """Signing in to the console of a gateway that checks tokens: the token is asked for, checked
 with the gateway, kept for the tab (a reload keeps you in) and sent as a header on every call;
-a viewer sees runs but no control that starts, cancels or answers one."""
+a viewer sees runs and schedules but no control that starts, cancels or answers a run, or
+changes a schedule."""
 
 from __future__ import annotations
 
@@ -72,3 +73,27 @@ async def test_a_viewer_sees_no_start_cancel_or_answer_controls(secured: Console
     # The operator still can: the controls were hidden, not the runs.
     async with secured.client("olivia") as client:
         await client.handle(running).cancel()
+
+
+async def test_a_viewer_sees_schedules_without_their_controls(secured: ConsoleMesh, page: Page) -> None:
+    name = unique("nightly")
+    async with secured.client("olivia") as client:
+        await client.create_schedule(name, "pipeline", "0 3 * * *", {"key": "night"}, time_zone="Europe/Oslo")
+    await sign_in(page, secured, "vera")
+    await page.get_by_role("navigation", name="main").get_by_role("link", name="Schedules").click()
+    row = page.locator(f'tr[data-schedule="{name}"]')
+    await expect(row).to_contain_text("0 3 * * *")
+    await expect(row.get_by_test_id("schedule-state")).to_have_text(re.compile("active"))
+    await expect(page.get_by_role("columnheader", name="Actions")).to_have_count(0)
+    await expect(page.get_by_role("button")).to_have_text(["Sign out"])
+    await expect(page.get_by_role("region", name="Create a schedule")).to_have_count(0)
+    await row.get_by_role("link", name=name).click()
+    await expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    await expect(page.get_by_text("by olivia")).to_be_visible()
+    await expect(page.get_by_role("button", name=f"Pause {name}")).to_have_count(0)
+    # An operator has them.
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, secured, "olivia", "/runs")
+    await page.get_by_role("navigation", name="main").get_by_role("link", name="Schedules").click()
+    await expect(page.get_by_role("button", name=f"Pause {name}")).to_be_visible()
+    await expect(page.get_by_role("region", name="Create a schedule")).to_be_visible()

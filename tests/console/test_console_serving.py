@@ -27,7 +27,10 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cons
 
 async def test_index_answers_every_console_route_uncached_with_a_strict_policy(served: ConsoleMesh) -> None:
     async with httpx.AsyncClient(base_url=served.url()) as http:
-        for path in ("/", "/runs", "/runs/0123abcd", "/agents/probe", "/workflows/pipeline", "/metrics"):
+        for path in (
+            "/", "/runs", "/runs/0123abcd", "/agents/probe", "/workflows/pipeline", "/metrics",
+            "/schedules", "/schedules/nightly",
+        ):  # fmt: skip
             response = await http.get(path)
             assert response.status_code == 200, path
             assert response.headers["content-type"] == "text/html; charset=utf-8"
@@ -101,6 +104,8 @@ def test_console_paths_and_urls() -> None:
         "/agents/x",
         "/workflows/y",
         "/metrics",
+        "/schedules",
+        "/schedules/nightly",
         "/assets/a.js",
     ):
         assert is_console_path(path), path

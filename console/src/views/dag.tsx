@@ -1,15 +1,17 @@
-// A workflow's DAG: one node per step, an edge per dependency, each node saying its state in
-// words and a glyph as well as in color. The layout comes from a worker (layout.ts); until it
-// arrives the page shows everything else.
+// A workflow's DAG: one node per step, an edge per dependency, each node saying what the step does
+// (an agent's skill, a question, a sleep, a child run) and its state in words and a glyph as well
+// as in color. The layout comes from a worker (layout.ts); until it arrives the page shows
+// everything else.
 
 import { Component } from "preact";
 import { useEffect, useState } from "preact/hooks";
 
-import { stepLook } from "../format";
+import { clockTime, stepLook } from "../format";
 import { layoutOf } from "../layout";
 import type { Layout } from "../layout-core";
 import { NODE_HEIGHT, NODE_WIDTH } from "../nodesize";
 import type { StepView } from "../runmodel";
+import { KIND_GLYPHS, stepDoes, stepKind, type StepKind } from "../stepkind";
 import type { Step } from "../types";
 
 interface NodeProps {
@@ -18,6 +20,9 @@ interface NodeProps {
   y: number;
   label: string;
   glyph: string;
+  /** What the step does, and the glyph of its kind. */
+  does: string;
+  kind: StepKind;
   tone: string;
   detail: string;
   selected: boolean;
@@ -34,12 +39,18 @@ class DagNode extends Component<NodeProps> {
   override shouldComponentUpdate(next: NodeProps): boolean {
     const p = this.props;
     return (
-      p.x !== next.x || p.y !== next.y || p.label !== next.label || p.tone !== next.tone || p.detail !== next.detail || p.selected !== next.selected
+      p.x !== next.x ||
+      p.y !== next.y ||
+      p.label !== next.label ||
+      p.tone !== next.tone ||
+      p.detail !== next.detail ||
+      p.does !== next.does ||
+      p.selected !== next.selected
     );
   }
 
   override render() {
-    const { id, x, y, label, glyph, tone, detail, selected, focusable, onSelect } = this.props;
+    const { id, x, y, label, glyph, tone, detail, does, kind, selected, focusable, onSelect } = this.props;
     const select = onSelect
       ? () => {
           onSelect(id);
@@ -47,13 +58,14 @@ class DagNode extends Component<NodeProps> {
       : undefined;
     return (
       <g
-        class={`node tone-${tone}${selected ? " selected" : ""}`}
+        class={`node tone-${tone} kind-${kind}${selected ? " selected" : ""}`}
         transform={`translate(${x - NODE_WIDTH / 2},${y - NODE_HEIGHT / 2})`}
         data-step={id}
         data-state={label}
+        data-kind={kind}
         role={onSelect ? "button" : undefined}
         tabIndex={onSelect && focusable ? 0 : undefined}
-        aria-label={`step ${id}: ${label}${detail ? `, ${detail}` : ""}`}
+        aria-label={`step ${id}, ${does}${label ? `: ${label}` : ""}${detail ? `, ${detail}` : ""}`}
         onClick={select}
         onKeyDown={
           select
@@ -70,12 +82,25 @@ class DagNode extends Component<NodeProps> {
         <text x="10" y="20" class="node-id">
           {clip(id, 24)}
         </text>
-        <text x="10" y="38" class="node-state">
-          {`${glyph} ${label}${detail ? ` · ${detail}` : ""}`}
+        <text x="10" y="37" class="node-does">
+          {clip(`${KIND_GLYPHS[kind]} ${does}`, 28)}
+        </text>
+        <text x="10" y="54" class="node-state">
+          {clip(`${glyph ? `${glyph} ` : ""}${label}${detail ? ` · ${detail}` : ""}`, 28)}
         </text>
       </g>
     );
   }
+}
+
+/** A definition's node (no run): what modifies the step, if anything. */
+function modifiers(step: Step): string {
+  const parts: string[] = [];
+  if (step.forEach) parts.push("for each");
+  if (step.when) parts.push("when");
+  if (step.retry?.maxAttempts) parts.push(`${step.retry.maxAttempts} attempts`);
+  if (step.continueOnFailure) parts.push("may fail");
+  return parts.join(" · ");
 }
 
 function edgePath(points: { x: number; y: number }[]): string {
@@ -94,6 +119,9 @@ interface Props {
 export function stepDetail(view: StepView | undefined): string {
   if (!view) return "";
   const parts: string[] = [];
+  if (view.state === "STEP_STATE_SLEEPING" && view.wakeTime !== null) parts.push(`wakes ${clockTime(view.wakeTime).slice(0, 8)}`);
+  if (view.state === "STEP_STATE_QUEUED" && view.queue) parts.push(view.queue.limit === "rate" ? "rate limit" : "concurrency");
+  if (view.childRunIds.length > 1) parts.push(`${view.childRunIds.length} child runs`);
   if (view.itemsTotal > 0) parts.push(`${view.itemsDone}/${view.itemsTotal} items`);
   if (view.attempts > 1) parts.push(`attempt ${view.attempts}`);
   return parts.join(", ");
@@ -158,8 +186,8 @@ export function Dag({ steps, views, selected, onSelect }: Props) {
           const position = layout.nodes[step.id];
           if (!position) return null;
           const view = views?.get(step.id);
-          const look = views ? stepLook(view?.state) : { label: step.agent ?? "", glyph: "◇", tone: "plain" };
-          const detail = views ? stepDetail(view) : step.skill ?? "";
+          const look = views ? stepLook(view?.state) : { label: modifiers(step), glyph: "", tone: "plain" };
+          const detail = views ? stepDetail(view) : "";
           return (
             <DagNode
               key={step.id}
@@ -168,6 +196,8 @@ export function Dag({ steps, views, selected, onSelect }: Props) {
               y={position.y}
               label={look.label}
               glyph={look.glyph}
+              does={stepDoes(step)}
+              kind={stepKind(step)}
               tone={look.tone}
               detail={detail}
               selected={selected === step.id}

@@ -5,7 +5,8 @@
 import { useMemo, useState } from "preact/hooks";
 
 import { clockTime } from "../format";
-import { KIND_LABELS, type LogEntry, type RunModel } from "../runmodel";
+import { KIND_LABELS } from "../events";
+import type { LogEntry, RunModel } from "../runmodel";
 import type { StreamStatus } from "../sse";
 import { VirtualList } from "../virtual";
 
@@ -28,6 +29,10 @@ function tone(entry: LogEntry): string {
     case "stepInputRequired":
     case "runWaiting":
       return "wait";
+    case "stepSleeping":
+      return "sleep";
+    case "stepQueued":
+      return "queue";
     case "stepCompleted":
     case "runCompleted":
       return "ok";

@@ -1,20 +1,25 @@
 // One run: its DAG with each step's state changing live, a timeline of attempts, retries,
 // items and waits, the event log tailing by sequence, each step's input, output, error and
-// trace, cancel, and a form for each question a step's agent asked.
+// trace, cancel, and a form for each question waiting (an agent's, or an ask step's approval).
+// Who started it (a schedule, a parent run's step), when a sleeping run wakes, and what it spent
+// against its budget.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { api } from "../api";
-import { formatDuration, formatTime, isFinal, pretty, runLook, stepLook } from "../format";
+import { limitText } from "../events";
+import { formatDuration, formatTime, formatWhen, isFinal, runLook, stepLook } from "../format";
 import { useNow } from "../hooks";
-import { RunModel, questionText, type StepView } from "../runmodel";
+import { RunModel } from "../runmodel";
 import { navigate, withQuery } from "../router";
-import { SchemaForm } from "../schemaform";
 import { follow, type StreamStatus } from "../sse";
-import type { InputRequest, Json, Run, RunEvent } from "../types";
-import { Dag, stepDetail } from "./dag";
+import type { Caller, Run, RunEvent } from "../types";
+import { Dag } from "./dag";
 import { EventLog } from "./eventlog";
+import { Question } from "./question";
+import { ChildRuns, JsonBlock, StepDetails } from "./stepdetails";
 import { Timeline } from "./timeline";
+import { UsagePanel } from "./usagepanel";
 
 /** The message of a problem a stream ended with (`event: error`). */
 function problemText(data: string): string {
@@ -111,119 +116,6 @@ function useRun(runId: string): { model: RunModel; version: number; status: Stre
   };
 }
 
-function JsonBlock({ value, label }: { value: Json | undefined; label: string }) {
-  if (value === undefined) return <p class="muted">none</p>;
-  return (
-    <pre class="json" tabIndex={0} aria-label={label}>
-      {pretty(value)}
-    </pre>
-  );
-}
-
-function Question({ runId, request, canAnswer, onAnswered }: { runId: string; request: InputRequest; canAnswer: boolean; onAnswered: (run: Run) => void }) {
-  const where = request.item === undefined ? request.stepId : `${request.stepId} [item ${request.item}]`;
-  return (
-    <div class="question" data-step={request.stepId}>
-      <h3>
-        <span aria-hidden="true">?</span> {where} asks
-      </h3>
-      <p class="question-text">{questionText(request)}</p>
-      {canAnswer ? (
-        <SchemaForm
-          schema={request.answerSchema}
-          idPrefix={`answer-${request.stepId}-${request.item ?? "x"}-${request.turn ?? 0}`}
-          submitLabel="Send answer"
-          onSubmit={async (value) => {
-            const { run } = await api.provideInput(runId, request.stepId, request.item, value);
-            if (run) onAnswered(run);
-          }}
-        />
-      ) : (
-        <p class="muted">An operator can answer it; your role can only read.</p>
-      )}
-    </div>
-  );
-}
-
-function StepDetails({ model, view, canOperate, onChanged }: { model: RunModel; view: StepView; canOperate: boolean; onChanged: (run: Run) => void }) {
-  const look = stepLook(view.state);
-  const tokens = model.tokens.get(view.def.id);
-  const duration = view.start === null ? null : (view.end ?? Date.now()) - view.start;
-  return (
-    <div class="step-details" data-testid="step-details" data-step={view.def.id}>
-      <h2 id="step-title">
-        Step <span class="mono">{view.def.id}</span>
-      </h2>
-      <dl class="facts">
-        <dt>State</dt>
-        <dd>
-          <span class={`badge tone-${look.tone}`}>
-            <span aria-hidden="true">{look.glyph}</span> {look.label}
-          </span>{" "}
-          {stepDetail(view)}
-        </dd>
-        <dt>Agent</dt>
-        <dd>
-          <a href={`/agents/${encodeURIComponent(view.def.agent ?? "")}`}>{view.def.agent}</a>
-          {view.def.skill ? ` · ${view.def.skill}` : ""}
-        </dd>
-        <dt>Attempts</dt>
-        <dd>{view.attempts}</dd>
-        <dt>Duration</dt>
-        <dd>{formatDuration(duration)}</dd>
-        {tokens ? (
-          <>
-            <dt>Tokens</dt>
-            <dd>
-              {tokens[0]} in, {tokens[1]} out
-            </dd>
-          </>
-        ) : null}
-        <dt>Trace</dt>
-        <dd class="mono small">
-          trace {model.runId} · span “step {view.def.id}” per attempt
-        </dd>
-        {view.def.forEach ? (
-          <>
-            <dt>For each</dt>
-            <dd class="mono small">{view.def.forEach}</dd>
-          </>
-        ) : null}
-        {view.def.when ? (
-          <>
-            <dt>When</dt>
-            <dd class="mono small">{view.def.when}</dd>
-          </>
-        ) : null}
-      </dl>
-      {view.error ? (
-        <div class="step-error" role="note" data-testid="step-error">
-          <strong>
-            {view.error.code}
-            {view.error.reason ? ` (${view.error.reason})` : ""}
-          </strong>
-          : {view.error.message}
-        </div>
-      ) : null}
-      {view.pendingInput.map((request) => (
-        <Question key={`${request.item ?? ""}-${request.turn ?? 0}`} runId={model.runId} request={request} canAnswer={canOperate} onAnswered={onChanged} />
-      ))}
-      <h3>Input</h3>
-      <JsonBlock value={view.def.input} label={`input of ${view.def.id}`} />
-      <h3>Output</h3>
-      <JsonBlock value={view.output} label={`output of ${view.def.id}`} />
-      {view.text ? (
-        <>
-          <h3>Text</h3>
-          <pre class="text" tabIndex={0}>
-            {view.text}
-          </pre>
-        </>
-      ) : null}
-    </div>
-  );
-}
-
 function CancelControl({ runId, onDone }: { runId: string; onDone: (run: Run) => void }) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -283,7 +175,37 @@ function CancelControl({ runId, onDone }: { runId: string; onDone: (run: Run) =>
   );
 }
 
-export function RunView({ runId, query, canOperate }: { runId: string; query: URLSearchParams; canOperate: boolean }) {
+/** Who started the run, when not a person: its schedule, or the step of its parent run. */
+function Origin({ run }: { run: Run }) {
+  if (run.parent?.runId) {
+    const { runId, stepId } = run.parent;
+    return (
+      <p class="origin" data-testid="parent">
+        <span aria-hidden="true">↳</span> child run of{" "}
+        <a href={withQuery(`/runs/${runId}`, { step: stepId })}>
+          run <span class="mono">{runId.slice(0, 12)}…</span>
+          {stepId ? (
+            <>
+              , step <span class="mono">{stepId}</span>
+            </>
+          ) : null}
+        </a>
+        {run.parent.item !== undefined ? ` (item ${run.parent.item})` : ""}
+        {run.depth && run.depth > 1 ? ` · ${run.depth} levels deep` : ""}
+      </p>
+    );
+  }
+  if (run.schedule) {
+    return (
+      <p class="origin" data-testid="schedule">
+        <span aria-hidden="true">◷</span> started by schedule <a href={`/schedules/${encodeURIComponent(run.schedule)}`}>{run.schedule}</a>
+      </p>
+    );
+  }
+  return null;
+}
+
+export function RunView({ runId, query, canOperate, caller }: { runId: string; query: URLSearchParams; canOperate: boolean; caller: Caller }) {
   const { model, version, status, detail, error, refresh } = useRun(runId);
   const selected = query.get("step") ?? undefined;
   const run = model.run;
@@ -322,7 +244,8 @@ export function RunView({ runId, query, canOperate }: { runId: string; query: UR
   const look = runLook(model.state);
   const waiting = [...model.steps.values()].filter((s) => s.pendingInput.length > 0);
   const selectedView = selected ? model.steps.get(selected) : undefined;
-  const duration = model.start === null ? null : (model.end ?? now) - model.start;
+  const duration = model.start === null ? null : (model.end ?? Math.max(now, Date.now())) - model.start;
+  const queued = [...model.steps.values()].filter((s) => s.state === "STEP_STATE_QUEUED");
   return (
     <section class="run-page" aria-labelledby="page-title" data-run={runId} data-version={version}>
       <header class="run-head">
@@ -335,12 +258,32 @@ export function RunView({ runId, query, canOperate }: { runId: string; query: UR
               <span aria-hidden="true">{look.glyph}</span> {look.label}
             </span>{" "}
             {run?.workflow?.name ? (
-              <a href={`/workflows/${encodeURIComponent(run.workflow.name)}`}>{run.workflow.name}</a>
+              <a href={withQuery(`/workflows/${encodeURIComponent(run.workflow.name)}`, { version: run.workflow.version })}>
+                {run.workflow.name}
+                {run.workflow.version ? `@${run.workflow.version}` : ""}
+              </a>
             ) : null}
             {run?.principal ? <span> · by {run.principal}</span> : null}
             <span> · started {formatTime(run?.startTime ?? run?.createTime)}</span>
             <span> · {formatDuration(duration)}</span>
           </p>
+          {model.wakeTime !== null && (model.state === "RUN_STATE_SLEEPING" || model.state === "RUN_STATE_WAITING_FOR_INPUT") ? (
+            <p class={`wake tone-${look.tone}`} data-testid="run-wake">
+              <span aria-hidden="true">{look.glyph}</span> {model.state === "RUN_STATE_SLEEPING" ? "wakes" : "a question times out"}{" "}
+              {formatWhen(new Date(model.wakeTime).toISOString(), now)}
+            </p>
+          ) : null}
+          {queued.length > 0 ? (
+            <p class="wake tone-queue" data-testid="run-queued">
+              <span aria-hidden="true">≡</span> queued:{" "}
+              {queued
+                .slice(0, 3)
+                .map((s) => `${s.def.id} waits for ${s.queue ? limitText(s.queue.agent, s.queue.limit) : "its agent's limits"}`)
+                .join("; ")}
+              {queued.length > 3 ? ` and ${queued.length - 3} more` : ""}
+            </p>
+          ) : null}
+          {run ? <Origin run={run} /> : null}
           <p class="small muted mono">trace id {runId}</p>
         </div>
         <div class="run-actions">{canOperate && run && !final ? <CancelControl runId={runId} onDone={refresh} /> : null}</div>
@@ -355,11 +298,19 @@ export function RunView({ runId, query, canOperate }: { runId: string; query: UR
           <h2>Waiting for input</h2>
           {waiting.flatMap((s) =>
             s.pendingInput.map((request) => (
-              <Question key={`${request.stepId}-${request.item ?? ""}-${request.turn ?? 0}`} runId={runId} request={request} canAnswer={canOperate} onAnswered={refresh} />
+              <Question
+                key={`${request.stepId}-${request.item ?? ""}-${request.turn ?? 0}`}
+                runId={runId}
+                request={request}
+                step={s.def}
+                caller={caller}
+                onAnswered={refresh}
+              />
             )),
           )}
         </section>
       ) : null}
+      <UsagePanel usage={model.usage} workflow={run?.workflow} />
       <div class="run-grid">
         <section class="panel graph" aria-label="graph">
           <h2>Graph</h2>
@@ -367,7 +318,7 @@ export function RunView({ runId, query, canOperate }: { runId: string; query: UR
         </section>
         <section class="panel details" aria-label="step details">
           {selectedView ? (
-            <StepDetails model={model} view={selectedView} canOperate={canOperate} onChanged={refresh} />
+            <StepDetails model={model} view={selectedView} caller={caller} now={now} onChanged={refresh} />
           ) : (
             <>
               <h2>Steps</h2>
@@ -389,6 +340,15 @@ export function RunView({ runId, query, canOperate }: { runId: string; query: UR
                       <span class={`badge tone-${sl.tone}`}>
                         <span aria-hidden="true">{sl.glyph}</span> {sl.label}
                       </span>
+                      {s.state === "STEP_STATE_SLEEPING" && s.wakeTime !== null ? (
+                        <span class="small muted"> wakes {formatTime(new Date(s.wakeTime).toISOString())}</span>
+                      ) : null}
+                      {s.def.workflow ? (
+                        <span class="small">
+                          {" "}
+                          → <ChildRuns ids={s.childRunIds} />
+                        </span>
+                      ) : null}
                     </li>
                   );
                 })}

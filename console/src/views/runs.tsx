@@ -1,24 +1,65 @@
 // The runs: newest first, refreshed every two seconds, filtered by state, workflow and
 // principal, searched by id or workflow name, paged by the gateway's page tokens. Filters and
-// the page live in the URL.
+// the page live in the URL. Each run says who started it (a principal, a schedule, a parent
+// run), when a sleeping one wakes, and how many of its steps wait in an agent's queue.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { api } from "../api";
-import { formatDuration, formatTime, ms, RUN_STATE_FILTERS, runLook } from "../format";
+import { formatDuration, formatTime, ms, RUN_STATE_FILTERS, runLook, stepLook } from "../format";
 import { useNow, usePolled } from "../hooks";
 import { navigate, withQuery } from "../router";
-import type { Run } from "../types";
+import type { Run, StepStateName } from "../types";
 
 const PAGE_SIZES = ["10", "25", "50", "100"];
 
 export function StateBadge({ state, kind = "run" }: { state: string | undefined; kind?: "run" | "step" }) {
-  const look = runLook(state as Run["state"]);
+  const look = kind === "step" ? stepLook(state as StepStateName) : runLook(state as Run["state"]);
   return (
     <span class={`badge tone-${look.tone}`} data-kind={kind}>
       <span aria-hidden="true">{look.glyph}</span> {look.label}
     </span>
   );
+}
+
+/** What the state alone does not say: when a sleeping run wakes, how many steps are queued. */
+function StateNote({ run }: { run: Run }) {
+  if (run.state === "RUN_STATE_SLEEPING" && run.wakeTime) return <span class="small tone-sleep"> wakes {formatTime(run.wakeTime)}</span>;
+  const queued = (run.steps ?? []).filter((s) => s.state === "STEP_STATE_QUEUED").length;
+  if (queued > 0 && run.state === "RUN_STATE_RUNNING") {
+    return (
+      <span class="small tone-queue" data-testid="queued-note">
+        {" "}
+        <span aria-hidden="true">≡</span> {queued} queued
+      </span>
+    );
+  }
+  return null;
+}
+
+/** Who started the run: a principal, a schedule, or a parent run's step. */
+function StartedBy({ run }: { run: Run }) {
+  if (run.parent?.runId) {
+    return (
+      <span data-testid="started-by-parent">
+        <span aria-hidden="true">↳</span>
+        <span class="sr-only">child run of</span>{" "}
+        <a href={withQuery(`/runs/${run.parent.runId}`, { step: run.parent.stepId })} class="mono run-id">
+          {run.parent.runId.slice(0, 8)}…
+        </a>
+        {run.parent.stepId ? <span class="small muted"> step {run.parent.stepId}</span> : null}
+      </span>
+    );
+  }
+  if (run.schedule) {
+    return (
+      <span data-testid="started-by-schedule">
+        <span aria-hidden="true">◷</span> <a href={`/schedules/${encodeURIComponent(run.schedule)}`}>{run.schedule}</a>
+        {run.principal ? <span class="small muted"> as {run.principal}</span> : null}
+      </span>
+    );
+  }
+  return <>{run.principal ?? "—"}</>;
 }
 
 export function runDuration(run: Run, now: number): number | null {
@@ -176,7 +217,7 @@ export function RunsView({ query }: { query: URLSearchParams }) {
               <th scope="col">Run</th>
               <th scope="col">Workflow</th>
               <th scope="col">State</th>
-              <th scope="col">Principal</th>
+              <th scope="col">Started by</th>
               <th scope="col">Started</th>
               <th scope="col">Duration</th>
             </tr>
@@ -189,11 +230,17 @@ export function RunsView({ query }: { query: URLSearchParams }) {
                     {run.runId}
                   </a>
                 </td>
-                <td data-label="Workflow">{run.workflow?.name ?? ""}</td>
+                <td data-label="Workflow">
+                  {run.workflow?.name ?? ""}
+                  {run.workflow?.version ? <span class="muted small">@{run.workflow.version}</span> : null}
+                </td>
                 <td data-label="State">
                   <StateBadge state={run.state} />
+                  <StateNote run={run} />
                 </td>
-                <td data-label="Principal">{run.principal ?? "—"}</td>
+                <td data-label="Started by">
+                  <StartedBy run={run} />
+                </td>
                 <td data-label="Started">{formatTime(run.startTime ?? run.createTime)}</td>
                 <td data-label="Duration">{formatDuration(runDuration(run, now))}</td>
               </tr>

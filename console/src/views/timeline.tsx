@@ -1,5 +1,6 @@
 // The run's timeline (a Gantt chart): a row per step and per for_each item, a bar per attempt,
-// hatched gaps for retry delays, dotted ones for waits on an answer. Rows are virtualized.
+// hatched gaps for retry delays, dotted ones for waits on an answer, a band for a sleep, a striped
+// one for a wait in an agent's queue, and a bar for a child run. Rows are virtualized.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
@@ -31,6 +32,12 @@ function describe(segment: Segment, now: number): string {
       return `waiting ${length} for an answer`;
     case "skip":
       return "skipped";
+    case "sleep":
+      return `sleeping ${length}`;
+    case "queue":
+      return `queued ${length} for the agent's ${segment.note === "rate" ? "rate limit" : segment.note ? `${segment.note} limit` : "limits"}`;
+    case "child":
+      return `child run: ${SEGMENT_WORDS[segment.outcome]}, ${length}`;
   }
 }
 
@@ -60,6 +67,8 @@ export function Timeline({ model, selected, onSelect }: Props) {
   const span = end - start;
   const pct = (time: number): number => ((time - start) / span) * 100;
   if (rows.length === 0) return <p class="muted">No step has started yet.</p>;
+  // The legend names the newer kinds of bar only when the run has them.
+  const kinds = new Set(rows.flatMap((row) => row.segments.map((segment) => segment.kind)));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => ({ f, label: formatDuration(span * f) }));
   return (
     <div class="timeline" ref={bars}>
@@ -117,7 +126,22 @@ export function Timeline({ model, selected, onSelect }: Props) {
       <p class="legend" aria-hidden="true">
         <span class="tl-seg kind-attempt out-ok" /> attempt succeeded <span class="tl-seg kind-attempt out-running" /> running{" "}
         <span class="tl-seg kind-attempt out-retried" /> failed, retried <span class="tl-seg kind-attempt out-failed" /> failed{" "}
-        <span class="tl-seg kind-retry out-waiting" /> retry delay <span class="tl-seg kind-input out-waiting" /> waiting for an answer
+        <span class="tl-seg kind-retry out-waiting" /> retry delay <span class="tl-seg kind-input out-waiting" /> waiting for an answer{" "}
+        {kinds.has("sleep") ? (
+          <>
+            <span class="tl-seg kind-sleep out-waiting" /> sleeping{" "}
+          </>
+        ) : null}
+        {kinds.has("queue") ? (
+          <>
+            <span class="tl-seg kind-queue out-waiting" /> queued for a limit{" "}
+          </>
+        ) : null}
+        {kinds.has("child") ? (
+          <>
+            <span class="tl-seg kind-child out-ok" /> child run
+          </>
+        ) : null}
       </p>
     </div>
   );

@@ -179,7 +179,8 @@ def task(
         messages = messages[-history_length:] if history_length > 0 else []
     out.history.extend(messages)
     out.metadata.update(
-        {"agentmesh": {"run_id": run.run_id, "workflow": run.workflow.name, **(metadata or {})}}
+        # camelCase, as A2A spells its JSON (the TCK checks keys in metadata too).
+        {"agentmesh": {"runId": run.run_id, "workflow": run.workflow.name, **(metadata or {})}}
     )
     return out
 

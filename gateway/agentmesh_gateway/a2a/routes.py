@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 import grpc
@@ -120,12 +123,30 @@ def card_response(request: Request, card: a2a.AgentCard) -> Response:
     revalidates with If-None-Match (answered 304 while the card is unchanged)."""
     response = JSONResponse(agent_card_to_dict(card))
     etag = f'"{hashlib.sha256(response.body).hexdigest()[:32]}"'
-    headers = {"Cache-Control": f"max-age={CARD_MAX_AGE_SECONDS}", "ETag": etag}
+    headers = {
+        "Cache-Control": f"max-age={CARD_MAX_AGE_SECONDS}",
+        "ETag": etag,
+        "Last-Modified": format_datetime(_first_served(etag), usegmt=True),
+    }
     response.headers.update(headers)
     wanted = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
     if etag in wanted or "*" in wanted:
         return Response(status_code=304, headers=headers)
     return response
+
+
+#: When this gateway first served each card content (by ETag): its Last-Modified. Bounded: a
+#: content not served for long is forgotten, and is new again if it comes back.
+_FIRST_SERVED: OrderedDict[str, datetime] = OrderedDict()
+_FIRST_SERVED_KEPT = 1024
+
+
+def _first_served(etag: str) -> datetime:
+    when = _FIRST_SERVED.pop(etag, None) or datetime.now(UTC).replace(microsecond=0)
+    _FIRST_SERVED[etag] = when
+    while len(_FIRST_SERVED) > _FIRST_SERVED_KEPT:
+        _FIRST_SERVED.popitem(last=False)
+    return when
 
 
 def _guarded(route: BaseRoute, authenticated: bool, *, jsonrpc: bool) -> BaseRoute:

@@ -5,8 +5,9 @@ static API tokens (stored as SHA-256 hashes in a file or Secret, `static_tokens`
 OIDC/JWT access tokens verified against a JWKS file (`jwt_tokens`); the `Gatekeeper`
 (`gatekeeper`) tries them in turn and checks the caller's role against the method:
 
-    viewer    GetRun, ListRuns, WatchRun, ListAgents, ListWorkflows, GetMetrics, WatchMetrics
-    operator  all of the above, and StartRun, RunWorkflow, CancelRun, ProvideInput, ValidateWorkflow, Chat
+    viewer    GetRun, ListRuns, WatchRun, ListAgents, ListWorkflows, GetMetrics, WatchMetrics,
+              ProvideInput (then the question decides: operators unless it names a role or principals)
+    operator  all of the above, and StartRun, RunWorkflow, CancelRun, ValidateWorkflow, Chat, schedules
     admin     everything, and with tenant isolation on, every principal's runs
 
 The same tokens and roles hold on the HTTP port (`Authorization: Bearer`): an A2A call is

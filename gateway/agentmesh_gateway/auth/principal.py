@@ -66,12 +66,14 @@ _VIEWER = (
     "GetWorkflow",
     "GetSchedule",
     "ListSchedules",
+    # A viewer reaches it; whether the caller may answer is the question's to say (its role,
+    # operator unless the step says otherwise, or its principals): answers.may_answer.
+    "ProvideInput",
 )
 _OPERATOR = (
     "StartRun",
     "RunWorkflow",
     "CancelRun",
-    "ProvideInput",
     "ValidateWorkflow",
     "Chat",
     "ChatStream",

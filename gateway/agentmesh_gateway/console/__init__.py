@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 STATIC = Path(__file__).resolve().parent / "static"
 
 #: The first path segments the console draws itself (index.html answers them all).
-CLIENT_ROUTES = frozenset({"runs", "agents", "workflows", "metrics"})
+CLIENT_ROUTES = frozenset({"runs", "agents", "workflows", "metrics", "schedules"})
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
