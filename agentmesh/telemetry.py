@@ -2,10 +2,11 @@
 
 Spans go to whatever tracer provider is installed. `configure_tracing` installs the
 SDK only when OTEL_TRACES_EXPORTER asks for an exporter (otlp over grpc or
-http/protobuf, or console), and a server without a tracer installs no tracing
-interceptor, so an untraced agent pays nothing for it. agentmesh configures itself:
-running it under `opentelemetry-instrument` is not needed (and that route's grpc
-instrumentation wraps health's Watch, which it breaks; opentelemetry-python-contrib#3066).
+http/protobuf, whose exporters are the `otlp` extra, or console), and a server without
+a tracer installs no tracing interceptor, so an untraced agent pays nothing for it.
+agentmesh configures itself: running it under `opentelemetry-instrument` is not needed (and
+that route's grpc instrumentation wraps health's Watch, which it breaks;
+opentelemetry-python-contrib#3066).
 Health and reflection are left out of tracing: the aio interceptor breaks their
 context.write-style streaming handlers (opentelemetry-python-contrib#3066). So are
 subscriptions such as WatchRun: a span as long as a watch says nothing, and each
@@ -20,12 +21,16 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry import trace
 
+from agentmesh.extras import require_extra
+
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 log = logging.getLogger("agentmesh.telemetry")
@@ -103,25 +108,43 @@ def configure_tracing(service_name: str, env: Mapping[str, str] = os.environ) ->
     protocol = _protocol(env) if "otlp" in exporters else ""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
+    made = [ConsoleSpanExporter() if name == "console" else _otlp_exporter(protocol) for name in exporters]
     named = env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "")
     resource = Resource.create({} if named else {"service.name": service_name})
     provider = TracerProvider(resource=resource, id_generator=_chosen_ids_generator())
-    for name in exporters:
-        exporter: SpanExporter
-        if name == "console":
-            exporter = ConsoleSpanExporter()
-        elif protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-
-            exporter = GrpcExporter()
-        else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-            exporter = HttpExporter()
+    provider.add_span_processor(_rpc_span_names())
+    for exporter in made:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+
+
+def _rpc_span_names() -> SpanProcessor:
+    """Names RPC server spans as the conventions (and grpc-go's and grpc-js's instrumentation)
+    do, `package.Service/Method`: the Python instrumentation names them by the path, with a
+    leading slash, and a service graph would show the same call under two names."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class RpcSpanNames(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            if span.name.startswith("/"):
+                span.update_name(span.name[1:])
+
+    return RpcSpanNames()
+
+
+def _otlp_exporter(protocol: str) -> SpanExporter:
+    """The OTLP exporter for `protocol`: the otlp extra, which a plain install leaves out."""
+    wanted = f"OTEL_TRACES_EXPORTER=otlp over {protocol}"
+    require_extra("otlp", wanted, f"opentelemetry.exporter.otlp.proto.{protocol.partition('/')[0]}")
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+
+        return Grpc()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+
+    return Http()
 
 
 def _take_back_grpc_instrumentation() -> None:

@@ -11,6 +11,8 @@ import typer
 from opentelemetry import trace
 
 from agentmesh.cli_options import MetricsPortOption, TLSCertOption, TLSClientCAOption, TLSKeyOption
+from agentmesh.errors import ProviderError
+from agentmesh.extras import MissingExtra
 from agentmesh.llm import LLMProvider, provider_from_env
 from agentmesh.logs import LogFormat, configure_logging
 from agentmesh.prometheus import metrics_port as parse_metrics_port
@@ -135,7 +137,9 @@ def run_agent(
     try:
         configure_tracing(f"agentmesh-{agent.name}")
         asyncio.run(serve_agent(agent, host, port, grace, tls, metrics_port))
-    except (OSError, TLSConfigError, TelemetryConfigError) as exc:
+    # A model that cannot be used (unknown, no key, its extra not installed) is a configuration
+    # mistake too: one line that says so, not a traceback.
+    except (OSError, TLSConfigError, TelemetryConfigError, ProviderError, MissingExtra) as exc:
         log.error("cannot serve", extra={"agent": agent.name, "error": str(exc)})
         raise typer.Exit(1) from None
     finally:

@@ -63,8 +63,19 @@ InputOption = typer.Option(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from agentmesh_cli.elsewhere import version
+
+        typer.echo(f"agentmesh {version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def global_options(
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
     tls_ca: str = typer.Option(
         "",
         "--tls-ca",
@@ -126,6 +137,11 @@ def agent_command(
     entry = AGENTS[name]
     port = entry.default_port if port is None else port
     if entry.module is None:  # TypeScript or Go: its own program takes the same options
+        from agentmesh_cli.elsewhere import unavailable
+
+        # A wheel has no Go binary nor compiled TypeScript: say where to get them, not Node's trace.
+        if (why := unavailable(name, entry.argv(), entry.root, port)) is not None:
+            raise _fail(f"cannot start {name}: {why}")
         argv = [*entry.argv(), "--host", host, "--port", str(port), "--grace", str(grace)]
         argv += ["--log-format", fmt, "--log-level", level]
         for flag, value in (

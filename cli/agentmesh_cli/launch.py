@@ -46,6 +46,9 @@ class LocalMesh:
         self.gateway_args = list(gateway_args)
         self.agents: list[tuple[str, ServerProcess]] = []
         self.remote: dict[str, list[str]] = {}
+        #: Agents of the mesh this machine cannot start (name → why, and how to get them): left
+        #: out of the gateway's mesh, so that a workflow needing one is refused when it starts.
+        self.unavailable: dict[str, str] = {}
         self.gateway: ServerProcess | None = None
 
     def log_file(self, name: str) -> Path | None:
@@ -62,6 +65,10 @@ class LocalMesh:
     def add_remote(self, name: str, address: str) -> None:
         """An address the gateway reaches, not started here."""
         self.remote.setdefault(name, []).append(address)
+
+    def add_unavailable(self, name: str, why: str) -> None:
+        """An agent of the mesh that is not started here, nor given to the gateway."""
+        self.unavailable[name] = why
 
     @property
     def target(self) -> str:
@@ -141,15 +148,32 @@ class LocalMesh:
             args += ["--workflows", str(path)]
         return [*args, *self.gateway_args]
 
-    async def _gateway_sees_every_replica(self, timeout: float = 30) -> None:
-        local = {f"127.0.0.1:{process.port}" for _, process in self.agents}
+    async def blocked_workflows(self) -> dict[str, list[str]]:
+        """The gateway's workflows that need an unavailable agent (through their sub-workflows too),
+        and those agents: runs of them are refused, since the gateway does not know the agents."""
+        if not self.unavailable:
+            return {}
+        async with await self._client() as client:
+            workflows = await client.list_workflows()
+        agents = {w.name: {s.agent for s in w.steps if s.agent} for w in workflows}
+        children = {w.name: {s.workflow.partition("@")[0] for s in w.steps if s.workflow} for w in workflows}
+
+        def needed(name: str, seen: frozenset[str] = frozenset()) -> set[str]:
+            below = (needed(child, seen | {name}) for child in children.get(name, ()) if child not in seen)
+            return agents.get(name, set()).union(*below)
+
+        lacking = {name: sorted(needed(name) & self.unavailable.keys()) for name in agents}
+        return {name: missing for name, missing in sorted(lacking.items()) if missing}
+
+    async def _client(self) -> Client:
         tls = self.credentials if self.credentials is not None else False
         # A gateway that checks tokens (the mesh file's auth) is asked with the caller's.
         token = os.environ.get("AGENTMESH_TOKEN") or None
-        async with (
-            await Client.connect(self.target, tls=tls, token=token) as client,
-            asyncio.timeout(timeout),
-        ):
+        return await Client.connect(self.target, tls=tls, token=token)
+
+    async def _gateway_sees_every_replica(self, timeout: float = 30) -> None:
+        local = {f"127.0.0.1:{process.port}" for _, process in self.agents}
+        async with await self._client() as client, asyncio.timeout(timeout):
             while True:
                 statuses = await client.list_agents()
                 serving = {

@@ -17,6 +17,7 @@ import yaml
 from rich.console import Console
 
 from agentmesh_cli.client import CliError
+from agentmesh_cli.elsewhere import unavailable
 from agentmesh_cli.launch import LocalMesh
 from agentmesh_cli.process import ServerProcess, StartFailed
 from agentmesh_gateway.config import GatewayConfig
@@ -81,6 +82,10 @@ def plan(
                 mesh.add_remote(name, address)  # remote, or not ours to start: the gateway reaches it
                 continue
             argv, root = startable[name]
+            why = unavailable(name, argv, root, port)
+            if why is not None:
+                mesh.add_unavailable(name, why)  # a wheel's Go and TypeScript agents: said, not fatal
+                continue
             process = ServerProcess(
                 [*argv, "--host", "127.0.0.1", "--port", str(port), *levels, "--metrics-port", "0"],
                 env,
@@ -125,6 +130,14 @@ async def up(
             metrics = await metrics_port(process)
             scrape = f"  metrics 127.0.0.1:{metrics}/metrics" if metrics else ""
             console.print(f"[green]✓[/] {name:<15} 127.0.0.1:{process.port:<6} pid {process.pid:<8}{scrape}")
+        for name, why in mesh.unavailable.items():
+            console.print(f"[yellow]✗[/] {name:<15} not started: {why}", highlight=False, soft_wrap=True)
+        for workflow, agents in (await mesh.blocked_workflows()).items():
+            console.print(
+                f"  workflow {workflow} cannot run here: it needs {', '.join(agents)}",
+                highlight=False,
+                soft_wrap=True,
+            )
         where = f"; logs in {log_dir}" if log_dir else ""
         web = f", console at {mesh.console}" if mesh.console else ""
         console.print(

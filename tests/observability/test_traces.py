@@ -27,6 +27,8 @@ THREE = workflow(
         ],
     }
 )
+#: OTLP's Span.SpanKind values.
+SPAN_KIND_SERVER, SPAN_KIND_CLIENT = 2, 3
 SERVICES = {"agentmesh-gateway", *(f"agentmesh-{name}" for name in AGENTS.values())}
 
 
@@ -55,11 +57,19 @@ async def test_a_run_is_one_trace_across_four_processes_in_three_languages(
         steps = [s for s in in_run if s.name.startswith("step ")]
         assert sorted(s.name for s in steps) == sorted(f"step {n}" for n in AGENTS.values())
         assert all(s.parent_span_id == root.span_id for s in steps)
+        # Each call is a CLIENT span in the gateway and a SERVER span in the agent, named alike in
+        # every language: what a service graph needs to draw the gateway → agent edge.
+        assert {s.kind for s in steps} == {SPAN_KIND_CLIENT}
+        served_names = set()
         for name in AGENTS.values():
             served = [s for s in in_run if s.service == f"agentmesh-{name}"]
             assert served, f"{name} exported no span of the run"
             parents = {by_id[s.parent_span_id].name for s in served if s.parent_span_id in by_id}
             assert parents == {f"step {name}"}, (name, served)
+            calls = [s for s in served if by_id.get(s.parent_span_id) in steps]
+            assert [s.kind for s in calls] == [SPAN_KIND_SERVER], (name, calls)
+            served_names |= {s.name for s in calls}
+        assert served_names == {"agentmesh.v1.AgentService/Invoke"}, served_names
         # Every parent a span names was exported: a collector shows no missing parent.
         assert all(s.parent_span_id in by_id for s in in_run if s.parent_span_id)
         # The run's root links to the StartRun call that created it (a span of its own trace).

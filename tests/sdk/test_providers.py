@@ -160,6 +160,15 @@ async def test_openai_unreachable_server_is_retryable() -> None:
         await OpenAICompatibleProvider(base_url=url, model="m").generate(PROMPT)
 
 
+async def test_gemini_unreachable_server_is_retryable() -> None:
+    # The SDK's transport errors are its HTTP client's (httpx2 since google-genai 3): the lower
+    # bound in pyproject.toml must be a version whose errors the provider translates.
+    with FakeGemini() as fake:
+        url = fake.base_url
+    with pytest.raises(ProviderUnavailable):
+        await GeminiProvider(api_key="k", model="m", base_url=url).generate(PROMPT)
+
+
 def test_provider_is_chosen_by_environment(gemini: FakeGemini) -> None:
     assert provider_from_env(env={}).name == "offline"
     chosen = provider_from_env(env={"AGENTMESH_LLM": "gemini", "GEMINI_API_KEY": "k"})

@@ -3,6 +3,7 @@ default, one machine) and its PostgreSQL one (replicas sharing a database), chos
 
 from pathlib import Path
 
+from agentmesh.extras import require_extra
 from agentmesh_gateway.store.base import (
     Batch,
     CallRecord,
@@ -26,10 +27,13 @@ STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 def open_store(location: str | Path, *, lease_seconds: float | None = None) -> RunStore:
     """The store at `location`: `postgresql://…` (or `postgres://`), `sqlite:///PATH`, or a file path
     (SQLite). Not opened yet: the engine opens it. `lease_seconds`: how long a replica's lease on a
-    run lasts without renewal (PostgreSQL, shared by replicas; its default otherwise)."""
+    run lasts without renewal (PostgreSQL, shared by replicas; its default otherwise). A
+    postgresql:// location without asyncpg installed raises MissingExtra."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
-        # Imported here: a gateway on SQLite never loads the PostgreSQL driver.
+        # Imported here: a gateway on SQLite never loads the PostgreSQL driver, an extra that a
+        # plain install leaves out.
+        require_extra("postgres", "a postgresql:// store")
         from agentmesh_gateway.store.postgres import DEFAULT_LEASE_SECONDS, PostgresRunStore
 
         return PostgresRunStore(text, lease_seconds=lease_seconds or DEFAULT_LEASE_SECONDS)
