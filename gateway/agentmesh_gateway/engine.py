@@ -41,8 +41,8 @@ from agentmesh_gateway.store.base import (
     RunFilters,
     RunHead,
     RunStore,
-    SharedRunStore,
 )
+from agentmesh_gateway.store.shared import SharedRunStore
 from agentmesh_gateway.validation import apply_inputs, check_run_data
 
 log = logging.getLogger("agentmesh.gateway")
@@ -265,6 +265,10 @@ class Engine:
         may_answer(request)
         check_answer(request, answer)
         if not await self.store.add_input(pending(run_id, request, answer, principal)):
+            # An answer to this very turn is stored but not taken: it was given to the asking that
+            # a gateway lost when it died, and the question has been asked again since. Hand it
+            # over now (the first answer wins), or the run would wait for ever.
+            await self._runs.deliver(run_id)
             raise FailedPrecondition("that question has been answered already", reason="ALREADY_ANSWERED")
         await self._runs.deliver(run_id)
         return await self.get_run(run_id)

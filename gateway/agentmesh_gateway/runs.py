@@ -20,7 +20,8 @@ from agentmesh_gateway.events import REPLAY_PAGE
 from agentmesh_gateway.execution import RunExecutor, RunServices
 from agentmesh_gateway.failures import run_error
 from agentmesh_gateway.state import RunState
-from agentmesh_gateway.store.base import Batch, EventRecord, SharedRunStore, Snapshot
+from agentmesh_gateway.store.base import Batch, EventRecord, Snapshot
+from agentmesh_gateway.store.shared import SharedRunStore
 from agentmesh_gateway.tracing import export_root_span
 
 log = logging.getLogger("agentmesh.gateway")

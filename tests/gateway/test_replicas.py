@@ -1,7 +1,7 @@
 """Gateway replicas sharing one PostgreSQL database: runs started on one are watched, cancelled and
 finished from another; a replica killed with SIGKILL is taken over, one stopped with SIGTERM hands
-its runs over at once, and one paused past its lease (SIGSTOP) cannot write to a run another has
-taken over."""
+its runs over at once, and one paused past its lease (SIGSTOP) is taken over only then (it is
+alive) and cannot write to a run another has taken over."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from agentmesh.client import Client, RunState
@@ -21,6 +22,9 @@ from agentmesh_cli.process import ServerProcess
 from tests.support.mesh import gateway_process, probe_log, start_probe, workflow
 
 pytestmark = pytest.mark.slow
+
+#: What a replica logs when it finds replicas whose process ended (their liveness lock is free).
+ENDED = "replicas' processes ended; their runs are taken over"
 
 
 def chain(name: str, steps: int, ms: int) -> workflow_pb2.Workflow:
@@ -140,7 +144,7 @@ async def test_a_replica_paused_past_its_lease_cannot_write_to_the_run_taken_ove
     log = tmp_path / "probe.jsonl"
     probe = await start_probe(log)
     try:
-        async with replicas(postgres_database, probe.port, 2, lease=1.5) as [(a, on_a), (_, on_b)]:
+        async with replicas(postgres_database, probe.port, 2, lease=1.5) as [(a, on_a), (b, on_b)]:
             handle = await on_a.start(chain("paused", 3, 1500), {"key": "stop"})
             async with asyncio.timeout(20):
                 while not any(r["event"] == "started" for r in probe_log(log)):
@@ -148,6 +152,10 @@ async def test_a_replica_paused_past_its_lease_cannot_write_to_the_run_taken_ove
             a.signal(signal.SIGSTOP)  # mid-step: its call to the probe goes on without it
             try:
                 events = await events_of(on_b, handle.run_id)  # B takes over and finishes
+                # A's process lives (its session and liveness lock with it): B took the run over
+                # when A's lease expired, not as a dead replica's.
+                assert not b.logged(ENDED)
+                assert await liveness_locks(postgres_database) == 2
             finally:
                 a.signal(signal.SIGCONT)
             await asyncio.sleep(3)  # A wakes, its in-flight step completes: its write must be refused
@@ -164,6 +172,15 @@ async def test_a_replica_paused_past_its_lease_cannot_write_to_the_run_taken_ove
     # A's call of the first step (answered after it woke) is not counted: B's three calls are.
     assert [(m.agent, m.executions) for m in metrics.agents] == [("probe", 3)]
     assert len([r for r in probe_log(log) if r["event"] == "started"]) == 4
+
+
+async def liveness_locks(url: str) -> int:
+    """How many replica processes the store watches."""
+    db = await asyncpg.connect(url)
+    try:
+        return int(await db.fetchval("SELECT count(*) FROM replica_locks"))
+    finally:
+        await db.close()
 
 
 async def test_three_replicas_300_runs_two_killed_every_run_completes_each_step_once(

@@ -1,11 +1,12 @@
-"""The run store interface. The engine depends on this alone, so another database can follow."""
+"""The run store interface. The engine depends on this alone (and on `shared`, what a store shared
+by replicas adds), so another database can follow."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from google.protobuf.message import DecodeError
 
@@ -351,54 +352,3 @@ def decode_page_token(token: str) -> tuple[int, str]:
         return int(created), run_id
     except (ValueError, UnicodeDecodeError):
         raise ValueError("is not one this server issued") from None
-
-
-@runtime_checkable
-class SharedRunStore(RunStore, Protocol):
-    """A store several gateway replicas share: each run is executed by the replica holding its
-    lease, whose fencing token goes with every write of the run (see `Batch.fences`)."""
-
-    #: This replica's name in the leases it holds.
-    replica: str
-    #: How long a lease lasts unless renewed (seconds).
-    lease_seconds: float
-
-    async def claim(self, limit: int) -> dict[str, int]:
-        """Take up to `limit` unfinished runs nobody holds (or whose lease expired), oldest first;
-        their new fencing tokens. New runs are created held by this replica, token 1."""
-        ...
-
-    async def renew(self, fences: Mapping[str, int]) -> set[str]:
-        """Extend the leases held with these tokens; the runs whose lease is gone."""
-        ...
-
-    async def release(self, run_ids: Sequence[str]) -> None:
-        """Give these runs up at once (a replica stopping hands them over)."""
-        ...
-
-    async def request_cancel(self, run_id: str, reason: str) -> None:
-        """Ask the replica that holds the run to cancel it."""
-        ...
-
-    async def heartbeat(self) -> int:
-        """Say this replica is alive; how many replicas are (at least 1)."""
-        ...
-
-    async def leave(self) -> None:
-        """This replica stops: it no longer counts among those alive."""
-        ...
-
-    async def take_cancels(self, run_ids: Sequence[str]) -> dict[str, str]:
-        """Cancellations asked for among these runs (each returned once), with their reasons."""
-        ...
-
-    async def follow(
-        self,
-        on_events: Callable[[str], None],
-        on_cancel: Callable[[str], None],
-        on_input: Callable[[str], None],
-    ) -> None:
-        """Call `on_events(run_id)` when another replica commits events of a run, `on_cancel(run_id)`
-        when a cancellation is asked for, and `on_input(run_id)` when an answer is added, until
-        the store closes."""
-        ...

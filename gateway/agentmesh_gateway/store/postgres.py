@@ -15,7 +15,9 @@ writes nothing of a run whose token is not the writer's, so a replica that was p
 lease (SIGSTOP, a long GC, a partition) and wakes up cannot append to a run another replica has
 taken over. Claims take expired leases with FOR UPDATE SKIP LOCKED, so replicas never wait on each
 other. Committed events are announced with NOTIFY (run ids only; watchers read the rows), and so are
-cancellations asked for on a replica that does not hold the run.
+cancellations asked for on a replica that does not hold the run. An advisory lock per process says
+only whether the holder of a lease is alive (`postgres_liveness`): the leases of a process that
+died are released at once, and claimed as any others, with new tokens.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from agentmesh_gateway.store.base import (
     workflow_names,
 )
 from agentmesh_gateway.store.postgres_leases import EVENTS_CHANNEL, INPUT_CHANNEL, PostgresLeases
+from agentmesh_gateway.store.postgres_liveness import PostgresLiveness
 from agentmesh_gateway.store.postgres_registry import PostgresRegistry
 from agentmesh_gateway.store.postgres_schema import MIGRATIONS
 
@@ -62,7 +65,7 @@ DEFAULT_LEASE_SECONDS = 6.0
 _MIGRATION_LOCK = 0x61676D65  # "agme"
 
 
-class PostgresRunStore(PostgresLeases, PostgresRegistry):
+class PostgresRunStore(PostgresLeases, PostgresLiveness, PostgresRegistry):
     def __init__(
         self,
         url: str,
@@ -76,6 +79,8 @@ class PostgresRunStore(PostgresLeases, PostgresRegistry):
         self._sizes = (min_connections, max_connections)
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
+        self._lock: asyncpg.Connection | None = None
+        self._lock_key: int | None = None
         self.replica = replica or uuid.uuid4().hex[:12]
         self.lease_seconds = lease_seconds
 
@@ -95,6 +100,11 @@ class PostgresRunStore(PostgresLeases, PostgresRegistry):
                 await db.execute(migration)
                 await db.execute("INSERT INTO agentmesh_schema (version) VALUES ($1)", version)
         await _fill_workflows(pool)
+        try:
+            await self._hold_liveness()
+        except BaseException:
+            await pool.close()
+            raise
         self._pool = pool
 
     async def close(self) -> None:
@@ -104,6 +114,7 @@ class PostgresRunStore(PostgresLeases, PostgresRegistry):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        await self._let_go()  # last: once the lock is free, other replicas release what is left
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -145,12 +156,12 @@ class PostgresRunStore(PostgresLeases, PostgresRegistry):
                 key = new.idempotency_key or None
                 inserted = await db.fetchval(
                     "INSERT INTO runs (run_id, request_id, state, create_time, snapshot, owner,"
-                    " lease_owner, lease_until, fence, workflow, workflow_key, workflow_version)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), 1, $9, $10, $11)"
-                    " ON CONFLICT (request_id) DO NOTHING RETURNING run_id",
+                    " lease_owner, lease_until, fence, workflow, workflow_key, workflow_version, lease_key)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8), 1, $9, $10, $11,"
+                    " $12) ON CONFLICT (request_id) DO NOTHING RETURNING run_id",
                     run.run_id, key, run.state, new.create_time_ns, run.data, new.owner,
                     self.replica, self.lease_seconds, new.workflow, fold(new.workflow),
-                    new.workflow_version or None,
+                    new.workflow_version or None, self._lock_key,
                 )  # fmt: skip
                 if inserted is None:
                     taken[run.run_id] = bytes(
@@ -357,9 +368,10 @@ class PostgresRunStore(PostgresLeases, PostgresRegistry):
         # The lease comes with it, so no other replica claims the run meanwhile.
         fence = await self.pool.fetchval(
             "UPDATE runs SET state = $2, wake_at = NULL, lease_owner = $3,"
-            " lease_until = now() + make_interval(secs => $4), fence = fence + 1"
+            " lease_until = now() + make_interval(secs => $4), fence = fence + 1, lease_key = $6"
             " WHERE run_id = $1 AND state = ANY($5::integer[]) RETURNING fence",
             run_id, run_pb2.RUN_STATE_RUNNING, self.replica, self.lease_seconds, list(PARKED_STATES),
+            self._lock_key,
         )  # fmt: skip
         return None if fence is None else int(fence)
 

@@ -24,6 +24,7 @@ class PostgresLeases:
     lease_seconds: float
     _url: str
     _listener: asyncpg.Connection | None
+    _lock_key: int | None
 
     if TYPE_CHECKING:
 
@@ -33,14 +34,14 @@ class PostgresLeases:
     async def claim(self, limit: int) -> dict[str, int]:
         rows = await self.pool.fetch(
             "UPDATE runs SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),"
-            " fence = fence + 1"
+            " fence = fence + 1, lease_key = $7"
             " WHERE run_id IN (SELECT run_id FROM runs WHERE NOT (state = ANY($3::integer[]))"
             "   AND state != $6 AND (state != $5 OR run_id IN (SELECT run_id FROM inputs))"
             "   AND (lease_until IS NULL OR lease_until < now())"
             "   ORDER BY create_time LIMIT $4 FOR UPDATE SKIP LOCKED)"
             " RETURNING run_id, fence",
             self.replica, self.lease_seconds, list(FINISHED_STATES), limit,
-            run_pb2.RUN_STATE_WAITING_FOR_INPUT, run_pb2.RUN_STATE_SLEEPING,
+            run_pb2.RUN_STATE_WAITING_FOR_INPUT, run_pb2.RUN_STATE_SLEEPING, self._lock_key,
         )  # fmt: skip
         return {str(r["run_id"]): int(r["fence"]) for r in rows}
 
@@ -58,7 +59,7 @@ class PostgresLeases:
     async def release(self, run_ids: Sequence[str]) -> None:
         if run_ids:
             await self.pool.execute(
-                "UPDATE runs SET lease_until = NULL, lease_owner = ''"
+                "UPDATE runs SET lease_until = NULL, lease_owner = '', lease_key = NULL"
                 " WHERE run_id = ANY($1::text[]) AND lease_owner = $2",
                 sorted(run_ids), self.replica,
             )  # fmt: skip
@@ -116,6 +117,9 @@ class PostgresLeases:
                 "DELETE FROM replicas WHERE seen < now() - make_interval(secs => $1)",
                 self.lease_seconds * FORGET_AFTER_LEASES,
             )
+            # Locks taken on a server instance before this one (a restart, a failover) tell nothing
+            # now: their replicas register again when they lock again (postgres_liveness).
+            await db.execute("DELETE FROM replica_locks WHERE server_started <> pg_postmaster_start_time()")
             alive = await db.fetchval(
                 "SELECT count(*) FROM replicas WHERE seen > now() - make_interval(secs => $1)",
                 self.lease_seconds,
@@ -124,4 +128,6 @@ class PostgresLeases:
 
     async def leave(self) -> None:
         """This replica stops: it no longer counts among those alive."""
-        await self.pool.execute("DELETE FROM replicas WHERE replica = $1", self.replica)
+        async with self.pool.acquire() as db, db.transaction():
+            await db.execute("DELETE FROM replicas WHERE replica = $1", self.replica)
+            await db.execute("DELETE FROM replica_locks WHERE lock_key = $1", self._lock_key)

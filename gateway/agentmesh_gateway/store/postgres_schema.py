@@ -12,6 +12,19 @@ WORKFLOWS_AND_TOKENS = """
     ALTER TABLE calls ADD COLUMN tokens bigint NOT NULL DEFAULT 0;
     """
 
+#: Replicas' liveness (see `postgres_liveness`): the key of each gateway process's liveness lock,
+#: from a sequence so that no two processes share one, the replica it names and the server
+#: instance it was taken on; and on each run, the key of its lease holder's process.
+LIVENESS = """
+    CREATE SEQUENCE replica_lock_keys AS integer CYCLE;
+    CREATE TABLE replica_locks (
+        lock_key       integer PRIMARY KEY,
+        replica        text NOT NULL,
+        server_started timestamptz NOT NULL  -- pg_postmaster_start_time() when it was locked
+    );
+    ALTER TABLE runs ADD COLUMN lease_key integer;
+    """
+
 #: Each migration once, in order; a store records the last one applied.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -100,4 +113,5 @@ MIGRATIONS: tuple[str, ...] = (
         seen    timestamptz NOT NULL
     );
     """,
+    LIVENESS,
 )
