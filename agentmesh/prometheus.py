@@ -3,8 +3,8 @@
 gRPC server metrics use go-grpc-prometheus's names and labels, the de-facto standard that
 dashboards and alerts already query (`grpc_server_handled_total{grpc_service, grpc_method,
 grpc_code}`, `grpc_server_handling_seconds`), codes spelled as grpc-go spells them (`OK`,
-`InvalidArgument`, `Canceled`) so one query covers every runtime; the Go kit exports the same series through
-go-grpc-middleware's provider, the TypeScript kit through prom-client. LLM usage is
+`InvalidArgument`, `Canceled`) so one query covers every runtime; the Go and TypeScript kits write
+the same series in the text format themselves. LLM usage is
 `agentmesh_llm_tokens_total{provider, kind}` in every runtime.
 """
 

@@ -15,7 +15,6 @@ import (
 	"github.com/agentmesh/agentmesh/kits/go/descriptors"
 	pb "github.com/agentmesh/agentmesh/kits/go/gen/agentmesh/v1"
 	"github.com/agentmesh/agentmesh/kits/go/llm"
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -59,7 +58,7 @@ type Server struct {
 	health   *health.Server
 	log      *slog.Logger
 	calls    agentCalls
-	metrics  *grpcprom.ServerMetrics
+	metrics  *serverMetrics
 	stopping atomic.Bool
 	stopOnce sync.Once
 }
@@ -77,15 +76,15 @@ func NewServer(agent *Agent, provider llm.Provider, log *slog.Logger, options ..
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionAge: maxConnectionAge(os.Getenv), MaxConnectionAgeGrace: maxConnectionAgeGrace,
 		}),
-		grpc.ChainUnaryInterceptor(s.countUnary, s.metrics.UnaryServerInterceptor(), refuse.unary, requireUnary),
-		grpc.ChainStreamInterceptor(s.countStream, s.metrics.StreamServerInterceptor(), refuse.stream, requireStream),
+		grpc.ChainUnaryInterceptor(s.countUnary, s.metrics.unary, refuse.unary, requireUnary),
+		grpc.ChainStreamInterceptor(s.countStream, s.metrics.stream, refuse.stream, requireStream),
 	}, options...)...)
 	pb.RegisterAgentServiceServer(s.grpc, &service{agent: agent, llm: provider, log: log, stopping: s.stopping.Load})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflecting := reflection.ServerOptions{Services: s.grpc, DescriptorResolver: documented()}
 	reflectionv1.RegisterServerReflectionServer(s.grpc, reflection.NewServerV1(reflecting))
 	reflectionv1alpha.RegisterServerReflectionServer(s.grpc, reflection.NewServer(reflecting))
-	s.metrics.InitializeMetrics(s.grpc)
+	s.metrics.initialize(s.grpc)
 	return s
 }
 

@@ -61,15 +61,22 @@ class Receiver:
             "OTEL_BSP_SCHEDULE_DELAY": "100",
         }
 
-    async def wait_for(self, count: int, services: set[str], timeout: float = 30) -> list[ReceivedSpan]:
-        """At least `count` spans, from every one of `services`; AssertionError naming what came."""
+    async def wait_for(
+        self, count: int, services: set[str], timeout: float = 30, names: frozenset[str] = frozenset()
+    ) -> list[ReceivedSpan]:
+        """At least `count` spans, from every one of `services`, `names` among them (the spans a
+        test needs, which may come last); AssertionError naming what came."""
         spans: list[ReceivedSpan] = []
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     with self.lock:
                         spans = list(self.spans)
-                    if len(spans) >= count and services <= {s.service for s in spans}:
+                    if (
+                        len(spans) >= count
+                        and services <= {s.service for s in spans}
+                        and names <= {s.name for s in spans}
+                    ):
                         return spans
                     await asyncio.sleep(0.1)
         except TimeoutError:

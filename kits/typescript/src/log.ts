@@ -23,7 +23,7 @@ export function newLogger(write: (line: string) => void, format: "json" | "text"
       if (ORDER[at] < ORDER[level]) {
         return;
       }
-      const time = new Date().toISOString();
+      const time = isoTime(new Date());
       if (format === "json") {
         write(JSON.stringify({ time, level: at, msg, ...fields }) + "\n");
       } else {
@@ -32,6 +32,18 @@ export function newLogger(write: (line: string) => void, format: "json" | "text"
       }
     };
   return { debug: emit("debug"), info: emit("info"), warning: emit("warning"), error: emit("error") };
+}
+
+/** `date` as toISOString writes it (UTC, milliseconds, Z), from its UTC fields: toISOString
+ * maps ICU's time zone data on first use, about 0.4 MB of every agent, which logs at start
+ * (BENCHMARKS.md, p6). */
+export function isoTime(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, "0");
+  const year = date.getUTCFullYear();
+  const extended = year < 0 || year > 9999; // six digits and a sign, as ECMAScript writes them
+  const day = `${extended ? (year < 0 ? "-" : "+") : ""}${String(Math.abs(year)).padStart(extended ? 6 : 4, "0")}-${two(date.getUTCMonth() + 1)}-${two(date.getUTCDate())}`;
+  const time = `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}.${String(date.getUTCMilliseconds()).padStart(3, "0")}`;
+  return `${day}T${time}Z`;
 }
 
 /** A logger that drops everything: for tests and embedded servers. */

@@ -1,7 +1,6 @@
-// An agent served over gRPC: AgentService, grpc.health.v1 (grpc-health-check) and server
-// reflection (@grpc/reflection, serving the documented descriptor set so grpcurl shows comments).
+// An agent served over gRPC: AgentService, grpc.health.v1 and server reflection (serving the
+// documented descriptor set, so grpcurl shows the protos' comments).
 import * as grpc from "@grpc/grpc-js";
-import { HealthImplementation } from "grpc-health-check";
 import { readFileSync } from "node:fs";
 
 import type { Agent } from "./agent.js";
@@ -11,7 +10,7 @@ import type { Metrics } from "./metrics.js";
 import type { Tracing } from "./telemetry.js";
 import { type Logger, silent } from "./log.js";
 import { MalformedRequests } from "./decode.js";
-import { addHealth } from "./health.js";
+import { Health } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { agentService, Cancelled } from "./service.js";
 
@@ -37,7 +36,7 @@ const DESCRIPTORS = new URL("../descriptors.binpb", import.meta.url);
 
 export class AgentServer {
   private readonly server: grpc.Server;
-  private readonly health: HealthImplementation;
+  private readonly health: Health;
   private readonly calls = new Set<AbortController>();
   private drained: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
@@ -59,8 +58,8 @@ export class AgentServer {
     const malformed = new MalformedRequests(log);
     const { definition, handlers } = agentService({ agent, llm, log, metrics, tracing, malformed, track: (controller) => this.track(controller) });
     this.server.addService(definition, handlers);
-    this.health = new HealthImplementation({ "": "NOT_SERVING", [AgentService.typeName]: "NOT_SERVING" });
-    addHealth(this.server, this.health, malformed);
+    this.health = new Health({ "": "NOT_SERVING", [AgentService.typeName]: "NOT_SERVING" });
+    this.health.addTo(this.server, malformed);
     addReflection(this.server, () => readFileSync(DESCRIPTORS), [AgentService.typeName, "grpc.health.v1.Health"], malformed);
   }
 

@@ -2,7 +2,7 @@
 // When to post is computed, not generated: each platform has a habitual peak hour, and a model
 // is no clock. The model writes the captions.
 import { Agent } from "@agentmesh/kit";
-import { DateTime } from "luxon";
+import type { DateTime } from "luxon";
 
 import type { Platform } from "../social.js";
 import { head } from "../social.js";
@@ -45,7 +45,9 @@ agent.skill(
         '{"captions": {"<platform>": "<caption>"}}.',
       data: { platforms, script },
     });
-    const start = data.start === null ? DateTime.now().setZone(data.timezone) : localize(data.start, data.timezone);
+    // luxon loads with the first schedule: an idle scheduler does not hold it (BENCHMARKS.md, p6).
+    const { DateTime } = await import("luxon");
+    const start = data.start === null ? DateTime.now().setZone(data.timezone) : localize(DateTime, data.start, data.timezone);
     const posts = platforms
       .flatMap((platform) =>
         Array.from({ length: data.posts_per_platform }, (_, day) => {
@@ -63,9 +65,9 @@ agent.skill(
 agent.compose("schedule", CaptionTask, captions);
 
 /** A start with an offset, seen in `zone`; a start without one, read as wall time in `zone`. */
-function localize(start: string, zone: string): DateTime {
+function localize(dateTime: typeof DateTime, start: string, zone: string): DateTime {
   const hasOffset = /(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/.test(start);
-  return hasOffset ? DateTime.fromISO(start, { setZone: true }).setZone(zone) : DateTime.fromISO(start, { zone });
+  return hasOffset ? dateTime.fromISO(start, { setZone: true }).setZone(zone) : dateTime.fromISO(start, { zone });
 }
 
 /** The first `hour`:00 strictly after `start`, plus `extraDays` days, in wall-clock days. */
