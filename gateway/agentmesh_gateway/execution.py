@@ -284,9 +284,11 @@ class RunExecutor:
                     finished = running.pop(task)
                     if isinstance(parking := task.exception(), Parked):
                         parked[finished] = parking.wake_at
-                        if self._asking(finished):
+                        if parking.answer:
                             asking.add(finished)
-                        answered([finished])  # answered while its other items still ran
+                        # Answered while its task ran (the loop recorded the answer, and the
+                        # task parked on what it had read before), or while its other items ran.
+                        answered([finished])
                         continue
                     task.result()  # a RunFailure ends the run; the finally cancels the other steps
                     # Only a finished step's dependents can have become ready: no rescan of the DAG.

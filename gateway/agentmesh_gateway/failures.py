@@ -22,11 +22,13 @@ class StepError(Exception):
 
 class Parked(Exception):
     """The step (or item) waits for an answer or a timer: nothing more happens to it until one
-    comes. `wake_at`: when its timer fires (seconds since the epoch); None if only an answer does."""
+    comes. `wake_at`: when its timer fires (seconds since the epoch); None if only an answer does.
+    `answer`: whether an answer wakes it (False for a step that sleeps)."""
 
-    def __init__(self, wake_at: float | None = None) -> None:
+    def __init__(self, wake_at: float | None = None, *, answer: bool = True) -> None:
         super().__init__("waiting")
         self.wake_at = wake_at
+        self.answer = answer
 
 
 class RunFailure(Exception):

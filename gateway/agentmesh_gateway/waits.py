@@ -52,7 +52,7 @@ class Waits:
             sleeping = run_pb2.StepSleeping(step_id=step.id, wake_time=_timestamp(due))
             await self._record(step_sleeping=sleeping)
         if time.time() < due:
-            raise Parked(wake_at=due)
+            raise Parked(wake_at=due, answer=False)
         woke = datetime.fromtimestamp(due, UTC).isoformat().replace("+00:00", "Z")
         completed = run_pb2.StepCompleted(step_id=step.id, text=f"slept until {woke}")
         output = {"woke_at": woke}
