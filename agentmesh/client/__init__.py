@@ -38,12 +38,14 @@ from agentmesh.client._reports import (
     ReplicaHealth,
 )
 from agentmesh.client._runs import InputRequest, Run, RunError, RunState, StepRun, StepState, Usage
-from agentmesh.client._schedules import ScheduleHandle, schedule_message
+from agentmesh.client._schedules import CATCH_UP_POLICIES, OVERLAP_POLICIES, ScheduleHandle, schedule_message
 from agentmesh.client._sync import SyncClient, SyncRunHandle
 from agentmesh.workflows import load_workflow, parse_workflow
 
 __all__ = [
+    "CATCH_UP_POLICIES",
     "DEFAULT_TARGET",
+    "OVERLAP_POLICIES",
     "AgentMetrics",
     "AgentStatus",
     "Caller",

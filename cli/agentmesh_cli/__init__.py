@@ -26,7 +26,7 @@ from agentmesh.cli_options import (
 from agentmesh.logs import LogFormat
 from agentmesh.server import DEFAULT_GRACE_SECONDS, DEFAULT_HOST
 from agentmesh_cli import completion
-from agentmesh_cli.client import DEFAULT_GATEWAY, TOKEN_ENV, CliError, access
+from agentmesh_cli.client import TOKEN_ENV, CliError, GatewayOption, access
 from agentmesh_cli.client import fail as _fail
 from agentmesh_cli.client import run_command as _run
 from agentmesh_cli.schedules import schedule_app
@@ -48,7 +48,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 #: whose ports are all fixed. Not the default mesh file's: `agentmesh gateway` serves HTTP only
 #: when asked, and many gateways start from that file (tests, replicas).
 DEFAULT_HTTP_PORT = 8080
-GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
 LogFormatOption = typer.Option("json", help="json or text.")
 LogLevelOption = typer.Option("info", help="debug, info, warning or error.")
 JsonOption = typer.Option(False, "--json", help="Print each event as one JSON line (snake_case fields).")

@@ -17,6 +17,7 @@ from agentmesh.errors import AgentMeshError, InvalidInput, InvalidWorkflow, Unav
 from agentmesh.tls import ClientTLS, TLSConfigError
 
 DEFAULT_GATEWAY = default_target()
+GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
 TOKEN_ENV = "AGENTMESH_TOKEN"  # noqa: S105 - the variable's name, not a token
 err = Console(stderr=True, soft_wrap=True)
 

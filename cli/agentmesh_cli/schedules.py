@@ -13,14 +13,13 @@ from rich.table import Table
 
 from agentmesh.errors import NotFound
 from agentmesh.v1 import orchestrator_service_pb2 as pb
-from agentmesh_cli.client import DEFAULT_GATEWAY, CliError, connected
+from agentmesh_cli.client import CliError, GatewayOption, connected
 from agentmesh_cli.client import run_command as _run
 from agentmesh_cli.tables import show
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 schedule_app = typer.Typer(help="Start runs of a workflow on a schedule (cron).", no_args_is_help=True)
-GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
 NameArgument = typer.Argument(help="The schedule's name (lower-kebab-case).")
 
 

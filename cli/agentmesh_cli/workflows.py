@@ -12,14 +12,13 @@ from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
 
-from agentmesh_cli.client import DEFAULT_GATEWAY, connected
+from agentmesh_cli.client import GatewayOption, connected
 from agentmesh_cli.client import run_command as _run
 from agentmesh_cli.tables import show
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 workflows_app = typer.Typer(help="Workflows the gateway knows, every version of each.", no_args_is_help=True)
-GatewayOption = typer.Option(DEFAULT_GATEWAY, "--gateway", help="Gateway address (env AGENTMESH_GATEWAY).")
 
 
 @workflows_app.command("apply")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -24,6 +23,7 @@ from agentmesh_gateway import templates
 from agentmesh_gateway.expressions import ExpressionError
 from agentmesh_gateway.failures import StepError, run_error
 from agentmesh_gateway.invoker import check_completion
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.step_kinds import MAX_DEPTH
 
@@ -35,30 +35,20 @@ Record = Callable[..., Awaitable[None]]
 START_RETRY_MIN, START_RETRY_MAX = 0.5, 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class ChildRequest:
-    """What starting a child run takes."""
-
-    workflow_name: str
-    inputs: dict[str, Any]
-    parent: run_pb2.Run
-    parent_ref: run_pb2.ParentRun
-    #: Makes a second start of the same child (after a crash) find the first.
-    request_id: str
-
-
 class ChildRuns(Protocol):
     """What the engine does for sub-workflow steps."""
 
-    async def start_child(self, request: ChildRequest) -> run_pb2.Run:
-        """Start the child run (or find the one this request started already)."""
+    async def resolve_workflow(self, name: str) -> workflow_pb2.Workflow: ...
+
+    async def start_run(self, request: RunRequest) -> run_pb2.Run:
+        """Start the run (or find the one its request id started already)."""
         ...
 
     async def outcome(self, run_id: str) -> run_pb2.Run:
         """Wait for the run to end; the ended run."""
         ...
 
-    async def cancel_child(self, run_id: str, reason: str) -> None: ...
+    async def cancel_run(self, run_id: str, reason: str, owner: str | None = None) -> run_pb2.Run: ...
 
 
 class Children:
@@ -82,7 +72,7 @@ class Children:
                 ended = await self._runs.outcome(child_id)
         except TimeoutError:
             if invocation.child:
-                await self._runs.cancel_child(
+                await self._runs.cancel_run(
                     invocation.child, f"step {step.id} of run {self.state.run.run_id} timed out"
                 )
             message = f"the child run of step {step.id!r} did not end within {limit:g}s"
@@ -109,11 +99,7 @@ class Children:
         parent = run_pb2.ParentRun(run_id=run.run_id, step_id=step.id)
         if index is not None:
             parent.item = index
-        item_label = "-" if index is None else str(index)
-        request = ChildRequest(
-            step.workflow, inputs, run, parent, f"child:{run.run_id}/{step.id}/{item_label}"
-        )
-        child = await self._start_when_room(step, index, request)
+        child = await self._start_when_room(step, index, inputs, parent)
         started = run_pb2.StepChildStarted(
             step_id=step.id,
             child_run_id=child.run_id,
@@ -126,12 +112,25 @@ class Children:
         return child.run_id
 
     async def _start_when_room(
-        self, step: workflow_pb2.Step, index: int | None, request: ChildRequest
+        self, step: workflow_pb2.Step, index: int | None, inputs: dict[str, Any], parent: run_pb2.ParentRun
     ) -> run_pb2.Run:
+        run = self.state.run
+        item_label = "-" if index is None else str(index)
         pause = START_RETRY_MIN
         while True:
             try:
-                return await self._runs.start_child(request)
+                # The parent's caller starts the child: its principal, context and trace go on.
+                request = RunRequest(
+                    workflow=await self._runs.resolve_workflow(step.workflow),
+                    inputs=inputs,
+                    context=run.context,
+                    request_id=f"child:{run.run_id}/{step.id}/{item_label}",
+                    principal=run.principal,
+                    traceparent=run.traceparent,
+                    parent=parent,
+                    depth=run.depth + 1,
+                )
+                return await self._runs.start_run(request)
             except ResourceExhausted:
                 await asyncio.sleep(pause)  # runs end and make room; the step's timeout bounds this
                 pause = min(pause * 2, START_RETRY_MAX)
@@ -187,6 +186,6 @@ class Children:
 
     async def _cancel(self, run_id: str, reason: str) -> None:
         try:
-            await self._runs.cancel_child(run_id, reason)
+            await self._runs.cancel_run(run_id, reason)
         except Exception as exc:  # a store that is gone: the child goes on, and says so when it ends
             log.warning("cannot cancel a child run", extra={"run_id": run_id, "error": echo(exc, 300)})

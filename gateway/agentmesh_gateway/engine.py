@@ -23,7 +23,6 @@ from agentmesh_gateway.agents import AgentDirectory
 from agentmesh_gateway.alarm import Alarm
 from agentmesh_gateway.answers import check_answer, may_answer, pending, waiting_request
 from agentmesh_gateway.catalog import WorkflowCatalog
-from agentmesh_gateway.children import ChildRequest
 from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from agentmesh_gateway.execution import RunServices
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
@@ -136,20 +135,6 @@ class Engine:
     def schedules(self) -> Schedules:
         """Create, read, change and fire schedules (the engine starts their runs)."""
         return self._schedules
-
-    async def start_scheduled(
-        self, workflow: workflow_pb2.Workflow, schedule: pb.Schedule, principal: str, request_id: str
-    ) -> run_pb2.Run:
-        """A schedule's run, started as its owner; one per request id (a tick, a trigger)."""
-        request = RunRequest(
-            workflow,
-            struct_to_dict(schedule.inputs),
-            run_pb2.RunContext(),
-            request_id=request_id,
-            principal=principal,
-            schedule=schedule.name,
-        )
-        return await self.start_run(request)
 
     async def validate(self, workflow: workflow_pb2.Workflow) -> list[str]:
         """The execution order, or InvalidInput with every problem; a valid workflow is checked once."""
@@ -306,21 +291,6 @@ class Engine:
 
     # --- child runs (sub-workflow steps) -------------------------------------------------------
 
-    async def start_child(self, request: ChildRequest) -> run_pb2.Run:
-        parent = request.parent
-        return await self.start_run(
-            RunRequest(
-                workflow=await self.resolve_workflow(request.workflow_name),
-                inputs=request.inputs,
-                context=parent.context,
-                request_id=request.request_id,
-                principal=parent.principal,
-                traceparent=parent.traceparent,
-                parent=request.parent_ref,
-                depth=parent.depth + 1,
-            )
-        )
-
     async def outcome(self, run_id: str) -> run_pb2.Run:
         run = await self.get_run(run_id)
         if run.state not in FINISHED_STATES:
@@ -330,9 +300,6 @@ class Engine:
                     break
             run = await self.get_run(run_id)
         return run
-
-    async def cancel_child(self, run_id: str, reason: str) -> None:
-        await self.cancel_run(run_id, reason)
 
     async def _check_owner(self, run_id: str, owner: str | None) -> RunHead:
         """NOT_FOUND unless the run exists and `owner` may see it (read without its snapshot)."""

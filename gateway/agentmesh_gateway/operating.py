@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from agentmesh.client import CATCH_UP_POLICIES, OVERLAP_POLICIES
 from agentmesh.messages import dict_to_struct
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh_gateway.pricing import Price
@@ -38,12 +39,6 @@ LIMIT_SETTINGS = frozenset({"max_concurrency", "rate", "burst"})
 _SCHEDULE_SETTINGS = frozenset(
     {"name", "workflow", "cron", "time_zone", "inputs", "overlap", "catch_up", "catch_up_window", "paused"}
 )
-_OVERLAP = {
-    "skip": pb.OVERLAP_POLICY_SKIP,
-    "allow": pb.OVERLAP_POLICY_ALLOW,
-    "cancel_previous": pb.OVERLAP_POLICY_CANCEL_PREVIOUS,
-}
-_CATCH_UP = {"none": pb.CATCH_UP_POLICY_NONE, "one": pb.CATCH_UP_POLICY_ONE, "all": pb.CATCH_UP_POLICY_ALL}
 
 
 class SettingError(ValueError):
@@ -110,8 +105,8 @@ def schedules(value: Any, where: str) -> list[pb.Schedule]:
             cron=entry["cron"],
             time_zone=str(entry.get("time_zone", "")),
             inputs=dict_to_struct(inputs),
-            overlap=_choice(entry, "overlap", _OVERLAP, here),
-            catch_up=_choice(entry, "catch_up", _CATCH_UP, here),
+            overlap=_choice(entry, "overlap", OVERLAP_POLICIES, here),
+            catch_up=_choice(entry, "catch_up", CATCH_UP_POLICIES, here),
             paused=bool(entry.get("paused", False)),
         )
         if entry.get("catch_up_window") is not None:

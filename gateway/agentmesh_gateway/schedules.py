@@ -37,6 +37,7 @@ from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import cron
+from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.base import FINISHED_STATES
 from agentmesh_gateway.store.registry import Registry, ScheduleRecord
 from agentmesh_gateway.validation import apply_inputs
@@ -63,9 +64,7 @@ class Starter(Protocol):
 
     async def resolve_workflow(self, name: str) -> workflow_pb2.Workflow: ...
 
-    async def start_scheduled(
-        self, workflow: workflow_pb2.Workflow, schedule: pb.Schedule, principal: str, request_id: str
-    ) -> run_pb2.Run: ...
+    async def start_run(self, request: RunRequest) -> run_pb2.Run: ...
 
     async def get_run(self, run_id: str, owner: str | None = None) -> run_pb2.Run: ...
 
@@ -258,8 +257,16 @@ class Schedules:
         return started
 
     async def _start(self, record: ScheduleRecord, spec: pb.Schedule, request_id: str) -> run_pb2.Run:
-        workflow = await self._starter.resolve_workflow(spec.workflow_name)
-        return await self._starter.start_scheduled(workflow, spec, record.owner, request_id)
+        """A tick's (or a trigger's) run, started as the schedule's owner; one per request id."""
+        request = RunRequest(
+            await self._starter.resolve_workflow(spec.workflow_name),
+            struct_to_dict(spec.inputs),
+            run_pb2.RunContext(),
+            request_id=request_id,
+            principal=record.owner,
+            schedule=spec.name,
+        )
+        return await self._starter.start_run(request)
 
     async def _previous_unfinished(self, record: ScheduleRecord) -> bool:
         if not record.last_run_id:
