@@ -38,7 +38,7 @@ $(TS_STAMP): $(NODE_STAMP) $(TS_SOURCES)
 	touch $@
 
 bin/trend-scanner: $(GO_SOURCES)
-	CGO_ENABLED=0 go build -C services/go/trend_scanner -trimpath -ldflags='-s -w' -o $(CURDIR)/$@ .
+	CGO_ENABLED=0 go build -C services/go/trend_scanner -trimpath -tags grpcnotrace -ldflags='-s -w' -o $(CURDIR)/$@ .
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
