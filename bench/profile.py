@@ -1,7 +1,7 @@
 """Where a step's time goes in the gateway: py-spy samples the gateway process while a workload
 runs, writes a flame graph (bench/profiles/NAME.svg), and prints from the folded stacks the
 per-step budget: CPU samples of each stage, as microseconds per unit of work (a step for p1,
-a run for p3, a delivered event for p5). A stage is the thread (the SQLite store's, gRPC
+a run for p3, a delivered event for p5 and p11). A stage is the thread (the SQLite store's, gRPC
 core's) or, on the event loop, the innermost agentmesh module of the sample (grpc, protobuf
 and asyncio frames count for the agentmesh code that called them; samples with no agentmesh
 frame are asyncio's and grpc.aio's own).
@@ -9,6 +9,7 @@ frame are asyncio's and grpc.aio's own).
     python -m bench.profile p1        # a chain of 50 no-op steps, run back to back
     python -m bench.profile p3        # 64 clients running one-step workflows
     python -m bench.profile p5        # 1,000 WatchRun subscribers on one run
+    python -m bench.profile p11       # 1,000 SSE followers of one run (the HTTP port)
 
 py-spy (`pip install py-spy`; a development tool, not a dependency) must be able to ptrace the
 gateway (root, or kernel.yama.ptrace_scope=0).
@@ -27,8 +28,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from agentmesh.client import Client
+from bench import sse
 from bench.capacity import delivery, watched_chain
-from bench.mesh import bench_mesh
+from bench.mesh import BenchMesh, bench_mesh
 from bench.workloads import chain, concurrently, run_to_end
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
@@ -36,7 +38,7 @@ SECONDS = 20.0
 RATE = 250  # samples a second
 
 
-async def p1(client: Client, _: str) -> int:
+async def p1(client: Client, _: BenchMesh) -> int:
     """Chains of 50 no-op steps, one after the other; steps done."""
     flow, steps = chain(50), 0
     stop = time.monotonic() + SECONDS
@@ -46,24 +48,45 @@ async def p1(client: Client, _: str) -> int:
     return steps
 
 
-async def p3(client: Client, _: str) -> int:
+async def p3(client: Client, _: BenchMesh) -> int:
     flow = chain(1)
     rate = await concurrently(64, SECONDS, lambda: run_to_end(client, flow))
     return int(rate * SECONDS)
 
 
-async def p5(client: Client, target: str) -> int:
+async def p5(client: Client, mesh: BenchMesh) -> int:
     """1,000 watchers on runs of a 3 s step then 10 steps of 200 ms, for the time given; events
     delivered (each event to each watcher counts as one step of work here)."""
     delivered = 0
     stop = time.monotonic() + SECONDS
     while time.monotonic() < stop:
-        found = await delivery(target, client, 1000, watched_chain(3000, 10, 200))
+        found = await delivery(mesh.target, client, 1000, watched_chain(3000, 10, 200))
         delivered += len(found)
     return delivered
 
 
-WORKLOADS: dict[str, Callable[[Client, str], Awaitable[int]]] = {"p1": p1, "p3": p3, "p5": p5}
+async def p11(client: Client, mesh: BenchMesh) -> int:
+    """p5's runs followed by 1,000 SSE clients, a connection each; events delivered live."""
+    delivered = 0
+    flow = watched_chain(3000, 10, 200)
+    stop = time.monotonic() + SECONDS
+    while time.monotonic() < stop:
+
+        async def start() -> str:
+            return (await client.start(flow)).run_id
+
+        delivered += len(await sse.many(mesh.target, mesh.http_port, start, 1000, sse=True))
+    return delivered
+
+
+WORKLOADS: dict[str, Callable[[Client, BenchMesh], Awaitable[int]]] = {
+    "p1": p1,
+    "p3": p3,
+    "p5": p5,
+    "p11": p11,
+}
+#: What a workload needs of the gateway beyond bench_mesh's defaults.
+GATEWAY_ARGS: dict[str, list[str]] = {"p11": ["--http-port", "0"]}
 
 
 def budget(folded: Path, units: int) -> list[tuple[str, int, float]]:
@@ -101,7 +124,10 @@ def _stage(stack: str) -> str:
 
 async def profile(name: str, workdir: Path) -> None:
     PROFILES.mkdir(exist_ok=True)
-    async with bench_mesh(workdir / "profile.db") as mesh, await Client.connect(mesh.target) as client:
+    async with (
+        bench_mesh(workdir / "profile.db", GATEWAY_ARGS.get(name, [])) as mesh,
+        await Client.connect(mesh.target) as client,
+    ):
         await run_to_end(client, chain(2))  # warm
         folded = workdir / f"{name}.folded"  # large; the SVG is what is kept
         command = [
@@ -114,7 +140,7 @@ async def profile(name: str, workdir: Path) -> None:
         raw = await asyncio.create_subprocess_exec(*command, "--format", "raw", "-o", str(folded))
         await asyncio.sleep(1.0)  # both samplers attached
         started = time.monotonic()
-        units = await WORKLOADS[name](client, mesh.target)
+        units = await WORKLOADS[name](client, mesh)
         elapsed = time.monotonic() - started
         for sampler in (svg, raw):
             await asyncio.wait_for(sampler.wait(), 60)

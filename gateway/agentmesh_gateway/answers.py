@@ -15,10 +15,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from agentmesh.errors import FieldViolation, InvalidInput, PermissionDenied, echo
-from agentmesh.messages import Message, struct_to_dict
+from agentmesh.messages import Message
 from agentmesh.v1 import message_pb2, run_pb2
 from agentmesh_gateway.auth import Role, current_principal
 from agentmesh_gateway.limits import MAX_RUN_INPUT_BYTES, LimitExceeded, check_value
+from agentmesh_gateway.payloads import to_python
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.step_kinds import DEFAULT_ANSWER_ROLE
 from agentmesh_gateway.store.base import PendingInput, RunStore
@@ -76,7 +77,7 @@ def check_answer(request: run_pb2.InputRequest, answer: message_pb2.AgentMessage
         ) from None
     if not request.HasField("answer_schema"):
         return
-    schema = struct_to_dict(request.answer_schema)
+    schema = to_python(request.answer_schema)
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         violations = [

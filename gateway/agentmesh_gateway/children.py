@@ -17,12 +17,12 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from agentmesh.errors import AgentMeshError, ResourceExhausted, echo
-from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import templates
 from agentmesh_gateway.expressions import ExpressionError
 from agentmesh_gateway.failures import StepError, run_error
 from agentmesh_gateway.invoker import check_completion
+from agentmesh_gateway.payloads import to_python
 from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.step_kinds import MAX_DEPTH
@@ -56,7 +56,7 @@ class Children:
         self.state = state
         self._record = record
         self._runs = runs
-        self._inputs = {step.id: struct_to_dict(step.input) for step in state.run.workflow.steps}
+        self._inputs = {step.id: to_python(step.input) for step in state.run.workflow.steps}
         self._background: set[asyncio.Task[None]] = set()
         state.on_end.append(self._cancel_unfinished)
 
@@ -145,7 +145,7 @@ class Children:
 
     async def _finish(self, step: workflow_pb2.Step, index: int | None, ended: run_pb2.Run) -> None:
         if ended.state == run_pb2.RUN_STATE_SUCCEEDED:
-            output = struct_to_dict(ended.outputs)
+            output = to_python(ended.outputs)
             completed = run_pb2.StepCompleted(step_id=step.id, attempt=1)
             completed.duration.FromTimedelta(
                 timedelta(

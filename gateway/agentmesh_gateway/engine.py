@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from agentmesh.errors import FailedPrecondition, InvalidInput, NotFound, echo
-from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
+from agentmesh.messages import timestamp_now
 from agentmesh.v1 import message_pb2, run_pb2, workflow_pb2
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh_gateway import metrics, prometheus
@@ -26,6 +26,7 @@ from agentmesh_gateway.catalog import WorkflowCatalog
 from agentmesh_gateway.events import REPLAY_PAGE, EventLog, Subscriber
 from agentmesh_gateway.execution import RunServices
 from agentmesh_gateway.limits import MAX_LIST_PAGE_BYTES
+from agentmesh_gateway.payloads import RunData
 from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.replicas import LeaseKeeper
 from agentmesh_gateway.run_request import RunRequest, new_run_id
@@ -324,14 +325,15 @@ class Engine:
         """Store the run and launch it; (run, subscriber, whether a new run was launched)."""
         workflow, context, request_id = request.workflow, request.context, request.request_id
         await self.validate(workflow)
-        run_inputs = apply_inputs(workflow, request.inputs)
-        check_run_data(run_inputs, struct_to_dict(context.shared))
+        run_inputs = apply_inputs(workflow, RunData.of(request.inputs))
+        shared = RunData(struct=context.shared)
+        check_run_data(run_inputs, shared)
         now = timestamp_now()
         run = run_pb2.Run(
             run_id=new_run_id(),
             workflow=workflow,
             state=run_pb2.RUN_STATE_RUNNING,
-            inputs=dict_to_struct(run_inputs),
+            inputs=run_inputs.struct,
             context=context,
             request_id=request_id,
             principal=request.principal,
@@ -361,8 +363,10 @@ class Engine:
             return existing, None, False
         log.debug("run started", extra={"run_id": run.run_id, "workflow": workflow.name})
         prometheus.run_started()
-        self._runs.launch(run)
-        return run_pb2.Run.FromString(run.SerializeToString()), subscriber, True
+        self._runs.launch(run, run_inputs, shared)
+        # The run as it started, for the caller: the first event holds a copy (never changed
+        # once recorded) that the executor's own does not share.
+        return first.run_started.run, subscriber, True
 
 
 def _not_found(run_id: str) -> NotFound:

@@ -18,7 +18,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2
 
-from agentmesh.messages import dict_to_struct, struct_to_dict, timestamp_now
+from agentmesh.messages import timestamp_now
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import expressions, templates
 from agentmesh_gateway.agents import AgentDirectory
@@ -29,6 +29,7 @@ from agentmesh_gateway.failures import Parked, RunFailure, StepError, run_error
 from agentmesh_gateway.fan_out import Invoke, fan_out
 from agentmesh_gateway.invoker import StepInvoker, check_completion
 from agentmesh_gateway.limits import MAX_VALUE_BYTES, LimitExceeded, MiB
+from agentmesh_gateway.payloads import to_python, to_struct
 from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.state import FROM_EVENT, NULL, TERMINAL_STEP_STATES, RunState
 from agentmesh_gateway.step_kinds import kind_of
@@ -351,10 +352,10 @@ class RunExecutor:
             raise StepError(error, attempt=0) from None
 
     def _outputs(self) -> Any:
-        declared = struct_to_dict(self.run.workflow.outputs)
+        declared = to_python(self.run.workflow.outputs)
         try:
             if declared:
-                return dict_to_struct(templates.resolve(declared, self.state.scope(), "outputs"))
+                return to_struct(templates.resolve(declared, self.state.scope(), "outputs"))
             # The last steps' outputs as recorded, copied in C rather than converted from Python.
             leaves = struct_pb2.Struct()
             for sid, dependents in self._dependents.items():

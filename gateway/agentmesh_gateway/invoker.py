@@ -27,7 +27,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from agentmesh.errors import echo
-from agentmesh.messages import DataPart, Message, python_to_value, struct_to_dict
+from agentmesh.messages import DataPart, Message
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import prometheus, templates
@@ -36,6 +36,7 @@ from agentmesh_gateway.budget import Budget
 from agentmesh_gateway.expressions import ExpressionError
 from agentmesh_gateway.failures import Parked, StepError, run_error
 from agentmesh_gateway.limits import MAX_RUN_OUTPUT_BYTES, MAX_STEP_OUTPUT_BYTES, LimitExceeded, check_value
+from agentmesh_gateway.payloads import to_python, to_value
 from agentmesh_gateway.pricing import Prices
 from agentmesh_gateway.remote.task import TaskLedger
 from agentmesh_gateway.retry import RetryPolicy
@@ -82,7 +83,7 @@ class StepInvoker:
         self._prices = prices
         self._budget = Budget(state.run)
         # A step's input as plain data, converted once per run; only one holding `${...}` is resolved.
-        self._inputs = {step.id: struct_to_dict(step.input) for step in state.run.workflow.steps}
+        self._inputs = {step.id: to_python(step.input) for step in state.run.workflow.steps}
         self._templated = {
             sid for sid, data in self._inputs.items() if next(templates.expressions_in(data), None)
         }
@@ -273,7 +274,7 @@ class StepInvoker:
         problem = ""
         if schema.HasField("answer_schema"):
             request.answer_schema.CopyFrom(schema.answer_schema)
-            problem = answer_schema_problem(struct_to_dict(schema.answer_schema))
+            problem = answer_schema_problem(to_python(schema.answer_schema))
         if request.ByteSize() > MAX_STEP_OUTPUT_BYTES:
             problem = f"the question is larger than {MAX_STEP_OUTPUT_BYTES:,} bytes"
         if problem:
@@ -309,7 +310,7 @@ def check_completion(
     try:
         if encoded is None:
             check_value(output, f"the output of {where}", MAX_STEP_OUTPUT_BYTES)
-            encoded = python_to_value(output)
+            encoded = to_value(output)
         completed.output.CopyFrom(encoded)
         size = completed.ByteSize()
         if size > MAX_STEP_OUTPUT_BYTES:

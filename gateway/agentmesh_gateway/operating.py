@@ -29,8 +29,8 @@ from datetime import timedelta
 from typing import Any
 
 from agentmesh.client import CATCH_UP_POLICIES, OVERLAP_POLICIES
-from agentmesh.messages import dict_to_struct
 from agentmesh.v1 import orchestrator_service_pb2 as pb
+from agentmesh_gateway.payloads import to_struct
 from agentmesh_gateway.pricing import Price
 from agentmesh_gateway.step_kinds import parse_duration
 from agentmesh_gateway.throttle import AgentLimits, parse_rate
@@ -104,7 +104,7 @@ def schedules(value: Any, where: str) -> list[pb.Schedule]:
             workflow_name=entry["workflow"],
             cron=entry["cron"],
             time_zone=str(entry.get("time_zone", "")),
-            inputs=dict_to_struct(inputs),
+            inputs=to_struct(inputs),
             overlap=_choice(entry, "overlap", OVERLAP_POLICIES, here),
             catch_up=_choice(entry, "catch_up", CATCH_UP_POLICIES, here),
             paused=bool(entry.get("paused", False)),

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import run_pb2
+from agentmesh_gateway.payloads import to_python
 
 PER_TOKENS = 1_000_000
 
@@ -42,7 +42,7 @@ class Prices:
         if usage.models:
             spent = [(m.model, m.input_tokens, m.output_tokens) for m in usage.models]
         elif usage.input_tokens or usage.output_tokens:
-            named = struct_to_dict(response.message.metadata).get("model")
+            named = to_python(response.message.metadata).get("model")
             spent = [(named if isinstance(named, str) else "", usage.input_tokens, usage.output_tokens)]
         else:
             spent = []

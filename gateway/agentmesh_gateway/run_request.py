@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf import struct_pb2
+
 from agentmesh.v1 import run_pb2, workflow_pb2
+from agentmesh_gateway.payloads import RunData
 
 
 def new_run_id() -> str:
@@ -26,7 +29,9 @@ class RunRequest:
     context, and the client's idempotency key."""
 
     workflow: workflow_pb2.Workflow
-    inputs: Mapping[str, Any]
+    #: A Struct as it came on the wire, or a mapping a JSON surface decoded: either is kept as
+    #: it is, and converted once (gateway.payloads).
+    inputs: RunData | struct_pb2.Struct | Mapping[str, Any]
     context: run_pb2.RunContext
     request_id: str = ""
     #: Who asks: the run records it as its owner, and agents are told it (empty: nobody known).

@@ -19,6 +19,7 @@ from agentmesh_gateway.admission import Admission
 from agentmesh_gateway.events import REPLAY_PAGE
 from agentmesh_gateway.execution import RunExecutor, RunServices
 from agentmesh_gateway.failures import run_error
+from agentmesh_gateway.payloads import RunData
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.store.base import Batch, EventRecord, Snapshot
 from agentmesh_gateway.store.shared import SharedRunStore
@@ -71,10 +72,11 @@ class RunOwner:
 
     # --- launching, stopping -----------------------------------------------------------------
 
-    def launch(self, run: run_pb2.Run) -> None:
-        """Execute a run just created here (its admission place already reserved)."""
+    def launch(self, run: run_pb2.Run, inputs: RunData, shared: RunData) -> None:
+        """Execute a run just created here (its admission place already reserved); `inputs` and
+        `shared` are its data as checked at its start."""
         self._start(
-            RunExecutor(RunState(run), self._services, FIRST_FENCE),
+            RunExecutor(RunState(run, inputs, shared), self._services, FIRST_FENCE),
             resumed=False,
         )
 

@@ -33,10 +33,10 @@ from agentmesh.errors import (
     Unavailable,
     echo,
 )
-from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import orchestrator_service_pb2 as pb
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import cron
+from agentmesh_gateway.payloads import RunData
 from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.base import FINISHED_STATES
 from agentmesh_gateway.store.registry import Registry, ScheduleRecord
@@ -260,7 +260,7 @@ class Schedules:
         """A tick's (or a trigger's) run, started as the schedule's owner; one per request id."""
         request = RunRequest(
             await self._starter.resolve_workflow(spec.workflow_name),
-            struct_to_dict(spec.inputs),
+            spec.inputs,
             run_pb2.RunContext(),
             request_id=request_id,
             principal=record.owner,
@@ -349,7 +349,7 @@ class Schedules:
                 refuse("workflow_name", exc.message)
             else:
                 try:
-                    apply_inputs(workflow, struct_to_dict(spec.inputs))
+                    apply_inputs(workflow, RunData(struct=spec.inputs))
                 except InvalidInput as exc:
                     problems += [
                         dataclasses.replace(v, field=f"schedule.inputs.{v.field.removeprefix('inputs.')}")

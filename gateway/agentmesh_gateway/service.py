@@ -9,7 +9,6 @@ from typing import Any
 import grpc
 
 from agentmesh.errors import InvalidInput
-from agentmesh.messages import struct_to_dict
 from agentmesh.relay import Finished, relay
 from agentmesh.status import rpc_errors
 from agentmesh.v1 import orchestrator_service_pb2 as pb
@@ -245,7 +244,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServiceServicer):
             raise InvalidInput.field("workflow", "give a workflow or a workflow_name")
         return RunRequest(
             workflow=workflow,
-            inputs=struct_to_dict(request.inputs),
+            inputs=request.inputs,
             context=request.context,
             request_id=request.request_id,
             principal=caller_name(),

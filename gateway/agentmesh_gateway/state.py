@@ -14,8 +14,8 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
-from agentmesh.messages import struct_to_dict, value_to_python
 from agentmesh.v1 import message_pb2, run_pb2
+from agentmesh_gateway.payloads import RunData, to_python
 from agentmesh_gateway.pricing import add_usage
 
 TERMINAL_STEP_STATES = frozenset(
@@ -71,7 +71,11 @@ class Invocation:
 
 
 class RunState:
-    def __init__(self, run: run_pb2.Run) -> None:
+    def __init__(
+        self, run: run_pb2.Run, inputs: RunData | None = None, shared: RunData | None = None
+    ) -> None:
+        """`inputs`, `shared`: the run's inputs and shared context as the start checked them (their
+        Python form made once); None for a run read back from the store."""
         self.run = run
         self.steps = {step.step_id: step for step in run.steps}
         self.invocations: dict[tuple[str, int | None], Invocation] = {}
@@ -82,8 +86,8 @@ class RunState:
         #: for_each step's item completions so far: both are bounded (see gateway.limits).
         self.kept_bytes = 0
         self.item_bytes: dict[str, int] = {}
-        self.inputs = struct_to_dict(run.inputs)
-        self.shared = struct_to_dict(run.context.shared)
+        self.inputs = (inputs or RunData(struct=run.inputs)).python
+        self.shared = (shared or RunData(struct=run.context.shared)).python
         #: Called (with nothing) as the run's end is applied: whoever holds something outside the
         #: gateway for the run (a remote agent's task) lets go of it.
         self.on_end: list[Callable[[], None]] = []
@@ -154,7 +158,7 @@ class RunState:
                     add_usage(self.run.usage, done.models)
                     add_usage(self.steps[done.step_id].usage, done.models)
                 if output is FROM_EVENT:
-                    output = value_to_python(done.output) if done.HasField("output") else None
+                    output = to_python(done.output) if done.HasField("output") else None
                 if done.HasField("item"):
                     self.item_bytes[done.step_id] = self.item_bytes.get(done.step_id, 0) + done.ByteSize()
                     invocation = self.invocation(done.step_id, done.item)

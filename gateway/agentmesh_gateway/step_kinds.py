@@ -18,9 +18,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from agentmesh.errors import echo
-from agentmesh.messages import struct_to_dict, value_to_python
 from agentmesh.v1 import workflow_pb2
 from agentmesh_gateway.limits import MAX_DURATION_SECONDS
+from agentmesh_gateway.payloads import to_python
 
 Kind = Literal["agent", "ask", "sleep", "workflow"]
 Report = Callable[[str, str], None]
@@ -94,7 +94,7 @@ def answer_schema(ask: workflow_pb2.AskStep) -> dict[str, object] | None:
     """The JSON Schema answers to an ask step must fit (None: any answer)."""
     if ask.approval:
         return dict(APPROVAL_SCHEMA)
-    return struct_to_dict(ask.schema) if ask.HasField("schema") else None
+    return to_python(ask.schema) if ask.HasField("schema") else None
 
 
 def check_step_kind(
@@ -176,7 +176,7 @@ def _check_ask(path: str, ask: workflow_pb2.AskStep, report: Report) -> None:
         report(f"{path}.schema", "an approval's answer has its own schema: give approval or schema, not both")
     elif ask.HasField("schema"):
         try:
-            Draft202012Validator.check_schema(struct_to_dict(ask.schema))
+            Draft202012Validator.check_schema(to_python(ask.schema))
         except SchemaError as exc:
             report(f"{path}.schema", f"is not a JSON Schema: {echo(exc.message, 200)}")
     if ask.role and ask.role not in ROLES:
@@ -193,7 +193,7 @@ def _check_ask(path: str, ask: workflow_pb2.AskStep, report: Report) -> None:
         if not ask.timeout:
             report(f"{path}.default_answer", "is taken when the timeout passes: give a timeout too")
         schema = answer_schema(ask)
-        answer = value_to_python(ask.default_answer)
+        answer = to_python(ask.default_answer)
         if schema is not None and not isinstance(answer, str):
             for error in Draft202012Validator(schema).iter_errors(answer):
                 report(

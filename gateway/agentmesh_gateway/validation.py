@@ -11,12 +11,10 @@ import math
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, struct_pb2
 
 from agentmesh.errors import FieldViolation, InvalidInput, echo
-from agentmesh.messages import struct_to_dict, value_to_python
 from agentmesh.v1 import workflow_pb2
 from agentmesh_gateway import expressions, templates
 from agentmesh_gateway.limits import (
@@ -28,6 +26,7 @@ from agentmesh_gateway.limits import (
     LimitExceeded,
     check_value,
 )
+from agentmesh_gateway.payloads import RunData, to_python
 from agentmesh_gateway.retry import CODE_NAMES
 from agentmesh_gateway.step_kinds import check_step_kind
 
@@ -130,7 +129,7 @@ def _check_inputs(workflow: workflow_pb2.Workflow, report: _Report) -> set[str] 
             report.add(f"inputs[{i}].name", f"duplicate input {echo(declared.name)}")
         names.add(declared.name)
         if declared.HasField("default_value"):
-            _check_json(f"inputs[{i}].default_value", value_to_python(declared.default_value), report)
+            _check_json(f"inputs[{i}].default_value", to_python(declared.default_value), report)
     return names
 
 
@@ -149,7 +148,7 @@ def _check_step(
             report.add(f"{path}.dependencies[{j}]", "a step cannot depend on itself")
         elif dependency not in ids:
             report.add(f"{path}.dependencies[{j}]", f"unknown step {echo(dependency)}")
-    _check_json(f"{path}.input", struct_to_dict(step.input), report)
+    _check_json(f"{path}.input", to_python(step.input), report)
     if step.HasField("timeout"):
         _check_duration(f"{path}.timeout", step.timeout, report, positive=True)
     if step.HasField("retry"):
@@ -208,7 +207,7 @@ def _check_retry(path: str, retry: workflow_pb2.RetryPolicy, report: _Report) ->
 def _step_expressions(step: workflow_pb2.Step) -> Iterator[tuple[str, str | expressions.ExpressionError]]:
     """(field path suffix, expression) for every expression of a step; a template that does
     not scan (an unclosed `${`) comes as its error instead."""
-    for key, value in struct_to_dict(step.input).items():
+    for key, value in to_python(step.input).items():
         try:
             for expression in templates.expressions_in(value):
                 yield f"input.{key}", expression
@@ -267,7 +266,7 @@ def _check_input_refs(path: str, inputs: set[str], declared: set[str] | None, re
 def _check_outputs(
     workflow: workflow_pb2.Workflow, ids: Mapping[str, int], declared: set[str] | None, report: _Report
 ) -> None:
-    outputs = struct_to_dict(workflow.outputs)
+    outputs = to_python(workflow.outputs)
     _check_json("outputs", outputs, report)
     for key, value in outputs.items():
         path = f"outputs.{path_key(key)}"
@@ -344,22 +343,24 @@ def _ancestors(
     return found
 
 
-def apply_inputs(workflow: workflow_pb2.Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's inputs: the given ones plus declared defaults; a missing required input is invalid."""
-    inputs = dict(given)
+def apply_inputs(workflow: workflow_pb2.Workflow, given: RunData) -> RunData:
+    """The run's inputs: the given ones plus declared defaults; a missing required input is invalid.
+    Read and added in the form the inputs came in: nothing is converted here."""
+    names = set(given.names())
+    defaults: dict[str, struct_pb2.Value] = {}
     violations = []
     for declared in workflow.inputs:
-        if declared.name in inputs:
+        if declared.name in names:
             continue
         if declared.HasField("default_value"):
-            inputs[declared.name] = value_to_python(declared.default_value)
+            defaults[declared.name] = declared.default_value
         elif declared.required:
             violations.append(FieldViolation(f"inputs.{declared.name}", "is required by the workflow"))
     if workflow.inputs:
         known = {d.name for d in workflow.inputs}
         violations += [
             FieldViolation(f"inputs.{path_key(name)}", "is not an input of the workflow")
-            for name in given
+            for name in sorted(names)
             if name not in known
         ]
     if violations:
@@ -368,14 +369,15 @@ def apply_inputs(workflow: workflow_pb2.Workflow, given: Mapping[str, Any]) -> d
             violations,
             reason="INVALID_INPUTS",
         )
-    return inputs
+    return given.with_values(defaults)
 
 
-def check_run_data(inputs: Mapping[str, Any], shared: Mapping[str, Any]) -> None:
+def check_run_data(inputs: RunData, shared: RunData) -> None:
     """Refuse run inputs and shared context beyond MAX_RUN_INPUT_BYTES together, or nested too deep."""
     violations = []
     total = 0
-    for path, value in (("inputs", inputs), ("context.shared", shared)):
+    for path, data in (("inputs", inputs), ("context.shared", shared)):
+        value = data.python  # the form the run's expressions read: converted here once
         try:
             total += check_value(value, path, MAX_RUN_INPUT_BYTES)
         except LimitExceeded as exc:

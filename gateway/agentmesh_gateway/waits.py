@@ -17,12 +17,13 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from agentmesh.messages import DataPart, Message, MessageType, Role, TextPart, dict_to_struct, value_to_python
+from agentmesh.messages import DataPart, Message, MessageType, Role, TextPart
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway import templates
 from agentmesh_gateway.expressions import ExpressionError
 from agentmesh_gateway.failures import Parked, StepError, run_error
 from agentmesh_gateway.invoker import check_completion
+from agentmesh_gateway.payloads import to_python, to_struct
 from agentmesh_gateway.state import RunState
 from agentmesh_gateway.step_kinds import (
     DEFAULT_ANSWER_ROLE,
@@ -120,7 +121,7 @@ class Waits:
         )
         schema = answer_schema(ask)
         if schema is not None:
-            request.answer_schema.CopyFrom(dict_to_struct(schema))
+            request.answer_schema.CopyFrom(to_struct(schema))
         if ask.timeout:
             request.deadline.CopyFrom(_timestamp(time.time() + parse_duration(ask.timeout)))
         return request
@@ -131,7 +132,7 @@ class Waits:
             message = f"nobody answered the question of step {step.id!r} within {step.ask.timeout}"
             error = run_error("DEADLINE_EXCEEDED", message, reason="ASK_TIMED_OUT", step_id=step.id)
             raise StepError(error, attempt=1)
-        default = value_to_python(step.ask.default_answer)
+        default = to_python(step.ask.default_answer)
         part = (
             TextPart(default)
             if isinstance(default, str)

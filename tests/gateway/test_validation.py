@@ -10,6 +10,7 @@ import pytest
 from agentmesh.errors import InvalidInput
 from agentmesh.workflows import load_directory, parse_workflow
 from agentmesh_gateway import expressions, templates
+from agentmesh_gateway.payloads import RunData
 from agentmesh_gateway.retry import RetryPolicy
 from agentmesh_gateway.step_kinds import parse_duration
 from agentmesh_gateway.validation import apply_inputs, validate
@@ -127,9 +128,9 @@ def test_run_inputs_get_defaults_and_missing_required_ones_are_named() -> None:
             "steps": [s("a")],
         }
     )
-    assert apply_inputs(flow, {"topic": "x"}) == {"topic": "x", "depth": "quick"}
+    assert apply_inputs(flow, RunData(python={"topic": "x"})).python == {"topic": "x", "depth": "quick"}
     with pytest.raises(InvalidInput) as caught:
-        apply_inputs(flow, {"extra": 1})
+        apply_inputs(flow, RunData(python={"extra": 1}))
     assert {v.field for v in caught.value.violations} == {"inputs.topic", "inputs.extra"}
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from a2a.types import a2a_pb2 as a2a
 
 from agentmesh.errors import NotFound, echo
-from agentmesh.messages import struct_to_dict
 from agentmesh.v1 import workflow_pb2
 from agentmesh_gateway.a2a.convert import RESUME_EXTENSION
 from agentmesh_gateway.a2a.targets import Target
 from agentmesh_gateway.engine import Engine
+from agentmesh_gateway.payloads import to_python
 
 PROTOCOL_VERSION = "1.0"
 JSON = "application/json"
@@ -144,5 +144,5 @@ def _agent_skill(skill: object) -> a2a.AgentSkill:
         output_modes=[JSON, TEXT],
     )
     for example in getattr(skill, "input_examples", []):
-        found.examples.append(json.dumps(struct_to_dict(example)))
+        found.examples.append(json.dumps(to_python(example)))
     return found

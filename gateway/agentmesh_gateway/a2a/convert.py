@@ -15,8 +15,8 @@ from typing import Any
 from a2a.types import a2a_pb2 as a2a
 from google.protobuf import struct_pb2
 
-from agentmesh.messages import dict_to_struct, struct_to_dict, value_to_python
 from agentmesh.v1 import message_pb2, run_pb2
+from agentmesh_gateway.payloads import to_python, to_struct
 
 #: The A2A extension that stamps streamed responses with the run's event sequence and lets a
 #: subscription resume after one, gap-free (what A2A 1.0 lacks: a2aproject/A2A#1986).
@@ -46,7 +46,7 @@ def message_data(message: a2a.Message) -> tuple[dict[str, Any], str]:
     for part in message.parts:
         kind = part.WhichOneof("content")
         if kind == "data" and part.data.WhichOneof("kind") == "struct_value":
-            data.update(struct_to_dict(part.data.struct_value))
+            data.update(to_python(part.data.struct_value))
         elif kind == "text":
             texts.append(part.text)
     return data, "\n\n".join(texts)
@@ -68,7 +68,7 @@ def to_agent_message(message: a2a.Message) -> message_pb2.AgentMessage:
         elif kind == "data" and part.data.WhichOneof("kind") == "struct_value":
             added.data.CopyFrom(part.data.struct_value)
         elif kind == "data":  # a list or a scalar: the mesh's data parts are objects
-            added.data.CopyFrom(dict_to_struct({"value": value_to_python(part.data)}))
+            added.data.CopyFrom(to_struct({"value": to_python(part.data)}))
         elif kind == "raw":
             added.raw = part.raw
         elif kind == "url":
@@ -212,4 +212,4 @@ def first_message(run: run_pb2.Run, message_id: str) -> a2a.Message:
 
 
 def sequence_metadata(sequence: int) -> struct_pb2.Struct:
-    return dict_to_struct({SEQUENCE_KEY: sequence})
+    return to_struct({SEQUENCE_KEY: sequence})

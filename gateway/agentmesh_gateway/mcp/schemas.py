@@ -13,9 +13,9 @@ from typing import Any
 
 from mcp_types import Tool, ToolAnnotations
 
-from agentmesh.messages import struct_to_dict, value_to_python
 from agentmesh.status import cut
 from agentmesh.v1 import workflow_pb2
+from agentmesh_gateway.payloads import to_python
 
 GET_RUN, LIST_RUNS, CANCEL_RUN = "get_run", "list_runs", "cancel_run"
 RUN_TOOLS = (GET_RUN, LIST_RUNS, CANCEL_RUN)
@@ -89,7 +89,7 @@ def input_schema(workflow: workflow_pb2.Workflow) -> dict[str, Any]:
         if declared.description:
             schema["description"] = cut(declared.description, MAX_DESCRIPTION_BYTES)
         if declared.HasField("default_value"):
-            schema["default"] = value_to_python(declared.default_value)
+            schema["default"] = to_python(declared.default_value)
         elif declared.required:
             required.append(declared.name)
         properties[declared.name] = schema
@@ -102,7 +102,7 @@ def input_schema(workflow: workflow_pb2.Workflow) -> dict[str, Any]:
 def output_schema(workflow: workflow_pb2.Workflow) -> dict[str, Any]:
     """An object with each declared output (a run resolves every one, null or not); without
     declared outputs, each last step's output by step id, which is what such a run returns."""
-    declared = struct_to_dict(workflow.outputs)
+    declared = to_python(workflow.outputs)
     if declared:
         names = sorted(declared)
         description = "The workflow's outputs."

@@ -35,7 +35,6 @@ from mcp_types import (
 from starlette.requests import Request
 
 from agentmesh.errors import AgentMeshError, FieldViolation, InvalidInput, PermissionDenied, echo
-from agentmesh.messages import struct_to_dict
 from agentmesh.status import cut
 from agentmesh.v1 import run_pb2, workflow_pb2
 from agentmesh_gateway.auth import (
@@ -50,6 +49,7 @@ from agentmesh_gateway.auth import visible_owner as _visible_owner
 from agentmesh_gateway.engine import Engine
 from agentmesh_gateway.mcp import schemas, views
 from agentmesh_gateway.mcp.files import RunFiles
+from agentmesh_gateway.payloads import to_python
 from agentmesh_gateway.run_request import RunRequest
 from agentmesh_gateway.store.base import EventRecord
 
@@ -225,7 +225,7 @@ class McpTools:
     ) -> CallToolResult:
         kind = end.WhichOneof("event") if end is not None else None
         if end is not None and kind == "run_completed":
-            outputs = struct_to_dict(end.run_completed.outputs)
+            outputs = to_python(end.run_completed.outputs)
             return CallToolResult(
                 content=[TextContent(text=views.json_text(outputs)), *made.contents(run_id)],
                 structured_content=outputs,

@@ -17,7 +17,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from agentmesh.errors import AgentMeshError, ResourceExhausted
-from agentmesh.messages import Message, struct_to_dict, value_to_python
+from agentmesh.messages import Message
 from agentmesh.status import (
     MAX_FIELD_PATH_BYTES,
     MAX_FIELD_VIOLATIONS,
@@ -28,6 +28,7 @@ from agentmesh.status import (
 from agentmesh.v1 import run_pb2
 from agentmesh_gateway.limits import MiB
 from agentmesh_gateway.mcp.files import files_view
+from agentmesh_gateway.payloads import to_python
 
 #: What the values of one run view may add up to (as JSON).
 MAX_RUN_VIEW_BYTES = 2 * MiB
@@ -98,17 +99,17 @@ def run_view(run: run_pb2.Run, budget: int = MAX_RUN_VIEW_BYTES) -> dict[str, An
     # (where a value goes, its key there, its path in the run, how to read it)
     values: list[tuple[dict[str, Any], str, str, Callable[[], Any]]] = []
     if run.state == run_pb2.RUN_STATE_SUCCEEDED:
-        values.append((view, "outputs", "outputs", partial(struct_to_dict, run.outputs)))
+        values.append((view, "outputs", "outputs", partial(to_python, run.outputs)))
     for shape, step in zip(steps, run.steps, strict=True):
         if step.HasField("output"):
             path = f"steps.{step.step_id}.output"
-            values.append((shape, "output", path, partial(value_to_python, step.output)))
+            values.append((shape, "output", path, partial(to_python, step.output)))
         if step.text:
             values.append((shape, "text", f"steps.{step.step_id}.text", partial(str, step.text)))
         if step.files:  # their names, types and sizes: a model has no use for the bytes here
             path = f"steps.{step.step_id}.files"
             values.append((shape, "files", path, partial(files_view, run.run_id, step)))
-    values.append((view, "inputs", "inputs", partial(struct_to_dict, run.inputs)))
+    values.append((view, "inputs", "inputs", partial(to_python, run.inputs)))
     left = budget - _size(view)
     for holder, key, path, read in values:
         value = read()
@@ -144,7 +145,7 @@ def question_view(request: run_pb2.InputRequest) -> dict[str, Any]:
     if request.HasField("item"):
         view["item"] = request.item
     if request.HasField("answer_schema"):
-        schema = struct_to_dict(request.answer_schema)
+        schema = to_python(request.answer_schema)
         if _size(schema) <= MAX_QUESTION_BYTES:
             view["answer_schema"] = schema
     return view

@@ -18,9 +18,9 @@ from typing import Any
 from a2a.types import a2a_pb2 as a2a
 from google.protobuf import struct_pb2
 
-from agentmesh.messages import fill_struct, struct_to_dict, value_to_python
 from agentmesh.v1 import agent_service_pb2 as agent_pb
 from agentmesh.v1 import message_pb2
+from agentmesh_gateway.payloads import fill, to_python
 
 #: What the mesh says a remote skill takes: A2A cards do not say.
 ANY_OBJECT = {"type": "object"}
@@ -87,7 +87,7 @@ def incoming(message: a2a.Message, *, sender: str, context_id: str) -> message_p
         added = proto.parts.add()
         match part.WhichOneof("content"):
             case "data":
-                fill_struct(added.data, _object(part.data))
+                fill(added.data, _object(part.data))
                 added.data.SetInParent()
             case "raw":
                 added.raw = part.raw
@@ -189,7 +189,7 @@ def mesh_card(card: a2a.AgentCard) -> agent_pb.AgentCard:
         added = mesh.skills.add(
             id=skill.id, name=skill.name, description=skill.description, tags=skill.tags, streaming=streaming
         )
-        fill_struct(added.input_schema, ANY_OBJECT)
+        fill(added.input_schema, ANY_OBJECT)
     return mesh
 
 
@@ -197,15 +197,15 @@ def retryable(task: a2a.Task) -> bool:
     """Whether the agent marked its failure worth retrying (`retryable: true` in the status
     message's or the task's metadata)."""
     for metadata in (task.status.message.metadata, task.metadata):
-        if struct_to_dict(metadata).get("retryable") is True:
+        if to_python(metadata).get("retryable") is True:
             return True
     return False
 
 
 def _object(value: struct_pb2.Value) -> dict[str, Any]:
     if value.WhichOneof("kind") == "struct_value":
-        return struct_to_dict(value.struct_value)
-    return {"value": value_to_python(value)}
+        return to_python(value.struct_value)
+    return {"value": to_python(value)}
 
 
 def _response(
@@ -219,7 +219,7 @@ def _response(
         message.parts.add(text=text, media_type="text/plain")
     if data is not None:
         part = message.parts.add(media_type="application/json")
-        fill_struct(part.data, data)
+        fill(part.data, data)
         part.data.SetInParent()
     message.parts.extend(files)
     return response
