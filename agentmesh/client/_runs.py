@@ -144,6 +144,8 @@ class StepRun:
     usage: Usage = field(default_factory=Usage)
     #: The files its agent replied with (a for_each step's: its items', in item order).
     files: tuple[FilePart, ...] = ()
+    #: Its agent's reply was a direct message, not a task's result (`Reply(direct=True)`).
+    direct: bool = False
 
     @classmethod
     def from_proto(cls, step: run_pb2.StepRun) -> StepRun:
@@ -163,6 +165,7 @@ class StepRun:
             wake_time=timestamp(step, "wake_time"),
             usage=Usage.from_proto(step.usage),
             files=files_of(step.files),
+            direct=step.direct,
         )
 
 

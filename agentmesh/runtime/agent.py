@@ -40,12 +40,17 @@ class TextInput(BaseModel):
 class Reply:
     """What a handler returns: readable text and structured data a later workflow step can reference,
     and files (bytes as a RawPart, or a UrlPart pointing at them, each with a media type and a file
-    name), which the reply carries after its text and data: a run keeps them as the step's files."""
+    name), which the reply carries after its text and data: a run keeps them as the step's files.
+
+    `direct`: the reply is a message in its own right, not a task's result (A2A answers a message
+    with either): an A2A caller of the agent gets it as a Message. Only from a skill declared with
+    `direct_replies=True`."""
 
     text: str = ""
     data: Mapping[str, Any] | BaseModel | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     files: Sequence[FilePart] = ()
+    direct: bool = False
 
     def __post_init__(self) -> None:
         # Checked here, where the handler's code is on the stack, rather than when the reply is
@@ -97,6 +102,8 @@ class Skill(Generic[M]):
     examples: tuple[Mapping[str, Any], ...] = ()
     #: Whether the handler may return `Ask` (a question) before it answers.
     asks_for_input: bool = False
+    #: Whether the handler may return a direct reply (`Reply(direct=True)`).
+    direct_replies: bool = False
 
     def parse(self, payload: Mapping[str, Any]) -> M:
         """Validate a request's input, naming every offending field on failure."""
@@ -136,6 +143,7 @@ class Agent:
         streams: bool = False,
         examples: Sequence[Mapping[str, Any]] = (),
         asks_for_input: bool = False,
+        direct_replies: bool = False,
     ) -> Callable[[Handler[TextInput]], Handler[TextInput]]: ...
 
     @overload
@@ -151,6 +159,7 @@ class Agent:
         streams: bool = False,
         examples: Sequence[Mapping[str, Any]] = (),
         asks_for_input: bool = False,
+        direct_replies: bool = False,
     ) -> Callable[[Handler[M]], Handler[M]]: ...
 
     def skill(
@@ -165,10 +174,13 @@ class Agent:
         streams: bool = False,
         examples: Sequence[Mapping[str, Any]] = (),
         asks_for_input: bool = False,
+        direct_replies: bool = False,
     ) -> Callable[[Handler[Any]], Handler[Any]]:
         """Register a handler for a skill; `input` is the pydantic model its request data must satisfy,
         `examples` inputs it accepts (each is checked against `input` now); `asks_for_input`: the
-        handler may return `Ask` before it answers."""
+        handler may return `Ask` before it answers; `direct_replies`: it may return
+        `Reply(direct=True)` (an A2A stream of the skill then waits for the reply to know whether it
+        is a Message or a task)."""
         for example in examples:
             input.model_validate(example)  # an example that does not validate is a bug in the agent
         if id in self._skills:
@@ -186,6 +198,7 @@ class Agent:
                 streams=streams,
                 examples=tuple(dict(example) for example in examples),
                 asks_for_input=asks_for_input,
+                direct_replies=direct_replies,
             )
             return handler
 

@@ -31,6 +31,8 @@ class Outcome:
     #: Set when the skill asked a question (the message) instead of answering: the answer's
     #: JSON Schema, or an empty dict for any answer.
     answer_schema: Mapping[str, Any] | None = None
+    #: The reply is a direct message, not a task's result (`Reply.direct`).
+    direct: bool = False
 
     @property
     def asked(self) -> bool:
@@ -38,7 +40,9 @@ class Outcome:
 
     def to_proto(self) -> pb.InvokeResponse:
         """The reply as it goes on the wire; TypeError if the handler's data is not JSON-shaped."""
-        response = pb.InvokeResponse(message=self.message.to_proto(), usage=self.usage.to_proto())
+        response = pb.InvokeResponse(
+            message=self.message.to_proto(), usage=self.usage.to_proto(), direct=self.direct
+        )
         if self.answer_schema is not None:
             response.input_required.SetInParent()
             if self.answer_schema:
@@ -111,7 +115,12 @@ async def perform(
         message = reply_message(agent, llm, request, skill, question)
         return Outcome(skill, message, ctx.usage, answer_schema=result.schema_dict() or {})
     reply = Reply(text=result) if isinstance(result, str) else result
-    return Outcome(skill, reply_message(agent, llm, request, skill, reply), ctx.usage)
+    if reply.direct and not skill.direct_replies:
+        # Its card would tell the gateway otherwise, and an A2A stream, committed to a task by
+        # then, could not give the reply as the Message it is.
+        raise TypeError(f"skill {skill.id!r} replied directly but does not declare direct_replies=True")
+    message = reply_message(agent, llm, request, skill, reply)
+    return Outcome(skill, message, ctx.usage, direct=reply.direct)
 
 
 def reply_message(

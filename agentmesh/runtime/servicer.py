@@ -112,6 +112,7 @@ def agent_card(agent: Agent, provider: str) -> pb.AgentCard:
             tags=skill.tags,
             streaming=skill.streams,
             asks_for_input=skill.asks_for_input,
+            direct_replies=skill.direct_replies,
         )
         proto.input_schema.update(_schema(skill.input_model))
         for example in skill.examples:

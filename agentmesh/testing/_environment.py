@@ -28,6 +28,8 @@ class SkillResult:
     answer_schema: dict[str, Any] | None = None
     #: The conversation up to and including this reply, for `SkillEnvironment.answer`.
     conversation: tuple[Message, ...] = field(default=())
+    #: The reply is a direct message, not a task's result (`Reply(direct=True)`).
+    direct: bool = False
 
     @property
     def asked(self) -> bool:
@@ -155,6 +157,7 @@ class SkillEnvironment:
             tuple(chunks),
             answer_schema=schema,
             conversation=(*history, message, reply),
+            direct=response.direct,
         )
 
 

@@ -27,7 +27,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentmesh/v1/agent_service.proto\x12\x0c\x61gentmesh.v1\x1a\x1a\x61gentmesh/v1/message.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"~\n\rInvokeRequest\x12\x31\n\x07message\x18\x01 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessageB\x04\xe2\x41\x01\x02\x12\r\n\x05skill\x18\x02 \x01(\t\x12+\n\x07history\x18\x03 \x03(\x0b\x32\x1a.agentmesh.v1.AgentMessage\"\x9b\x01\n\x0eInvokeResponse\x12+\n\x07message\x18\x01 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessage\x12\'\n\x05usage\x18\x02 \x01(\x0b\x32\x18.agentmesh.v1.TokenUsage\x12\x33\n\x0einput_required\x18\x03 \x01(\x0b\x32\x1b.agentmesh.v1.InputRequired\"?\n\rInputRequired\x12.\n\ranswer_schema\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x84\x01\n\x13InvokeStreamRequest\x12\x31\n\x07message\x18\x01 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessageB\x04\xe2\x41\x01\x02\x12\r\n\x05skill\x18\x02 \x01(\t\x12+\n\x07history\x18\x03 \x03(\x0b\x32\x1a.agentmesh.v1.AgentMessage\"{\n\x14InvokeStreamResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x19.agentmesh.v1.OutputChunkH\x00\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x1c.agentmesh.v1.InvokeResponseH\x00\x42\x07\n\x05\x65vent\"*\n\x0bOutputChunk\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x15\n\x13GetAgentCardRequest\"=\n\x14GetAgentCardResponse\x12%\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.AgentCard\"\x8d\x01\n\tAgentCard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12#\n\x06skills\x18\x04 \x03(\x0b\x32\x13.agentmesh.v1.Skill\x12\x11\n\tstreaming\x18\x05 \x01(\x08\x12\x14\n\x0cllm_provider\x18\x06 \x01(\t\"\xff\x01\n\x05Skill\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12-\n\x0cinput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\routput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x11\n\tstreaming\x18\x07 \x01(\x08\x12/\n\x0einput_examples\x18\x08 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0e\x61sks_for_input\x18\t \x01(\x08\x32\x83\x02\n\x0c\x41gentService\x12\x43\n\x06Invoke\x12\x1b.agentmesh.v1.InvokeRequest\x1a\x1c.agentmesh.v1.InvokeResponse\x12W\n\x0cInvokeStream\x12!.agentmesh.v1.InvokeStreamRequest\x1a\".agentmesh.v1.InvokeStreamResponse0\x01\x12U\n\x0cGetAgentCard\x12!.agentmesh.v1.GetAgentCardRequest\x1a\".agentmesh.v1.GetAgentCardResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentmesh/v1/agent_service.proto\x12\x0c\x61gentmesh.v1\x1a\x1a\x61gentmesh/v1/message.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"~\n\rInvokeRequest\x12\x31\n\x07message\x18\x01 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessageB\x04\xe2\x41\x01\x02\x12\r\n\x05skill\x18\x02 \x01(\t\x12+\n\x07history\x18\x03 \x03(\x0b\x32\x1a.agentmesh.v1.AgentMessage\"\xab\x01\n\x0eInvokeResponse\x12+\n\x07message\x18\x01 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessage\x12\'\n\x05usage\x18\x02 \x01(\x0b\x32\x18.agentmesh.v1.TokenUsage\x12\x33\n\x0einput_required\x18\x03 \x01(\x0b\x32\x1b.agentmesh.v1.InputRequired\x12\x0e\n\x06\x64irect\x18\x04 \x01(\x08\"?\n\rInputRequired\x12.\n\ranswer_schema\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x84\x01\n\x13InvokeStreamRequest\x12\x31\n\x07message\x18\x01 \x01(\x0b\x32\x1a.agentmesh.v1.AgentMessageB\x04\xe2\x41\x01\x02\x12\r\n\x05skill\x18\x02 \x01(\t\x12+\n\x07history\x18\x03 \x03(\x0b\x32\x1a.agentmesh.v1.AgentMessage\"{\n\x14InvokeStreamResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x19.agentmesh.v1.OutputChunkH\x00\x12.\n\x06result\x18\x02 \x01(\x0b\x32\x1c.agentmesh.v1.InvokeResponseH\x00\x42\x07\n\x05\x65vent\"*\n\x0bOutputChunk\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x15\n\x13GetAgentCardRequest\"=\n\x14GetAgentCardResponse\x12%\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.AgentCard\"\x8d\x01\n\tAgentCard\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12#\n\x06skills\x18\x04 \x03(\x0b\x32\x13.agentmesh.v1.Skill\x12\x11\n\tstreaming\x18\x05 \x01(\x08\x12\x14\n\x0cllm_provider\x18\x06 \x01(\t\"\x97\x02\n\x05Skill\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12-\n\x0cinput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\routput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x11\n\tstreaming\x18\x07 \x01(\x08\x12/\n\x0einput_examples\x18\x08 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0e\x61sks_for_input\x18\t \x01(\x08\x12\x16\n\x0e\x64irect_replies\x18\n \x01(\x08\x32\x83\x02\n\x0c\x41gentService\x12\x43\n\x06Invoke\x12\x1b.agentmesh.v1.InvokeRequest\x1a\x1c.agentmesh.v1.InvokeResponse\x12W\n\x0cInvokeStream\x12!.agentmesh.v1.InvokeStreamRequest\x1a\".agentmesh.v1.InvokeStreamResponse0\x01\x12U\n\x0cGetAgentCard\x12!.agentmesh.v1.GetAgentCardRequest\x1a\".agentmesh.v1.GetAgentCardResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,23 +41,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVOKEREQUEST']._serialized_start=141
   _globals['_INVOKEREQUEST']._serialized_end=267
   _globals['_INVOKERESPONSE']._serialized_start=270
-  _globals['_INVOKERESPONSE']._serialized_end=425
-  _globals['_INPUTREQUIRED']._serialized_start=427
-  _globals['_INPUTREQUIRED']._serialized_end=490
-  _globals['_INVOKESTREAMREQUEST']._serialized_start=493
-  _globals['_INVOKESTREAMREQUEST']._serialized_end=625
-  _globals['_INVOKESTREAMRESPONSE']._serialized_start=627
-  _globals['_INVOKESTREAMRESPONSE']._serialized_end=750
-  _globals['_OUTPUTCHUNK']._serialized_start=752
-  _globals['_OUTPUTCHUNK']._serialized_end=794
-  _globals['_GETAGENTCARDREQUEST']._serialized_start=796
-  _globals['_GETAGENTCARDREQUEST']._serialized_end=817
-  _globals['_GETAGENTCARDRESPONSE']._serialized_start=819
-  _globals['_GETAGENTCARDRESPONSE']._serialized_end=880
-  _globals['_AGENTCARD']._serialized_start=883
-  _globals['_AGENTCARD']._serialized_end=1024
-  _globals['_SKILL']._serialized_start=1027
-  _globals['_SKILL']._serialized_end=1282
-  _globals['_AGENTSERVICE']._serialized_start=1285
-  _globals['_AGENTSERVICE']._serialized_end=1544
+  _globals['_INVOKERESPONSE']._serialized_end=441
+  _globals['_INPUTREQUIRED']._serialized_start=443
+  _globals['_INPUTREQUIRED']._serialized_end=506
+  _globals['_INVOKESTREAMREQUEST']._serialized_start=509
+  _globals['_INVOKESTREAMREQUEST']._serialized_end=641
+  _globals['_INVOKESTREAMRESPONSE']._serialized_start=643
+  _globals['_INVOKESTREAMRESPONSE']._serialized_end=766
+  _globals['_OUTPUTCHUNK']._serialized_start=768
+  _globals['_OUTPUTCHUNK']._serialized_end=810
+  _globals['_GETAGENTCARDREQUEST']._serialized_start=812
+  _globals['_GETAGENTCARDREQUEST']._serialized_end=833
+  _globals['_GETAGENTCARDRESPONSE']._serialized_start=835
+  _globals['_GETAGENTCARDRESPONSE']._serialized_end=896
+  _globals['_AGENTCARD']._serialized_start=899
+  _globals['_AGENTCARD']._serialized_end=1040
+  _globals['_SKILL']._serialized_start=1043
+  _globals['_SKILL']._serialized_end=1322
+  _globals['_AGENTSERVICE']._serialized_start=1325
+  _globals['_AGENTSERVICE']._serialized_end=1584
 # @@protoc_insertion_point(module_scope)

@@ -67,6 +67,16 @@ class InvokeResponse(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
     INPUT_REQUIRED_FIELD_NUMBER: _builtins.int
+    DIRECT_FIELD_NUMBER: _builtins.int
+    direct: _builtins.bool
+    """Set when the reply is a direct message rather than the result of a task
+    (A2A answers a message with a Message or a Task): an A2A caller of the
+    agent through the gateway gets `message` itself, not a completed task
+    carrying it. The call is a durable step all the same, its run the task an
+    A2A caller may still look up; only how the answer is given changes. Only
+    from a skill that declares it (Skill.direct_replies); meaningless with
+    input_required, since a question is a task's state.
+    """
     @_builtins.property
     def message(self) -> _message_pb2.AgentMessage:
         """The reply; when input_required is set, the question to ask."""
@@ -86,10 +96,11 @@ class InvokeResponse(_message.Message):
         message: _message_pb2.AgentMessage | None = ...,
         usage: _message_pb2.TokenUsage | None = ...,
         input_required: Global___InputRequired | None = ...,
+        direct: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["input_required", b"input_required", "message", b"message", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_required", b"input_required", "message", b"message", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direct", b"direct", "input_required", b"input_required", "message", b"message", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -294,6 +305,7 @@ class Skill(_message.Message):
     STREAMING_FIELD_NUMBER: _builtins.int
     INPUT_EXAMPLES_FIELD_NUMBER: _builtins.int
     ASKS_FOR_INPUT_FIELD_NUMBER: _builtins.int
+    DIRECT_REPLIES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Identifier passed as InvokeRequest.skill."""
     name: _builtins.str
@@ -305,6 +317,12 @@ class Skill(_message.Message):
     asks_for_input: _builtins.bool
     """Whether the skill may answer with a question (InvokeResponse.input_required)
     before it answers for good.
+    """
+    direct_replies: _builtins.bool
+    """Whether the skill may answer with a direct message (InvokeResponse.direct).
+    An A2A stream must say at its start whether it is a single Message or a
+    Task and its updates, so the gateway's stream of such a skill waits for the
+    reply (or its first streamed text, which makes it a task) before it answers.
     """
     @_builtins.property
     def input_schema(self) -> _struct_pb2.Struct:
@@ -334,10 +352,11 @@ class Skill(_message.Message):
         streaming: _builtins.bool = ...,
         input_examples: _abc.Iterable[_struct_pb2.Struct] | None = ...,
         asks_for_input: _builtins.bool = ...,
+        direct_replies: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["input_schema", b"input_schema", "output_schema", b"output_schema"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks_for_input", b"asks_for_input", "description", b"description", "id", b"id", "input_examples", b"input_examples", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "streaming", b"streaming", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asks_for_input", b"asks_for_input", "description", b"description", "direct_replies", b"direct_replies", "id", b"id", "input_examples", b"input_examples", "input_schema", b"input_schema", "name", b"name", "output_schema", b"output_schema", "streaming", b"streaming", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

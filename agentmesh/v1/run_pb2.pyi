@@ -354,6 +354,7 @@ class StepRun(_message.Message):
     WAKE_TIME_FIELD_NUMBER: _builtins.int
     USAGE_FIELD_NUMBER: _builtins.int
     FILES_FIELD_NUMBER: _builtins.int
+    DIRECT_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     state: Global___StepState.ValueType
     attempts: _builtins.int
@@ -363,6 +364,10 @@ class StepRun(_message.Message):
     items_total: _builtins.int
     """For a for_each step: how many items, and how many are done."""
     items_done: _builtins.int
+    direct: _builtins.bool
+    """A succeeded step whose agent replied with a direct message
+    (StepCompleted.direct).
+    """
     @_builtins.property
     def output(self) -> _struct_pb2.Value:
         """The step's output: the agent's data, or for for_each the list of them."""
@@ -415,10 +420,11 @@ class StepRun(_message.Message):
         wake_time: _timestamp_pb2.Timestamp | None = ...,
         usage: Global___Usage | None = ...,
         files: _abc.Iterable[_message_pb2.Part] | None = ...,
+        direct: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "error", b"error", "output", b"output", "start_time", b"start_time", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "child_run_ids", b"child_run_ids", "end_time", b"end_time", "error", b"error", "files", b"files", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "pending_input", b"pending_input", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "child_run_ids", b"child_run_ids", "direct", b"direct", "end_time", b"end_time", "error", b"error", "files", b"files", "items_done", b"items_done", "items_total", b"items_total", "output", b"output", "pending_input", b"pending_input", "start_time", b"start_time", "state", b"state", "step_id", b"step_id", "text", b"text", "usage", b"usage", "wake_time", b"wake_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -762,12 +768,18 @@ class StepCompleted(_message.Message):
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     MODELS_FIELD_NUMBER: _builtins.int
     FILES_FIELD_NUMBER: _builtins.int
+    DIRECT_FIELD_NUMBER: _builtins.int
     step_id: _builtins.str
     item: _builtins.int
     attempt: _builtins.int
     text: _builtins.str
     input_tokens: _builtins.int
     output_tokens: _builtins.int
+    direct: _builtins.bool
+    """The agent's reply was a direct message, not a task's result
+    (InvokeResponse.direct); an agent exposed on its own through A2A answers
+    its caller with a Message.
+    """
     @_builtins.property
     def output(self) -> _struct_pb2.Value: ...
     @_builtins.property
@@ -799,10 +811,11 @@ class StepCompleted(_message.Message):
         output_tokens: _builtins.int = ...,
         models: _abc.Iterable[Global___ModelUsage] | None = ...,
         files: _abc.Iterable[_message_pb2.Part] | None = ...,
+        direct: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "duration", b"duration", "item", b"item", "output", b"output"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "attempt", b"attempt", "duration", b"duration", "files", b"files", "input_tokens", b"input_tokens", "item", b"item", "models", b"models", "output", b"output", "output_tokens", b"output_tokens", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item", b"_item", "attempt", b"attempt", "direct", b"direct", "duration", b"duration", "files", b"files", "input_tokens", b"input_tokens", "item", b"item", "models", b"models", "output", b"output", "output_tokens", b"output_tokens", "step_id", b"step_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__item: _TypeAlias = _typing.Literal["item"]  # noqa: Y015
     _WhichOneofArgType__item: _TypeAlias = _typing.Literal["_item", b"_item"]  # noqa: Y015

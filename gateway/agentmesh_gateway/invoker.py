@@ -243,6 +243,7 @@ class StepInvoker:
             text=reply.text,
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
+            direct=response.direct,
         )
         completed.duration.FromTimedelta(timedelta(seconds=time.monotonic() - begun))
         if index is not None:

@@ -173,6 +173,7 @@ class RunState:
                 step.text = done.text
                 step.output.CopyFrom(done.output)
                 step.files.extend(done.files)
+                step.direct = done.direct
                 step.end_time.CopyFrom(event.event_time)
                 self.outputs[done.step_id], self.texts[done.step_id] = output, done.text
                 invocation = self.invocation(done.step_id, None)

@@ -70,6 +70,10 @@ type Reply[Out any] struct {
 	Data     Out
 	Metadata map[string]any
 	Files    []File
+	// Direct says the reply is a message in its own right, not a task's result (A2A answers a
+	// message with either): an A2A caller of the agent gets it as a Message. Only from a skill
+	// declared with DirectReplies.
+	Direct bool
 }
 
 // File is a file a reply carries: its bytes (Raw) or a URL where they are, with a media type
@@ -99,7 +103,10 @@ type SkillSpec[In, Out any] struct {
 	Aliases map[string]string
 	// AsksForInput says Handle may return Ask(...), a question, before it answers (the card says so).
 	AsksForInput bool
-	Handle       func(call *Call, in In) (Reply[Out], error)
+	// DirectReplies says Handle may answer a Reply with Direct set (the card says so: an A2A stream
+	// of the skill then waits for the reply to know whether it is a Message or a task).
+	DirectReplies bool
+	Handle        func(call *Call, in In) (Reply[Out], error)
 }
 
 // skill is a SkillSpec with its types erased, as the server calls it.
@@ -107,6 +114,7 @@ type skill struct {
 	id, name, description string
 	tags                  []string
 	streams, asksForInput bool
+	directReplies         bool
 	input, output         *Schema
 	examples              []map[string]any
 	invoke                func(call *Call, data map[string]any) (answer, error)
@@ -118,6 +126,7 @@ type answer struct {
 	data, metadata map[string]any
 	files          []File
 	asked          *Question
+	direct         bool
 }
 
 // AddSkill adds a skill to the agent; it panics on a duplicate id or an example that does not fit
@@ -151,7 +160,7 @@ func AddSkill[In, Out any](agent *Agent, spec SkillSpec[In, Out]) {
 	}
 	agent.skills = append(agent.skills, &skill{
 		id: spec.ID, name: name, description: spec.Description, tags: spec.Tags, streams: spec.Streams,
-		asksForInput: spec.AsksForInput, input: input, output: output, examples: examples,
+		asksForInput: spec.AsksForInput, directReplies: spec.DirectReplies, input: input, output: output, examples: examples,
 		invoke: func(call *Call, data map[string]any) (answer, error) {
 			in, err := Decode[In](input, withAliases(data, spec.Aliases), fmt.Sprintf("input for skill %q", spec.ID))
 			if err != nil {
@@ -164,19 +173,24 @@ func AddSkill[In, Out any](agent *Agent, spec SkillSpec[In, Out]) {
 			if err != nil {
 				return answer{}, err
 			}
+			if reply.Direct && !spec.DirectReplies {
+				// Its card would tell the gateway otherwise: an A2A stream, a task's by then, could
+				// not give the reply as the Message it is.
+				return answer{}, fmt.Errorf("skill %q replied directly but does not declare DirectReplies", spec.ID)
+			}
 			for i, file := range reply.Files {
 				if file.Raw != nil && file.URL != "" {
 					return answer{}, fmt.Errorf("skill %q answered file %d with both Raw and a URL: a file is one or the other", spec.ID, i)
 				}
 			}
 			if output == nil {
-				return answer{text: reply.Text, metadata: reply.Metadata, files: reply.Files}, nil
+				return answer{text: reply.Text, metadata: reply.Metadata, files: reply.Files, direct: reply.Direct}, nil
 			}
 			out, err := toObject(reply.Data)
 			if err != nil {
 				return answer{}, fmt.Errorf("skill %q answered data that is not a JSON object: %w", spec.ID, err)
 			}
-			return answer{text: reply.Text, data: out, metadata: reply.Metadata, files: reply.Files}, nil
+			return answer{text: reply.Text, data: out, metadata: reply.Metadata, files: reply.Files, direct: reply.Direct}, nil
 		},
 	})
 }

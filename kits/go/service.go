@@ -103,7 +103,7 @@ func (s *service) run(ctx context.Context, request *pb.AgentMessage, history []*
 		return nil, err
 	}
 	usage := call.Usage()
-	response := &pb.InvokeResponse{Message: message, Usage: &pb.TokenUsage{
+	response := &pb.InvokeResponse{Message: message, Direct: answered.direct, Usage: &pb.TokenUsage{
 		InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens, TotalTokens: usage.InputTokens + usage.OutputTokens,
 	}}
 	if answered.asked != nil {
@@ -160,7 +160,7 @@ func (s *service) card() (*pb.AgentCard, error) {
 	card := &pb.AgentCard{Name: s.agent.Name, Description: s.agent.Description, Version: s.agent.Version, LlmProvider: s.llm.Name()}
 	for _, sk := range s.agent.skills {
 		card.Streaming = card.Streaming || sk.streams
-		entry := &pb.Skill{Id: sk.id, Name: sk.name, Description: sk.description, Tags: sk.tags, Streaming: sk.streams, AsksForInput: sk.asksForInput}
+		entry := &pb.Skill{Id: sk.id, Name: sk.name, Description: sk.description, Tags: sk.tags, Streaming: sk.streams, AsksForInput: sk.asksForInput, DirectReplies: sk.directReplies}
 		var err error
 		if entry.InputSchema, err = structpb.NewStruct(sk.input.Document); err != nil {
 			return nil, err

@@ -42,7 +42,7 @@ async def test_a_step_calls_the_agent_and_gets_its_output(
 
     assert run.state == run_pb2.RUN_STATE_SUCCEEDED, run.error
     assert output(run) == {"key": key, "echo": {"behaviour": "answer", "key": key, "city": "Oslo"}}
-    assert run.steps[0].text == "answered"
+    assert run.steps[0].text == "answered" and not run.steps[0].direct  # a task's result
     assert "step_remote_task" in kinds(events)
     [received] = remote.records("message", context_id=run.run_id)
     # The binding the gateway prefers among those the card offers; the message as the brief says.
@@ -94,6 +94,7 @@ async def test_a_reply_with_no_task_is_the_output(gateway: Gateway, agent: str) 
     assert run.state == run_pb2.RUN_STATE_SUCCEEDED, run.error
     assert output(run) == {"key": "direct", "replied": True}
     assert run.steps[0].text == "hello"
+    assert run.steps[0].direct  # a Message: the agent's reply is direct, through the mesh too
     assert "step_remote_task" not in kinds(events)  # no task to record
 
 

@@ -127,20 +127,22 @@ def result(task: a2a.Task, *, sender: str) -> agent_pb.InvokeResponse:
 
 
 def reply(message: a2a.Message, *, sender: str) -> agent_pb.InvokeResponse:
-    """A direct reply (a Message, no task), as an agent's InvokeResponse."""
+    """A direct reply (a Message, no task), as an agent's InvokeResponse: one that says it is."""
     data: dict[str, Any] = {}
     found = False
     for part in message.parts:
         if part.WhichOneof("content") == "data":
             data.update(_object(part.data))
             found = True
-    return _response(
+    response = _response(
         text_of(message.parts, "\n\n"),
         data if found else None,
         file_parts(message.parts),
         sender=sender,
         context_id=message.context_id,
     )
+    response.direct = True
+    return response
 
 
 def file_parts(parts: Iterable[a2a.Part]) -> list[message_pb2.Part]:

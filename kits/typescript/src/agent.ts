@@ -16,6 +16,10 @@ export interface Reply<Out> {
   data?: Out;
   metadata?: Record<string, unknown>;
   files?: FilePart[];
+  /** The reply is a message in its own right, not a task's result (A2A answers a message with
+   * either): an A2A caller of the agent gets it as a Message. Only from a skill declared with
+   * `directReplies: true`. */
+  direct?: boolean;
 }
 
 /** A file a reply carries: its bytes (`raw`) or a URL where they are, with a media type (e.g.
@@ -78,6 +82,9 @@ export interface SkillSpec<In extends z.ZodType, Out extends z.ZodType | undefin
   aliases?: Record<string, string>;
   /** Whether the handler may return `ask(...)`, a question, before it answers (its card says so). */
   asksForInput?: boolean;
+  /** Whether the handler may answer `{ direct: true }` (its card says so: an A2A stream of the skill
+   * then waits for the reply to know whether it is a Message or a task). */
+  directReplies?: boolean;
 }
 
 export type Handler<In extends z.ZodType, Out extends z.ZodType | undefined> = (
@@ -93,6 +100,8 @@ export interface SkillAnswer {
   files: FilePart[];
   /** Set when the skill asked a question (`text`, `data`) instead of answering. */
   inputRequired?: { answerSchema?: JsonSchema };
+  /** Set when the reply is a direct message (`Reply.direct`). */
+  direct?: boolean;
 }
 
 /** A skill as the server sees it, its types erased. */
@@ -103,6 +112,7 @@ export interface RegisteredSkill {
   tags: string[];
   streams: boolean;
   asksForInput: boolean;
+  directReplies: boolean;
   inputSchema: JsonSchema;
   outputSchema?: JsonSchema;
   examples: Record<string, unknown>[];
@@ -147,6 +157,7 @@ export class Agent {
     });
     const output = spec.output;
     const asksForInput = spec.asksForInput ?? false;
+    const directReplies = spec.directReplies ?? false;
     this.skills.push({
       id: spec.id,
       name: spec.name ?? humanize(spec.id),
@@ -154,6 +165,7 @@ export class Agent {
       tags: spec.tags ?? [],
       streams: spec.streams ?? false,
       asksForInput,
+      directReplies,
       inputSchema: jsonSchemaOf(spec.input, "input"),
       ...(output ? { outputSchema: jsonSchemaOf(output, "output") } : {}),
       examples,
@@ -173,9 +185,20 @@ export class Agent {
             inputRequired: answerSchema ? { answerSchema } : {},
           };
         }
+        if (reply.direct && !directReplies) {
+          // Its card would tell the gateway otherwise: an A2A stream, a task's by then, could not
+          // give the reply as the Message it is.
+          throw new Error(`skill "${spec.id}" replied directly but does not declare directReplies: true`);
+        }
         const answered = output ? (output.parse(reply.data) as Record<string, unknown>) : undefined;
         const files = (reply.files ?? []).map((file, i) => checkFile(file, spec.id, i));
-        return { text: reply.text ?? "", ...(answered ? { data: answered } : {}), metadata: reply.metadata ?? {}, files };
+        return {
+          text: reply.text ?? "",
+          ...(answered ? { data: answered } : {}),
+          metadata: reply.metadata ?? {},
+          files,
+          ...(reply.direct ? { direct: true } : {}),
+        };
       },
     });
     return this;

@@ -237,6 +237,7 @@ class Service {
         ...(asked
           ? { inputRequired: create(InputRequiredSchema, asked.answerSchema ? { answerSchema: asked.answerSchema as JsonObject } : {}) }
           : {}),
+        direct: answer.direct ?? false,
       });
     } catch (error) {
       throw Object.assign(controller.signal.aborted ? (controller.signal.reason as Error) : asError(error), { call: handlerCall });
@@ -290,6 +291,7 @@ class Service {
           tags: s.tags,
           streaming: s.streams,
           asksForInput: s.asksForInput,
+          directReplies: s.directReplies,
           inputSchema: s.inputSchema as JsonObject,
           ...(s.outputSchema ? { outputSchema: s.outputSchema as JsonObject } : {}),
           inputExamples: s.examples as JsonObject[],

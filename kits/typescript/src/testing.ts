@@ -34,6 +34,8 @@ export interface Result {
   usage: Usage;
   /** Set when the skill asked a question (`text`, `data`) instead of answering. */
   inputRequired?: { answerSchema?: JsonSchema };
+  /** Set when the reply is a direct message (`Reply.direct`), as the server says on the wire. */
+  direct?: boolean;
 }
 
 export async function invokeSkill(agent: Agent, skill: string, data: Record<string, unknown>, options: InvokeOptions = {}): Promise<Result> {

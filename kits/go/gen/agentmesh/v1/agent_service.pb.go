@@ -101,6 +101,14 @@ type InvokeResponse struct {
 	// input-required): `message` is its question, and the caller invokes the
 	// skill again with the answer and the conversation so far.
 	InputRequired *InputRequired `protobuf:"bytes,3,opt,name=input_required,json=inputRequired,proto3" json:"input_required,omitempty"`
+	// Set when the reply is a direct message rather than the result of a task
+	// (A2A answers a message with a Message or a Task): an A2A caller of the
+	// agent through the gateway gets `message` itself, not a completed task
+	// carrying it. The call is a durable step all the same, its run the task an
+	// A2A caller may still look up; only how the answer is given changes. Only
+	// from a skill that declares it (Skill.direct_replies); meaningless with
+	// input_required, since a question is a task's state.
+	Direct        bool `protobuf:"varint,4,opt,name=direct,proto3" json:"direct,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -154,6 +162,13 @@ func (x *InvokeResponse) GetInputRequired() *InputRequired {
 		return x.InputRequired
 	}
 	return nil
+}
+
+func (x *InvokeResponse) GetDirect() bool {
+	if x != nil {
+		return x.Direct
+	}
+	return false
 }
 
 // InputRequired says that an agent needs an answer before it can go on.
@@ -589,7 +604,12 @@ type Skill struct {
 	InputExamples []*structpb.Struct `protobuf:"bytes,8,rep,name=input_examples,json=inputExamples,proto3" json:"input_examples,omitempty"`
 	// Whether the skill may answer with a question (InvokeResponse.input_required)
 	// before it answers for good.
-	AsksForInput  bool `protobuf:"varint,9,opt,name=asks_for_input,json=asksForInput,proto3" json:"asks_for_input,omitempty"`
+	AsksForInput bool `protobuf:"varint,9,opt,name=asks_for_input,json=asksForInput,proto3" json:"asks_for_input,omitempty"`
+	// Whether the skill may answer with a direct message (InvokeResponse.direct).
+	// An A2A stream must say at its start whether it is a single Message or a
+	// Task and its updates, so the gateway's stream of such a skill waits for the
+	// reply (or its first streamed text, which makes it a task) before it answers.
+	DirectReplies bool `protobuf:"varint,10,opt,name=direct_replies,json=directReplies,proto3" json:"direct_replies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -687,6 +707,13 @@ func (x *Skill) GetAsksForInput() bool {
 	return false
 }
 
+func (x *Skill) GetDirectReplies() bool {
+	if x != nil {
+		return x.DirectReplies
+	}
+	return false
+}
+
 var File_agentmesh_v1_agent_service_proto protoreflect.FileDescriptor
 
 const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
@@ -695,11 +722,12 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\rInvokeRequest\x12:\n" +
 	"\amessage\x18\x01 \x01(\v2\x1a.agentmesh.v1.AgentMessageB\x04\xe2A\x01\x02R\amessage\x12\x14\n" +
 	"\x05skill\x18\x02 \x01(\tR\x05skill\x124\n" +
-	"\ahistory\x18\x03 \x03(\v2\x1a.agentmesh.v1.AgentMessageR\ahistory\"\xba\x01\n" +
+	"\ahistory\x18\x03 \x03(\v2\x1a.agentmesh.v1.AgentMessageR\ahistory\"\xd2\x01\n" +
 	"\x0eInvokeResponse\x124\n" +
 	"\amessage\x18\x01 \x01(\v2\x1a.agentmesh.v1.AgentMessageR\amessage\x12.\n" +
 	"\x05usage\x18\x02 \x01(\v2\x18.agentmesh.v1.TokenUsageR\x05usage\x12B\n" +
-	"\x0einput_required\x18\x03 \x01(\v2\x1b.agentmesh.v1.InputRequiredR\rinputRequired\"M\n" +
+	"\x0einput_required\x18\x03 \x01(\v2\x1b.agentmesh.v1.InputRequiredR\rinputRequired\x12\x16\n" +
+	"\x06direct\x18\x04 \x01(\bR\x06direct\"M\n" +
 	"\rInputRequired\x12<\n" +
 	"\ranswer_schema\x18\x01 \x01(\v2\x17.google.protobuf.StructR\fanswerSchema\"\x9d\x01\n" +
 	"\x13InvokeStreamRequest\x12:\n" +
@@ -722,7 +750,7 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12+\n" +
 	"\x06skills\x18\x04 \x03(\v2\x13.agentmesh.v1.SkillR\x06skills\x12\x1c\n" +
 	"\tstreaming\x18\x05 \x01(\bR\tstreaming\x12!\n" +
-	"\fllm_provider\x18\x06 \x01(\tR\vllmProvider\"\xdf\x02\n" +
+	"\fllm_provider\x18\x06 \x01(\tR\vllmProvider\"\x86\x03\n" +
 	"\x05Skill\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -732,7 +760,9 @@ const file_agentmesh_v1_agent_service_proto_rawDesc = "" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\x12\x1c\n" +
 	"\tstreaming\x18\a \x01(\bR\tstreaming\x12>\n" +
 	"\x0einput_examples\x18\b \x03(\v2\x17.google.protobuf.StructR\rinputExamples\x12$\n" +
-	"\x0easks_for_input\x18\t \x01(\bR\fasksForInput2\x83\x02\n" +
+	"\x0easks_for_input\x18\t \x01(\bR\fasksForInput\x12%\n" +
+	"\x0edirect_replies\x18\n" +
+	" \x01(\bR\rdirectReplies2\x83\x02\n" +
 	"\fAgentService\x12C\n" +
 	"\x06Invoke\x12\x1b.agentmesh.v1.InvokeRequest\x1a\x1c.agentmesh.v1.InvokeResponse\x12W\n" +
 	"\fInvokeStream\x12!.agentmesh.v1.InvokeStreamRequest\x1a\".agentmesh.v1.InvokeStreamResponse0\x01\x12U\n" +

@@ -660,7 +660,10 @@ type StepRun struct {
 	Usage *Usage `protobuf:"bytes,14,opt,name=usage,proto3" json:"usage,omitempty"`
 	// The files a succeeded step's agent replied with (StepCompleted.files); for a
 	// for_each step, its items' files in item order.
-	Files         []*Part `protobuf:"bytes,15,rep,name=files,proto3" json:"files,omitempty"`
+	Files []*Part `protobuf:"bytes,15,rep,name=files,proto3" json:"files,omitempty"`
+	// A succeeded step whose agent replied with a direct message
+	// (StepCompleted.direct).
+	Direct        bool `protobuf:"varint,16,opt,name=direct,proto3" json:"direct,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -798,6 +801,13 @@ func (x *StepRun) GetFiles() []*Part {
 		return x.Files
 	}
 	return nil
+}
+
+func (x *StepRun) GetDirect() bool {
+	if x != nil {
+		return x.Direct
+	}
+	return false
 }
 
 // InputRequest is a question an agent asked in a step, waiting for an answer.
@@ -1632,7 +1642,11 @@ type StepCompleted struct {
 	// them: raw bytes (and URLs) count toward the step's output limit with `output`
 	// and `text` (1 MiB, else the step fails with RESOURCE_EXHAUSTED, reason
 	// OUTPUT_TOO_LARGE), and toward the run's (8 MiB, RUN_TOO_LARGE).
-	Files         []*Part `protobuf:"bytes,10,rep,name=files,proto3" json:"files,omitempty"`
+	Files []*Part `protobuf:"bytes,10,rep,name=files,proto3" json:"files,omitempty"`
+	// The agent's reply was a direct message, not a task's result
+	// (InvokeResponse.direct); an agent exposed on its own through A2A answers
+	// its caller with a Message.
+	Direct        bool `protobuf:"varint,11,opt,name=direct,proto3" json:"direct,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1735,6 +1749,13 @@ func (x *StepCompleted) GetFiles() []*Part {
 		return x.Files
 	}
 	return nil
+}
+
+func (x *StepCompleted) GetDirect() bool {
+	if x != nil {
+		return x.Direct
+	}
+	return false
 }
 
 // StepFailed: a step failed for good (after its retries).
@@ -2598,7 +2619,7 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"RunContext\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12/\n" +
-	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\x84\x05\n" +
+	"\x06shared\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06shared\"\x9c\x05\n" +
 	"\aStepRun\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12-\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x17.agentmesh.v1.StepStateR\x05state\x12\x1a\n" +
@@ -2618,7 +2639,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\rchild_run_ids\x18\f \x03(\tR\vchildRunIds\x127\n" +
 	"\twake_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bwakeTime\x12)\n" +
 	"\x05usage\x18\x0e \x01(\v2\x13.agentmesh.v1.UsageR\x05usage\x12(\n" +
-	"\x05files\x18\x0f \x03(\v2\x12.agentmesh.v1.PartR\x05files\"\xd9\x02\n" +
+	"\x05files\x18\x0f \x03(\v2\x12.agentmesh.v1.PartR\x05files\x12\x16\n" +
+	"\x06direct\x18\x10 \x01(\bR\x06direct\"\xd9\x02\n" +
 	"\fInputRequest\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
@@ -2691,7 +2713,7 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\aattempt\x18\x03 \x01(\x05R\aattempt\x12/\n" +
 	"\x05delay\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12,\n" +
 	"\x05error\x18\x05 \x01(\v2\x16.agentmesh.v1.RunErrorR\x05errorB\a\n" +
-	"\x05_item\"\x83\x03\n" +
+	"\x05_item\"\x9b\x03\n" +
 	"\rStepCompleted\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x17\n" +
 	"\x04item\x18\x02 \x01(\x05H\x00R\x04item\x88\x01\x01\x12\x18\n" +
@@ -2703,7 +2725,8 @@ const file_agentmesh_v1_run_proto_rawDesc = "" +
 	"\routput_tokens\x18\b \x01(\x03R\foutputTokens\x120\n" +
 	"\x06models\x18\t \x03(\v2\x18.agentmesh.v1.ModelUsageR\x06models\x12(\n" +
 	"\x05files\x18\n" +
-	" \x03(\v2\x12.agentmesh.v1.PartR\x05filesB\a\n" +
+	" \x03(\v2\x12.agentmesh.v1.PartR\x05files\x12\x16\n" +
+	"\x06direct\x18\v \x01(\bR\x06directB\a\n" +
 	"\x05_item\"\xad\x01\n" +
 	"\n" +
 	"StepFailed\x12\x17\n" +
