@@ -151,6 +151,30 @@ async def ask(data: Question, ctx: Context) -> Reply | Ask:
     return Reply(text=f"chose {answers}", data={"key": data.key, "choices": answers})
 
 
+class Direct(BaseModel):
+    key: str = ""
+    #: Reply as a task's result after all: the skill only may reply directly.
+    direct: bool = True
+    #: Text to stream first (streamed text makes the answer a task's, whatever the reply).
+    emit: str = ""
+    ms: int = 0
+
+
+@agent.skill(
+    "direct",
+    "Reply with a direct message (a task's result if `direct` is false), after `emit` and `ms`.",
+    input=Direct,
+    streams=True,
+    direct_replies=True,
+)
+async def direct(data: Direct, ctx: Context) -> Reply:
+    record(ctx, "started", data.key)
+    if data.emit:
+        await ctx.emit(data.emit)
+    await asyncio.sleep(data.ms / 1000)
+    return Reply(text=f"direct {data.key}", data={"key": data.key}, direct=data.direct)
+
+
 @agent.skill("fail", "Fail with the given gRPC code (once the call keyed `after` has started).", input=Fail)
 async def fail(data: Fail, ctx: Context) -> Reply:
     record(ctx, "started", "fail")

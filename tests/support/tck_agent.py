@@ -8,6 +8,10 @@ a re-sent message find its task), so the first call reads it from the run, throu
 own API (GetRun, by the `agentmesh-run-id` the gateway sends with every call). A message to a
 task waiting for input comes as the answer itself, its id as the caller sent it.
 
+The scenario skill may reply directly (a Message, not a task: "tck-message-response"), and says
+so on its card, so the gateway's streams of it hold the task back until the reply is known or
+text streams.
+
 Environment: AGENTMESH_GATEWAY (the gateway's gRPC address, required), TCK_STREAMING_TIMEOUT
 (seconds, the TCK's; a task for its resubscription test works for twice as long).
 """
@@ -61,6 +65,7 @@ def _streaming_timeout() -> float:
     input=AnyInput,
     streams=True,
     asks_for_input=True,
+    direct_replies=True,
 )
 async def scenario(data: AnyInput, ctx: Context) -> Reply | Ask:
     mid = await message_id(ctx)
@@ -72,6 +77,8 @@ async def scenario(data: AnyInput, ctx: Context) -> Reply | Ask:
     if mid.startswith("test-resubscribe-message-id"):
         await asyncio.sleep(2 * _streaming_timeout())
         return Reply(text="Resubscription task done")
+    if mid.startswith("tck-message-response"):
+        return Reply(text="Direct message response", direct=True)  # a Message, not a task
     if mid.startswith("tck-stream-artifact-chunked"):
         await ctx.emit("chunk-1 ")
         await ctx.emit("chunk-2")
@@ -94,7 +101,6 @@ async def scenario(data: AnyInput, ctx: Context) -> Reply | Ask:
 TEXTS = (
     ("tck-complete-task", "Hello from TCK"),
     ("tck-artifact-text", "Generated text content"),
-    ("tck-message-response", "Direct message response"),
     ("tck-stream-001", "Stream hello from TCK"),
     ("tck-stream-003", "Stream task lifecycle"),
     ("tck-stream-ordering-001", "Ordered output"),

@@ -9,7 +9,8 @@ isolation as every other surface of the gateway. Errors leave as A2A's (see `a2a
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from a2a.server.context import ServerCallContext
@@ -25,7 +26,7 @@ from a2a.utils.errors import (
 
 from agentmesh.errors import InvalidInput
 from agentmesh.v1 import run_pb2
-from agentmesh_gateway.a2a import convert
+from agentmesh_gateway.a2a import convert, direct
 from agentmesh_gateway.a2a.cards import Cards
 from agentmesh_gateway.a2a.errors import a2a_errors
 from agentmesh_gateway.a2a.targets import Target, agent_workflow, text_input
@@ -49,16 +50,25 @@ class MeshRequestHandler(RequestHandler):
 
     # --- sending messages --------------------------------------------------------------------
 
-    async def on_message_send(self, params: a2a.SendMessageRequest, context: ServerCallContext) -> a2a.Task:
+    async def on_message_send(
+        self, params: a2a.SendMessageRequest, context: ServerCallContext
+    ) -> a2a.Task | a2a.Message:
         async with a2a_errors(params):
             run, after = await self._send(context, params.message)
             target = Target.of_run(run)
             if params.configuration.return_immediately:
+                # Answered before the agent has replied, so with the task even if its reply turns
+                # out to be direct: the reply is then the task's artifact, as GetTask shows it.
                 return await self._task(target, run, params.configuration)
             status = None
-            async for update in self._updates(target, run.run_id, after, stamp=False):
-                if isinstance(update, a2a.TaskStatusUpdateEvent):
-                    status = update.status
+            replies = not params.message.task_id
+            updates = self._updates(target, run.run_id, after, stamp=False, replies=replies)
+            async with aclosing(updates):  # left at a direct reply: its watch goes now
+                async for update in updates:
+                    if isinstance(update, a2a.Message):
+                        return update
+                    if isinstance(update, a2a.TaskStatusUpdateEvent):
+                        status = update.status
             task = await self._task(target, await self._engine.get_run(run.run_id), params.configuration)
             if status is not None:  # the stored run may lag its events by a snapshot's pacing
                 task.status.CopyFrom(status)
@@ -71,9 +81,34 @@ class MeshRequestHandler(RequestHandler):
             run, after = await self._send(context, params.message)
             target = Target.of_run(run)
             stamp = convert.RESUME_EXTENSION in context.requested_extensions
-            yield await self._task(target, run, params.configuration, after if stamp else None)
-            async for update in self._updates(target, run.run_id, after, stamp=stamp):
-                yield update
+            task = await self._task(target, run, params.configuration, after if stamp else None)
+            replies = not params.message.task_id and direct.may_reply_directly(self._engine.agents(), run)
+            # A stream is a single Message or a Task and its updates: while the reply may yet be
+            # direct, the task and what happens to it are held back (see `direct`).
+            held: list[direct.Update] | None = [] if replies else None
+            if held is None:
+                yield task
+            updates = self._updates(target, run.run_id, after, stamp=stamp, replies=replies)
+            async with aclosing(updates):
+                async for update in updates:
+                    if isinstance(update, a2a.Message):
+                        if held is not None:  # nothing said yet: the answer is this Message
+                            yield update
+                            return
+                        continue  # the task is out already: it completes as a task does
+                    if held is None:
+                        yield update
+                        continue
+                    held.append(update)
+                    if direct.shows_task(update):
+                        yield task
+                        for earlier in held:
+                            yield earlier
+                        held = None
+            if held is not None:  # the run ended, or waits for input, without a direct reply
+                yield task
+                for earlier in held:
+                    yield earlier
 
     async def _send(self, context: ServerCallContext, message: a2a.Message) -> tuple[run_pb2.Run, int]:
         """Start a run for the message, or answer the question its task waits on; the run, and the
@@ -106,7 +141,8 @@ class MeshRequestHandler(RequestHandler):
         return run, 1  # the task snapshot stands for the run's start
 
     async def _answer(self, message: a2a.Message) -> tuple[run_pb2.Run, int]:
-        """A message to an existing task: the answer to the question it waits on."""
+        """A message to an existing task: the answer to the question it waits on. Its caller holds
+        the task, and is answered with it even if the agent's last reply is direct."""
         owner = self._owner()
         run = await self._engine.get_run(message.task_id, owner)
         if convert.TASK_STATES.get(run.state) in convert.TERMINAL:
@@ -132,16 +168,25 @@ class MeshRequestHandler(RequestHandler):
     # --- following --------------------------------------------------------------------------
 
     async def _updates(
-        self, target: Target, run_id: str, after: int, *, stamp: bool
-    ) -> AsyncIterator[a2a.TaskStatusUpdateEvent | a2a.TaskArtifactUpdateEvent]:
-        """The run's events after `after` as A2A updates, until it ends or waits for input."""
+        self, target: Target, run_id: str, after: int, *, stamp: bool, replies: bool = False
+    ) -> AsyncGenerator[direct.Update | a2a.Message]:
+        """The run's events after `after` as A2A updates, until it ends or waits for input. With
+        `replies`, a run that succeeded with a direct reply offers that reply as a Message before
+        its completion's updates, for a caller that has not answered with the task yet."""
         context_id = ""
+        reply: run_pb2.StepCompleted | None = None
         async for record in self._engine.watch(run_id, after, self._owner()):
             event = record.event()
             kind = event.WhichOneof("event")
             metadata = convert.sequence_metadata(event.sequence) if stamp else None
             if not context_id:
                 context_id = (await self._engine.get_run(run_id, self._owner())).context.session_id
+            reply = (direct.reply_of(target, event) if replies else None) or reply
+            if kind == "run_completed" and reply is not None:
+                answer = direct.message(run_id, context_id, reply)
+                if metadata is not None:
+                    answer.metadata.CopyFrom(metadata)
+                yield answer
             for item in updates_of(target, run_id, context_id, event, kind):
                 if metadata is not None:
                     item.metadata.CopyFrom(metadata)
