@@ -43,7 +43,7 @@ def echo_server() -> Iterator[str]:
 
 
 @asynccontextmanager
-async def bench_mesh(store: Path, gateway_args: Sequence[str] = ()) -> AsyncIterator[BenchMesh]:
+async def bench_mesh(store: Path | str, gateway_args: Sequence[str] = ()) -> AsyncIterator[BenchMesh]:
     """The bench agent and a gateway, brought up as `agentmesh up` does."""
     mesh = LocalMesh(store, gateway_args=gateway_args)
     agent = mesh.add_agent(

@@ -10,6 +10,7 @@ frame are asyncio's and grpc.aio's own).
     python -m bench.profile p3        # 64 clients running one-step workflows
     python -m bench.profile p5        # 1,000 WatchRun subscribers on one run
     python -m bench.profile p11       # 1,000 SSE followers of one run (the HTTP port)
+    python -m bench.profile p1 --store postgres   # p1 on a PostgreSQL server started for it
 
 py-spy (`pip install py-spy`; a development tool, not a dependency) must be able to ptrace the
 gateway (root, or kernel.yama.ptrace_scope=0).
@@ -122,20 +123,23 @@ def _stage(stack: str) -> str:
     return "loop: asyncio and grpc.aio (no agentmesh frame)"
 
 
-async def profile(name: str, workdir: Path) -> None:
+async def profile(name: str, workdir: Path, database: str = "") -> None:
+    """Profile workload `name` on a gateway whose store is SQLite in `workdir`, or `database`."""
     PROFILES.mkdir(exist_ok=True)
+    store = database or workdir / "profile.db"
+    label = f"{name}-postgres" if database else name
     async with (
-        bench_mesh(workdir / "profile.db", GATEWAY_ARGS.get(name, [])) as mesh,
+        bench_mesh(store, GATEWAY_ARGS.get(name, [])) as mesh,
         await Client.connect(mesh.target) as client,
     ):
         await run_to_end(client, chain(2))  # warm
-        folded = workdir / f"{name}.folded"  # large; the SVG is what is kept
+        folded = workdir / f"{label}.folded"  # large; the SVG is what is kept
         command = [
             _py_spy(), "record", "--pid", str(mesh.gateway.pid),
             "--rate", str(RATE), "--duration", str(int(SECONDS) + 1), "--nonblocking",
         ]  # fmt: skip
         svg = await asyncio.create_subprocess_exec(
-            *command, "--format", "flamegraph", "-o", str(PROFILES / f"{name}.svg")
+            *command, "--format", "flamegraph", "-o", str(PROFILES / f"{label}.svg")
         )
         raw = await asyncio.create_subprocess_exec(*command, "--format", "raw", "-o", str(folded))
         await asyncio.sleep(1.0)  # both samplers attached
@@ -144,7 +148,7 @@ async def profile(name: str, workdir: Path) -> None:
         elapsed = time.monotonic() - started
         for sampler in (svg, raw):
             await asyncio.wait_for(sampler.wait(), 60)
-    print(f"{name}: {units} units of work in {elapsed:.1f} s ({elapsed / max(units, 1) * 1e6:.0f} µs each)")
+    print(f"{label}: {units} units of work in {elapsed:.1f} s ({elapsed / max(units, 1) * 1e6:.0f} µs each)")
     print(f"{'stage':<60} {'samples':>8} {'µs/unit':>9}")
     for module, samples, micros in budget(folded, units)[:25]:
         print(f"{module:<60} {samples:>8} {micros:>9.1f}")
@@ -160,9 +164,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("workload", choices=sorted(WORKLOADS))
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agentmesh-profile-") as workdir:
-        asyncio.run(profile(args.workload, Path(workdir)))
+        if args.store == "sqlite":
+            asyncio.run(profile(args.workload, Path(workdir)))
+            return
+        # The tests' PostgreSQL harness (fsync off, as in p9): `make test` installs the server.
+        from tests.support.postgres import create_database, postgres_server
+
+        with postgres_server() as server:
+            asyncio.run(profile(args.workload, Path(workdir), create_database(server, "profile")))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,9 @@ def rss_kb() -> int:
 
 
 async def sleepers(workdir: Path, runs: int = RUNS) -> dict[str, float]:
-    engine = Engine(SqliteRunStore(workdir / "sleepers.db"), AgentDirectory({}), {})
+    # A store of its own each pass: the run counts it waits on are of its runs alone.
+    store = Path(tempfile.mkdtemp(prefix="sleepers-", dir=workdir)) / "sleepers.db"
+    engine = Engine(SqliteRunStore(store), AgentDirectory({}), {})
     await engine.start()
     try:
         return await _measure(engine, runs)
@@ -100,14 +102,15 @@ async def _measure(engine: Engine, runs: int) -> dict[str, float]:
 async def _lateness(engine: Engine, run_id: str) -> float:
     """Milliseconds from the sleep's wake time to its step's completion."""
     wake = done = None
-    for record in await engine.store.events_after(run_id, 0, 100):
-        event = record.event()
+    events = [record.event() for record in await engine.store.events_after(run_id, 0, 100)]
+    for event in events:
         if event.HasField("step_sleeping"):
             wake = event.step_sleeping.wake_time.ToNanoseconds()
         elif event.HasField("step_completed"):
             done = event.event_time.ToNanoseconds()
     if wake is None or done is None:
-        raise RuntimeError(f"run {run_id} has no sleep and wake in its history")
+        kinds = ", ".join(str(event.WhichOneof("event")) for event in events)
+        raise RuntimeError(f"run {run_id} has no sleep and wake in its history: {kinds}")
     return (done - wake) / 1e6
 
 
