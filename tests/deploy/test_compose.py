@@ -13,7 +13,7 @@ import yaml
 
 from tests.deploy.test_manifests import render
 from tests.support import ROOT
-from tests.support.manifests import Doc, containers, mesh_file, workloads
+from tests.support.manifests import Doc, arg_after, containers, mesh_file, workloads
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 
@@ -51,7 +51,16 @@ def differences(compose: dict[str, Any], docs: list[Doc]) -> list[str]:
     mounts = dict(
         volume.rsplit(":", 2)[:2] for volume in gateway.get("volumes", []) if volume.count(":") == 2
     )
-    source = {target: src for src, target in mounts.items()}.get("/etc/agentmesh/mesh.yaml")
+    # The file the overlay's gateway reads (its --config), wherever the overlay puts it.
+    config = next(
+        (
+            arg_after(containers(d)[0], "--config")
+            for d in workloads(docs)
+            if d["metadata"]["name"] == "gateway"
+        ),
+        None,
+    )
+    source = {target: src for src, target in mounts.items()}.get(config or "")
     mounted = COMPOSE.parent / source if source is not None else None
     if mounted is None or not mounted.is_file() or yaml.safe_load(mounted.read_text()) != mesh_file(docs):
         found.append("gateway: its mesh file is not the overlay's")
@@ -70,7 +79,7 @@ def test_the_comparison_catches_a_difference() -> None:
     broken = copy.deepcopy(compose)
     broken["services"]["writer"]["command"][-1] = "1"
     del broken["services"]["critic"]
-    broken["services"]["gateway"]["volumes"][0] = "./elsewhere.yaml:/etc/agentmesh/mesh.yaml:ro"
+    broken["services"]["gateway"]["volumes"][0] = "./elsewhere.yaml:/etc/agentmesh/config/mesh.yaml:ro"
     problems = differences(broken, docs)
     assert any(p.startswith("writer: command") for p in problems), problems
     assert "critic: no compose service" in problems

@@ -15,9 +15,17 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.test_manifests import all_checks, validate_strictly
+from agentmesh_services import AGENTS
+from tests.deploy.test_manifests import all_checks, spread_of_agents, validate_strictly
 from tests.support import ROOT
-from tests.support.manifests import Doc, mesh_file, workloads
+from tests.support.manifests import (
+    Doc,
+    containers,
+    mesh_file,
+    mounts_apart,
+    spread_on_own_pods,
+    workloads,
+)
 
 HELM = shutil.which("helm", path=str(ROOT / ".tools" / "bin")) or shutil.which("helm")
 CHART = ROOT / "deploy" / "helm" / "agentmesh"
@@ -137,3 +145,41 @@ def test_tls_from_an_issuer_of_your_own(tmp_path: Path) -> None:
     # No self-signed CA of the chart's: only the workloads' certificate, from that issuer.
     assert [(d["kind"], d["metadata"]["name"]) for d in issued] == [("Certificate", "agentmesh-tls")]
     assert issued[0]["spec"]["issuerRef"] == {"kind": "ClusterIssuer", "name": "corporate-ca"}
+
+
+# TLS and tokens on, the gateway on either store (the volumes differ: SQLite's data volume), and
+# neither: every way the chart mounts volumes.
+MOUNTS: dict[str, tuple[str | None, dict[str, Any]]] = {
+    "default": (None, {}),
+    "production (PostgreSQL)": ("production", {}),
+    "production on SQLite": ("production", {"gateway": {"store": {"type": "sqlite"}}}),
+    "TLS and tokens alone": (None, {"tls": {"enabled": True}, "auth": {"tokens": {"enabled": True}}}),
+}
+
+
+@pytest.mark.parametrize("case", list(MOUNTS))
+def test_no_volume_is_mounted_inside_another(case: str, tmp_path: Path) -> None:
+    values, overrides = MOUNTS[case]
+    docs = render_chart(tmp_path, values, overrides)
+    assert mounts_apart(docs) == []
+    gateway = next(d for d in workloads(docs) if d["metadata"]["name"] == "gateway")
+    container = containers(gateway)[0]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["mesh"] == "/etc/agentmesh/config"
+    assert container["args"][container["args"].index("--config") + 1] == "/etc/agentmesh/config/mesh.yaml"
+    if case != "default":
+        assert {mounts["tls"], mounts["auth"]} == {"/etc/agentmesh/tls", "/etc/agentmesh/auth"}
+        assert "/etc/agentmesh/auth/tokens.yaml" in container["args"]
+    # The check sees the layout it is for: the mesh file's ConfigMap over the Secrets.
+    next(m for m in container["volumeMounts"] if m["name"] == "mesh")["mountPath"] = "/etc/agentmesh"
+    nested = [p for p in mounts_apart(docs) if "is mounted inside volume mesh at /etc/agentmesh" in p]
+    assert len(nested) == (0 if case == "default" else 2), nested
+
+
+def test_each_agent_spreads_its_own_replicas(tmp_path: Path) -> None:
+    docs = render_chart(tmp_path, "production")
+    # One constraint each, counting that agent's pods and no other's.
+    assert spread_of_agents(docs) == {agent: [[agent]] for agent in AGENTS}
+    assert spread_on_own_pods(docs) == []
+    # Without spreadOverNodes (the default values), no constraint at all.
+    assert spread_of_agents(render_chart(tmp_path)) == {agent: [] for agent in AGENTS}

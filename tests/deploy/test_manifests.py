@@ -24,8 +24,13 @@ from tests.support.manifests import (
     every_agent_deployed,
     locked_down,
     metrics_exposed,
+    mounts_apart,
     ports_agree,
     probes_listen,
+    selects,
+    spread_on_own_pods,
+    spread_selection,
+    template_labels,
     tls_wired,
     workloads,
 )
@@ -65,6 +70,8 @@ def all_checks(docs: list[Doc]) -> list[str]:
         + tls_wired(docs)
         + budgets_fit(docs)
         + traffic_stated(docs)
+        + mounts_apart(docs)
+        + spread_on_own_pods(docs)
     )
 
 
@@ -209,13 +216,35 @@ def policy_without_metrics(docs: list[Doc]) -> None:
     named(docs, "NetworkPolicy", "agents-from-gateway-only")["spec"]["ingress"].pop()
 
 
-# Broken in the prod overlay, which has TLS and monitoring.
+def mesh_file_over_the_secrets(docs: list[Doc]) -> None:
+    """The layout before: the mesh file's ConfigMap at /etc/agentmesh, the Secrets inside it."""
+    gateway = next(d for d in workloads(docs) if d["metadata"]["name"] == "gateway")
+    mount = next(m for m in containers(gateway)[0]["volumeMounts"] if m["name"] == "mesh")
+    mount["mountPath"] = "/etc/agentmesh"
+
+
+def agents_spread_as_one_group(docs: list[Doc]) -> None:
+    """The spread before: the writer's constraint counts every agent's pods."""
+    writer = named(docs, "Deployment", "writer")
+    del writer["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["matchLabelKeys"]
+
+
+# Broken in the prod overlay, which has TLS, tokens, monitoring and agents spread over nodes.
 PROD_BREAKAGES: dict[str, tuple[Callable[[list[Doc]], None], str]] = {
     "a gRPC probe on a TLS port": (grpc_probe_on_tls, "gRPC readinessProbe on a TLS port"),
     "PodMonitor on a port nobody has": (podmonitor_wrong_port, "no port named ['prometheus']"),
     "a certificate missing a host": (certificate_without_a_host, "no dnsName critic"),
     "a TLS file outside any Secret": (tls_file_unmounted, "is in no mounted Secret"),
     "metrics shut out by the NetworkPolicy": (policy_without_metrics, "does not admit the metrics port"),
+    "Secrets mounted inside the mesh file's ConfigMap": (
+        mesh_file_over_the_secrets,
+        "StatefulSet/gateway gateway: volume tls at /etc/agentmesh/tls is mounted inside volume mesh at "
+        "/etc/agentmesh",
+    ),
+    "agents spread as one group": (
+        agents_spread_as_one_group,
+        "Deployment/writer: topologySpreadConstraints[0] also selects the pods of Deployment/critic",
+    ),
 }
 
 
@@ -355,3 +384,83 @@ def test_the_prod_ha_overlay_has_ha_tls_and_tokens_on_one_gateway() -> None:
     assert {
         d["spec"]["replicas"] for d in workloads(docs) if d["kind"] == "Deployment" and d is not gateways[0]
     } == {2}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_volume_is_mounted_inside_another(overlay: str) -> None:
+    docs = render(overlay)
+    assert mounts_apart(docs) == []
+    gateway = next(d for d in workloads(docs) if d["metadata"]["name"] == "gateway")
+    container = containers(gateway)[0]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["mesh"] == "/etc/agentmesh/config"
+    config = container["args"][container["args"].index("--config") + 1]
+    assert config.startswith(mounts["mesh"] + "/")
+    if overlay.startswith("prod"):  # where there are Secrets beside it: tls and tokens
+        assert {mounts["tls"], mounts["auth"]} == {"/etc/agentmesh/tls", "/etc/agentmesh/auth"}
+
+
+def pod(*mounts: str) -> Doc:
+    """A Pod of one container mounting a volume at each path, in order."""
+    volumes = [{"name": f"v{index}", "emptyDir": {}} for index in range(len(mounts))]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "example:1",
+                    "volumeMounts": [{"name": f"v{i}", "mountPath": path} for i, path in enumerate(mounts)],
+                }
+            ],
+            "volumes": volumes,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("mounts", "expected"),
+    [
+        (
+            ("/etc/app", "/etc/app/tls"),
+            ["Pod/p c: volume v1 at /etc/app/tls is mounted inside volume v0 at /etc/app"],
+        ),
+        # The inner one first, a trailing slash, deeper: the same nesting.
+        (
+            ("/etc/app/a/tls", "/etc/app/"),
+            ["Pod/p c: volume v0 at /etc/app/a/tls is mounted inside volume v1 at /etc/app"],
+        ),
+        (("/", "/tmp"), ["Pod/p c: volume v1 at /tmp is mounted inside volume v0 at /"]),
+        (("/etc/app", "/etc/app"), ["Pod/p c: two volumes mounted at /etc/app"]),
+        # Siblings, and a name that only starts like another: nothing nested.
+        (("/etc/app/config", "/etc/app/tls", "/etc/app-tls", "/tmp"), []),
+    ],
+)
+def test_the_mount_check_catches_a_nested_mount(mounts: tuple[str, ...], expected: list[str]) -> None:
+    broken = pod(*mounts)
+    validate_strictly([broken])  # the schemas have nothing against it: only the check catches it
+    assert mounts_apart([broken]) == expected
+
+
+def spread_of_agents(docs: list[Doc]) -> dict[str, list[list[str]]]:
+    """Each agent Deployment's topology spread constraints, as the workloads whose pods each counts."""
+    return {
+        agent["metadata"]["name"]: [
+            [d["metadata"]["name"] for d in workloads(docs) if selects(selector, template_labels(d))]
+            if (selector := spread_selection(agent, constraint)) is not None
+            else []
+            for constraint in agent["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+        ]
+        for agent in workloads(docs)
+        if template_labels(agent).get("app.kubernetes.io/component") == "agent"
+    }
+
+
+@pytest.mark.parametrize("overlay", ["prod", "prod-ha"])
+def test_each_agent_spreads_its_own_replicas(overlay: str) -> None:
+    docs = render(overlay)
+    # One constraint each, counting that agent's pods and no other's.
+    assert spread_of_agents(docs) == {agent: [[agent]] for agent in AGENTS}
+    assert spread_on_own_pods(docs) == []

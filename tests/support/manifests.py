@@ -7,8 +7,10 @@ purpose to show that each check catches what it is for.
 
 from __future__ import annotations
 
+import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -27,6 +29,33 @@ def workloads(docs: Iterable[Doc]) -> list[Doc]:
 
 def containers(doc: Doc) -> list[Doc]:
     return list(doc["spec"]["template"]["spec"]["containers"])
+
+
+def pod_specs(docs: Iterable[Doc]) -> Iterator[tuple[Doc, Doc]]:
+    """Each Pod, and each workload's pod template, with the object it is in."""
+    for doc in docs:
+        if doc["kind"] == "Pod":
+            yield doc, doc["spec"]
+        elif doc["kind"] in WORKLOADS:
+            yield doc, doc["spec"]["template"]["spec"]
+
+
+def selects(selector: Doc | None, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels and matchExpressions) matching `labels`; {} matches all."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, values = expression["key"], expression.get("values", [])
+        held = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[expression["operator"]]
+        if not held:
+            return False
+    return True
 
 
 def container_ports(container: Doc) -> dict[str, int]:
@@ -283,4 +312,66 @@ def budgets_fit(docs: list[Doc]) -> list[str]:
     for doc in workloads(docs):
         if replica_floor(doc, docs) >= 2 and name_of(doc) not in guarded:
             problems.append(f"{name_of(doc)}: {replica_floor(doc, docs)} replicas and no PodDisruptionBudget")
+    return problems
+
+
+def mounts_apart(docs: list[Doc]) -> list[str]:
+    """No container mounts a volume inside another of its volume mounts. The kubelet would have to
+    make the inner mount point in the outer volume: in a ConfigMap or Secret volume, read-only and
+    swapped whole (its ..data link) on every update, that fails on some runtimes (mkdir: read-only
+    file system) or the mount point goes with the next update."""
+    problems = []
+    for doc, pod in pod_specs(docs):
+        for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+            mounts = [
+                (PurePosixPath(posixpath.normpath(mount["mountPath"])), mount["name"])
+                for mount in container.get("volumeMounts", [])
+            ]
+            where = f"{name_of(doc)} {container['name']}"
+            for index, (inner, inner_name) in enumerate(mounts):
+                for outer, outer_name in mounts:
+                    if inner != outer and inner.is_relative_to(outer):
+                        problems.append(
+                            f"{where}: volume {inner_name} at {inner} is mounted inside volume "
+                            f"{outer_name} at {outer}"
+                        )
+                if any(path == inner for path, _ in mounts[:index]):
+                    problems.append(f"{where}: two volumes mounted at {inner}")
+    return problems
+
+
+def template_labels(doc: Doc) -> dict[str, str]:
+    return dict(doc["spec"]["template"]["metadata"].get("labels", {}))
+
+
+def spread_selection(doc: Doc, constraint: Doc) -> Doc | None:
+    """The selector a topology spread constraint counts pods by, for the pods of `doc`: its
+    labelSelector with each of its matchLabelKeys set to the pod's own value (keys the pod lacks
+    are ignored, as the scheduler does). None when it has no labelSelector: it then counts no pod."""
+    selector = constraint.get("labelSelector")
+    if selector is None:
+        return None
+    labels = template_labels(doc)
+    own = {key: labels[key] for key in constraint.get("matchLabelKeys", []) if key in labels}
+    return {**selector, "matchLabels": {**selector.get("matchLabels", {}), **own}}
+
+
+def spread_on_own_pods(docs: list[Doc]) -> list[str]:
+    """Each workload's topology spread constraints count exactly its own pods: one that also counts
+    another workload's pods balances the group, and two replicas of this one may share a node while
+    the group is even."""
+    problems = []
+    for doc in workloads(docs):
+        constraints = doc["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+        for index, constraint in enumerate(constraints):
+            where = f"{name_of(doc)}: topologySpreadConstraints[{index}]"
+            selector = spread_selection(doc, constraint)
+            if selector is None or not selects(selector, template_labels(doc)):
+                problems.append(f"{where} does not select its own pods")
+            if selector is not None:
+                problems += [
+                    f"{where} also selects the pods of {name_of(other)}"
+                    for other in workloads(docs)
+                    if other is not doc and selects(selector, template_labels(other))
+                ]
     return problems

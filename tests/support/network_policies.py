@@ -11,27 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.manifests import Doc, container_ports, containers, name_of, workloads
+from tests.support.manifests import Doc, container_ports, containers, name_of, selects, workloads
 
 Labels = dict[str, str]
-
-
-def selects(selector: Doc | None, labels: Labels) -> bool:
-    """A label selector (matchLabels and matchExpressions) matching `labels`; {} matches all."""
-    selector = selector or {}
-    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
-        return False
-    for expression in selector.get("matchExpressions", []):
-        key, values = expression["key"], expression.get("values", [])
-        held = {
-            "In": key in labels and labels[key] in values,
-            "NotIn": key not in labels or labels[key] not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[expression["operator"]]
-        if not held:
-            return False
-    return True
 
 
 def pod_labels(doc: Doc) -> Labels:
