@@ -25,7 +25,12 @@ ASKING = ROOT / "tests" / "support" / "asking_agent.py"
 
 def conformance(address: str) -> tuple[int, dict[str, tuple[bool, str]]]:
     result = run_cli("conformance", address, "--json", env={**os.environ, "COLUMNS": "200"}, timeout=120)
-    checks = json.loads(result.stdout)["checks"]
+    try:
+        checks = json.loads(result.stdout)["checks"]
+    except (ValueError, KeyError):
+        # Say what the command said instead: a bare JSONDecodeError names nothing.
+        said = f"{result.stdout!r} {result.stderr!r}"
+        pytest.fail(f"conformance gave no report (exit {result.returncode}): {said}")
     return result.returncode, {c["check"]: (c["ok"], c["detail"]) for c in checks}
 
 
@@ -55,6 +60,7 @@ async def test_a_broken_agent_fails_where_it_is_broken(broken: str) -> None:
         "health watch",
         "reflection",
         "agent card",
+        "invoke examples",
         "invalid input",
         "unknown skill",
         "missing message",
@@ -64,6 +70,7 @@ async def test_a_broken_agent_fails_where_it_is_broken(broken: str) -> None:
     }, checks
     assert "does not fit its input_schema" in checks["agent card"][1]
     assert "INTERNAL" in checks["invalid input"][1]
+    assert "does not say direct_replies" in checks["invoke examples"][1]
     assert "UNKNOWN" in checks["short deadline"][1]
     assert checks["stream result"][1] == "the stream sent 2 result(s), last event result"
     assert "context_id" in checks["multi-turn"][1]

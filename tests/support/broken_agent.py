@@ -4,8 +4,8 @@ It serves AgentService on a plain grpc.aio server (not the agentmesh runtime): h
 says NOT_SERVING for the agent service, there is no reflection, its card's example does
 not fit its input schema and it has no output schema, it answers invalid input with
 INTERNAL and an unknown skill with success, a call with a short deadline with UNKNOWN, its
-stream sends two results, and its skill that says it asks for input forgets the conversation's
-context_id in its question.
+stream sends two results, its echo replies with a direct message its card does not declare, and
+its skill that says it asks for input forgets the conversation's context_id in its question.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class Broken(pb_grpc.AgentServiceServicer):
             await context.abort(grpc.StatusCode.INTERNAL, "KeyError: 'text'")
         reply = Message.request({"echo": data}, sender="broken")
         reply = Message(parts=reply.parts, sender="broken", role=Role.AGENT, type=MessageType.RESPONSE)
-        return pb.InvokeResponse(message=reply.to_proto())
+        # A direct message, from a skill whose card does not say it may send one.
+        return pb.InvokeResponse(message=reply.to_proto(), direct=True)
 
     async def InvokeStream(self, request: pb.InvokeStreamRequest, context: Context) -> Any:
         answer = await self.Invoke(pb.InvokeRequest(message=request.message, skill=request.skill), context)

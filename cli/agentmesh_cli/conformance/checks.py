@@ -123,6 +123,11 @@ async def invoke_examples(subject: Subject) -> str:
             if not skill.asks_for_input:
                 raise CheckFailed(f"{skill.id}: asked a question, but its card does not say asks_for_input")
             continue  # the multi-turn check follows the conversation
+        if response.direct and not skill.direct_replies:
+            # A gateway decides before the reply comes how to stream it over A2A, from the card.
+            raise CheckFailed(
+                f"{skill.id}: replied with a direct message, but its card does not say direct_replies"
+            )
         data = Message.from_proto(response.message).data
         error = _invalid(data, struct_to_dict(skill.output_schema))
         if error:
