@@ -857,7 +857,9 @@ class Schedule(_message.Message):
 
     @_builtins.property
     def last_fire_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only: the last tick that started (or skipped) a run, and its run."""
+        """Output only: the last tick that started (or skipped) a run, or the last trigger if later,
+        and its run.
+        """
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...

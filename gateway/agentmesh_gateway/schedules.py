@@ -182,7 +182,7 @@ class Schedules:
 
     async def trigger(self, name: str, owner: str | None = None) -> run_pb2.Run:
         """Start a run now, as a tick would (the overlap policy applies; SKIP refuses while the
-        previous run is unfinished); the schedule's ticks are unchanged."""
+        previous run is unfinished); the schedule's ticks are unchanged, its last fire is now."""
         record = await self._record(name, owner)
         spec = pb.Schedule.FromString(record.spec)
         now = self._now()
@@ -195,7 +195,8 @@ class Schedules:
         run = await self._start(record, spec, f"schedule:{name}:trigger:{now.isoformat()}:{time.time_ns()}")
 
         def started(current: ScheduleRecord, _: pb.Schedule) -> ScheduleRecord:
-            return dataclasses.replace(current, last_run_id=run.run_id)
+            # The last fire and its run stay a pair: a trigger is a fire too.
+            return dataclasses.replace(current, last_run_id=run.run_id, last_fire_ns=_ns(now))
 
         await self._change(name, owner, started)
         return run

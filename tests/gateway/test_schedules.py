@@ -201,9 +201,13 @@ async def test_a_paused_schedule_fires_nothing_and_resumes_from_now(
         # What fell due while paused is not owed, whatever the catch-up policy.
         assert resumed.next_fire_times[0].ToDatetime(UTC) == at("2026-01-01T00:25:00+00:00")
         assert await engine.schedules.fire_due() == 0
+        clock.now = at("2026-01-01T00:22:30+00:00")
         run = await engine.schedules.trigger("pausable")
         assert run.schedule == "pausable"
-        assert (await engine.schedules.get("pausable")).last_run_id == run.run_id
+        triggered = await engine.schedules.get("pausable")
+        assert triggered.last_run_id == run.run_id
+        assert triggered.last_fire_time.ToDatetime(UTC) == at("2026-01-01T00:22:30+00:00")
+        assert triggered.next_fire_times[0].ToDatetime(UTC) == at("2026-01-01T00:25:00+00:00")
         assert len(await scheduled_runs(engine, "pausable")) == 1
         await engine.schedules.delete("pausable")
         with pytest.raises(NotFound):

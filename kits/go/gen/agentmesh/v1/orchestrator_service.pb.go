@@ -1779,7 +1779,8 @@ type Schedule struct {
 	PauseReason   string               `protobuf:"bytes,10,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
 	// Output only: the next times it fires (at most 5), none while paused.
 	NextFireTimes []*timestamppb.Timestamp `protobuf:"bytes,11,rep,name=next_fire_times,json=nextFireTimes,proto3" json:"next_fire_times,omitempty"`
-	// Output only: the last tick that started (or skipped) a run, and its run.
+	// Output only: the last tick that started (or skipped) a run, or the last trigger if later,
+	// and its run.
 	LastFireTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_fire_time,json=lastFireTime,proto3" json:"last_fire_time,omitempty"`
 	LastRunId    string                 `protobuf:"bytes,13,opt,name=last_run_id,json=lastRunId,proto3" json:"last_run_id,omitempty"`
 	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`

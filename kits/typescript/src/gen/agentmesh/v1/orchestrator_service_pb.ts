@@ -776,7 +776,8 @@ export type Schedule = Message<"agentmesh.v1.Schedule"> & {
   nextFireTimes: Timestamp[];
 
   /**
-   * Output only: the last tick that started (or skipped) a run, and its run.
+   * Output only: the last tick that started (or skipped) a run, or the last trigger if later,
+   * and its run.
    *
    * @generated from field: google.protobuf.Timestamp last_fire_time = 12;
    */
