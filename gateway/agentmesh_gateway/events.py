@@ -63,8 +63,9 @@ class Subscriber:
 
 
 #: Events after which the run's snapshot is written at once, not when due: the stored state
-#: (waiting for input) decides whether restarts and other replicas take the run up.
-SNAPSHOT_AT_ONCE = frozenset({"run_waiting"})
+#: (waiting for input) decides whether restarts and other replicas take the run up, and a
+#: question must be in the run as read (ProvideInput checks it there) once its event is seen.
+SNAPSHOT_AT_ONCE = frozenset({"run_waiting", "step_input_required"})
 
 
 @dataclass

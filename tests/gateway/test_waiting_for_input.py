@@ -160,3 +160,24 @@ async def test_one_item_of_a_fan_out_waits_while_the_others_finish(engine: Engin
     outputs = value_to_python(done.steps[0].output)
     assert [o["answers"] for o in outputs] == [[], [{"choice": 5}], []]
     assert len([c for c in script.calls if c.step == "after"]) == 1
+
+
+async def test_an_answer_given_as_soon_as_the_question_is_seen_is_taken(engine: Engine) -> None:
+    """A caller that answers on seeing StepInputRequired (an A2A client does, on INPUT_REQUIRED)
+    while another step still runs, so the run does not yet wait as a whole: the question is
+    in the run as read at that moment, and the answer is taken."""
+    case, script = new_case({("ask", None, 1): Outcome(asks=1), ("slow", None, 1): Outcome(delay=1.0)})
+    steps = [
+        {"id": sid, "agent": AGENT, "skill": "act", "input": {"case": "${inputs.case}"}}
+        for sid in ("ask", "slow")
+    ]
+    run_id = await start(engine, workflow({"name": "asking-beside", "steps": steps}), {"case": case})
+    async with asyncio.timeout(20):
+        async for record in engine.watch(run_id, 0):
+            if record.event().HasField("step_input_required"):
+                break
+    run = await engine.provide_input(run_id, "ask", None, answer(7))
+    assert run.state != run_pb2.RUN_STATE_FAILED
+    ended = await until(engine, run_id, run_pb2.RUN_STATE_SUCCEEDED)
+    assert [step.state for step in ended.steps] == [run_pb2.STEP_STATE_SUCCEEDED] * 2
+    assert [call.answers for call in script.calls if call.step == "ask"][-1][0]["choice"] == 7
